@@ -1,0 +1,50 @@
+"""Turn pydantic validation errors into located `Problem`s."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from planner.errors import Problem, format_loc
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "invalid value"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind == "extra_forbidden":
+        return "unknown field; remove it or check its spelling against the README's input formats"
+    if kind == "missing":
+        return "required field is missing"
+    got = err.get("input")
+    if kind not in ("model_type", "dict_type", "list_type") and got is not None and not isinstance(got, dict | list):
+        shown = repr(got)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        msg = f"{msg}, got {shown}"
+    return msg
+
+
+def problems_from_validation(exc: ValidationError, file: str, prefix: str = "") -> list[Problem]:
+    """One Problem per pydantic error, located as `prefix.field[3].sub`."""
+    out = []
+    for err in exc.errors():
+        loc = format_loc(err.get("loc", ()))
+        if prefix:
+            loc = f"{prefix}.{loc}" if loc and not loc.startswith("[") else f"{prefix}{loc}"
+        out.append(Problem(file, loc, _message(err)))
+    return out
+
+
+def validate_model(model: type[M], data: Any, file: str, prefix: str = "") -> tuple[M | None, list[Problem]]:
+    """Validate `data` against `model`; (instance, []) or (None, problems)."""
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from_validation(exc, file, prefix)
+    except RecursionError:
+        return None, [Problem(file, prefix, "structure nested too deeply")]

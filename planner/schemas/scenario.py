@@ -1,0 +1,84 @@
+"""Scenario schema: horizon, input files, policy, vendor terms, solver settings; `extends` another scenario."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from planner.schemas.common import Identifier, Quarter, StrictModel
+
+
+class Horizon(StrictModel):
+    """Quarters planned."""
+
+    first_quarter: Quarter = Field(description="First planned quarter, e.g. 2027Q1.")
+    quarters: int = Field(ge=1, le=40, description="Number of quarters planned.")
+
+
+class InputPaths(StrictModel):
+    """Files the scenario reads, relative to the scenario file."""
+
+    chips: str = Field(description="Chip catalog YAML.")
+    models: str = Field(description="Model catalog YAML.")
+    workloads: str = Field(description="Workload forecast CSV.")
+    sites: str = Field(description="Sites and existing fleet YAML.")
+    calibration: str | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
+
+
+class Policy(StrictModel):
+    """What the plan optimises and the limits it must respect."""
+
+    objective: Literal["min_tco", "max_tokens", "min_energy"] = Field(default="min_tco", description="Objective.")
+    capex_budget_usd_total: float | None = Field(default=None, ge=0, description="Capex limit over the horizon, USD.")
+    capex_budget_usd_per_quarter: float | None = Field(default=None, ge=0, description="Capex limit in every quarter, USD.")
+    capex_budget_usd_by_quarter: dict[Quarter, float] = Field(default_factory=dict, description="Capex limit for named quarters (overrides the per-quarter limit), USD.")
+    capex_timing: Literal["order", "delivery"] = Field(default="order", description="Whether capex counts in the order or the delivery quarter.")
+    headroom_fraction: float = Field(default=0.0, ge=0, le=10, description="Capacity above peak demand to provision (0.2 = 20 %).")
+    redundancy: Literal["none", "n_plus_1"] = Field(default="none", description="`n_plus_1`: serve demand with one replica of each workload lost.")
+    residual_value: bool = Field(default=True, description="Credit straight-line residual value of hardware at the horizon's end.")
+    max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
+    allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
+
+
+class VendorTerms(StrictModel):
+    """Terms that apply to every chip of a vendor."""
+
+    discount_fraction: float = Field(default=0.0, ge=0, lt=1, description="Discount off the catalog price (0.1 = 10 %).")
+    supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, description="Servers of this vendor that can be ordered per quarter.")
+    max_spend_share: float | None = Field(default=None, gt=0, le=1, description="Share of total capex this vendor may take.")
+
+
+class ChipTerms(StrictModel):
+    """Terms for one chip, overriding the catalog defaults."""
+
+    price_usd_per_server: float | None = Field(default=None, gt=0, description="Price of one server/system, USD (overrides the catalog).")
+    discount_fraction: float | None = Field(default=None, ge=0, lt=1, description="Discount off the price (overrides the vendor's).")
+    supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, description="Servers that can be ordered per quarter.")
+    lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from order to use.")
+    min_order_servers: int | None = Field(default=None, ge=0, description="Smallest order when ordering at all, servers.")
+    available_from_quarter: Quarter | None = Field(default=None, description="First quarter it can be ordered.")
+
+
+class SolverSettings(StrictModel):
+    """Solver backend and its limits."""
+
+    name: Literal["highs", "cbc", "gurobi"] = Field(default="highs", description="MILP backend.")
+    time_limit_s: float = Field(default=120, gt=0, le=86_400, description="Wall-clock limit, seconds.")
+    mip_gap: float = Field(default=0.01, ge=0, le=1, description="Relative MIP gap at which to stop.")
+    threads: int = Field(default=1, ge=1, le=256, description="Solver threads.")
+    seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs.")
+
+
+class Scenario(StrictModel):
+    """A scenario file after `extends` has been resolved."""
+
+    name: Identifier = Field(description="Scenario name (used for output names).")
+    description: str | None = Field(default=None, description="Free text.")
+    extends: str | None = Field(default=None, description="Path of a base scenario whose keys this one overrides.")
+    horizon: Horizon = Field(description="Planning horizon.")
+    inputs: InputPaths = Field(description="Input files.")
+    policy: Policy = Field(default_factory=Policy, description="Objective and limits.")
+    vendors: dict[str, VendorTerms] = Field(default_factory=dict, description="Terms per vendor name.")
+    chip_terms: dict[Identifier, ChipTerms] = Field(default_factory=dict, description="Terms per chip id.")
+    solver: SolverSettings = Field(default_factory=SolverSettings, description="Solver settings.")

@@ -1,0 +1,39 @@
+"""Workload forecast schema: one CSV row per workload x quarter."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
+
+#: CSV columns in order; the first ten are required, `allowed_sites` may be absent or blank.
+WORKLOAD_COLUMNS: tuple[str, ...] = (
+    "workload_id", "model_id", "quarter", "peak_output_tokens_per_s", "prompt_tokens_mean",
+    "output_tokens_mean", "ttft_ms", "tpot_ms", "latency_percentile", "allowed_precisions", "allowed_sites",
+)
+REQUIRED_WORKLOAD_COLUMNS: tuple[str, ...] = WORKLOAD_COLUMNS[:10]
+
+
+class WorkloadRow(StrictModel):
+    """Demand for one workload in one quarter."""
+
+    workload_id: Identifier = Field(description="Workload id; one row per workload and quarter.")
+    model_id: Identifier = Field(description="Model served (an id in models.yaml).")
+    quarter: Quarter = Field(description="Quarter, written 2027Q1.")
+    peak_output_tokens_per_s: float = Field(gt=0, le=1e10, description="Peak output tokens per second to serve.")
+    prompt_tokens_mean: float = Field(gt=0, le=10_000_000, description="Mean prompt (input) tokens per request.")
+    output_tokens_mean: float = Field(gt=0, le=10_000_000, description="Mean output tokens per request.")
+    ttft_ms: float = Field(gt=0, le=3_600_000, description="Time-to-first-token target at `latency_percentile`, ms.")
+    tpot_ms: float = Field(gt=0, le=600_000, description="Time-per-output-token target at `latency_percentile`, ms.")
+    latency_percentile: float = Field(gt=0, lt=100, description="Percentile the latency targets refer to, e.g. 99.")
+    allowed_precisions: list[Precision] = Field(min_length=1, description="Weight precisions the quality floor allows; CSV: `fp8;int8`.")
+    allowed_sites: list[Identifier] = Field(default_factory=list, description="Sites allowed to serve it; empty = any. CSV: `site_a;site_b`.")
+
+    @field_validator("allowed_precisions", "allowed_sites", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.replace(",", ";").split(";") if v.strip()]
+        if value is None:
+            return []
+        return value
