@@ -11,7 +11,7 @@ from planner.errors import Problem, format_loc
 M = TypeVar("M", bound=BaseModel)
 
 
-def _message(err: dict[str, Any]) -> str:
+def error_message(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid value"))
     if msg.startswith("Value error, "):
@@ -36,7 +36,7 @@ def problems_from_validation(exc: ValidationError, file: str, prefix: str = "") 
         loc = format_loc(err.get("loc", ()))
         if prefix:
             loc = f"{prefix}.{loc}" if loc and not loc.startswith("[") else f"{prefix}{loc}"
-        out.append(Problem(file, loc, _message(err)))
+        out.append(Problem(file, loc, error_message(err)))
     return out
 
 

@@ -1,0 +1,135 @@
+"""Cross-file consistency: dangling ids, duplicates, quarters outside the horizon or with gaps.
+
+Runs after each file validated on its own and before anything is built. Each check returns problems
+that name the file, the locator and the fix.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+
+from planner.errors import Problem
+from planner.schemas.chips import ChipSpec
+from planner.schemas.common import quarter_index, quarter_name
+from planner.schemas.models import ModelSpec
+from planner.schemas.scenario import Scenario
+from planner.schemas.sites import SitesFile
+from planner.schemas.workloads import WorkloadRow
+
+
+def _suggest(value: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(value, known, n=1)
+    return f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(sorted(known)[:12])}{' ...' if len(known) > 12 else ''}."
+
+
+def check_workloads(
+    workloads: list[WorkloadRow],
+    row_numbers: list[int],
+    file: str,
+    quarters: list[str],
+    models: Mapping[str, ModelSpec],
+    site_ids: set[str],
+) -> list[Problem]:
+    """Models exist, quarters inside the horizon, one row per (workload, quarter), one model per workload, no gaps."""
+    out: list[Problem] = []
+    horizon = set(quarters)
+    seen: dict[tuple[str, str], int] = {}
+    model_of: dict[str, tuple[str, int]] = {}
+    by_workload: dict[str, list[str]] = defaultdict(list)
+    for i, w in enumerate(workloads):
+        row = f"row {row_numbers[i]}"
+        if w.model_id not in models:
+            out.append(Problem(file, f"{row}, model_id", f"unknown model {w.model_id!r}.{_suggest(w.model_id, list(models))}"))
+        if w.quarter not in horizon:
+            out.append(Problem(file, f"{row}, quarter", f"{w.quarter} is outside the horizon {quarters[0]}..{quarters[-1]}; drop the row or widen horizon.quarters."))
+        key = (w.workload_id, w.quarter)
+        if key in seen:
+            out.append(Problem(file, f"{row}, workload_id", f"duplicate row for workload {w.workload_id!r} in {w.quarter} (also row {row_numbers[seen[key]]}); keep one."))
+        else:
+            seen[key] = i
+        prev = model_of.setdefault(w.workload_id, (w.model_id, i))
+        if prev[0] != w.model_id:
+            out.append(Problem(file, f"{row}, model_id", f"workload {w.workload_id!r} serves {prev[0]!r} in row {row_numbers[prev[1]]}; one workload serves one model. Use a new workload id."))
+        for s in w.allowed_sites:
+            if s not in site_ids:
+                out.append(Problem(file, f"{row}, allowed_sites", f"unknown site {s!r}.{_suggest(s, list(site_ids))}"))
+        by_workload[w.workload_id].append(w.quarter)
+    for wid, qs in by_workload.items():
+        idx = sorted({quarter_index(q) for q in qs if q in horizon})
+        if idx:
+            missing = [quarter_name(k) for k in range(idx[0], idx[-1] + 1) if k not in idx]
+            if missing:
+                out.append(Problem(file, f"workload {wid}", f"no row for {', '.join(missing)} between {quarter_name(idx[0])} and {quarter_name(idx[-1])}; quarters must not have gaps (repeat the previous row if demand is flat)."))
+    return out
+
+
+def check_sites(sites: SitesFile, file: str, quarters: list[str], chips: Mapping[str, ChipSpec]) -> list[Problem]:
+    """Unique site ids; fleet entries point at existing sites, rack types and chips, installed before the horizon ends."""
+    out: list[Problem] = []
+    by_id: dict[str, int] = {}
+    for i, s in enumerate(sites.sites):
+        if s.site_id in by_id:
+            out.append(Problem(file, f"sites[{i}].site_id", f"duplicate site id {s.site_id!r} (also sites[{by_id[s.site_id]}])."))
+        else:
+            by_id[s.site_id] = i
+    last = quarter_index(quarters[-1])
+    for i, f in enumerate(sites.fleet):
+        loc = f"fleet[{i}]"
+        if f.site_id not in by_id:
+            out.append(Problem(file, f"{loc}.site_id", f"unknown site {f.site_id!r}.{_suggest(f.site_id, list(by_id))}"))
+        else:
+            site = sites.sites[by_id[f.site_id]]
+            racks = [r.rack_type_id for r in site.rack_types]
+            if f.rack_type_id not in racks:
+                out.append(Problem(file, f"{loc}.rack_type_id", f"site {f.site_id!r} has no rack type {f.rack_type_id!r}.{_suggest(f.rack_type_id, racks)}"))
+        if f.chip_id not in chips:
+            out.append(Problem(file, f"{loc}.chip_id", f"unknown chip {f.chip_id!r}.{_suggest(f.chip_id, list(chips))}"))
+        if quarter_index(f.installed_quarter) > last:
+            out.append(Problem(file, f"{loc}.installed_quarter", f"{f.installed_quarter} is after the horizon ends ({quarters[-1]})."))
+    return out
+
+
+def check_scenario(scenario: Scenario, file: str, quarters: list[str], chips: Mapping[str, ChipSpec]) -> list[Problem]:
+    """Chip ids, vendor names and budget quarters named by the scenario exist."""
+    out: list[Problem] = []
+    vendors = sorted({c.vendor for c in chips.values()})
+    for cid in scenario.policy.allowed_chips or []:
+        if cid not in chips:
+            out.append(Problem(file, "policy.allowed_chips", f"unknown chip {cid!r}.{_suggest(cid, list(chips))}"))
+    for cid in scenario.chip_terms:
+        if cid not in chips:
+            out.append(Problem(file, f"chip_terms.{cid}", f"unknown chip {cid!r}.{_suggest(cid, list(chips))}"))
+    for v in scenario.vendors:
+        if v not in vendors:
+            out.append(Problem(file, f"vendors.{v}", f"no chip in the catalog has vendor {v!r}.{_suggest(v, vendors)}"))
+    for q in scenario.policy.capex_budget_usd_by_quarter:
+        if q not in quarters:
+            out.append(Problem(file, f"policy.capex_budget_usd_by_quarter.{q}", f"{q} is outside the horizon {quarters[0]}..{quarters[-1]}."))
+    return out
+
+
+def cross_check(
+    scenario: Scenario,
+    scenario_file: str,
+    quarters: list[str],
+    chips: Mapping[str, ChipSpec],
+    models: Mapping[str, ModelSpec],
+    workloads: list[WorkloadRow],
+    workload_rows: list[int],
+    sites: SitesFile | None,
+    paths: Mapping[str, Path],
+) -> list[Problem]:
+    """All cross-file checks, in file order; checks needing a file that failed to load are skipped."""
+    out: list[Problem] = []
+    if chips:
+        out += check_scenario(scenario, scenario_file, quarters, chips)
+    if models and sites is not None:
+        site_ids = {s.site_id for s in sites.sites}
+        out += check_workloads(workloads, workload_rows, paths["workloads"].name, quarters, models, site_ids)
+    if sites is not None and chips:
+        out += check_sites(sites, paths["sites"].name, quarters, chips)
+    return out

@@ -1,0 +1,140 @@
+"""Command line: `planner validate | perf | topology | plan | report | compare`.
+
+The subcommands mirror the pipeline stages. Every user error ends in a located message and exit code 2,
+never a traceback (set PLANNER_DEBUG=1 to see tracebacks of internal errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from planner.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    InputError,
+    PlannerError,
+)
+
+
+def summarize_inputs(scenario_path: str) -> str:
+    """Load and validate a scenario; return the summary `planner validate` prints."""
+    from planner.io.loader import load_inputs
+
+    inputs = load_inputs(scenario_path)
+    sc = inputs.scenario
+    lines = [
+        f"Scenario {sc.name!r}: valid.",
+        f"  horizon      {inputs.quarters[0]} .. {inputs.quarters[-1]} ({len(inputs.quarters)} quarters)",
+        f"  catalog      {len(inputs.chips)} chips, {len(inputs.models)} models"
+        + (f" ({len(sc.policy.allowed_chips)} chips allowed for purchase)" if sc.policy.allowed_chips else ""),
+        f"  workloads    {len({w.workload_id for w in inputs.workloads})} workloads, {len(inputs.workloads)} rows, "
+        f"{len({w.model_id for w in inputs.workloads})} models",
+        f"  sites        {len(inputs.sites)}; existing fleet {sum(f.servers for f in inputs.fleet)} servers",
+        "  demand (peak output tokens/s, before headroom):",
+    ]
+    for q in inputs.quarters:
+        total = sum(w.peak_output_tokens_per_s for w in inputs.workloads if w.quarter == q)
+        lines.append(f"    {q}  {total:>14,.0f}")
+    lines.append("  power available per site (IT kW, rack positions):")
+    for s in inputs.sites.values():
+        racks = sum(r.count for r in s.rack_types)
+        rack_kw = sum(r.count * r.power_kw for r in s.rack_types)
+        lines.append(
+            f"    {s.site_id:<14} cap {s.it_power_cap_kw:>10,.0f} kW  racks {racks:>5}  rack power {rack_kw:>10,.0f} kW  "
+            f"PUE {s.pue:.2f}  ${s.electricity_usd_per_kwh:.3f}/kWh"
+        )
+    p = sc.policy
+    if p.capex_budget_usd_total is not None or p.capex_budget_usd_per_quarter is not None:
+        lines.append(
+            "  capex budget "
+            + (f"total ${p.capex_budget_usd_total:,.0f}" if p.capex_budget_usd_total is not None else "")
+            + (f"  per quarter ${p.capex_budget_usd_per_quarter:,.0f}" if p.capex_budget_usd_per_quarter is not None else "")
+        )
+    return "\n".join(lines)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    print(summarize_inputs(args.scenario))
+    return 0
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="load and check a scenario and every file it names; print a summary")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.set_defaults(func=run_validate)
+
+
+_SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
+    ("planner.perf.cli", "add_perf_parser"),
+    ("planner.topology.cli", "add_topology_parser"),
+    ("planner.pipeline_cli", "add_plan_parser"),
+    ("planner.report.cli", "add_report_parser"),
+    ("planner.pipeline_cli", "add_compare_parser"),
+)
+
+
+def _subcommand_adders() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands live in their own modules; each registers its parser."""
+    import importlib
+
+    adders = []
+    for module_name, attr in _SUBCOMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        adders.append(getattr(module, attr))
+    return adders
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="planner",
+        description="Capacity planner for AI inference fleets: validate inputs, model performance and topology, "
+        "plan purchases and placement with a MILP, and report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_validate(sub)
+    for add in _subcommand_adders():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PlannerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: no output was written (partial files are never left behind).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # argparse usage errors -> exit 2 with its own message
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except MemoryError:
+        print("error: out of memory. Reduce the scenario size (quarters, sites, workloads) or the solver threads.", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
+        if os.environ.get("PLANNER_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in the planner, not in your input. Re-run with PLANNER_DEBUG=1 for a traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["Path", "build_parser", "main", "summarize_inputs"]

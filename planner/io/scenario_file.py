@@ -1,0 +1,68 @@
+"""Read a scenario YAML, following `extends:` chains with cycle detection and deep-merged overrides.
+
+Paths under `inputs:` are resolved against the folder of the file that wrote them, so a vendor scenario
+that extends a base in another folder still finds the base's files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from planner.errors import Problem
+from planner.io.safe_yaml import load_yaml
+
+MAX_EXTENDS_DEPTH = 16
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge `override` onto `base`: mappings merge key by key, everything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_input_paths(raw: dict[str, Any], folder: Path) -> None:
+    inputs = raw.get("inputs")
+    if isinstance(inputs, dict):
+        for key, value in list(inputs.items()):
+            if isinstance(value, str) and value.strip():
+                p = Path(value.strip())
+                inputs[key] = str(p if p.is_absolute() else (folder / p))
+
+
+def read_scenario_raw(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Load `path` and everything it extends into one merged mapping (not yet validated)."""
+    label = path.name
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, resolved))
+        return None, [Problem(label, "extends", f"circular `extends`: {cycle}. Remove one of the links.")]
+    if len(_chain) >= MAX_EXTENDS_DEPTH:
+        return None, [Problem(label, "extends", f"`extends` chain longer than {MAX_EXTENDS_DEPTH} files.")]
+    data, problems = load_yaml(path, label)
+    if data is None:
+        return None, problems
+    if not isinstance(data, dict):
+        return None, [Problem(label, "", f"a scenario must be a YAML mapping of keys (name, horizon, inputs, ...), got {type(data).__name__}.")]
+    data = dict(data)
+    _resolve_input_paths(data, resolved.parent)
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data, []
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        return None, [Problem(label, "extends", f"must be the path of another scenario file, got {parent_ref!r}.")]
+    parent_path = Path(parent_ref.strip())
+    if not parent_path.is_absolute():
+        parent_path = resolved.parent / parent_path
+    if not parent_path.is_file():
+        return None, [Problem(label, "extends", f"base scenario not found: {parent_path}. Paths are relative to {resolved.parent}.")]
+    base, problems = read_scenario_raw(parent_path, (*_chain, resolved))
+    if base is None:
+        return None, problems
+    merged = deep_merge(base, data)
+    return merged, []
