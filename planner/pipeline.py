@@ -1,0 +1,192 @@
+"""The pipeline, one plain function per stage:
+
+    load_inputs -> deployment_table -> build_sets -> build_model -> solve -> extract -> (export)
+
+`plan_scenario` runs them in order, times each stage, re-checks the solution, explains binding limits, and
+on an infeasible model re-solves with penalised unmet demand to say what is short and why.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.errors import EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_OK, PlannerError
+from planner.io.loader import PlanInputs, load_inputs
+from planner.schemas.scenario import SolverSettings
+from solvers.backends import SolveResult, solve, verify_solution
+from solvers.build import build_model
+from solvers.explain import describe_binding, diagnose, explain_binding
+from solvers.extract import extract
+from solvers.model import PlanModel
+from solvers.sets import MONEY_SCALE, PlanSets, build_sets
+
+Progress = Callable[[str], None]
+
+OPTION_COLUMNS = [
+    "workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "chips_per_replica", "batch",
+    "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token", "bound",
+]
+
+
+@dataclass
+class PlanOutcome:
+    """A finished run: the plan document and the exit code it implies."""
+
+    plan: dict[str, Any]
+    exit_code: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("fleet-planner", "pulp", "highspy", "pandas", "pydantic", "networkx", "openpyxl"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def deployment_table(inputs: PlanInputs) -> pd.DataFrame:
+    """Stage 2: the performance model's options for every workload row (what each chip layout delivers)."""
+    from planner.perf.options import load_calibration, options_table
+
+    calibration = load_calibration(inputs.calibration_path)
+    allowed = inputs.scenario.policy.allowed_chips
+    chip_ids = set(allowed) if allowed is not None else set(inputs.chips)
+    chip_ids |= {f.chip_id for f in inputs.fleet}
+    chips = {c: inputs.chips[c] for c in sorted(chip_ids)}
+    return options_table(inputs.workloads, inputs.models, chips, calibration)
+
+
+def effective_settings(inputs: PlanInputs, overrides: dict[str, Any] | None) -> SolverSettings:
+    """Scenario solver settings with command-line overrides applied (None values are ignored)."""
+    data = inputs.scenario.solver.model_dump()
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return SolverSettings.model_validate(data)
+
+
+def _options_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    if table.empty:
+        return []
+    cols = [c for c in OPTION_COLUMNS if c in table.columns]
+    return table[cols].round(4).to_dict(orient="records")
+
+
+def _usd(x: float | None, const: float) -> float | None:
+    return None if x is None else round((x + const) * MONEY_SCALE, 2)
+
+
+def assemble_plan(
+    inputs: PlanInputs, S: PlanSets, m: PlanModel, result: SolveResult, settings: SolverSettings, const: float,
+    options: pd.DataFrame, timings: dict[str, float], started: str, diagnosis: list[dict[str, Any]] | None = None,
+    values: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Stage 5: the plan document (plan.json), from the tidy tables of one solution."""
+    values = values if values is not None else result.values
+    ex = extract(S, m, values, const) if values else None
+    binding = explain_binding(m, values) if (values and result.has_solution) else []
+    plan: dict[str, Any] = {
+        "schema_version": 1,
+        "scenario": inputs.scenario.name,
+        "status": result.status,
+        "objective_usd": _usd(result.objective, const) if result.has_solution else None,
+        "best_bound_usd": _usd(result.best_bound, const) if result.has_solution else None,
+        "mip_gap": result.mip_gap if result.has_solution else None,
+        "solver": {
+            "name": result.solver_name, "version": result.solver_version, "solve_seconds": round(result.solve_seconds, 3),
+            "build_seconds": round(timings.get("build", 0.0), 3), "time_limit_s": settings.time_limit_s,
+            "mip_gap_target": settings.mip_gap, "threads": settings.threads, "seed": settings.seed,
+            "raw_status": result.raw_status, "notes": result.notes,
+            "variables": m.n_vars, "integer_variables": m.n_int_vars, "constraints": len(m.constraints),
+        },
+        "horizon": {"first_quarter": inputs.quarters[0], "quarters": inputs.quarters},
+        "kpis": ex.kpis if ex else {},
+        "limits": {
+            "budget_usd_total": S.budget_total,
+            "budget_usd_by_quarter": {S.quarters[t]: v for t, v in sorted(S.budget_q.items())},
+            "site_power_cap_kw": dict(sorted(S.site_cap_kw.items())),
+        },
+        "purchases": ex.purchases if ex else [],
+        "racks": ex.racks if ex else [],
+        "deployments": ex.deployments if ex else [],
+        "capacity": ex.capacity if ex else [],
+        "power": ex.power if ex else [],
+        "binding": [{k: v for k, v in b.items() if k != "name"} | {"text": describe_binding(b)} for b in binding],
+        "diagnosis": diagnosis or [],
+        "options": _options_rows(options),
+        "inputs": [{"role": role, "path": inputs.file_paths[role], "sha256": h} for role, h in inputs.file_hashes.items()],
+        "run": {
+            "started_utc": started, "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "planner_version": _versions().get("fleet-planner", "?"), "versions": _versions(),
+            "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+        },
+    }
+    return plan
+
+
+def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = None, progress: Progress | None = None) -> PlanOutcome:
+    """Run the whole pipeline for one scenario; never writes files (see `planner.pipeline_cli` for export)."""
+    say = progress or (lambda _msg: None)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
+
+    def stage(name: str, fn: Callable[[], Any]) -> Any:
+        say(f"[{name}] ...")
+        t0 = time.monotonic()
+        out = fn()
+        timings[name] = time.monotonic() - t0
+        say(f"[{name}] done in {timings[name]:.2f} s")
+        return out
+
+    inputs = stage("load", lambda: load_inputs(scenario_path))
+    settings = effective_settings(inputs, overrides)
+    options = stage("options", lambda: deployment_table(inputs))
+    S = stage("sets", lambda: build_sets(inputs, options))
+    m, const = stage("build", lambda: build_model(S))
+    say(f"model: {m.n_vars} variables ({m.n_int_vars} integer), {len(m.constraints)} constraints")
+    result = stage("solve", lambda: solve(m, settings, progress=say if progress else None))
+    say(f"solver status: {result.status} ({result.raw_status})")
+
+    if result.has_solution:
+        violations = verify_solution(m, result.values)
+        if violations:
+            raise PlannerError(
+                "the solver returned a plan that breaks "
+                f"{len(violations)} constraint(s), e.g. {violations[0]}. The model may be numerically troubled: "
+                "try --solver cbc, a smaller --mip-gap, or report it.", EXIT_NO_PLAN,
+            )
+        plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
+        return PlanOutcome(plan, EXIT_OK, timings)
+
+    if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
+        say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
+        m2, const2 = stage("diagnose_build", lambda: build_model(S, with_slack=True))
+        r2 = stage("diagnose_solve", lambda: solve(m2, settings))
+        diagnosis = diagnose(S, m2, r2.values) if r2.has_solution else [
+            {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
+            for w, t, why in S.no_option
+        ]
+        if not diagnosis:
+            diagnosis = [{"workload": "*", "quarter": "*", "short_tokens_per_s": 0.0,
+                          "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]
+        infeasible = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
+                                 result.solver_name, result.solver_version, {}, result.notes)
+        plan = assemble_plan(inputs, S, m2, infeasible, settings, const2, options, timings, started, diagnosis, values=r2.values)
+        return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
+
+    if result.status == "unbounded":
+        raise PlannerError("the model is unbounded: some cost is missing or negative. Check residual values and prices; report it if inputs look sane.", EXIT_NO_PLAN)
+    raise PlannerError(
+        f"no plan found within the time limit of {settings.time_limit_s:g} s (solver status: {result.raw_status}). "
+        "Raise --time-limit, loosen --mip-gap, or shorten the horizon.", EXIT_NO_PLAN,
+    )

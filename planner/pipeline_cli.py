@@ -1,0 +1,181 @@
+"""`planner plan` and `planner compare`: run the pipeline and export a run folder atomically.
+
+A run folder is assembled in a temporary sibling folder and renamed into place only when complete, so an
+interrupted or failed run leaves no partial plan.json or plan.xlsx behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, PlannerError
+from planner.pipeline import PlanOutcome, plan_scenario
+
+REPO_OUTPUTS = Path("outputs")
+
+
+def safe_component(name: str) -> str:
+    """A folder name derived from user text that cannot escape its parent (no separators, no dot-dot)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._") or "scenario"
+    return cleaned[:80]
+
+
+def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None
+    tty = sys.stderr.isatty()
+
+    def say(msg: str) -> None:
+        if msg.startswith("incumbent") and tty:
+            print(f"\r  {msg}   ", end="", file=sys.stderr, flush=True)
+        elif not msg.startswith("incumbent"):
+            print(("\n" if tty else "") + msg if tty and msg.startswith("[solve] done") else msg, file=sys.stderr, flush=True)
+
+    return say
+
+
+def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
+    """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then rename it to `out_dir`."""
+    from planner.report.workbook import write_all_reports  # noqa: F401 - fail early if reports are unavailable
+    from planner.results.atomic import write_json_atomic
+
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not force and (out_dir / "plan.json").exists() or (out_dir.exists() and not force and any(out_dir.iterdir())):
+        raise PlannerError(f"{out_dir} already holds a run; pass --force to replace it or choose another --out.", EXIT_BAD_INPUT)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        write_json_atomic(tmp / "plan.json", outcome.plan)
+        _write_reports(outcome.plan, tmp)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "run")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_reports(plan: dict[str, Any], folder: Path) -> None:
+    from planner.report.workbook import write_all_reports
+
+    write_all_reports(plan, folder)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"name": args.solver, "time_limit_s": args.time_limit, "mip_gap": args.mip_gap, "threads": args.threads, "seed": args.seed}
+
+
+def _summary_line(plan: dict[str, Any]) -> str:
+    k = plan.get("kpis") or {}
+    gap = plan.get("mip_gap")
+    parts = [f"status {plan['status']}"]
+    if plan.get("objective_usd") is not None:
+        parts.append(f"objective ${plan['objective_usd']:,.0f}")
+    if gap is not None:
+        parts.append(f"gap {gap * 100:.2f}%")
+    if k.get("capex_usd") is not None:
+        parts.append(f"capex ${k['capex_usd']:,.0f}")
+    if k.get("tco_usd") is not None:
+        parts.append(f"TCO ${k['tco_usd']:,.0f}")
+    return ", ".join(parts)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    outcome = plan_scenario(args.scenario, _overrides(args), progress=_progress(not args.quiet))
+    out = Path(args.out) if args.out else REPO_OUTPUTS / safe_component(outcome.plan["scenario"])
+    write_run_folder(outcome, out, args.force)
+    print(f"{_summary_line(outcome.plan)}\nwrote {out}/plan.json, plan.xlsx, report.html, csv/")
+    if outcome.exit_code == EXIT_INFEASIBLE:
+        print("no plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
+        for d in outcome.plan.get("diagnosis", [])[:20]:
+            print(f"  {d['workload']} {d['quarter']}: short {d['short_tokens_per_s']:,.0f} tokens/s - {d['cause']}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _add_solver_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--solver", choices=["highs", "cbc", "gurobi"], help="MILP backend (default: scenario's, else highs)")
+    p.add_argument("--time-limit", type=float, help="solver wall-clock limit, seconds")
+    p.add_argument("--mip-gap", type=float, help="relative MIP gap to stop at (0.01 = 1%%)")
+    p.add_argument("--threads", type=int, help="solver threads")
+    p.add_argument("--seed", type=int, help="solver random seed")
+    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def add_plan_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="solve the purchase/placement MILP and write plan.json, plan.xlsx, report.html, csv/")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--out", help="run folder to write (default outputs/<scenario name>)")
+    _add_solver_flags(p)
+    p.set_defaults(func=run_plan)
+
+
+# ---------------------------------------------------------------- compare
+
+
+def cache_key(scenario: str, overrides: dict[str, Any]) -> str:
+    """Hash of every input file's bytes plus solver settings: unchanged inputs reuse the cached plan."""
+    from planner.io.loader import load_inputs
+
+    inputs = load_inputs(scenario)
+    blob = json.dumps({"files": inputs.file_hashes, "resolved": inputs.scenario.model_dump(mode="json"), "overrides": overrides}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progress: Any) -> dict[str, Any]:
+    """Plan a scenario, or reuse the cached plan.json for the same inputs and settings."""
+    from planner.results.atomic import write_json_atomic
+    from planner.results.plan_io import read_plan
+
+    key = cache_key(scenario, overrides)
+    cached = cache_dir / f"{key}.json"
+    if cached.is_file():
+        try:
+            return read_plan(cached)
+        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
+            cached.unlink(missing_ok=True)
+    outcome = plan_scenario(scenario, overrides, progress=progress)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(cached, outcome.plan)
+    return outcome.plan
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from planner.report.compare import write_comparison
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise PlannerError(f"{out} is not empty; pass --force to overwrite or choose another --out.", EXIT_BAD_INPUT)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else REPO_OUTPUTS / ".cache"
+    plans = []
+    for sc in args.scenarios:
+        print(f"planning {sc} ...", file=sys.stderr)
+        plans.append(plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet)))
+    out.mkdir(parents=True, exist_ok=True)
+    write_comparison(plans, out)
+    for p in plans:
+        print(f"{p['scenario']}: {_summary_line(p)}")
+    print(f"wrote {out}/comparison.xlsx and comparison.html")
+    return EXIT_OK
+
+
+def add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="plan several scenarios (cached) and write comparison.xlsx / comparison.html")
+    p.add_argument("scenarios", nargs="+", help="scenario YAML files; the first is the baseline")
+    p.add_argument("--out", required=True, help="folder for comparison.xlsx and comparison.html")
+    p.add_argument("--cache-dir", help="where cached plans live (default outputs/.cache)")
+    _add_solver_flags(p)
+    p.set_defaults(func=run_compare)

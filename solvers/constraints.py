@@ -1,0 +1,150 @@
+"""Constraint families of the fleet MILP, one function each, with a stable name prefix.
+
+Notation: t quarter, c chip, s site, r rack type, w workload, o deployment option (a chip layout that meets
+w's latency and quality targets), v vendor.
+Variables: buy[c,s,r,t] servers ordered in t (usable from t + lead_c for life_c quarters), racks[c,s,r,t]
+occupied racks, rep[o,s] replicas of option o at site s (o belongs to one workload and quarter),
+unmet[w,t] tokens/s not served (only in diagnosis or max-tokens runs), ordered[c,t] binary order flag.
+inst[c,s,r,t] = fleet[c,s,r,t] + sum_{t': t'+lead_c <= t < t'+lead_c+life_c} buy[c,s,r,t'] (an expression).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pulp
+
+from solvers.model import PlanModel, safe_name
+from solvers.sets import PlanSets
+
+
+def installed_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, str, str, int], list[tuple[pulp.LpVariable, float]]]:
+    """For each (c,s,r,t): the purchase variables alive in t (coefficient 1). Fleet is a constant kept apart."""
+    out: dict[tuple[str, str, str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    buy = m.vars["buy"]
+    for (c, s, r, t0), var in buy.items():
+        d = S.delivery(c, t0)
+        for t in range(d, min(S.T, d + S.life[c])):
+            out[(c, s, r, t)].append((var, 1.0))
+    return out
+
+
+def add_demand(S: PlanSets, m: PlanModel) -> None:
+    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] >= D[w,t]   (tokens/s)."""
+    rep, unmet = m.vars["rep"], m.vars.get("unmet", {})
+    by_wt: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (i, _s), var in rep.items():
+        o = S.options[i]
+        by_wt[(o.workload, o.t)].append((var, o.tokens_per_s))
+    for (w, t), need in sorted(S.demand.items()):
+        pairs = by_wt.get((w, t), [])
+        if (w, t) in unmet:
+            pairs = [*pairs, (unmet[(w, t)], 1.0)]
+        if not pairs:
+            continue  # reported up front as "no option"; the diagnosis run carries it as unmet
+        m.add(safe_name("demand", w, S.quarters[t]), pairs, ">=", need, family="demand", where=w, quarter=S.quarters[t], unit="USD per token/s")
+
+
+def add_servers(S: PlanSets, m: PlanModel, inst: dict) -> None:
+    """servers_{c}_{s}_{t}:  sum_o servers_per_replica_o * rep[o,s] <= sum_r inst[c,s,r,t]   (chips used <= installed)."""
+    used: dict[tuple[str, str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (i, s), var in m.vars["rep"].items():
+        o = S.options[i]
+        used[(o.chip, s, o.t)].append((var, o.servers_per_replica))
+    alive: dict[tuple[str, str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (c, s, _r, t), lst in inst.items():
+        alive[(c, s, t)].extend((v, -1.0) for v, _ in lst)
+    fleet: dict[tuple[str, str, int], float] = defaultdict(float)
+    for (c, s, _r, t), n in S.fleet.items():
+        fleet[(c, s, t)] += n
+    for (c, s, t), pairs in sorted(used.items()):
+        m.add(safe_name("servers", c, s, S.quarters[t]), [*pairs, *alive[(c, s, t)]], "<=", fleet[(c, s, t)],
+              family="servers", where=f"{c} at {s}", quarter=S.quarters[t], unit="USD per server")
+
+
+def add_rack_fill(S: PlanSets, m: PlanModel, inst: dict) -> None:
+    """rackfill_{c}_{s}_{r}_{t}:  inst[c,s,r,t] <= fit[c,s,r] * racks[c,s,r,t]   (fit = servers per rack by power, space, cooling)."""
+    racks = m.vars["racks"]
+    for (c, s, r, t), var in racks.items():
+        pairs = [*inst.get((c, s, r, t), []), (var, -float(S.fit[(c, s, r)]))]
+        m.add(safe_name("rackfill", c, s, r, S.quarters[t]), pairs, "<=", -float(S.fleet.get((c, s, r, t), 0)), family="rack_fill", where=f"{c} in {s}/{r}", quarter=S.quarters[t], unit="USD per server slot")
+
+
+def add_rack_count(S: PlanSets, m: PlanModel) -> None:
+    """rackcount_{s}_{r}_{t}:  sum_c racks[c,s,r,t] <= count[s,r]   (rack positions; one chip type per rack)."""
+    by: dict[tuple[str, str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (_c, s, r, t), var in m.vars["racks"].items():
+        by[(s, r, t)].append((var, 1.0))
+    for (s, r, t), pairs in sorted(by.items()):
+        m.add(safe_name("rackcount", s, r, S.quarters[t]), pairs, "<=", float(S.rack_types[(s, r)][0]), family="rack_positions", where=f"{s}/{r}", quarter=S.quarters[t], unit="USD per rack")
+
+
+def add_site_power(S: PlanSets, m: PlanModel, inst: dict) -> None:
+    """sitepower_{s}_{t}:  sum_{c,r} server_kw_c * inst[c,s,r,t] <= it_power_cap_kw_s   (nameplate IT power)."""
+    by: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    fleet_kw: dict[tuple[str, int], float] = defaultdict(float)
+    for (c, s, _r, t), lst in inst.items():
+        by[(s, t)].extend((v, S.server_kw[c]) for v, _ in lst)
+    for (c, s, _r, t), n in S.fleet.items():
+        fleet_kw[(s, t)] += n * S.server_kw[c]
+    for s in S.sites:
+        for t in range(S.T):
+            if by.get((s, t)):
+                m.add(safe_name("sitepower", s, S.quarters[t]), by[(s, t)], "<=", S.site_cap_kw[s] - fleet_kw[(s, t)], family="site_power", where=s, quarter=S.quarters[t], unit="USD per kW")
+
+
+def capex_pairs(S: PlanSets, m: PlanModel, scale: float) -> dict[int, list[tuple[pulp.LpVariable, float]]]:
+    """Capex by the quarter it counts in (order or delivery), in units of `scale` USD."""
+    out: dict[int, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (c, _s, _r, t), var in m.vars["buy"].items():
+        out[S.capex_t(c, t)].append((var, S.price_usd[c] / scale))
+    return out
+
+
+def add_budget(S: PlanSets, m: PlanModel, scale: float) -> None:
+    """budget_{t}: capex_t <= B_t ;  budget_total: sum_t capex_t <= B   (USD, scaled)."""
+    by_t = capex_pairs(S, m, scale)
+    for t, limit in sorted(S.budget_q.items()):
+        if by_t.get(t):
+            m.add(safe_name("budget", S.quarters[t]), by_t[t], "<=", limit / scale, family="budget_quarter", where="capex", quarter=S.quarters[t], unit="USD per USD of budget")
+    if S.budget_total is not None:
+        allp = [p for lst in by_t.values() for p in lst]
+        if allp:
+            m.add("budget_total", allp, "<=", S.budget_total / scale, family="budget_total", where="capex", unit="USD per USD of budget")
+
+
+def add_supply(S: PlanSets, m: PlanModel) -> None:
+    """supply_chip_{c}_{t}: sum_{s,r} buy[c,s,r,t] <= cap_c ;  supply_vendor_{v}_{t}: sum_{c of v} ... <= cap_v   (servers)."""
+    by_ct: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (c, _s, _r, t), var in m.vars["buy"].items():
+        by_ct[(c, t)].append((var, 1.0))
+    for (c, t), pairs in sorted(by_ct.items()):
+        if c in S.supply_cap:
+            m.add(safe_name("supply_chip", c, S.quarters[t]), pairs, "<=", float(S.supply_cap[c]), family="supply_chip", where=c, quarter=S.quarters[t], unit="USD per server")
+    for v, cap in sorted(S.vendor_cap.items()):
+        for t in range(S.T):
+            pairs = [p for (c, tt), lst in by_ct.items() if tt == t and S.vendor_of[c] == v for p in lst]
+            if pairs:
+                m.add(safe_name("supply_vendor", v, S.quarters[t]), pairs, "<=", float(cap), family="supply_vendor", where=v, quarter=S.quarters[t], unit="USD per server")
+
+
+def add_min_order(S: PlanSets, m: PlanModel) -> None:
+    """minorder_{c}_{t}: sum buy[c,.,.,t] >= min_c * ordered[c,t] and <= M * ordered[c,t]   (all or at least min_c)."""
+    ordered = m.vars.get("ordered", {})
+    by_ct: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (c, _s, _r, t), var in m.vars["buy"].items():
+        by_ct[(c, t)].append((var, 1.0))
+    for (c, t), y in ordered.items():
+        pairs = by_ct[(c, t)]
+        big = float(S.supply_cap.get(c, sum(S.rack_types[(s, r)][0] * S.fit[(c, s, r)] for (cc, s, r) in S.fit if cc == c)))
+        m.add(safe_name("minorder_lo", c, S.quarters[t]), [*pairs, (y, -float(S.min_order[c]))], ">=", 0.0, family="min_order", where=c, quarter=S.quarters[t], unit="servers")
+        m.add(safe_name("minorder_hi", c, S.quarters[t]), [*pairs, (y, -big)], "<=", 0.0, family="min_order", where=c, quarter=S.quarters[t], unit="servers")
+
+
+def add_vendor_share(S: PlanSets, m: PlanModel, scale: float) -> None:
+    """vendorshare_{v}: sum_{c of v} capex_c <= share_v * sum_c capex_c   (USD, scaled)."""
+    buy = m.vars["buy"]
+    for v, share in sorted(S.vendor_share.items()):
+        pairs = [(var, S.price_usd[c] / scale * ((1.0 if S.vendor_of[c] == v else 0.0) - share)) for (c, s, r, t), var in buy.items()]
+        if any(S.vendor_of[c] == v for (c, _, _, _) in buy):
+            m.add(safe_name("vendorshare", v), pairs, "<=", 0.0, family="vendor_share", where=v, unit="USD per USD of capex")

@@ -1,0 +1,132 @@
+"""Explain a solution: which limits bind and what one more unit is worth; why an impossible plan is short.
+
+Binding = a limit-type constraint (site power, budget, supply, rack positions, vendor share) with no slack
+in the MILP solution. Its worth is the marginal value from the LP relaxation of the same model (HiGHS row
+duals), in USD per unit of the limit: an approximation of the integer re-solve, labelled as such.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pulp
+
+from solvers.model import PlanModel
+from solvers.sets import MONEY_SCALE, PlanSets
+
+LIMIT_FAMILIES = ("site_power", "budget_quarter", "budget_total", "supply_chip", "supply_vendor", "rack_positions", "vendor_share")
+#: constraint rows whose right-hand side is money (scaled) vs physical units
+_MONEY_ROWS = ("budget_quarter", "budget_total", "vendor_share")
+_UNIT_NAMES = {
+    "site_power": "USD per kW of IT power",
+    "budget_quarter": "USD per USD of quarterly budget",
+    "budget_total": "USD per USD of total budget",
+    "supply_chip": "USD per server of supply",
+    "supply_vendor": "USD per server of supply",
+    "rack_positions": "USD per rack position",
+    "vendor_share": "USD per USD of vendor share",
+}
+
+
+def slack_of(m: PlanModel, name: str, values: dict[str, float]) -> float:
+    info = m.constraints[name]
+    lhs = sum(values.get(v, 0.0) * c for v, c in info.pairs)
+    return info.rhs - lhs if info.sense == pulp.LpConstraintLE else lhs - info.rhs
+
+
+def binding_limits(m: PlanModel, values: dict[str, float], tol: float = 1e-6) -> list[str]:
+    """Names of limit constraints with (numerically) zero slack, in registry order."""
+    out = []
+    for name, info in m.constraints.items():
+        if info.family in LIMIT_FAMILIES and slack_of(m, name, values) <= tol * max(1.0, abs(info.rhs)):
+            out.append(name)
+    return out
+
+
+def lp_duals(m: PlanModel) -> dict[str, float]:
+    """Row duals of the LP relaxation (HiGHS), by constraint name; empty if it cannot be solved."""
+    try:
+        from solvers.backends import _new_highs
+
+        with tempfile.TemporaryDirectory(prefix="planner-lp-") as tmp:
+            mps = Path(tmp) / "lp.mps"
+            m.prob.writeMPS(str(mps))
+            h = _new_highs()
+            h.setOptionValue("solve_relaxation", True)
+            h.setOptionValue("time_limit", 60.0)
+            h.readModel(str(mps))
+            h.run()
+            sol = h.getSolution()
+            if not sol.dual_valid:
+                return {}
+            return dict(zip(h.getLp().row_names_, sol.row_dual, strict=True))
+    except Exception:  # noqa: BLE001 - explanation is best effort; the plan stands without it
+        return {}
+
+
+def explain_binding(m: PlanModel, values: dict[str, float]) -> list[dict[str, Any]]:
+    """Rows {constraint, where, quarter, shadow_price_usd, unit, slack} for every binding limit."""
+    names = binding_limits(m, values)
+    duals = lp_duals(m) if names else {}
+    rows = []
+    for name in names:
+        info = m.constraints[name]
+        d = duals.get(name)
+        price = None
+        if d is not None:
+            # min problem: dual = d(objective)/d(rhs) <= 0 for a binding <= row; one more unit saves -dual.
+            per_unit = -d if info.sense == pulp.LpConstraintLE else d
+            price = round(per_unit * (1.0 if info.family in _MONEY_ROWS else MONEY_SCALE), 4)
+        rows.append({
+            "constraint": info.family, "where": info.where, "quarter": info.quarter or None,
+            "shadow_price_usd": price, "unit": _UNIT_NAMES.get(info.family, info.unit) + " (LP relaxation)",
+            "name": name,
+        })
+    return rows
+
+
+def describe_binding(row: dict[str, Any]) -> str:
+    """One sentence for a binding row, as the Summary sheet and report show it."""
+    when = f" in {row['quarter']}" if row.get("quarter") else ""
+    worth = f": one more unit is worth ${row['shadow_price_usd']:,.2f}" if row.get("shadow_price_usd") else ""
+    return f"{row['constraint'].replace('_', ' ')} at {row['where']}{when} binds{worth} ({row['unit']})"
+
+
+def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float]) -> list[dict[str, Any]]:
+    """For each workload and quarter left short in the slack run: how much, and which limits bind around it."""
+    rows = []
+    binding = binding_limits(m, values)
+    by_quarter: dict[str, list[str]] = defaultdict(list)
+    for name in binding:
+        info = m.constraints[name]
+        by_quarter[info.quarter].append(f"{info.family.replace('_', ' ')} at {info.where}" + (f" in {info.quarter}" if info.quarter else ""))
+    no_option = {(w, t): why for w, t, why in S.no_option}
+    chips_for: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for o in S.options:
+        chips_for[(o.workload, o.t)].add(o.chip)
+    for (w, t), var in sorted(m.vars.get("unmet", {}).items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        short = values.get(var.name, 0.0)
+        if short <= 1e-6 * max(1.0, S.demand[(w, t)]):
+            continue
+        q = S.quarters[t]
+        causes: list[str] = []
+        if (w, t) in no_option:
+            causes.append(no_option[(w, t)])
+        else:
+            chips = sorted(chips_for[(w, t)])
+            has_fleet = any(c in chips and tt == t for (c, _s, _r, tt) in S.fleet)
+            earliest = min((S.first_order_t.get(c, 0) + S.lead.get(c, 0) for c in chips if c in S.lead), default=None)
+            if earliest is not None and t < earliest and not has_fleet:
+                causes.append(f"lead time: chips that meet its targets ({', '.join(chips)}) cannot be delivered before {S.quarters[min(earliest, S.T - 1)] if earliest < S.T else 'the horizon ends'}")
+            limits = [b for qq in (q, "") for b in by_quarter.get(qq, [])]
+            limits += [b for qq in S.quarters[:t] for b in by_quarter.get(qq, []) if b.startswith(("budget", "supply"))]
+            if limits:
+                causes.append("binding: " + "; ".join(dict.fromkeys(limits)))
+            if not causes:
+                causes.append(f"no capacity could be added for it (chips able to serve it: {', '.join(chips)})")
+        rows.append({"workload": w, "quarter": q, "short_tokens_per_s": round(short, 3), "cause": "; ".join(causes)})
+    return rows
+

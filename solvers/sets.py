@@ -1,0 +1,241 @@
+"""Index sets, parameters and eligibility masks for the MILP, computed before any PuLP call.
+
+Everything here is plain Python: which chip may be bought when and where, how many servers of a chip fit
+one rack of a type, which deployment options may serve which workload at which site, what the existing
+fleet contributes in each quarter. The model builder only reads these.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from planner.io.loader import PlanInputs
+from planner.schemas.chips import ChipSpec
+from planner.schemas.common import quarter_index
+from planner.topology.placement import rack_fit, replica_footprint
+
+HOURS_PER_QUARTER = 8760.0 / 4
+#: share of a chip's TDP drawn when installed but idle (estimate; server overhead counts fully)
+IDLE_TDP_FRACTION = 0.3
+#: objective money unit: millions of USD keep coefficients near 1 for the solver
+MONEY_SCALE = 1e6
+
+
+@dataclass(frozen=True)
+class Option:
+    """One eligible deployment option: a layout of a chip that meets workload w's targets in quarter t."""
+
+    index: int
+    workload: str
+    model: str
+    t: int
+    chip: str
+    precision: str
+    tp: int
+    pp: int
+    ep: int
+    chips_per_replica: int
+    tokens_per_s: float
+    power_kw: float
+    servers_per_replica: float
+    ttft_ms: float
+    tpot_ms: float
+    batch: int
+
+
+@dataclass
+class PlanSets:
+    """Sets and parameters of one planning problem."""
+
+    quarters: list[str]
+    sites: list[str]
+    rack_types: dict[tuple[str, str], tuple[int, float, int, str, float]]  # (s,r) -> count, kw, units, cooling, facility usd
+    chips: dict[str, ChipSpec]
+    vendor_of: dict[str, str]
+    buyable: list[str]
+    price_usd: dict[str, float]  # per server, after discounts
+    lead: dict[str, int]
+    life: dict[str, int]
+    first_order_t: dict[str, int]
+    supply_cap: dict[str, int]
+    vendor_cap: dict[str, int]
+    vendor_share: dict[str, float]
+    min_order: dict[str, int]
+    fit: dict[tuple[str, str, str], int]  # (c,s,r) -> servers per rack (>0 only)
+    fleet: dict[tuple[str, str, str, int], int]  # (c,s,r,t) -> existing servers alive at t
+    demand: dict[tuple[str, int], float]  # (w,t) -> tokens/s to serve (headroom and redundancy included)
+    forecast: dict[tuple[str, int], float]  # (w,t) -> forecast peak tokens/s
+    options: list[Option]
+    deploy_keys: list[tuple[int, str]]  # (option index, site)
+    buy_keys: list[tuple[str, str, str, int]]  # (c,s,r,order t)
+    rack_keys: list[tuple[str, str, str, int]]  # (c,s,r,t) where hardware may stand
+    server_kw: dict[str, float]
+    idle_kw: dict[str, float]
+    site_cap_kw: dict[str, float]
+    pue: dict[str, float]
+    usd_per_kwh: dict[str, float]
+    budget_total: float | None
+    budget_q: dict[int, float]
+    objective: str
+    capex_timing: str
+    residual_value: bool
+    no_option: list[tuple[str, int, str]] = field(default_factory=list)  # (w, t, reason) with no eligible option
+
+    @property
+    def T(self) -> int:
+        return len(self.quarters)
+
+    def delivery(self, c: str, t: int) -> int:
+        return t + self.lead[c]
+
+    def residual_fraction(self, c: str, t: int) -> float:
+        """Straight-line value left at the horizon's end of a server ordered in t: (life - service quarters) / life."""
+        in_service = self.T - self.delivery(c, t)
+        return max(0.0, (self.life[c] - in_service) / self.life[c])
+
+    def capex_t(self, c: str, t: int) -> int:
+        """Quarter the capex of an order placed in t counts in."""
+        return t if self.capex_timing == "order" else self.delivery(c, t)
+
+
+def _price(inputs: PlanInputs, chip: ChipSpec) -> float:
+    terms = inputs.scenario.chip_terms.get(chip.chip_id)
+    vendor = inputs.scenario.vendors.get(chip.vendor)
+    price = terms.price_usd_per_server if terms and terms.price_usd_per_server else chip.price_usd_per_server
+    discount = terms.discount_fraction if terms and terms.discount_fraction is not None else (vendor.discount_fraction if vendor else 0.0)
+    return price * (1.0 - discount)
+
+
+def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
+    """Compute every set, parameter and mask of the problem from validated inputs and the options table."""
+    sc = inputs.scenario
+    quarters = inputs.quarters
+    q0 = quarter_index(quarters[0])
+    T = len(quarters)
+    t_of = {q: i for i, q in enumerate(quarters)}
+
+    allowed = sc.policy.allowed_chips if sc.policy.allowed_chips is not None else sorted(inputs.chips)
+    fleet_chips = sorted({f.chip_id for f in inputs.fleet})
+    chip_ids = sorted(set(allowed) | set(fleet_chips))
+    chips = {c: inputs.chips[c] for c in chip_ids}
+
+    lead, life, first_t, supply, min_order, price = {}, {}, {}, {}, {}, {}
+    for c, chip in chips.items():
+        terms = sc.chip_terms.get(c)
+        lead[c] = terms.lead_time_quarters if terms and terms.lead_time_quarters is not None else chip.lead_time_quarters
+        life[c] = chip.lifetime_quarters
+        first_t[c] = max(0, quarter_index(terms.available_from_quarter) - q0) if terms and terms.available_from_quarter else 0
+        if terms and terms.supply_cap_servers_per_quarter is not None:
+            supply[c] = terms.supply_cap_servers_per_quarter
+        if terms and terms.min_order_servers:
+            min_order[c] = terms.min_order_servers
+        price[c] = _price(inputs, chip)
+    vendor_of = {c: chips[c].vendor for c in chips}
+    vendor_cap = {v: t.supply_cap_servers_per_quarter for v, t in sc.vendors.items() if t.supply_cap_servers_per_quarter is not None}
+    vendor_share = {v: t.max_spend_share for v, t in sc.vendors.items() if t.max_spend_share is not None}
+    if sc.policy.max_vendor_spend_share is not None:
+        for v in set(vendor_of.values()):
+            vendor_share[v] = min(vendor_share.get(v, 1.0), sc.policy.max_vendor_spend_share)
+
+    rack_types = {}
+    fit: dict[tuple[str, str, str], int] = {}
+    for s, site in inputs.sites.items():
+        for r in site.rack_types:
+            rack_types[(s, r.rack_type_id)] = (r.count, r.power_kw, r.rack_units, r.cooling, r.facility_usd_per_quarter)
+            for c, chip in chips.items():
+                n, _ = rack_fit(chip, r)
+                if n > 0 and r.count > 0:
+                    fit[(c, s, r.rack_type_id)] = n
+
+    fleet: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    for f in inputs.fleet:
+        start = quarter_index(f.installed_quarter) - q0
+        end = start + chips[f.chip_id].lifetime_quarters  # retired from this quarter on
+        for t in range(max(0, start), min(T, end)):
+            fleet[(f.chip_id, f.site_id, f.rack_type_id, t)] += f.servers
+
+    buy_keys = [
+        (c, s, r, t)
+        for (c, s, r) in sorted(fit)
+        if c in allowed
+        for t in range(first_t[c], T)
+        if t + lead[c] <= T - 1
+    ]
+    rack_keys = sorted(
+        {(c, s, r, t) for (c, s, r, o) in buy_keys for t in range(o + lead[c], min(T, o + lead[c] + life[c]))}
+        | {(c, s, r, t) for (c, s, r, t) in fleet if (c, s, r) in fit}
+    )
+    sites_with_chip: dict[str, set[str]] = defaultdict(set)
+    for c, s, _, _ in rack_keys:
+        sites_with_chip[c].add(s)
+
+    headroom = 1.0 + sc.policy.headroom_fraction
+    forecast = {(w.workload_id, t_of[w.quarter]): w.peak_output_tokens_per_s for w in inputs.workloads}
+    allowed_sites = {w.workload_id: set(w.allowed_sites) for w in inputs.workloads}
+
+    opts: list[Option] = []
+    best_tok: dict[tuple[str, int], float] = defaultdict(float)
+    for row in options.itertuples(index=False):
+        c = row.chip_id
+        if c not in chips or row.quarter not in t_of:
+            continue
+        fp = replica_footprint(chips[c], int(row.tp), int(row.pp), int(row.ep), d_model=inputs.models[row.model_id].d_model,
+                               tokens_per_s=float(row.tokens_per_s_per_replica))
+        if not fp.feasible:
+            continue
+        spr = float(fp.servers_per_replica) if fp.replicas_per_server <= 1 else 1.0 / fp.replicas_per_server
+        t = t_of[row.quarter]
+        opts.append(Option(
+            index=len(opts), workload=row.workload_id, model=row.model_id, t=t, chip=c, precision=row.precision,
+            tp=int(row.tp), pp=int(row.pp), ep=int(row.ep), chips_per_replica=int(row.chips_per_replica),
+            tokens_per_s=float(row.tokens_per_s_per_replica), power_kw=float(row.power_w_per_replica) / 1000.0,
+            servers_per_replica=spr, ttft_ms=float(row.ttft_ms), tpot_ms=float(row.tpot_ms), batch=int(row.batch),
+        ))
+        best_tok[(row.workload_id, t)] = max(best_tok[(row.workload_id, t)], float(row.tokens_per_s_per_replica))
+
+    deploy_keys = []
+    for o in opts:
+        for s in sorted(sites_with_chip.get(o.chip, ())):
+            if not allowed_sites[o.workload] or s in allowed_sites[o.workload]:
+                deploy_keys.append((o.index, s))
+
+    demand = {}
+    for (w, t), peak in forecast.items():
+        need = peak * headroom
+        if sc.policy.redundancy == "n_plus_1":
+            need += best_tok[(w, t)]  # survive the loss of the largest replica that could serve it
+        demand[(w, t)] = need
+    servable = {(opts[i].workload, opts[i].t) for i, _ in deploy_keys}
+    no_option = []
+    for (w, t) in sorted(forecast):
+        if (w, t) not in servable:
+            reason = (
+                "no chip meets its latency targets and allowed precisions"
+                if (w, t) not in best_tok
+                else "no site it may use can hold a chip that meets its targets"
+            )
+            no_option.append((w, t, reason))
+
+    budget_q: dict[int, float] = {}
+    if sc.policy.capex_budget_usd_per_quarter is not None:
+        budget_q = dict.fromkeys(range(T), sc.policy.capex_budget_usd_per_quarter)
+    for q, usd in sc.policy.capex_budget_usd_by_quarter.items():
+        budget_q[t_of[q]] = usd
+
+    return PlanSets(
+        quarters=quarters, sites=sorted(inputs.sites), rack_types=rack_types, chips=chips, vendor_of=vendor_of,
+        buyable=[c for c in chip_ids if c in allowed], price_usd=price, lead=lead, life=life, first_order_t=first_t,
+        supply_cap=supply, vendor_cap=vendor_cap, vendor_share=vendor_share, min_order=min_order, fit=fit,
+        fleet=dict(fleet), demand=demand, forecast=forecast, options=opts, deploy_keys=deploy_keys,
+        buy_keys=buy_keys, rack_keys=rack_keys,
+        server_kw={c: chips[c].server_power_w / 1000.0 for c in chips},
+        idle_kw={c: (chips[c].tdp_w * chips[c].server.chips_per_server * IDLE_TDP_FRACTION + chips[c].server.overhead_power_w) / 1000.0 for c in chips},
+        site_cap_kw={s: inputs.sites[s].it_power_cap_kw for s in inputs.sites},
+        pue={s: inputs.sites[s].pue for s in inputs.sites},
+        usd_per_kwh={s: inputs.sites[s].electricity_usd_per_kwh for s in inputs.sites},
+        budget_total=sc.policy.capex_budget_usd_total, budget_q=budget_q, objective=sc.policy.objective,
+        capex_timing=sc.policy.capex_timing, residual_value=sc.policy.residual_value, no_option=no_option,
+    )
