@@ -172,7 +172,9 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
         m2, const2 = stage("diagnose_build", lambda: build_model(S, with_slack=True))
         r2 = stage("diagnose_solve", lambda: solve(m2, settings))
-        diagnosis = diagnose(S, m2, r2.values) if r2.has_solution else [
+        m3, _ = build_model(S, with_slack=True, relax_limits=True)
+        r3 = stage("diagnose_limits", lambda: solve(m3, settings))
+        diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
             {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
             for w, t, why in S.no_option
         ]

@@ -15,6 +15,15 @@ from solvers.sets import HOURS_PER_QUARTER, MONEY_SCALE, PlanSets
 UNMET_PENALTY_USD = 1e5
 #: weight of cost in the max-tokens and min-energy objectives (a tie-breaker, not a trade-off)
 TIE_BREAK = 1e-4
+#: tiny cost per occupied rack and per replica (scaled USD) so idle capacity is not left switched on at zero cost
+EPSILON_COST = 1e-6
+#: diagnosis runs: penalty per unit of a limit that has to be exceeded (scaled USD); all far below the unmet penalty
+LIMIT_PENALTY = {
+    "budget_quarter": 10.0, "budget_total": 10.0, "vendor_share": 10.0,  # per $M over the limit
+    "site_power": 0.01,  # per kW over the cap ($10k/kW)
+    "supply_chip": 1.0, "supply_vendor": 1.0,  # per server over the cap ($1M/server)
+    "rack_positions": 1.0,  # per rack over the site's positions ($1M/rack)
+}
 
 
 def energy_pairs(S: PlanSets, m: PlanModel, inst: dict) -> tuple[list[tuple[pulp.LpVariable, float]], float]:
@@ -36,13 +45,14 @@ def energy_pairs(S: PlanSets, m: PlanModel, inst: dict) -> tuple[list[tuple[pulp
     return pairs, const
 
 
-def build_model(S: PlanSets, *, with_slack: bool = False) -> tuple[PlanModel, float]:
+def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = False) -> tuple[PlanModel, float]:
     """Create variables for eligible keys only, add every constraint family, set the objective.
 
     Returns the model and the objective's constant (existing fleet energy, scaled USD).
-    `with_slack` adds penalised unmet demand so an impossible plan can say what is short.
+    `with_slack` adds penalised unmet demand so an impossible plan can say what is short; `relax_limits`
+    also lets every limit family be exceeded at a penalty, to find which limits stand in the way.
     """
-    m = PlanModel(pulp.LpProblem(safe_name("fleet", S.objective), pulp.LpMinimize))
+    m = PlanModel(pulp.LpProblem(safe_name("fleet", S.objective), pulp.LpMinimize), relax=dict(LIMIT_PENALTY) if relax_limits else {})
     m.add_vars("buy", S.buy_keys, "Integer", 0, None)
     m.add_vars("racks", S.rack_keys, "Integer", 0, None)
     for (_c, s, r, _t), var in m.vars["racks"].items():
@@ -77,6 +87,7 @@ def build_model(S: PlanSets, *, with_slack: bool = False) -> tuple[PlanModel, fl
     m.add_objective("facility", facility)
     m.add_objective("residual", residual)
     m.add_objective("energy", [(v, c * e_weight) for v, c in e_pairs])
+    m.add_objective("epsilon", [(v, EPSILON_COST) for d in ("racks", "rep") for v in m.vars[d].values()])
     if "unmet" in m.vars:
         per = UNMET_PENALTY_USD / MONEY_SCALE if S.objective != "max_tokens" else 1.0
         m.add_objective("unmet", [(v, per) for v in m.vars["unmet"].values()])

@@ -95,14 +95,37 @@ def describe_binding(row: dict[str, Any]) -> str:
     return f"{row['constraint'].replace('_', ' ')} at {row['where']}{when} binds{worth} ({row['unit']})"
 
 
-def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float]) -> list[dict[str, Any]]:
-    """For each workload and quarter left short in the slack run: how much, and which limits bind around it."""
-    rows = []
-    binding = binding_limits(m, values)
-    by_quarter: dict[str, list[str]] = defaultdict(list)
-    for name in binding:
+def limits_exceeded(m: PlanModel, values: dict[str, float]) -> list[tuple[str, str]]:
+    """In a relaxed-limits run: (quarter, sentence) for every limit the solver had to exceed to meet demand."""
+    out = []
+    for name, var in m.vars.get("slack", {}).items():
+        over = values.get(var.name, 0.0)
         info = m.constraints[name]
-        by_quarter[info.quarter].append(f"{info.family.replace('_', ' ')} at {info.where}" + (f" in {info.quarter}" if info.quarter else ""))
+        if over <= 1e-6 * max(1.0, abs(info.rhs)):
+            continue
+        if info.family in _MONEY_ROWS:
+            amount = f"${over * MONEY_SCALE:,.0f}"
+        elif info.family == "site_power":
+            amount = f"{over:,.1f} kW"
+        elif info.family == "rack_positions":
+            amount = f"{over:,.1f} racks"
+        else:
+            amount = f"{over:,.1f} servers"
+        when = f" in {info.quarter}" if info.quarter else ""
+        out.append((info.quarter, f"{info.family.replace('_', ' ')} at {info.where}{when} short by {amount}"))
+    return out
+
+
+def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float],
+             relaxed: PlanModel | None = None, relaxed_values: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """For each workload and quarter left short in the unmet-demand run: how much, and why.
+
+    Causes, in order: no option meets the latency targets; lead times; the limits that a second run, allowed to
+    exceed every limit at a penalty, had to exceed (budget and supply in this or earlier quarters, power and
+    rack space in this quarter).
+    """
+    rows = []
+    exceeded = limits_exceeded(relaxed, relaxed_values or {}) if relaxed is not None else []
     no_option = {(w, t): why for w, t, why in S.no_option}
     chips_for: dict[tuple[str, int], set[str]] = defaultdict(set)
     for o in S.options:
@@ -120,13 +143,13 @@ def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float]) -> list[dict[s
             has_fleet = any(c in chips and tt == t for (c, _s, _r, tt) in S.fleet)
             earliest = min((S.first_order_t.get(c, 0) + S.lead.get(c, 0) for c in chips if c in S.lead), default=None)
             if earliest is not None and t < earliest and not has_fleet:
-                causes.append(f"lead time: chips that meet its targets ({', '.join(chips)}) cannot be delivered before {S.quarters[min(earliest, S.T - 1)] if earliest < S.T else 'the horizon ends'}")
-            limits = [b for qq in (q, "") for b in by_quarter.get(qq, [])]
-            limits += [b for qq in S.quarters[:t] for b in by_quarter.get(qq, []) if b.startswith(("budget", "supply"))]
-            if limits:
-                causes.append("binding: " + "; ".join(dict.fromkeys(limits)))
+                when = S.quarters[earliest] if earliest < S.T else "the horizon ends"
+                causes.append(f"lead time: chips that meet its targets ({', '.join(chips)}) cannot be delivered before {when}")
+            earlier = set(S.quarters[: t + 1])
+            for qq, text in exceeded:
+                if qq == q or (qq == "" or (qq in earlier and text.startswith(("budget", "supply", "vendor")))):
+                    causes.append(text)
             if not causes:
-                causes.append(f"no capacity could be added for it (chips able to serve it: {', '.join(chips)})")
-        rows.append({"workload": w, "quarter": q, "short_tokens_per_s": round(short, 3), "cause": "; ".join(causes)})
+                causes.append(f"no capacity could be added for it (chips able to serve it: {', '.join(chips) or 'none'})")
+        rows.append({"workload": w, "quarter": q, "short_tokens_per_s": round(short, 3), "cause": "; ".join(dict.fromkeys(causes))})
     return rows
-

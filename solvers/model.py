@@ -54,6 +54,8 @@ class PlanModel:
     vars: dict[str, dict[Any, pulp.LpVariable]] = field(default_factory=dict)
     constraints: dict[str, ConstraintInfo] = field(default_factory=dict)
     objective_terms: dict[str, list[tuple[pulp.LpVariable, float]]] = field(default_factory=dict)
+    #: families whose constraints get a penalised slack (diagnosis runs): family -> penalty per unit of rhs
+    relax: dict[str, float] = field(default_factory=dict)
 
     def add_vars(self, family: str, keys: Iterable[Any], cat: str = "Integer", low: float = 0.0, up: float | None = None) -> dict[Any, pulp.LpVariable]:
         """Create one variable per key (only eligible keys are ever passed)."""
@@ -66,6 +68,12 @@ class PlanModel:
 
     def add(self, name: str, pairs: Pairs, sense: str, rhs: float, *, family: str, where: str = "", quarter: str = "", unit: str = "") -> None:
         """Add `sum(pairs) (<=|>=|==) rhs` under a unique name."""
+        pairs = list(pairs)
+        if family in self.relax and sense != "==":
+            slack = self.prob.add_variable(safe_name("slack", name), lowBound=0, upBound=None, cat="Continuous")
+            self.vars.setdefault("slack", {})[name] = slack
+            pairs.append((slack, -1.0 if sense == "<=" else 1.0))
+            self.add_objective("limit_slack", [(slack, self.relax[family])])
         expr = affine(pairs)
         if name in self.constraints:
             raise ValueError(f"duplicate constraint name {name}")
