@@ -130,3 +130,21 @@ def test_supply_cap_splits_purchases_across_quarters() -> None:
     opts = make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1000}], ["2027Q1", "2027Q2"])
     _, _, _, ex = run(inputs, opts)
     assert sorted((p["order_quarter"], p["servers"]) for p in ex.purchases) == [("2027Q1", 1), ("2027Q2", 1)]
+
+
+def test_greedy_baseline_is_feasible_and_never_cheaper() -> None:
+    # Lumpy demand 20,000: greedy takes the lowest $/token chip (B, $9.4 per tok/s) -> 2 B = $300k;
+    # the MILP finds 1 A + 1 B = $250k (derived in test_mix_beats_single_chip_when_demand_is_lumpy).
+    from solvers.greedy import greedy_plan
+
+    a = make_chip("a", price_usd_per_server=100_000)
+    b = make_chip("b", price_usd_per_server=150_000)
+    inputs = make_inputs([a, b], {"2027Q1": 20_000})
+    opts = make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1000}, {"chip_id": "b", "tokens_per_s_per_replica": 2000}], ["2027Q1"])
+    S = build_sets(inputs, opts)
+    g = greedy_plan(S)
+    assert g.feasible, g.reason
+    assert verify_solution(g.model, g.values) == []
+    assert g.extracted is not None and g.extracted.kpis["capex_usd"] == pytest.approx(300_000)
+    _, _, _, ex = run(inputs, opts)
+    assert ex.kpis["tco_usd"] < g.extracted.kpis["tco_usd"]
