@@ -9,7 +9,15 @@ from pydantic import BaseModel
 
 from planner.schemas.chips import ChipSpec, PeakTflops, Price, ScaleupFabric, ServerPackaging, SourceRef
 from planner.schemas.models import MLASpec, ModelSpec, MoESpec
-from planner.schemas.scenario import ChipTerms, Horizon, InputPaths, Policy, Scenario, SolverSettings, VendorTerms
+from planner.schemas.scenario import (
+    ChipTerms,
+    Horizon,
+    InputPaths,
+    Policy,
+    Scenario,
+    SolverSettings,
+    VendorTerms,
+)
 from planner.schemas.sites import FleetEntry, RackType, Site
 from planner.schemas.workloads import WorkloadRow
 from tests.conftest import REPO

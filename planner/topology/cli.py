@@ -1,0 +1,65 @@
+"""`planner topology SCENARIO --out DIR`: the fleet's graph, a picture and a per-rack summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, PlannerError
+
+
+def add_topology_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `topology` subcommand."""
+    p = subparsers.add_parser(
+        "topology", help="draw the fleet's racks, servers and fabrics; check rack power, space and cooling",
+        description="Build the topology graph of a scenario's sites and installed fleet (plus a plan's purchases) "
+        "and write DIR/topology.graphml, DIR/topology.png and DIR/racks.csv. Rack problems are printed.",
+    )
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory (created if missing)")
+    p.add_argument("--purchases", type=Path, metavar="CSV",
+                   help="a plan's purchases to install too: columns site_id, rack_type_id, chip_id, servers[, quarter]")
+    p.add_argument("--strict", action="store_true", help="exit with code 2 when any rack check fails")
+    p.set_defaults(func=run_topology)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from planner.io.loader import load_inputs  # imported here: the loader pulls in every input schema
+    from planner.topology.installed import installed_from_fleet, read_purchases_csv
+    from planner.topology.outputs import write_topology_outputs
+
+    print(f"Loading inputs from {args.scenario}")
+    inputs = load_inputs(args.scenario)
+    installed = installed_from_fleet(inputs.fleet)
+    if args.purchases:
+        installed += read_purchases_csv(args.purchases)
+    print(f"Building topology of {len(inputs.sites)} sites, {sum(e.servers for e in installed):,} servers")
+    out = write_topology_outputs(inputs.sites, inputs.chips, installed, args.out, f"Topology of {inputs.scenario.name}")
+    for path in (out.graphml, out.picture, out.racks_csv):
+        print(f"Wrote {path}")
+    if out.violations:
+        print(f"{len(out.violations)} rack problem{'s' if len(out.violations) != 1 else ''}:")
+        for v in out.violations:
+            print(f"  - [{v.check}] {v.message}")
+        return EXIT_BAD_INPUT if args.strict else EXIT_OK
+    print("All racks within power, space and cooling limits.")
+    return EXIT_OK
+
+
+def run_topology(args: argparse.Namespace) -> int:
+    """Run the subcommand; returns the exit code and never lets a traceback reach the user."""
+    try:
+        return _run(args)
+    except InputError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PlannerError as exc:
+        print(f"topology: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"topology: cannot read or write {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # last resort: a message, not a traceback
+        print(f"topology: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return EXIT_INTERNAL

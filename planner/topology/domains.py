@@ -1,0 +1,69 @@
+"""Scale-up domains: sets of chips mutually reachable over scale-up links only."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import networkx as nx
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One scale-up domain."""
+
+    domain_id: str              # the first chip's node id
+    chip_id: str
+    site_id: str
+    chips: tuple[str, ...]      # chip node ids, sorted
+    servers: tuple[str, ...]
+    racks: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.chips)
+
+
+def scaleup_view(g: nx.Graph) -> nx.Graph:
+    """Read-only view of `g` keeping only scale-up edges."""
+    return nx.subgraph_view(g, filter_edge=lambda a, b: g.edges[a, b].get("scaleup", False))
+
+
+def natural_key(node: str) -> tuple:
+    """Sort key that orders `r2` before `r10`."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(node))
+
+
+def scaleup_domains(g: nx.Graph) -> list[Domain]:
+    """Every domain (a chip with no scale-up link is a domain of one), ordered by first chip."""
+    chips = [n for n, d in g.nodes(data=True) if d.get("kind") == "chip"]
+    view = nx.Graph()
+    view.add_nodes_from(chips)
+    view.add_edges_from((a, b) for a, b, d in g.edges(data=True) if d.get("scaleup"))
+    out = []
+    for comp in nx.connected_components(view):
+        members = sorted((c for c in comp if g.nodes[c].get("kind") == "chip"), key=natural_key)
+        if not members:
+            continue
+        nodes = [g.nodes[c] for c in members]
+        out.append(Domain(
+            domain_id=members[0], chip_id=nodes[0]["chip_id"], site_id=nodes[0]["site_id"], chips=tuple(members),
+            servers=tuple(dict.fromkeys(n["server"] for n in nodes)), racks=tuple(dict.fromkeys(n["rack"] for n in nodes)),
+        ))
+    return sorted(out, key=lambda d: natural_key(d.domain_id))
+
+
+def domain_sizes(g: nx.Graph) -> Counter[tuple[str, int]]:
+    """How many domains of each (chip_id, size) the graph holds."""
+    return Counter((d.chip_id, d.size) for d in scaleup_domains(g))
+
+
+def domain_of(g: nx.Graph, chip: str) -> frozenset[str]:
+    """Chip nodes in the same scale-up domain as `chip` (itself included)."""
+    if g.nodes[chip].get("kind") != "chip":
+        raise ValueError(f"{chip!r} is not a chip node")
+    comp = nx.node_connected_component(scaleup_view(g), chip)
+    return frozenset(c for c in comp if g.nodes[c].get("kind") == "chip")

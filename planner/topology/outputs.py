@@ -1,0 +1,43 @@
+"""Build the graph and write the three topology outputs: GraphML, picture, per-rack CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from planner.schemas.chips import ChipSpec
+from planner.schemas.sites import Site
+from planner.topology.build import build_topology
+from planner.topology.checks import Violation, check_topology
+from planner.topology.draw import draw_topology
+from planner.topology.export import write_graphml, write_rack_csv
+from planner.topology.installed import Installed
+
+
+@dataclass(frozen=True)
+class TopologyOutputs:
+    """What `write_topology_outputs` built and wrote."""
+
+    graph: nx.Graph
+    violations: list[Violation]
+    graphml: Path
+    picture: Path
+    racks_csv: Path
+
+
+def write_topology_outputs(
+    sites: Mapping[str, Site], chips: Mapping[str, ChipSpec], installed: Sequence[Installed], out_dir: Path,
+    title: str = "Fleet topology",
+) -> TopologyOutputs:
+    """Write `out_dir`/topology.graphml, topology.png and racks.csv; raises InputError on unknown ids."""
+    g = build_topology(sites, chips, installed)
+    violations = check_topology(g)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = out_dir / "topology.graphml", out_dir / "topology.png", out_dir / "racks.csv"
+    write_graphml(g, paths[0])
+    draw_topology(g, paths[1], violations, title)
+    write_rack_csv(g, violations, paths[2])
+    return TopologyOutputs(g, violations, *paths)

@@ -1,0 +1,97 @@
+"""Outputs and CLI: GraphML, picture and per-rack CSV; exit codes and messages instead of tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from planner.errors import InputError, Problem
+from planner.schemas.sites import FleetEntry
+from planner.topology.cli import add_topology_parser, run_topology
+from planner.topology.examples import demo_fleet
+from planner.topology.installed import installed_from_rows
+from planner.topology.outputs import write_topology_outputs
+
+
+def test_outputs_written_and_readable(tmp_path):
+    sites, chips, installed = demo_fleet()
+    out = write_topology_outputs(sites, chips, installed, tmp_path)
+    back = nx.read_graphml(out.graphml)
+    assert back.number_of_nodes() == out.graph.number_of_nodes()
+    edge = next(d for _, _, d in back.edges(data=True) if d["kind"] == "nvswitch")
+    assert edge["bandwidth_gbps"] == pytest.approx(8 * edge["bandwidth_gbs"])
+    assert out.picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.picture.stat().st_size > 20_000
+    table = pd.read_csv(out.racks_csv, keep_default_na=False)
+    bad = table[table["problems"] != ""]
+    assert list(bad["rack_id"]) == ["dc-west/air150/r0"] and list(bad["problems"]) == ["cooling"]
+    assert {"rack_id", "used_kw", "free_kw", "free_units", "cooling", "contents"} <= set(table.columns)
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="planner")
+    add_topology_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def fake_loader(monkeypatch, load):
+    module = types.ModuleType("planner.io.loader")
+    module.load_inputs = load
+    monkeypatch.setitem(sys.modules, "planner.io.loader", module)
+
+
+def demo_inputs(_path):
+    sites, chips, installed = demo_fleet()
+    fleet = [FleetEntry(site_id=e.site_id, rack_type_id=e.rack_type_id, chip_id=e.chip_id, servers=e.servers,
+                        installed_quarter="2026Q1") for e in installed]
+    return types.SimpleNamespace(scenario=types.SimpleNamespace(name="demo"), sites=sites, chips=chips, fleet=fleet)
+
+
+def test_cli_writes_outputs_and_lists_problems(tmp_path, monkeypatch, capsys):
+    fake_loader(monkeypatch, demo_inputs)
+    args = parse(["topology", "scenario.yaml", "--out", str(tmp_path / "topo")])
+    assert args.func is run_topology
+    assert run_topology(args) == 0
+    out = capsys.readouterr().out
+    assert "[cooling] rack dc-west/air150/r0" in out
+    assert {p.name for p in (tmp_path / "topo").iterdir()} == {"topology.graphml", "topology.png", "racks.csv"}
+    assert run_topology(parse(["topology", "s.yaml", "--out", str(tmp_path / "t2"), "--strict"])) == 2
+
+
+def test_cli_reports_input_errors_with_exit_2(tmp_path, monkeypatch, capsys):
+    def bad(_path):
+        raise InputError([Problem("sites.yaml", "sites[0].rack_types[1].power_kw", "must be > 0")])
+    fake_loader(monkeypatch, bad)
+    assert run_topology(parse(["topology", "s.yaml", "--out", str(tmp_path)])) == 2
+    err = capsys.readouterr().err
+    assert "(sites.yaml, sites[0].rack_types[1].power_kw) | must be > 0" in err and "Traceback" not in err
+
+
+def test_cli_purchases_with_unknown_chip(tmp_path, monkeypatch, capsys):
+    fake_loader(monkeypatch, demo_inputs)
+    csv = tmp_path / "purchases.csv"
+    csv.write_text("site_id,rack_type_id,chip_id,servers,quarter\ndc-east,air40,h100_sxm,3,2027Q1\ndc-east,air40,h900,1,2027Q2\n")
+    assert run_topology(parse(["topology", "s.yaml", "--out", str(tmp_path / "o"), "--purchases", str(csv)])) == 2
+    assert "unknown chip 'h900'" in capsys.readouterr().err
+
+
+def test_cli_internal_errors_become_messages(tmp_path, monkeypatch, capsys):
+    def broken(_path):
+        raise RuntimeError("boom")
+    fake_loader(monkeypatch, broken)
+    assert run_topology(parse(["topology", "s.yaml", "--out", str(tmp_path)])) == 1
+    assert "internal error (RuntimeError: boom)" in capsys.readouterr().err
+
+
+def test_purchase_rows_are_validated():
+    rows = [{"site_id": "a", "rack_type_id": "t", "chip_id": "c", "servers": "2"},
+            {"site_id": "a", "rack_type_id": "t", "chip_id": "c", "servers": "two"},
+            {"site_id": "a", "rack_type_id": "", "chip_id": "c", "servers": "1"}]
+    with pytest.raises(InputError) as err:
+        installed_from_rows(rows, "purchases.csv")
+    assert [p.locator for p in err.value.problems] == ["row 3, servers", "row 4"]
+    assert installed_from_rows(rows[:1], "p.csv")[0].servers == 2
