@@ -1,0 +1,117 @@
+"""Accuracy and speed of the performance model (prints figures; never gates CI).
+
+1. Every calibration row the model can predict: measured, predicted, error, leave-one-out error; then the median
+   and 90th-percentile absolute percentage error overall (throughput rows, TTFT rows) and per chip; rows it cannot
+   model, with the reason. Factors are refitted here from `planner/perf/data/calibration.csv`.
+2. Sensitivity of the fit to the assumed mean OpenOrca prompt length (not stated in the source notes).
+3. Time to build the deployment-options table: the bundled example scenario, then ~100 synthetic workload shapes
+   x every catalog chip.
+
+Run: python benchmarks/perf_accuracy.py
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from planner.catalog import load_chip_catalog, load_model_catalog  # noqa: E402
+from planner.io.workloads_csv import read_workloads  # noqa: E402
+from planner.perf import calib_rows  # noqa: E402
+from planner.perf.calibration import BUNDLED_MEASUREMENTS  # noqa: E402
+from planner.perf.fit import fit_calibration_file  # noqa: E402
+from planner.perf.options import _MEMO, _STAGE_MEMO, options_table  # noqa: E402
+from planner.schemas.workloads import WorkloadRow  # noqa: E402
+
+
+def accuracy() -> None:
+    cal = fit_calibration_file(BUNDLED_MEASUREMENTS)
+    rep = cal.report or {}
+    print(f"Calibration: {cal.source}")
+    print("  factors (family|precision: eta_bandwidth, eta_compute): "
+          + "; ".join(f"{k}: {v.eta_bandwidth:.2f}, {v.eta_compute:.2f}" for k, v in sorted(cal.factors.items())))
+    print(f"  request overhead {cal.request_overhead_ms:.0f} ms; parameters {rep['parameters']}")
+    print()
+    head = f"{'id':<5} {'kind':<8} {'model':<14} {'chip':<14} {'n':>4} {'layout':<13} {'prec':<5} {'measured':>10} " \
+           f"{'predicted':>10} {'err%':>7} {'LOO%':>7}  fit"
+    print(head)
+    print("-" * len(head))
+    for r in rep["rows"]:
+        loo = "" if r["loo_error_pct"] is None else f"{r['loo_error_pct']:7.1f}"
+        print(f"{r['id']:<5} {r['kind']:<8} {r['model'][:14]:<14} {str(r['chip'])[:14]:<14} {str(r['chips'] or '-'):>4} "
+              f"{r['layout']:<13} {r['precision']:<5} {r['measured']:>10.1f} {r['predicted']:>10.1f} "
+              f"{r['error_pct']:7.1f} {loo:>7}  {'yes' if r['in_fit'] else 'no: ' + r['note'].split(';')[-1].strip()}")
+    print()
+    print("Rows not modelled:")
+    for u in rep["unmodelled"]:
+        print(f"  {u['id']}: {u['reason']}")
+    s = rep["summary"]
+    print()
+    print("Absolute percentage error (fit rows)        median    p90    n")
+    for key in ("throughput_in_sample", "throughput_leave_one_out", "ttft_in_sample", "ttft_leave_one_out", "reported_only"):
+        v = s[key]
+        if v.get("n"):
+            print(f"  {key:<40} {v['median_ape_pct']:6.1f} {v['p90_ape_pct']:6.1f} {v['n']:4d}")
+    print("  per chip (throughput, in-sample):")
+    for chip, v in s["per_chip_in_sample"].items():
+        print(f"    {chip:<16} median {v['median_ape_pct']:6.1f}  p90 {v['p90_ape_pct']:6.1f}  n {v['n']}")
+
+
+def sensitivity() -> None:
+    print()
+    print("Sensitivity to the assumed mean OpenOrca prompt (tokens -> throughput median / p90 APE, in-sample):")
+    keep = calib_rows.OPENORCA_MEAN_INPUT_TOKENS
+    for mean_in in (200.0, 300.0, 400.0, 600.0):
+        calib_rows.OPENORCA_MEAN_INPUT_TOKENS = mean_in
+        s = (fit_calibration_file(BUNDLED_MEASUREMENTS).report or {})["summary"]["throughput_in_sample"]
+        print(f"  {mean_in:5.0f}: {s['median_ape_pct']:5.1f} / {s['p90_ape_pct']:5.1f}")
+    calib_rows.OPENORCA_MEAN_INPUT_TOKENS = keep
+
+
+def synthetic_workloads(models: list[str], n: int = 100) -> list[WorkloadRow]:
+    rng = random.Random(7)
+    out = []
+    for i in range(n):
+        out.append(WorkloadRow.model_validate(dict(
+            workload_id=f"w{i:03d}", model_id=rng.choice(models), quarter="2027Q1", peak_output_tokens_per_s=1e4,
+            prompt_tokens_mean=rng.choice([200, 500, 1000, 2000, 4000, 8000]) + i,
+            output_tokens_mean=rng.choice([100, 250, 500, 1000]), ttft_ms=rng.choice([500, 1000, 2000, 5000]),
+            tpot_ms=rng.choice([20, 40, 60, 100]), latency_percentile=rng.choice([90, 95, 99]),
+            allowed_precisions=rng.choice(["bf16", "fp8;bf16", "fp8;int8;bf16", "int4;fp8;bf16", "fp4;fp8"]))))
+    return out
+
+
+def speed() -> None:
+    chips, models = load_chip_catalog(), load_model_catalog()
+    print()
+    example = ROOT / "inputs" / "scenarios" / "example" / "workloads.csv"
+    if example.exists():
+        rows, problems, _ = read_workloads(example)
+        _MEMO.clear()
+        _STAGE_MEMO.clear()
+        t = time.perf_counter()
+        df = options_table(rows, models, chips)
+        print(f"Options table, bundled example: {len(rows)} workload rows x {len(chips)} chips -> {len(df)} options "
+              f"in {time.perf_counter() - t:.2f} s")
+    ws = synthetic_workloads(sorted(models))
+    _MEMO.clear()
+    _STAGE_MEMO.clear()
+    t = time.perf_counter()
+    df = options_table(ws, models, chips)
+    dt = time.perf_counter() - t
+    print(f"Options table, synthetic: {len(ws)} distinct workload shapes x {len(chips)} chips -> {len(df)} options "
+          f"in {dt:.2f} s ({df.groupby('workload_id').size().median():.0f} options per workload, median)")
+    t = time.perf_counter()
+    options_table(ws, models, chips)
+    print(f"  again (in-process memo): {time.perf_counter() - t:.3f} s")
+
+
+if __name__ == "__main__":
+    accuracy()
+    sensitivity()
+    speed()

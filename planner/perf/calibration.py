@@ -1,0 +1,170 @@
+"""Achievable-efficiency factors: the share of peak memory bandwidth and peak compute a real engine reaches.
+
+Factors are data (`data/efficiency.json`, written by `python -m planner.perf.fit`), looked up per chip family
+and compute precision with fall-backs:  (family, precision) -> (family, *) -> (*, precision) -> (*, *).
+    achievable bandwidth = eta_bandwidth x peak memory bandwidth
+    achievable compute   = eta_compute   x dense peak FLOP/s in the compute precision
+Two global latency terms complete the model: `request_overhead_ms` (per request, added to TTFT: scheduling,
+tokenization, sampling, first-token return) and `step_overhead_us` (per forward pass of a stage).
+A user may override the bundled factors with their own JSON of factors, or with a measured table in the
+columns of `data/calibration.csv`, which is then fitted (see `planner.perf.fit`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.schemas.chips import ChipSpec
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUNDLED_FACTORS = DATA_DIR / "efficiency.json"
+BUNDLED_MEASUREMENTS = DATA_DIR / "calibration.csv"
+SCHEMA = "planner.perf.efficiency/1"
+
+#: Chip id -> family; families share an architecture and software stack, so they share efficiency factors.
+DEFAULT_FAMILIES: dict[str, str] = {
+    "a100_80gb_sxm": "nvidia_ampere",
+    "h100_sxm": "nvidia_hopper", "h100_pcie": "nvidia_hopper", "h100_nvl": "nvidia_hopper", "h200_sxm": "nvidia_hopper",
+    "b200": "nvidia_blackwell", "gb200": "nvidia_blackwell",
+    "l40s": "nvidia_ada", "l4": "nvidia_ada",
+    "mi300x": "amd_cdna3", "mi325x": "amd_cdna3",
+    "gaudi2": "intel_gaudi", "gaudi3": "intel_gaudi",
+    "tpu_v4": "google_tpu", "tpu_v5e": "google_tpu", "tpu_v5p": "google_tpu", "tpu_v6e": "google_tpu",
+    "inferentia2": "aws_neuron", "trainium2": "aws_neuron",
+    "groq_lpu_v1": "groq_lpu", "cerebras_wse3": "cerebras_wse",
+    "tt_wormhole_n300": "tenstorrent", "tt_blackhole_p150": "tenstorrent",
+}
+
+#: Priors used where no data speaks: typical shares reached by tuned engines (bandwidth ~75 % of peak in decode
+#: kernels, matmul ~55 % of dense peak end to end).
+PRIOR_ETA_BANDWIDTH = 0.75
+PRIOR_ETA_COMPUTE = 0.55
+PRIOR_REQUEST_OVERHEAD_MS = 10.0
+PRIOR_STEP_OVERHEAD_US = 0.0
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Shares of peak reached: memory bandwidth and compute."""
+
+    eta_bandwidth: float
+    eta_compute: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Efficiency factors by (family, precision) plus the two overhead terms."""
+
+    factors: Mapping[str, Efficiency]
+    families: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FAMILIES))
+    request_overhead_ms: float = PRIOR_REQUEST_OVERHEAD_MS
+    step_overhead_us: float = PRIOR_STEP_OVERHEAD_US
+    source: str = "priors"
+    report: Mapping[str, Any] | None = None
+
+    def family(self, chip: ChipSpec) -> str:
+        """Family of a chip: from the table, else a slug of its vendor."""
+        if chip.chip_id in self.families:
+            return self.families[chip.chip_id]
+        return re.sub(r"[^a-z0-9]+", "_", chip.vendor.lower()).strip("_") or "unknown"
+
+    def efficiency(self, chip: ChipSpec, compute_precision: str) -> Efficiency:
+        """Factors for a chip computing in `compute_precision` (fall-back order in the module docstring)."""
+        fam = self.family(chip)
+        for key in (f"{fam}|{compute_precision}", f"{fam}|*", f"*|{compute_precision}", "*|*"):
+            if key in self.factors:
+                return self.factors[key]
+        return Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)
+
+    def digest(self) -> str:
+        """Stable hash of everything that changes predictions (for caches)."""
+        payload = {
+            "f": {k: [v.eta_bandwidth, v.eta_compute] for k, v in sorted(self.factors.items())},
+            "fam": dict(sorted(self.families.items())),
+            "r": self.request_overhead_ms,
+            "s": self.step_overhead_us,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document `load_calibration` reads."""
+        return {
+            "schema": SCHEMA,
+            "source": self.source,
+            "request_overhead_ms": self.request_overhead_ms,
+            "step_overhead_us": self.step_overhead_us,
+            "families": dict(sorted(self.families.items())),
+            "factors": [
+                {"key": k, "eta_bandwidth": round(v.eta_bandwidth, 4), "eta_compute": round(v.eta_compute, 4)}
+                for k, v in sorted(self.factors.items())
+            ],
+            "fit_report": self.report or {},
+        }
+
+
+def prior_calibration() -> Calibration:
+    """Priors only: what the model predicts before any fit."""
+    return Calibration(factors={"*|*": Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)})
+
+
+def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
+    """Parse the JSON document written by `Calibration.to_json`; raise ValueError with the reason if malformed."""
+    if doc.get("schema") != SCHEMA:
+        raise ValueError(f"{source}: expected schema {SCHEMA!r}, got {doc.get('schema')!r}")
+    factors: dict[str, Efficiency] = {}
+    for i, f in enumerate(doc.get("factors", [])):
+        try:
+            key, bw, cp = str(f["key"]), float(f["eta_bandwidth"]), float(f["eta_compute"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: factors[{i}] needs key, eta_bandwidth, eta_compute ({exc})") from exc
+        if "|" not in key or not (0 < bw <= 1.0) or not (0 < cp <= 1.0):
+            raise ValueError(f"{source}: factors[{i}]: key 'family|precision' and 0 < eta <= 1 required, got {f}")
+        factors[key] = Efficiency(bw, cp)
+    if "*|*" not in factors:
+        factors["*|*"] = Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)
+    return Calibration(
+        factors=factors,
+        families={**DEFAULT_FAMILIES, **dict(doc.get("families", {}))},
+        request_overhead_ms=float(doc.get("request_overhead_ms", PRIOR_REQUEST_OVERHEAD_MS)),
+        step_overhead_us=float(doc.get("step_overhead_us", PRIOR_STEP_OVERHEAD_US)),
+        source=str(doc.get("source") or source),
+        report=doc.get("fit_report"),
+    )
+
+
+_CACHE: dict[str, Calibration] = {}
+
+
+def load_calibration(path: Path | None = None) -> Calibration:
+    """Load efficiency factors.
+
+    None -> the bundled fitted factors (`data/efficiency.json`; priors if it is missing). A `.json` path -> factors
+    in that format. A `.csv` path -> a measured table with the columns of `data/calibration.csv`, fitted here on
+    the bundled chip and model catalogs. Raises ValueError with the reason when the file is unusable.
+    """
+    target = BUNDLED_FACTORS if path is None else Path(path)
+    key = f"{target.resolve()}:{target.stat().st_mtime_ns if target.exists() else 0}"
+    if key in _CACHE:
+        return _CACHE[key]
+    if not target.exists():
+        if path is None:
+            return prior_calibration()
+        raise ValueError(f"{target}: calibration file not found")
+    if target.suffix.lower() == ".csv":
+        from planner.perf.fit import fit_calibration_file
+
+        cal = fit_calibration_file(target)
+    else:
+        try:
+            doc = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{target}: not readable JSON ({exc})") from exc
+        cal = calibration_from_json(doc, str(target.name))
+    _CACHE[key] = cal
+    return cal

@@ -1,0 +1,181 @@
+"""`planner perf`: evaluate one model on one chip type, print a table or JSON, optionally plot the roofline.
+
+Exit codes: 0 ok; 2 bad input (unknown model or chip, a precision the chip cannot run, a layout that is not
+allowed or does not fit, unreadable calibration); 3 the layout fits but no batch meets the latency targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+import sys
+from pathlib import Path
+
+from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
+from planner.perf.calibration import load_calibration
+from planner.perf.evaluate import Evaluation, best_evaluation, evaluate
+from planner.perf.layout import Layout, layout_problem, tp_limit
+from planner.perf.memory import memory_fit
+from planner.perf.precision import DEFAULT_KV_PRECISION, compute_precision
+from planner.perf.serving import RequestShape, Targets
+from planner.schemas.common import PRECISIONS
+
+
+def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `perf` subcommand."""
+    p = subparsers.add_parser("perf", help="roofline performance of a model on a chip: fit, speed, latency, power",
+                              description=__doc__)
+    p.add_argument("--model", required=True, help="model id from the model catalog")
+    p.add_argument("--chip", required=True, help="chip id from the chip catalog")
+    p.add_argument("--chips", required=True, type=int, help="chips in the whole system (replicas = chips / (TP x PP))")
+    p.add_argument("--precision", required=True, choices=PRECISIONS, help="weight precision")
+    p.add_argument("--kv-precision", choices=PRECISIONS, help="KV-cache precision (default: follows the weights)")
+    p.add_argument("--prompt-tokens", required=True, type=float, help="mean prompt tokens per request")
+    p.add_argument("--output-tokens", required=True, type=float, help="mean output tokens per request")
+    p.add_argument("--tp", type=int, help="tensor parallelism (default: best layout)")
+    p.add_argument("--pp", type=int, help="pipeline parallelism (default: best layout)")
+    p.add_argument("--ep", type=int, default=1, help="expert parallelism for MoE models (divides TP)")
+    p.add_argument("--batch", type=int, help="batch per replica (default: the largest that fits and meets targets)")
+    p.add_argument("--ttft-ms", type=float, help="TTFT target at the percentile, ms")
+    p.add_argument("--tpot-ms", type=float, help="TPOT target at the percentile, ms")
+    p.add_argument("--percentile", type=float, default=99.0, help="latency percentile of the targets (default 99)")
+    p.add_argument("--length-cv", type=float, default=1.0, help="coefficient of variation of request lengths")
+    p.add_argument("--calibration", type=Path, help="efficiency factors JSON, or a measured table CSV to fit")
+    p.add_argument("--chip-catalog", type=Path, help="chips.yaml (default: the bundled catalog)")
+    p.add_argument("--model-catalog", type=Path, help="models.yaml (default: the bundled catalog)")
+    p.add_argument("--electricity-usd-per-kwh", type=float, default=0.08, help="for USD per million tokens")
+    p.add_argument("--pue", type=float, default=1.3, help="facility PUE for USD per million tokens")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", type=Path, help="write the roofline with the operating points to this PNG")
+    p.set_defaults(func=run_perf)
+
+
+def _err(msg: str) -> None:
+    print(f"planner perf: {msg}", file=sys.stderr)
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else f" Known: {', '.join(sorted(known))}."
+    return f"unknown {kind} {name!r}.{hint}"
+
+
+def _check_numbers(args: argparse.Namespace) -> str | None:
+    if args.chips < 1:
+        return "--chips must be at least 1"
+    if args.prompt_tokens <= 0 or args.output_tokens <= 0:
+        return "--prompt-tokens and --output-tokens must be positive"
+    for name in ("tp", "pp", "ep", "batch"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            return f"--{name} must be at least 1"
+    for name in ("ttft_ms", "tpot_ms"):
+        v = getattr(args, name)
+        if v is not None and v <= 0:
+            return f"--{name.replace('_', '-')} must be positive"
+    if not 0 < args.percentile < 100:
+        return "--percentile must be between 0 and 100"
+    return None
+
+
+def _table(ev: Evaluation) -> str:
+    f = ev.to_dict()
+    rows = [
+        ("model / chip", f"{ev.model} on {ev.chips} x {ev.chip}"),
+        ("precision", f"weights {ev.precision}, KV {ev.kv_precision}, compute {ev.compute_precision}"),
+        ("layout", f"TP{ev.tp} PP{ev.pp} EP{ev.ep}: {ev.tp * ev.pp} chips per replica, {ev.replicas} replicas"),
+        ("memory per chip", f"weights {ev.memory['weights_gb_per_chip']:.2f} GB, reserve {ev.memory['reserve_gb_per_chip']:.2f} GB, "
+                            f"KV room {ev.memory['kv_room_gb_per_chip']:.2f} GB, KV {ev.memory['kv_kib_per_token_per_chip']:.1f} KiB/token"),
+        ("batch per replica", f"{ev.batch} (memory allows {ev.max_batch} at {ev.memory['occupancy_context_tokens']:.0f} tokens)"),
+        ("bound", ev.bound),
+        ("throughput", f"{ev.throughput_tokens_per_s:,.0f} output tokens/s ({ev.tokens_per_s_per_replica:,.0f} per replica)"),
+        ("TTFT", f"{ev.ttft_ms:,.1f} ms (prompt alone {ev.prefill_ms_batch1:,.1f} ms)"),
+        ("TPOT", f"{ev.tpot_ms:,.2f} ms (batch 1: {ev.tpot_ms_batch1:,.2f} ms)"),
+        ("prefill share", f"{100 * ev.prefill_share:.0f} % of compute"),
+        ("power", f"{ev.power_w / 1e3:,.2f} kW ({ev.power_w_per_replica:,.0f} W per replica, utilisation {100 * ev.utilisation:.0f} %)"),
+        ("energy / cost", f"{ev.joules_per_token:.3f} J per token, USD {f['usd_per_million_tokens'] or math.nan:.3f} per million tokens"),
+    ]
+    w = max(len(k) for k, _ in rows)
+    out = [f"  {k:<{w}}  {v}" for k, v in rows]
+    return "\n".join(out + [f"  note: {n}" for n in ev.notes])
+
+
+def run_perf(args: argparse.Namespace) -> int:
+    """Run `planner perf`; returns the exit code and never raises for bad input."""
+    problem = _check_numbers(args)
+    if problem:
+        _err(problem)
+        return EXIT_BAD_INPUT
+    try:
+        from planner.catalog import load_chip_catalog, load_model_catalog
+
+        chips = load_chip_catalog(args.chip_catalog) if args.chip_catalog else load_chip_catalog()
+        models = load_model_catalog(args.model_catalog) if args.model_catalog else load_model_catalog()
+        calibration = load_calibration(args.calibration)
+    except InputError as exc:
+        _err(exc.report())
+        return EXIT_BAD_INPUT
+    except (ValueError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    if args.model not in models:
+        _err(_unknown("model", args.model, list(models)))
+        return EXIT_BAD_INPUT
+    if args.chip not in chips:
+        _err(_unknown("chip", args.chip, list(chips)))
+        return EXIT_BAD_INPUT
+    model, chip = models[args.model], chips[args.chip]
+    if compute_precision(chip, args.precision) is None:
+        _err(f"{chip.chip_id} cannot run {args.precision} weights: it has no {args.precision} compute and no wider "
+             f"precision to dequantize into (supports {', '.join(chip.supported_precisions())})")
+        return EXIT_BAD_INPUT
+    kv = args.kv_precision or DEFAULT_KV_PRECISION[args.precision]
+    shape = RequestShape(args.prompt_tokens, args.output_tokens, args.length_cv)
+    targets = Targets((args.ttft_ms or math.inf) / 1e3, (args.tpot_ms or math.inf) / 1e3, args.percentile)
+    kw = {"electricity_usd_per_kwh": args.electricity_usd_per_kwh, "pue": args.pue}
+    if args.tp is not None or args.pp is not None:
+        layout = Layout(args.tp or 1, args.pp or 1, args.ep)
+        bad = layout_problem(model, chip, layout)
+        if bad:
+            _err(bad)
+            return EXIT_BAD_INPUT
+        if args.chips % layout.chips:
+            _err(f"--chips {args.chips} is not a multiple of TP x PP = {layout.chips}")
+            return EXIT_BAD_INPUT
+        ev: Evaluation | None = evaluate(model, chip, args.chips, args.precision, kv, layout, shape, targets,
+                                         calibration, args.batch, **kw)
+    else:
+        ev = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, args.batch, **kw)
+        if ev is None:
+            widest = Layout(tp=min(tp_limit(model, chip), args.chips), pp=1)
+            mf = memory_fit(model, chip, args.precision, kv, widest, shape.full_context)
+            _err(f"{model.model_id} in {args.precision} does not fit on {args.chips} x {chip.chip_id} in any allowed "
+                 f"layout (largest TP in one domain: {widest}; {mf.explain()}). Use more chips or a smaller precision.")
+            return EXIT_BAD_INPUT
+    assert ev is not None
+    if args.json:
+        print(json.dumps(ev.to_dict(), indent=1))
+    if not ev.fits:
+        _err(f"layout TP{ev.tp} PP{ev.pp} does not fit: " + "; ".join(ev.notes)
+             + (f" (or --batch {args.batch} exceeds the {ev.max_batch} that fit)" if args.batch else ""))
+        return EXIT_BAD_INPUT
+    if not ev.meets_targets:
+        t = lambda v: "none" if v is None else f"{v:g} ms"  # noqa: E731
+        _err(f"no batch meets the targets (TTFT {t(args.ttft_ms)}, TPOT {t(args.tpot_ms)} at p{args.percentile:g}) "
+             f"on {chip.chip_id} in {args.precision} with TP{ev.tp} PP{ev.pp}: one request alone takes TTFT "
+             f"{ev.prefill_ms_batch1:.1f} ms and TPOT {ev.tpot_ms_batch1:.2f} ms")
+        return EXIT_INFEASIBLE
+    if not args.json:
+        print(_table(ev))
+    if args.plot:
+        from planner.perf.plot import plot_roofline
+
+        try:
+            plot_roofline(model, chip, args.precision, kv, Layout(ev.tp, ev.pp, ev.ep), shape, ev.batch or 1,
+                          calibration, args.plot)
+        except OSError as exc:
+            _err(f"cannot write {args.plot}: {exc}")
+            return EXIT_BAD_INPUT
+    return EXIT_OK

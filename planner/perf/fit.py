@@ -1,0 +1,219 @@
+"""Fit the efficiency factors on measured results, and report the fit honestly.
+
+Parameters (few, on purpose):
+  * a global pair (eta_bandwidth, eta_compute) fitted on every fit row;
+  * a pair per chip family with at least MIN_FAMILY_ROWS fit rows, shrunk towards the global pair;
+  * one global `request_overhead_ms` (TTFT only), chosen jointly.
+Loss: sum over rows of ln(predicted / measured)^2  +  SHRINKAGE x sum over fitted families of
+      [ln(eta_bw,f / eta_bw,global)^2 + ln(eta_c,f / eta_c,global)^2].
+The search is exhaustive over log-spaced grids (each row's predictions are computed once over the whole grid,
+so refits, including leave-one-out, are cheap). The report lists every row: measured, predicted, error, the
+leave-one-out prediction (row removed, everything refitted), and the rows that could not be modelled.
+
+Run `python -m planner.perf.fit` to refit on `data/calibration.csv` and rewrite `data/efficiency.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.perf.calib_rows import Case, Unmodelled, read_cases
+from planner.perf.calibration import (
+    BUNDLED_FACTORS,
+    BUNDLED_MEASUREMENTS,
+    DEFAULT_FAMILIES,
+    PRIOR_REQUEST_OVERHEAD_MS,
+    Calibration,
+    Efficiency,
+)
+from planner.perf.predict import best_layout_of_case, predict_case
+from planner.schemas.chips import ChipSpec
+from planner.schemas.models import ModelSpec
+
+ETA_BW_GRID = np.geomspace(0.25, 1.0, 41)
+ETA_C_GRID = np.geomspace(0.08, 1.0, 57)
+REQUEST_OVERHEAD_GRID_MS = np.arange(0.0, 60.01, 1.0)
+MIN_FAMILY_ROWS = 3
+SHRINKAGE = 0.5
+#: Squared log error charged to a grid point at which a row's layout does not fit at all.
+NO_FIT_PENALTY = 9.0
+THROUGHPUT_KINDS = ("offline", "server", "static")
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """One fit row's predictions over the (eta_bw, eta_c) grid."""
+
+    case: Case
+    family: str
+    pred: np.ndarray  # (n_bw, n_c); TTFT rows exclude the request overhead
+
+
+def _sq_err(g: _Grid, t0_ms: float) -> np.ndarray:
+    pred = g.pred + t0_ms if g.case.kind == "ttft" else g.pred
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.log(pred / g.case.measured) ** 2
+    return np.where(np.isfinite(e), e, NO_FIT_PENALTY)
+
+
+def _fit_given_t0(grids: Sequence[_Grid], t0_ms: float) -> tuple[float, tuple[int, int], dict[str, tuple[int, int]]]:
+    """(loss, global grid index, {family: grid index}) at a fixed request overhead."""
+    sq = [_sq_err(g, t0_ms) for g in grids]
+    gi = np.unravel_index(np.argmin(sum(sq)), sq[0].shape)
+    lb, lc = np.log(ETA_BW_GRID), np.log(ETA_C_GRID)
+    prior = SHRINKAGE * ((lb[:, None] - lb[gi[0]]) ** 2 + (lc[None, :] - lc[gi[1]]) ** 2)
+    by_fam: dict[str, list[np.ndarray]] = {}
+    for g, s in zip(grids, sq, strict=True):
+        by_fam.setdefault(g.family, []).append(s)
+    total, fam_idx = 0.0, {}
+    for fam, rows in by_fam.items():
+        if len(rows) >= MIN_FAMILY_ROWS:
+            loss = sum(rows) + prior
+            fi = np.unravel_index(np.argmin(loss), loss.shape)
+            fam_idx[fam] = (int(fi[0]), int(fi[1]))
+            total += float(loss[fi])
+        else:
+            total += float(sum(rows)[gi])
+    return total, (int(gi[0]), int(gi[1])), fam_idx
+
+
+def _fit_grids(grids: Sequence[_Grid]) -> tuple[float, tuple[int, int], dict[str, tuple[int, int]]]:
+    """Best (request overhead, global index, family indices) over the overhead grid."""
+    has_ttft = any(g.case.kind == "ttft" for g in grids)
+    t0s = REQUEST_OVERHEAD_GRID_MS if has_ttft else np.array([PRIOR_REQUEST_OVERHEAD_MS])
+    best = None
+    for t0 in t0s:
+        loss, gi, fi = _fit_given_t0(grids, float(t0))
+        if best is None or loss < best[0]:
+            best = (loss, float(t0), gi, fi)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _grid_prediction(g: _Grid, t0: float, gi: tuple[int, int], fi: Mapping[str, tuple[int, int]]) -> float:
+    i = fi.get(g.family, gi)
+    v = float(g.pred[i])
+    return v + t0 if g.case.kind == "ttft" else v
+
+
+def _stats(errors: Sequence[float]) -> dict[str, float | int]:
+    a = np.abs(np.array([e for e in errors if e is not None and math.isfinite(e)], dtype=float))
+    if not len(a):
+        return {"n": 0}
+    return {"n": int(len(a)), "median_ape_pct": round(float(np.median(a)), 1), "p90_ape_pct": round(float(np.percentile(a, 90)), 1)}
+
+
+def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
+        families: Mapping[str, str] | None = None, source: str = "fit") -> Calibration:
+    """Fit factors on the cases marked `in_fit`; the returned Calibration carries the full fit report."""
+    fams = dict(families or DEFAULT_FAMILIES)
+    base = Calibration(factors={"*|*": Efficiency(0.75, 0.55)}, families=fams, request_overhead_ms=0.0)
+    probe = replace(base, request_overhead_ms=PRIOR_REQUEST_OVERHEAD_MS)
+    grids: list[_Grid] = []
+    for c in cases:
+        if not isinstance(c, Case) or not c.in_fit or c.kind == "weights":
+            continue
+        cal = base if c.kind == "ttft" else probe
+        pred = np.asarray(predict_case(c, models, chips, cal, ETA_BW_GRID[:, None], ETA_C_GRID[None, :]), dtype=float)
+        grids.append(_Grid(c, cal.family(chips[c.chip_id]), np.broadcast_to(pred, (len(ETA_BW_GRID), len(ETA_C_GRID)))))
+    if not grids:
+        raise ValueError("no row of the table can be used for fitting (see the reasons in the report)")
+    t0, gi, fi = _fit_grids(grids)
+    factors = {"*|*": Efficiency(float(ETA_BW_GRID[gi[0]]), float(ETA_C_GRID[gi[1]]))}
+    for fam, (i, j) in fi.items():
+        factors[f"{fam}|*"] = Efficiency(float(ETA_BW_GRID[i]), float(ETA_C_GRID[j]))
+    loo: dict[str, float] = {}
+    for k, g in enumerate(grids):
+        rest = grids[:k] + grids[k + 1:]
+        t0k, gik, fik = _fit_grids(rest)
+        loo[g.case.row_id] = _grid_prediction(g, t0k, gik, fik)
+    cal = Calibration(factors=factors, families=fams, request_overhead_ms=t0, step_overhead_us=0.0, source=source)
+    report = fit_report(cases, models, chips, cal, loo)
+    n_fam_rows = {f: sum(1 for g in grids if g.family == f) for f in {g.family for g in grids}}
+    report["parameters"] = {
+        "count": 2 * len(factors) + 1,
+        "rows_per_family": n_fam_rows,
+        "fitted_families": sorted(fi),
+        "min_family_rows": MIN_FAMILY_ROWS,
+        "shrinkage": SHRINKAGE,
+    }
+    return replace(cal, report=report)
+
+
+def fit_report(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
+               calibration: Calibration, loo: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Every row: predicted with `calibration`, error, leave-one-out prediction; summaries; unmodelled rows."""
+    rows, skipped = [], []
+    for c in cases:
+        if isinstance(c, Unmodelled):
+            skipped.append({"id": c.row_id, "reason": c.reason})
+            continue
+        pred = float(predict_case(c, models, chips, calibration))
+        if not math.isfinite(pred):
+            skipped.append({"id": c.row_id, "reason": "no layout of the stated system fits this model in memory"})
+            continue
+        lay = best_layout_of_case(c, models, chips, calibration)
+        err = 100.0 * (pred - c.measured) / c.measured
+        lp = (loo or {}).get(c.row_id)
+        rows.append({
+            "id": c.row_id, "kind": c.kind, "model": c.model_id, "chip": c.chip_id, "chips": c.chips,
+            "layout": str(lay) if lay else "", "precision": c.precision, "unit": c.unit,
+            "measured": round(c.measured, 3), "predicted": round(pred, 3), "error_pct": round(err, 1),
+            "loo_predicted": None if lp is None else round(lp, 3),
+            "loo_error_pct": None if lp is None else round(100.0 * (lp - c.measured) / c.measured, 1),
+            "in_fit": c.in_fit, "note": c.note,
+        })
+    fit_rows = [r for r in rows if r["in_fit"]]
+    thr = [r for r in fit_rows if r["kind"] in THROUGHPUT_KINDS]
+    summary: dict[str, Any] = {
+        "throughput_in_sample": _stats([r["error_pct"] for r in thr]),
+        "throughput_leave_one_out": _stats([r["loo_error_pct"] for r in thr]),
+        "ttft_in_sample": _stats([r["error_pct"] for r in fit_rows if r["kind"] == "ttft"]),
+        "ttft_leave_one_out": _stats([r["loo_error_pct"] for r in fit_rows if r["kind"] == "ttft"]),
+        "reported_only": _stats([r["error_pct"] for r in rows if not r["in_fit"]]),
+        "per_chip_in_sample": {
+            chip: _stats([r["error_pct"] for r in thr if r["chip"] == chip]) for chip in sorted({r["chip"] for r in thr})
+        },
+    }
+    return {"rows": rows, "unmodelled": skipped, "summary": summary}
+
+
+def fit_calibration_file(path: Path, models: Mapping[str, ModelSpec] | None = None,
+                         chips: Mapping[str, ChipSpec] | None = None) -> Calibration:
+    """Fit factors on a measured table with the columns of `data/calibration.csv` (bundled catalogs by default)."""
+    from planner.catalog import load_chip_catalog, load_model_catalog
+
+    models = models if models is not None else load_model_catalog()
+    chips = chips if chips is not None else load_chip_catalog()
+    ratio = {k: m.n_heads / m.n_kv_heads for k, m in models.items() if m.attention != "MLA"}
+    cases = read_cases(Path(path), set(models), set(chips), ratio)
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return fit(cases, models, chips, source=f"fit on {Path(path).name} (sha256 {digest})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Refit on a measured table and write the factors JSON."""
+    ap = argparse.ArgumentParser(prog="python -m planner.perf.fit", description=__doc__.split("\n")[0])
+    ap.add_argument("--table", type=Path, default=BUNDLED_MEASUREMENTS, help="measured results CSV")
+    ap.add_argument("--out", type=Path, default=BUNDLED_FACTORS, help="factors JSON to write")
+    args = ap.parse_args(argv)
+    cal = fit_calibration_file(args.table)
+    args.out.write_text(json.dumps(cal.to_json(), indent=1) + "\n", encoding="utf-8")
+    s = (cal.report or {}).get("summary", {})
+    print(f"wrote {args.out}: {len(cal.factors)} factor pairs, request overhead {cal.request_overhead_ms:.0f} ms")
+    for k in ("throughput_in_sample", "throughput_leave_one_out", "ttft_in_sample", "ttft_leave_one_out"):
+        print(f"  {k:<26} {s.get(k)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Memory fit of one replica layout: weights, KV cache, reserve, and so the largest batch.
+
+Per chip of the bottleneck pipeline stage (weights split evenly over TP x PP chips):
+  weights      = W(p) / (TP x PP)
+  KV per token = GQA/MHA: 2 x ceil(layers/PP) x ceil(kv_heads/TP) x head_dim x b_kv   (KV heads are replicated
+                 when TP exceeds them);  MLA: ceil(layers/PP) x (kv_lora_rank + rope_dim) x b_kv (the latent is
+                 replicated on every TP rank)
+  reserve      = RESERVE_FRACTION[memory kind] x memory (runtime, activations, fragmentation)
+  free for KV  = memory - weights - reserve
+  max batch    = floor(free / (KV per token x context))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.perf.layout import Layout
+from planner.perf.model_costs import model_costs
+from planner.perf.precision import bytes_per_element
+from planner.schemas.chips import ChipSpec
+from planner.schemas.models import ModelSpec
+
+#: Share of device memory kept back for the runtime, activation workspace and fragmentation. vLLM's default
+#: gpu_memory_utilization=0.9 keeps 10 %; TensorRT-LLM reserves a few GB of activation workspace. SRAM chips run
+#: a static schedule with small activation buffers.
+RESERVE_FRACTION: dict[str, float] = {"hbm": 0.08, "gddr": 0.08, "sram": 0.05}
+
+#: Largest batch an engine is configured for (TensorRT-LLM / vLLM max batch sizes in practice).
+MAX_BATCH_PER_REPLICA = 4096
+
+
+def kv_bytes_per_token_per_chip(model: ModelSpec, kv_precision: str, layout: Layout) -> float:
+    """KV-cache bytes per token of context held by one chip of a stage (formula in the module docstring)."""
+    b = bytes_per_element(kv_precision)
+    layers = math.ceil(model.n_layers / layout.pp)
+    if model.attention == "MLA" and model.mla is not None:
+        return layers * (model.mla.kv_lora_rank + model.mla.rope_head_dim) * b
+    heads = math.ceil(model.n_kv_heads / layout.tp)
+    return 2.0 * layers * heads * model.head_dim * b
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Memory arithmetic of one layout at one context length (bytes are per chip)."""
+
+    weights_bytes_per_chip: float
+    kv_bytes_per_token_per_chip: float
+    reserve_bytes_per_chip: float
+    memory_bytes_per_chip: float
+    context_tokens: float
+    max_batch: int
+
+    @property
+    def free_bytes_per_chip(self) -> float:
+        return self.memory_bytes_per_chip - self.weights_bytes_per_chip - self.reserve_bytes_per_chip
+
+    @property
+    def fits(self) -> bool:
+        """At least one sequence of the full context fits beside the weights."""
+        return self.max_batch >= 1
+
+    def explain(self) -> str:
+        """One line with the numbers, for messages."""
+        gb = 1e9
+        return (
+            f"per chip: memory {self.memory_bytes_per_chip / gb:.2f} GB = weights {self.weights_bytes_per_chip / gb:.2f} GB"
+            f" + reserve {self.reserve_bytes_per_chip / gb:.2f} GB + KV room {max(self.free_bytes_per_chip, 0) / gb:.2f} GB"
+            + ("" if self.free_bytes_per_chip >= 0 else f" (short by {-self.free_bytes_per_chip / gb:.2f} GB)")
+            + f"; KV {self.kv_bytes_per_token_per_chip / 1024:.1f} KiB/token x {self.context_tokens:,.0f} tokens"
+            f" -> max batch {self.max_batch}"
+        )
+
+
+def memory_fit(
+    model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout, context_tokens: float
+) -> MemoryFit:
+    """Weights, KV per token, reserve and the largest batch at `context_tokens` for one layout."""
+    weights = model_costs(model).weight_bytes(precision) / layout.chips
+    kv = kv_bytes_per_token_per_chip(model, kv_precision, layout)
+    mem = chip.memory_gb * 1e9
+    reserve = RESERVE_FRACTION[chip.memory_kind] * mem
+    free = mem - weights - reserve
+    per_seq = kv * max(context_tokens, 1.0)
+    max_batch = int(min(MAX_BATCH_PER_REPLICA, math.floor(free / per_seq))) if free > 0 else 0
+    return MemoryFit(weights, kv, reserve, mem, context_tokens, max(max_batch, 0))
+
+
+def min_pipeline_depth(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, tp: int,
+                       context_tokens: float) -> int | None:
+    """Smallest PP (any integer) at which one sequence of `context_tokens` fits with TP=`tp`; None if none does."""
+    weights = model_costs(model).weight_bytes(precision)
+    mem = chip.memory_gb * 1e9 * (1.0 - RESERVE_FRACTION[chip.memory_kind])
+    kv_all = kv_bytes_per_token_per_chip(model, kv_precision, Layout(tp=tp, pp=1)) * context_tokens
+    # weights/(tp*pp) + kv_all/pp <= mem  ->  pp >= (weights/tp + kv_all) / mem
+    pp = max(1, math.ceil((weights / tp + kv_all) / mem))
+    while pp <= model.n_layers:
+        if memory_fit(model, chip, precision, kv_precision, Layout(tp=tp, pp=pp), context_tokens).fits:
+            return pp
+        pp += 1
+    return None

@@ -1,0 +1,179 @@
+"""A replica under load: the operating point that meets TTFT and TPOT targets at a percentile.
+
+Continuous batching with chunked prefill: every pass decodes one token for each running sequence and processes
+the prompt tokens of newly admitted requests, I / (O w) per decoded token on average (w = beam width, 1 unless
+beam search), so prefill takes its share of the chip inside the same passes (`prefill_share` reports it).
+With mean concurrency a (sequences):
+  TPOT_mean(a) = decode_step(a, L, I/(O w)).tpot,    throughput X(a) = a / (w TPOT_mean(a))  output tokens/s
+  L            = I + O (1 + cv^2) / 2   (mean context held per running sequence; cv = output-length CV)
+Offline (no targets): every memory slot is busy, a = max batch.
+With targets (Poisson arrivals, latency percentile p, z = z_p), see `planner.perf.queueing`:
+  slots        c(a) = a + z sqrt(a)  must fit in memory (the max batch)
+  TPOT_p(a)    = decode_step(c(a), L, I/O).tpot              (pass time at the p-th percentile occupancy)
+  TTFT_p(a)    = request_overhead + prefill_latency(I) + TPOT_p / PP + W_p,
+                 W_p the M/G/1 wait of the prompt behind other prompts (rho = X/O x prefill compute time).
+The operating point is the largest a with TPOT_p <= target and TTFT_p <= target (both grow with a), found by
+bisection; its batch is c(a) rounded up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.perf.queueing import load_for_slots, mg1_wait_percentile, slots_needed, z_score
+from planner.perf.stage import Num, StageParams
+from planner.perf.step import (
+    bound_of,
+    decode_step,
+    hop_time,
+    micro_batch,
+    prefill_compute_time,
+    prefill_latency,
+    stage_step,
+    utilisation,
+)
+
+BISECTION_STEPS = 28
+MIN_LOAD = 0.05
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """Mean request: prompt and output tokens, and the coefficient of variation of their lengths."""
+
+    prompt_tokens: float
+    output_tokens: float
+    length_cv: float = 1.0
+    beam_width: int = 1  # beam search: each request decodes this many sequences and returns one
+
+    @property
+    def occupancy_context(self) -> float:
+        """Mean context held per running sequence: I + O (1 + cv^2) / 2."""
+        return self.prompt_tokens + self.output_tokens * (1.0 + self.length_cv**2) / 2.0
+
+    @property
+    def full_context(self) -> float:
+        return self.prompt_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Latency targets at a percentile; both infinite = offline (throughput only)."""
+
+    ttft_s: float = math.inf
+    tpot_s: float = math.inf
+    percentile: float = 99.0
+
+    @property
+    def offline(self) -> bool:
+        return math.isinf(self.ttft_s) and math.isinf(self.tpot_s)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Per-lane results (arrays, or floats for one layout). Infeasible lanes have feasible=False, NaN figures."""
+
+    feasible: Num
+    load: Num               # mean concurrent sequences a
+    batch: Num              # batch slots configured: c(a) rounded up (offline: the max batch)
+    max_batch: Num          # largest batch memory allows at the occupancy context
+    tokens_per_s: Num       # output tokens/s of the replica
+    ttft_s: Num             # at the percentile (offline: a request joining the full batch)
+    tpot_s: Num             # at the percentile (offline: the mean)
+    prefill_share: Num      # share of compute spent on prompts
+    utilisation: Num
+    bound: Num
+
+
+def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None) -> Num:
+    """Largest batch whose KV at the occupancy context fits (and a full-length sequence fits), capped by `cap`."""
+    occ = np.floor(np.maximum(p.free_kv_bytes, 0.0) / (p.kv_bytes_token * shape.occupancy_context))
+    full_ok = p.free_kv_bytes >= p.kv_bytes_token * shape.full_context
+    b = np.where(full_ok, occ, 0.0)
+    from planner.perf.memory import MAX_BATCH_PER_REPLICA
+
+    b = np.minimum(b, MAX_BATCH_PER_REPLICA)
+    return b if cap is None else np.minimum(b, cap)
+
+
+def _at_load(p: StageParams, shape: RequestShape, t: Targets, load: Num, cap: Num, overhead_s: float
+             ) -> tuple[Num, Num, Num, Num, Num]:
+    """(slots, X, TPOT_p, TTFT_p, rho) at mean load a."""
+    i, o, w = shape.prompt_tokens, shape.output_tokens, shape.beam_width
+    ctx = shape.occupancy_context
+    z = 0.0 if t.offline else z_score(t.percentile)
+    slots = np.minimum(slots_needed(load, z), cap)
+    tpot_mean, _ = decode_step(p, load, ctx, i / (o * w), i)
+    x = load / (w * tpot_mean)
+    tpot_p, _ = decode_step(p, slots, ctx, i / (o * w), i)
+    s_p = prefill_compute_time(p, i)
+    rho = x / o * s_p
+    wait = 0.0 if t.offline else mg1_wait_percentile(rho, s_p, shape.length_cv**2, t.percentile)
+    ttft = overhead_s + prefill_latency(p, i) + tpot_p / p.pp + wait
+    return slots, x, tpot_p, ttft, rho
+
+
+def operating_point(p: StageParams, shape: RequestShape, targets: Targets, request_overhead_s: float,
+                    batch_cap: Num = None) -> OperatingPoint:
+    """Largest load meeting the targets (module docstring); `batch_cap` limits the batch (e.g. a user's --batch)."""
+    cap = memory_batch(p, shape, batch_cap)
+    fits = cap >= 1.0
+    capf = np.maximum(cap, 1.0)
+    if targets.offline:
+        load = capf
+    else:
+        z = z_score(targets.percentile)
+        hi = np.maximum(load_for_slots(capf, z), MIN_LOAD)
+        lo = np.minimum(np.full_like(np.asarray(hi, dtype=float), MIN_LOAD), hi)
+
+        def ok(a: Num) -> Num:
+            _, _, tpot_p, ttft_p, rho = _at_load(p, shape, targets, a, capf, request_overhead_s)
+            return (tpot_p <= targets.tpot_s) & (ttft_p <= targets.ttft_s) & (rho < 1.0)
+
+        good_hi = ok(hi)
+        good_lo = ok(lo)
+        for _ in range(BISECTION_STEPS):
+            mid = np.sqrt(lo * hi)
+            m_ok = ok(mid)
+            lo = np.where(m_ok, mid, lo)
+            hi = np.where(m_ok, hi, mid)
+        load = np.where(good_hi, hi, lo)
+        fits = fits & good_lo
+    slots, x, tpot_p, ttft_p, _ = _at_load(p, shape, targets, load, capf, request_overhead_s)
+    b = micro_batch(p, load)
+    q = b * shape.prompt_tokens / (shape.output_tokens * shape.beam_width)
+    st = stage_step(p, b, q, shape.occupancy_context, shape.prompt_tokens)
+    hop = hop_time(p, b + q)
+    pre_flops = q * p.flops_prefill_token + p.attn_flops_token_ctx * q * shape.prompt_tokens / 2.0
+    nan = np.nan
+    batch = np.ceil(slots - 1e-9) if not targets.offline else capf
+    return OperatingPoint(
+        feasible=fits,
+        load=np.where(fits, load, nan),
+        batch=np.where(fits, batch, nan),
+        max_batch=cap,
+        tokens_per_s=np.where(fits, x, nan),
+        ttft_s=np.where(fits, ttft_p, nan),
+        tpot_s=np.where(fits, tpot_p, nan),
+        prefill_share=np.where(fits, pre_flops / np.maximum(st.flops, 1e-30), nan),
+        utilisation=np.where(fits, utilisation(p, st, hop), nan),
+        bound=np.where(fits, bound_of(st, hop), "none"),
+    )
+
+
+def static_batch_throughput(p: StageParams, batch: Num, prompt: float, output: float) -> Num:
+    """Output tokens/s of a static batch (all prompts prefilled together, then `output` decode passes):
+    B x O / (T_prefill(B x I) + O x TPOT(B, I + O/2)); prefill runs as PP micro-batches through PP stages."""
+    m = np.asarray(p.pp, dtype=float)
+    pre = (2.0 * m - 1.0) * stage_step(p, 0.0, batch * prompt / m, 0.0, prompt).total
+    tpot, _ = decode_step(p, batch, prompt + output / 2.0)
+    return batch * output / (pre + output * tpot)
+
+
+def single_stream_tokens_per_s(p: StageParams, context: float) -> Num:
+    """Per-user decode speed of one request alone: 1 / TPOT(batch 1)."""
+    tpot, _ = decode_step(p, 1.0, context)
+    return 1.0 / tpot

@@ -1,0 +1,132 @@
+"""Per-chip quantities of one pipeline stage of a layout, ready for the step-time formulas.
+
+Every field is a float for one layout, or a numpy array when many layouts (or many efficiency factors) are
+evaluated at once; the formulas in `planner.perf.step` work elementwise on either.
+Units: bytes, FLOPs, seconds, bytes/s, FLOP/s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from planner.perf.calibration import Calibration
+from planner.perf.layout import Layout
+from planner.perf.memory import RESERVE_FRACTION, kv_bytes_per_token_per_chip
+from planner.perf.model_costs import model_costs
+from planner.perf.precision import compute_precision, peak_flops
+from planner.schemas.chips import ChipSpec
+from planner.schemas.models import ModelSpec
+
+Num = Any  # float | numpy.ndarray; elementwise formulas accept both
+
+#: Activations exchanged between chips are 16-bit.
+ACTIVATION_BYTES = 2.0
+#: One-way latency of a scale-out (InfiniBand/Ethernet) hop between pipeline stages in different domains.
+SCALEOUT_LATENCY_S = 5e-6
+
+
+@dataclass(frozen=True)
+class StageParams:
+    """One chip of the bottleneck stage of a replica."""
+
+    tp: Num
+    pp: Num
+    ep: Num
+    dense_read_bytes: Num      # weights read every forward pass (all but routed experts and the embedding table)
+    expert_bytes: Num          # routed-expert weights resident on the chip (0 for dense models)
+    expert_share: Num          # active / routed experts per token (1 for dense models)
+    active_experts: Num        # routed experts per token (for all-to-all volume)
+    kv_bytes_token: Num        # KV bytes per token of context on the chip
+    kv_read_factor: Num        # KV bytes read per cached byte in decode attention (1 = GQA-aware kernels)
+    flops_decode_token: Num    # matmul FLOPs per generated token on the chip
+    flops_prefill_token: Num   # matmul FLOPs per prompt token on the chip
+    attn_flops_token_ctx: Num  # attention FLOPs per token per cached token on the chip
+    bandwidth: Num             # achievable memory bandwidth
+    compute: Num               # achievable FLOP/s
+    peak_bandwidth: Num
+    peak_compute: Num
+    msg_bytes_token: Num       # activation bytes per token exchanged by collectives and hand-offs
+    allreduce_count: Num       # TP all-reduces per forward pass of a stage
+    alltoall_count: Num        # EP all-to-alls per forward pass of a stage
+    link_bandwidth: Num        # scale-up bandwidth per direction per chip
+    link_latency: Num          # scale-up hop latency
+    hop_bandwidth: Num         # bandwidth of the stage-to-stage hand-off (inf when PP = 1)
+    hop_latency: Num           # latency of the hand-off (0 when PP = 1)
+    step_overhead: Num         # fixed time per forward pass of a stage
+    free_kv_bytes: Num         # memory left for KV cache on the chip (may be negative: does not fit)
+    tdp_w: Num
+    chips_per_server: Num
+    server_overhead_w: Num
+
+
+def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout,
+                 calibration: Calibration, compute: str | None = None) -> StageParams:
+    """Build `StageParams` for one (model, chip, precision, layout); raise ValueError if the chip cannot run it.
+    `compute` forces the matmul precision (e.g. a measured weight-only deployment on a chip that has the narrow one)."""
+    cp = compute if compute and chip.peak_tflops.get(compute) else compute_precision(chip, precision)
+    if cp is None:
+        raise ValueError(f"{chip.chip_id} has no compute path for {precision} weights")
+    mc = model_costs(model)
+    eff = calibration.efficiency(chip, cp)
+    n = layout.chips
+    layers = math.ceil(model.n_layers / layout.pp)
+    moe_layers = mc.moe_layers / layout.pp
+    allreduces = 2.0 * layers if layout.ep == 1 else 2.0 * layers - moe_layers
+    alltoalls = 2.0 * moe_layers if layout.ep > 1 else 0.0
+    link_bw = chip.scaleup.bandwidth_gbs_per_chip * 1e9 / 2.0
+    link_lat = chip.scaleup.latency_us * 1e-6
+    if layout.pp == 1:
+        hop_bw, hop_lat = math.inf, 0.0
+    elif n <= chip.scaleup.domain_size_chips:
+        hop_bw, hop_lat = link_bw, link_lat
+    else:
+        per_server = chip.server.scaleout_bandwidth_gbs_per_server * 1e9
+        hop_bw = per_server * min(1.0, layout.tp / chip.server.chips_per_server)
+        hop_lat = SCALEOUT_LATENCY_S
+    mem = chip.memory_gb * 1e9
+    weights = mc.weight_bytes(precision) / n
+    return StageParams(
+        tp=float(layout.tp), pp=float(layout.pp), ep=float(layout.ep),
+        dense_read_bytes=mc.read_bytes_dense(precision) / n,
+        expert_bytes=mc.expert_bytes(precision) / n,
+        expert_share=mc.active_experts / mc.experts,
+        active_experts=float(mc.active_experts),
+        kv_bytes_token=kv_bytes_per_token_per_chip(model, kv_precision, layout),
+        kv_read_factor=1.0,
+        flops_decode_token=mc.decode_flops_per_token / n,
+        flops_prefill_token=mc.prefill_flops_per_token / n,
+        attn_flops_token_ctx=mc.attn_flops_per_token_ctx / n,
+        bandwidth=eff.eta_bandwidth * chip.memory_bandwidth_tbs * 1e12,
+        compute=eff.eta_compute * peak_flops(chip, cp),
+        peak_bandwidth=chip.memory_bandwidth_tbs * 1e12,
+        peak_compute=peak_flops(chip, cp),
+        msg_bytes_token=model.d_model * ACTIVATION_BYTES,
+        allreduce_count=allreduces,
+        alltoall_count=alltoalls,
+        link_bandwidth=link_bw,
+        link_latency=link_lat,
+        hop_bandwidth=hop_bw,
+        hop_latency=hop_lat,
+        step_overhead=calibration.step_overhead_us * 1e-6,
+        free_kv_bytes=mem - weights - RESERVE_FRACTION[chip.memory_kind] * mem,
+        tdp_w=chip.tdp_w,
+        chips_per_server=float(chip.server.chips_per_server),
+        server_overhead_w=chip.server.overhead_power_w,
+    )
+
+
+def stack(params: list[StageParams]) -> StageParams:
+    """Stack many `StageParams` into one whose fields are arrays (one lane per entry)."""
+    return StageParams(**{f.name: np.array([getattr(p, f.name) for p in params], dtype=float) for f in fields(StageParams)})
+
+
+def with_efficiency(p: StageParams, eta_bandwidth: Num, eta_compute: Num) -> StageParams:
+    """The same stage with achievable rates replaced by eta x peak (used to sweep factors when fitting)."""
+    d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
+    d["bandwidth"] = np.asarray(eta_bandwidth) * p.peak_bandwidth
+    d["compute"] = np.asarray(eta_compute) * p.peak_compute
+    return StageParams(**d)

@@ -1,0 +1,80 @@
+"""Calibration: bundled factors are data with a fit report that reproduces; user overrides; row parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from planner.catalog import load_chip_catalog, load_model_catalog
+from planner.perf.calib_rows import Case, parse_latency_constraint, parse_precision, read_cases
+from planner.perf.calibration import BUNDLED_MEASUREMENTS, load_calibration
+from planner.perf.predict import predict_case
+
+MODELS = load_model_catalog()
+CHIPS = load_chip_catalog()
+
+
+def test_bundled_factors_are_plausible_and_report_meets_targets() -> None:
+    cal = load_calibration()
+    assert cal.source.startswith("fit on calibration.csv")
+    for eff in cal.factors.values():
+        assert 0.2 <= eff.eta_bandwidth <= 1.0 and 0.05 <= eff.eta_compute <= 1.0
+    s = cal.report["summary"]  # type: ignore[index]
+    assert s["throughput_in_sample"]["median_ape_pct"] <= 15.0
+    assert s["ttft_in_sample"]["median_ape_pct"] <= 20.0
+    # every row is either predicted or listed with a reason: none dropped silently
+    n_rows = len(pd.read_csv(BUNDLED_MEASUREMENTS))
+    assert len(cal.report["rows"]) + len(cal.report["unmodelled"]) == n_rows  # type: ignore[index]
+
+
+def test_report_predictions_reproduce_with_the_bundled_factors() -> None:
+    cal = load_calibration()
+    ratio = {k: m.n_heads / m.n_kv_heads for k, m in MODELS.items()}
+    cases = {c.row_id: c for c in read_cases(BUNDLED_MEASUREMENTS, set(MODELS), set(CHIPS), ratio) if isinstance(c, Case)}
+    for row in cal.report["rows"][:12]:  # type: ignore[index]
+        got = float(predict_case(cases[row["id"]], MODELS, CHIPS, cal))
+        assert got == pytest.approx(row["predicted"], rel=0.02)
+
+
+def test_family_lookup_and_fallback() -> None:
+    cal = load_calibration()
+    assert cal.family(CHIPS["h100_sxm"]) == cal.family(CHIPS["h200_sxm"]) == "nvidia_hopper"
+    assert cal.efficiency(CHIPS["h200_sxm"], "fp8") == cal.factors["nvidia_hopper|*"]
+    assert cal.efficiency(CHIPS["tt_blackhole_p150"], "fp8") == cal.factors["*|*"]
+
+
+def test_user_json_override(tmp_path: Path) -> None:
+    doc = {"schema": "planner.perf.efficiency/1", "factors": [{"key": "nvidia_hopper|fp8", "eta_bandwidth": 0.5,
+                                                               "eta_compute": 0.25}], "request_overhead_ms": 5}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    cal = load_calibration(path)
+    e = cal.efficiency(CHIPS["h100_sxm"], "fp8")
+    assert (e.eta_bandwidth, e.eta_compute, cal.request_overhead_ms) == (0.5, 0.25, 5.0)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema": "nope"}), encoding="utf-8")
+    with pytest.raises(ValueError, match="schema"):
+        load_calibration(bad)
+
+
+def test_user_measured_table_is_fitted(tmp_path: Path) -> None:
+    df = pd.read_csv(BUNDLED_MEASUREMENTS)
+    mine = df[df["id"].isin(["V009", "V012", "V065", "V066", "V067", "V068", "V004"])]
+    path = tmp_path / "measured.csv"
+    mine.to_csv(path, index=False)
+    cal = load_calibration(path)
+    assert "measured.csv" in cal.source
+    assert {r["id"] for r in cal.report["unmodelled"]} == {"V004"}  # type: ignore[index]
+    assert len(cal.report["rows"]) == 6  # type: ignore[index]
+
+
+def test_row_parsing_helpers() -> None:
+    assert parse_precision('FP8 (E4M3/"FP8-143") weights+activations') == "fp8"
+    assert parse_precision("16-bit (vendor)") == "bf16"
+    assert parse_precision("FP4 (Blackwell FP4 ...)") == "fp4"
+    assert parse_precision("not disclosed") is None
+    assert parse_latency_constraint("TTFT p99<=2000 ms, TPOT p99<=200 ms") == (2000.0, 200.0)
+    assert parse_latency_constraint("p99 latency <=20 s per sample") is None

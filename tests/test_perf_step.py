@@ -1,0 +1,75 @@
+"""Roofline of one forward pass: bandwidth-bound decode, compute-bound prefill, collectives, MoE, pipelines."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.catalog import load_chip_catalog, load_model_catalog
+from planner.perf.calibration import Calibration, Efficiency
+from planner.perf.layout import Layout
+from planner.perf.stage import stage_params
+from planner.perf.step import bound_of, decode_step, expert_hit_fraction, prefill_latency, stage_step
+
+MODELS = load_model_catalog()
+CHIPS = load_chip_catalog()
+CAL = Calibration(factors={"*|*": Efficiency(0.8, 0.5)}, request_overhead_ms=0.0, step_overhead_us=0.0)
+
+
+def test_decode_batch1_h200_fp8_is_bandwidth_bound_near_weights_over_bandwidth() -> None:
+    p = stage_params(MODELS["llama-3.1-70b"], CHIPS["h200_sxm"], "fp8", "fp8", Layout(), CAL)
+    tpot, st = decode_step(p, 1.0, 1000.0)
+    # bytes read: all weights but the embedding table = 70.55e9 (fp8 body + 16-bit LM head), + 1,000 x 163,840 KV
+    read = (70.55e9 - 2 * 128256 * 8192) + 128256 * 8192 * 2 + 1000 * 163840
+    assert tpot == pytest.approx(read / (0.8 * 4.8e12), rel=1e-9)  # 18.4 ms
+    assert tpot == pytest.approx(70.55e9 / (0.8 * 4.8e12), rel=0.01)
+    assert str(bound_of(st)) == "memory"
+
+
+def test_large_batch_short_context_becomes_compute_bound() -> None:
+    p = stage_params(MODELS["llama-3.1-8b"], CHIPS["h100_sxm"], "fp8", "fp8", Layout(), CAL)
+    _, st = decode_step(p, 2048.0, 200.0)
+    assert str(bound_of(st)) == "compute"
+    # flops = 2048 x 2 x (8.03e9 - 128256 x 4096) + attention 4 x 32 x 128 x 32 x 2048 x 200
+    flops = 2048 * 2 * (8.03e9 - 128256 * 4096) + 4 * 32 * 128 * 32 * 2048 * 200
+    assert float(st.compute) == pytest.approx(flops / (0.5 * 1979e12), rel=1e-9)
+
+
+def test_prefill_8b_2048_tokens_is_compute_bound_by_hand() -> None:
+    p = stage_params(MODELS["llama-3.1-8b"], CHIPS["h100_sxm"], "bf16", "bf16", Layout(), CAL)
+    # linear 2048 x 2 x (8.03e9 - 2 x 128256 x 4096) + causal attention 4 x 32 x 128 x 32 x 2048^2 / 2
+    flops = 2048 * 2 * (8.03e9 - 2 * 128256 * 4096) + 4 * 32 * 128 * 32 * 2048**2 / 2
+    assert float(prefill_latency(p, 2048.0)) == pytest.approx(flops / (0.5 * 989e12), rel=1e-9)  # ~60 ms
+
+
+def test_tensor_parallel_allreduce_time() -> None:
+    m, c = MODELS["llama-3.1-70b"], CHIPS["h100_sxm"]
+    p = stage_params(m, c, "fp8", "fp8", Layout(tp=2), CAL)
+    st = stage_step(p, 16.0, 0.0, 1000.0, 0.0)
+    # 2 all-reduces x 80 layers; ring: 2 (t-1)/t x n x d_model x 2 B / (900/2 GB/s) + 2 log2(t) x 1 us
+    per = 2 * 0.5 * 16 * 8192 * 2 / 450e9 + 2 * 1 * 1e-6
+    assert float(st.comm) == pytest.approx(160 * per, rel=1e-9)
+    one = stage_params(m, c, "fp8", "fp8", Layout(tp=1), CAL)
+    assert float(stage_step(one, 16.0, 0.0, 1000.0, 0.0).comm) == 0.0
+
+
+def test_moe_memory_holds_all_experts_but_reads_the_hit_ones() -> None:
+    assert float(expert_hit_fraction(2 / 8, 1.0)) == pytest.approx(0.25)
+    assert float(expert_hit_fraction(2 / 8, 2.0)) == pytest.approx(1 - 0.75**2)
+    m = MODELS["mixtral-8x7b"]
+    p = stage_params(m, CHIPS["h100_sxm"], "fp8", "fp8", Layout(), CAL)
+    one = stage_step(p, 1.0, 0.0, 0.0, 0.0)
+    many = stage_step(p, 256.0, 0.0, 0.0, 0.0)
+    experts = 32 * 8 * 3 * 4096 * 14336  # routed expert params, 1 byte each in fp8
+    assert float(one.bytes) == pytest.approx(float(p.dense_read_bytes) + 0.25 * experts, rel=1e-9)
+    assert float(many.bytes) == pytest.approx(float(p.dense_read_bytes) + experts, rel=1e-6)
+    # compute follows the active parameters: 2 x (12.9e9 - 32000 x 4096) per token
+    assert float(one.flops) == pytest.approx(2 * (12.9e9 - 32000 * 4096), rel=1e-9)
+
+
+def test_pipeline_tpot_is_stages_times_stage_time_plus_handoffs() -> None:
+    m, c = MODELS["llama-3.1-70b"], CHIPS["l40s"]
+    p = stage_params(m, c, "fp8", "fp8", Layout(pp=2), CAL)
+    tpot, st = decode_step(p, 8.0, 500.0)
+    # 8 sequences as 2 micro-batches of 4; same-domain? l40s domain 1 -> scale-out hop: 5 us + 4 x 16 KiB / bw
+    hop = 5e-6 + 4 * 8192 * 2 / float(p.hop_bandwidth)
+    assert tpot == pytest.approx(2 * (float(st.total) + hop), rel=1e-9)
