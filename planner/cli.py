@@ -7,6 +7,7 @@ never a traceback (set PLANNER_DEBUG=1 to see tracebacks of internal errors).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -19,6 +20,7 @@ from planner.errors import (
     EXIT_INTERRUPTED,
     InputError,
     PlannerError,
+    Problem,
 )
 
 
@@ -103,19 +105,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _printable(text: str) -> str:
+    """Control and invisible characters from the input (newlines, ESC, RTL overrides) shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+MAX_PROBLEMS_PER_FILE = 100
+
+
+def _one_line_each(exc: InputError) -> str:
+    """The problem report: one line per problem whatever characters the input smuggled into it, and at most
+    MAX_PROBLEMS_PER_FILE per file (a 200,000-row forecast with one bad column would print 200,000 lines)."""
+    shown: list[Problem] = []
+    per_file: dict[str, int] = {}
+    for p in exc.problems:
+        per_file[p.file] = per_file.get(p.file, 0) + 1
+        if per_file[p.file] <= MAX_PROBLEMS_PER_FILE:
+            shown.append(Problem(_printable(p.file), _printable(p.locator), _printable(p.message)))
+    report = InputError(shown).report()
+    if len(shown) < len(exc.problems):
+        n = len(exc.problems)
+        head = f"{n} problems in the input (the first {MAX_PROBLEMS_PER_FILE} of each file shown):"
+        report = "\n".join([head, *report.split("\n")[1:]])
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(exc.report(), file=sys.stderr)
+        print(_one_line_each(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     except PlannerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: no output was written (partial files are never left behind).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `planner validate x | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_INTERRUPTED
     except SystemExit as exc:  # argparse usage errors -> exit 2 with its own message
         return int(exc.code) if isinstance(exc.code, int) else EXIT_BAD_INPUT

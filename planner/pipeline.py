@@ -94,7 +94,7 @@ def assemble_plan(
     """Stage 5: the plan document (plan.json), from the tidy tables of one solution."""
     values = values if values is not None else result.values
     ex = extract(S, m, values, const) if values else None
-    binding = explain_binding(m, values) if (values and result.has_solution) else []
+    binding = explain_binding(m, values, S) if (values and result.has_solution) else []
     plan: dict[str, Any] = {
         "schema_version": 1,
         "scenario": inputs.scenario.name,
@@ -170,10 +170,12 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
+        # Penalties dominate these objectives, so a relative gap of 1 % would hide real shortfalls: solve tight.
+        tight = settings.model_copy(update={"mip_gap": min(settings.mip_gap, 1e-6)})
         m2, const2 = stage("diagnose_build", lambda: build_model(S, with_slack=True))
-        r2 = stage("diagnose_solve", lambda: solve(m2, settings))
+        r2 = stage("diagnose_solve", lambda: solve(m2, tight))
         m3, _ = build_model(S, with_slack=True, relax_limits=True)
-        r3 = stage("diagnose_limits", lambda: solve(m3, settings))
+        r3 = stage("diagnose_limits", lambda: solve(m3, tight))
         diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
             {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
             for w, t, why in S.no_option

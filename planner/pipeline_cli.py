@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, PlannerError
+from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
 from planner.pipeline import PlanOutcome, plan_scenario
 
 REPO_OUTPUTS = Path("outputs")
@@ -43,14 +43,55 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
     return say
 
 
+def check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse an --out that is a file, a non-empty folder that is not a run folder, or (without --force) a run."""
+    try:
+        if not out_dir.exists():
+            return
+        if not out_dir.is_dir():
+            raise PlannerError(f"--out {out_dir} exists and is not a folder; choose another --out.", EXIT_BAD_INPUT)
+        if not any(out_dir.iterdir()):
+            return
+        is_run = (out_dir / "plan.json").is_file()
+    except OSError as exc:
+        raise PlannerError(f"cannot use --out {out_dir}: {exc.strerror or exc}. Choose another --out.", EXIT_BAD_INPUT) from None
+    if not is_run:
+        # --force replaces run folders only: never delete a folder of other files (`--out . --force`).
+        raise PlannerError(f"{out_dir} is not empty and holds no plan.json, so it is not a run folder; refusing to "
+                           "replace it (even with --force). Choose another --out.", EXIT_BAD_INPUT)
+    if not force:
+        raise PlannerError(f"{out_dir} already holds a run; pass --force to replace it or choose another --out.", EXIT_BAD_INPUT)
+
+
+_FLAGS = {"name": "--solver", "time_limit_s": "--time-limit", "mip_gap": "--mip-gap", "threads": "--threads", "seed": "--seed"}
+
+
+def check_overrides(overrides: dict[str, Any]) -> None:
+    """Bad solver flags (`--time-limit 0`, `--mip-gap nan`) are input errors (exit 2), found before any work."""
+    from pydantic import ValidationError
+
+    from planner.io.validate import error_message
+    from planner.schemas.scenario import SolverSettings
+
+    problems = []
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        try:
+            SolverSettings.model_validate({key: value})
+        except ValidationError as exc:
+            problems += [Problem("command line", _FLAGS.get(key, key), error_message(e)) for e in exc.errors()]
+    if problems:
+        raise InputError(problems)
+
+
 def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
     """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then rename it to `out_dir`."""
     from planner.report.workbook import write_all_reports  # noqa: F401 - fail early if reports are unavailable
     from planner.results.atomic import write_json_atomic
 
     out_dir = out_dir.resolve()
-    if out_dir.exists() and not force and (out_dir / "plan.json").exists() or (out_dir.exists() and not force and any(out_dir.iterdir())):
-        raise PlannerError(f"{out_dir} already holds a run; pass --force to replace it or choose another --out.", EXIT_BAD_INPUT)
+    check_out_dir(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
@@ -94,6 +135,9 @@ def _summary_line(plan: dict[str, Any]) -> str:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    check_overrides(_overrides(args))
+    if args.out:
+        check_out_dir(Path(args.out).resolve(), args.force)  # before solving, not after
     outcome = plan_scenario(args.scenario, _overrides(args), progress=_progress(not args.quiet))
     out = Path(args.out) if args.out else REPO_OUTPUTS / safe_component(outcome.plan["scenario"])
     write_run_folder(outcome, out, args.force)
@@ -157,6 +201,9 @@ def run_compare(args: argparse.Namespace) -> int:
     from planner.report.compare import write_comparison
 
     out = Path(args.out)
+    check_overrides(_overrides(args))
+    if out.exists() and not out.is_dir():
+        raise PlannerError(f"--out {out} exists and is not a folder; choose another --out.", EXIT_BAD_INPUT)
     if out.exists() and any(out.iterdir()) and not args.force:
         raise PlannerError(f"{out} is not empty; pass --force to overwrite or choose another --out.", EXIT_BAD_INPUT)
     cache_dir = Path(args.cache_dir) if args.cache_dir else REPO_OUTPUTS / ".cache"

@@ -37,11 +37,27 @@ def slack_of(m: PlanModel, name: str, values: dict[str, float]) -> float:
     return info.rhs - lhs if info.sense == pulp.LpConstraintLE else lhs - info.rhs
 
 
-def binding_limits(m: PlanModel, values: dict[str, float], tol: float = 1e-6) -> list[str]:
-    """Names of limit constraints with (numerically) zero slack, in registry order."""
+def granularity(S: PlanSets | None) -> dict[str, float]:
+    """Slack below which a limit binds in practice: less than one more purchasable unit fits under it."""
+    if S is None or not S.buyable:
+        return {}
+    return {
+        "budget_quarter": min(S.price_usd[c] for c in S.buyable) / MONEY_SCALE,
+        "budget_total": min(S.price_usd[c] for c in S.buyable) / MONEY_SCALE,
+        "site_power": min(S.server_kw[c] for c in S.buyable),
+        "supply_chip": 1.0, "supply_vendor": 1.0, "rack_positions": 1.0,
+    }
+
+
+def binding_limits(m: PlanModel, values: dict[str, float], S: PlanSets | None = None, tol: float = 1e-6) -> list[str]:
+    """Names of limit constraints that bind: zero slack, or (given the sets) too little slack for one more unit."""
+    unit = granularity(S)
     out = []
     for name, info in m.constraints.items():
-        if info.family in LIMIT_FAMILIES and slack_of(m, name, values) <= tol * max(1.0, abs(info.rhs)):
+        if info.family not in LIMIT_FAMILIES:
+            continue
+        slack = slack_of(m, name, values)
+        if slack <= tol * max(1.0, abs(info.rhs)) or slack < unit.get(info.family, 0.0) - 1e-9:
             out.append(name)
     return out
 
@@ -67,9 +83,9 @@ def lp_duals(m: PlanModel) -> dict[str, float]:
         return {}
 
 
-def explain_binding(m: PlanModel, values: dict[str, float]) -> list[dict[str, Any]]:
+def explain_binding(m: PlanModel, values: dict[str, float], S: PlanSets | None = None) -> list[dict[str, Any]]:
     """Rows {constraint, where, quarter, shadow_price_usd, unit, slack} for every binding limit."""
-    names = binding_limits(m, values)
+    names = binding_limits(m, values, S)
     duals = lp_duals(m) if names else {}
     rows = []
     for name in names:
@@ -83,16 +99,31 @@ def explain_binding(m: PlanModel, values: dict[str, float]) -> list[dict[str, An
         rows.append({
             "constraint": info.family, "where": info.where, "quarter": info.quarter or None,
             "shadow_price_usd": price, "unit": _UNIT_NAMES.get(info.family, info.unit) + " (LP relaxation)",
+            "slack": round(slack_of(m, name, values) * (MONEY_SCALE if info.family in _MONEY_ROWS else 1.0), 3),
             "name": name,
         })
     return rows
 
 
+_PHRASES = {
+    "site_power": ("Site power at {where}{when}", "kW"),
+    "budget_quarter": ("The capex budget{when}", "USD of budget"),
+    "budget_total": ("The total capex budget", "USD of budget"),
+    "supply_chip": ("Supply of {where}{when}", "server"),
+    "supply_vendor": ("Supply from {where}{when}", "server"),
+    "rack_positions": ("Rack positions {where}{when}", "rack"),
+    "vendor_share": ("The spend share cap of {where}", "USD of spend"),
+}
+
+
 def describe_binding(row: dict[str, Any]) -> str:
     """One sentence for a binding row, as the Summary sheet and report show it."""
     when = f" in {row['quarter']}" if row.get("quarter") else ""
-    worth = f": one more unit is worth ${row['shadow_price_usd']:,.2f}" if row.get("shadow_price_usd") else ""
-    return f"{row['constraint'].replace('_', ' ')} at {row['where']}{when} binds{worth} ({row['unit']})"
+    subject, unit = _PHRASES.get(row["constraint"], ("{where}{when}", "unit"))
+    text = subject.format(where=row["where"], when=when) + " binds"
+    if row.get("shadow_price_usd"):
+        text += f": one more {unit} is worth ${row['shadow_price_usd']:,.2f} (LP-relaxation estimate)"
+    return text
 
 
 def limits_exceeded(m: PlanModel, values: dict[str, float]) -> list[tuple[str, str]]:
@@ -140,11 +171,14 @@ def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float],
             causes.append(no_option[(w, t)])
         else:
             chips = sorted(chips_for[(w, t)])
-            has_fleet = any(c in chips and tt == t for (c, _s, _r, tt) in S.fleet)
-            earliest = min((S.first_order_t.get(c, 0) + S.lead.get(c, 0) for c in chips if c in S.lead), default=None)
-            if earliest is not None and t < earliest and not has_fleet:
-                when = S.quarters[earliest] if earliest < S.T else "the horizon ends"
-                causes.append(f"lead time: chips that meet its targets ({', '.join(chips)}) cannot be delivered before {when}")
+            buyable = [c for c in chips if c in S.buyable]
+            earliest = min((S.first_order_t.get(c, 0) + S.lead[c] for c in buyable), default=None)
+            if earliest is None or t < earliest:
+                fleet = sorted({c for (c, _s, _r, tt) in S.fleet if tt == t and c in chips})
+                when = "no chip that meets its targets can be bought" if earliest is None else (
+                    f"new chips that meet its targets ({', '.join(buyable)}) arrive from "
+                    f"{S.quarters[earliest] if earliest < S.T else 'after the horizon'} at the earliest (lead time)")
+                causes.append(f"lead time: {when}; in {q} only the existing fleet ({', '.join(fleet) or 'none able to serve it'}) can serve it")
             earlier = set(S.quarters[: t + 1])
             for qq, text in exceeded:
                 if qq == q or (qq == "" or (qq in earlier and text.startswith(("budget", "supply", "vendor")))):

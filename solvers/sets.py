@@ -182,7 +182,11 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         c = row.chip_id
         if c not in chips or row.quarter not in t_of:
             continue
-        fp = replica_footprint(chips[c], int(row.tp), int(row.pp), int(row.ep), d_model=inputs.models[row.model_id].d_model,
+        # The performance model shards experts over the replica's own chips (chips = TP x PP): EP up to TP stays
+        # inside a stage's scale-up group; beyond it, the all-to-all spans EP/TP stage groups.
+        tp, ep = int(row.tp), int(row.ep)
+        ep_groups = 1 if ep <= tp else -(-ep // tp)
+        fp = replica_footprint(chips[c], tp, int(row.pp), ep_groups, d_model=inputs.models[row.model_id].d_model,
                                tokens_per_s=float(row.tokens_per_s_per_replica))
         if not fp.feasible:
             continue

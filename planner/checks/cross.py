@@ -22,8 +22,9 @@ from planner.schemas.workloads import WorkloadRow
 def _suggest(value: str, known: list[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(value, known, n=1)
-    return f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(sorted(known)[:12])}{' ...' if len(known) > 12 else ''}."
+    by_lower = {k.lower(): k for k in known}  # 'Nvidia' -> 'NVIDIA': case alone must not hide the match
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=1)
+    return f" Did you mean {by_lower[close[0]]!r}?" if close else f" Known: {', '.join(sorted(known)[:12])}{' ...' if len(known) > 12 else ''}."
 
 
 def check_workloads(
@@ -33,12 +34,24 @@ def check_workloads(
     quarters: list[str],
     models: Mapping[str, ModelSpec],
     site_ids: set[str],
+    rows_complete: bool = True,
 ) -> list[Problem]:
-    """Models exist, quarters inside the horizon, one row per (workload, quarter), one model per workload, no gaps."""
+    """Models exist, quarters inside the horizon, one row per (workload, quarter), one model per workload, no gaps.
+
+    A workload's model is the one most of its rows name; only rows that differ are reported. Gaps are only
+    checked when every row of the file was valid (a rejected row would otherwise show up twice).
+    """
+    from collections import Counter
+
     out: list[Problem] = []
     horizon = set(quarters)
     seen: dict[tuple[str, str], int] = {}
-    model_of: dict[str, tuple[str, int]] = {}
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    first_row: dict[tuple[str, str], int] = {}
+    for i, w in enumerate(workloads):
+        votes[w.workload_id][w.model_id] += 1
+        first_row.setdefault((w.workload_id, w.model_id), i)
+    model_of = {wid: max(sorted(c), key=lambda m: c[m]) for wid, c in votes.items()}
     by_workload: dict[str, list[str]] = defaultdict(list)
     for i, w in enumerate(workloads):
         row = f"row {row_numbers[i]}"
@@ -51,14 +64,14 @@ def check_workloads(
             out.append(Problem(file, f"{row}, workload_id", f"duplicate row for workload {w.workload_id!r} in {w.quarter} (also row {row_numbers[seen[key]]}); keep one."))
         else:
             seen[key] = i
-        prev = model_of.setdefault(w.workload_id, (w.model_id, i))
-        if prev[0] != w.model_id:
-            out.append(Problem(file, f"{row}, model_id", f"workload {w.workload_id!r} serves {prev[0]!r} in row {row_numbers[prev[1]]}; one workload serves one model. Use a new workload id."))
+        main = model_of[w.workload_id]
+        if main != w.model_id and w.model_id in models:
+            out.append(Problem(file, f"{row}, model_id", f"workload {w.workload_id!r} serves {main!r} in its other rows (e.g. row {row_numbers[first_row[(w.workload_id, main)]]}); one workload serves one model. Use a new workload id."))
         for s in w.allowed_sites:
             if s not in site_ids:
                 out.append(Problem(file, f"{row}, allowed_sites", f"unknown site {s!r}.{_suggest(s, list(site_ids))}"))
         by_workload[w.workload_id].append(w.quarter)
-    for wid, qs in by_workload.items():
+    for wid, qs in by_workload.items() if rows_complete else ():
         idx = sorted({quarter_index(q) for q in qs if q in horizon})
         if idx:
             missing = [quarter_name(k) for k in range(idx[0], idx[-1] + 1) if k not in idx]
@@ -122,6 +135,7 @@ def cross_check(
     workload_rows: list[int],
     sites: SitesFile | None,
     paths: Mapping[str, Path],
+    rows_complete: bool = True,
 ) -> list[Problem]:
     """All cross-file checks, in file order; checks needing a file that failed to load are skipped."""
     out: list[Problem] = []
@@ -129,7 +143,7 @@ def cross_check(
         out += check_scenario(scenario, scenario_file, quarters, chips)
     if models and sites is not None:
         site_ids = {s.site_id for s in sites.sites}
-        out += check_workloads(workloads, workload_rows, paths["workloads"].name, quarters, models, site_ids)
+        out += check_workloads(workloads, workload_rows, paths["workloads"].name, quarters, models, site_ids, rows_complete)
     if sites is not None and chips:
         out += check_sites(sites, paths["sites"].name, quarters, chips)
     return out

@@ -8,18 +8,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from planner.catalog import read_chip_catalog, read_model_catalog
 from planner.checks.cross import cross_check
 from planner.errors import InputError, Problem
-from planner.io.safe_yaml import load_yaml
-from planner.io.scenario_file import read_scenario_raw
+from planner.io.safe_yaml import load_yaml, read_text
+from planner.io.scenario_file import origin_of, read_scenario_raw
 from planner.io.validate import validate_model
 from planner.io.workloads_csv import read_workloads
 from planner.schemas.chips import ChipSpec
 from planner.schemas.common import quarter_range
 from planner.schemas.models import ModelSpec
-from planner.schemas.scenario import Scenario
+from planner.schemas.scenario import InputPaths, Scenario
 from planner.schemas.sites import FleetEntry, Site, SitesFile
 from planner.schemas.workloads import WorkloadRow
 
@@ -50,48 +51,103 @@ def sha256_of(path: Path) -> str:
 
 
 def _sites(path: Path) -> tuple[SitesFile | None, list[Problem]]:
-    data, problems = load_yaml(path, path.name)
+    label = _label(path)
+    data, problems = load_yaml(path, label)
     if data is None:
         return None, problems
-    return validate_model(SitesFile, data, path.name)
+    return validate_model(SitesFile, data, label)
+
+
+def _blame_base(problems: list[Problem], label: str, origins: dict[str, str]) -> list[Problem]:
+    """A problem in a value the scenario inherited through `extends` names the base file that wrote it."""
+    out = []
+    for p in problems:
+        origin = origin_of(p.locator, origins) if p.file == label and p.locator else None
+        out.append(Problem(origin, p.locator, p.message) if origin and origin != label else p)
+    return out
+
+
+def _check_calibration(path: Path, label: str) -> list[Problem]:
+    """The optional calibration file exists, is a readable text file and parses (checked now, not mid-plan)."""
+    _, problems = read_text(path, _label(path))
+    if problems:
+        return [Problem(label, "inputs.calibration", p.message) for p in problems]
+    from planner.perf.calibration import load_calibration
+
+    try:
+        load_calibration(path)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return [Problem(label, "inputs.calibration", f"cannot use {path.name} as a calibration table: {exc}")]
+    return []
+
+
+def _label(path: Path) -> str:
+    """How problems name a file: its name (`/` or `.` have none, so the path itself)."""
+    return path.name or str(path)
+
+
+def _read_files(paths: dict[str, Path]) -> tuple[Any, list[Problem]]:
+    """Each input file read and validated on its own: (chips, models, workloads, rows, sites_file), problems."""
+    problems: list[Problem] = []
+    chips, p = read_chip_catalog(paths["chips"], _label(paths["chips"]))
+    problems += p
+    models, p = read_model_catalog(paths["models"], _label(paths["models"]))
+    problems += p
+    workloads, p, workload_rows = read_workloads(paths["workloads"], _label(paths["workloads"]))
+    problems += p
+    sites_file, p = _sites(paths["sites"])
+    problems += p
+    return (chips, models, workloads, workload_rows, sites_file), problems
+
+
+def _input_paths(inputs: Any, label: str) -> tuple[dict[str, Path] | None, list[Problem]]:
+    """The four required input paths, or problems when one is empty (an empty path would mean the folder)."""
+    values = {role: getattr(inputs, role) for role in ("chips", "models", "workloads", "sites")}
+    empty = [role for role, v in values.items() if not str(v).strip()]
+    if empty:
+        return None, [Problem(label, f"inputs.{role}", "is empty; give the path of the file (relative to the scenario file)") for role in empty]
+    return {role: Path(v) for role, v in values.items()}, []
+
+
+def _files_alone(raw: dict[str, Any], label: str) -> list[Problem]:
+    """When the scenario itself is invalid but its `inputs:` block is fine, still report the other files' problems."""
+    inputs, problems = validate_model(InputPaths, raw.get("inputs"), label, "inputs")
+    if inputs is None or problems:
+        return []
+    paths, problems = _input_paths(inputs, label)
+    if paths is None:
+        return problems
+    return _read_files(paths)[1]
 
 
 def load_inputs(scenario_path: str | Path) -> PlanInputs:
     """Read the scenario and the files it names; raise `InputError` listing every problem."""
     scenario_path = Path(scenario_path)
-    label = scenario_path.name
-    raw, problems = read_scenario_raw(scenario_path)
+    label = _label(scenario_path)
+    origins: dict[str, str] = {}
+    raw, problems = read_scenario_raw(scenario_path, origins=origins)
     if raw is None:
         raise InputError(problems)
     scenario, problems = validate_model(Scenario, raw, label)
     if scenario is None:
-        raise InputError(problems)
+        raise InputError(_blame_base(problems, label, origins) + _files_alone(raw, label))
 
-    all_problems: list[Problem] = []
-    paths = {
-        "chips": Path(scenario.inputs.chips),
-        "models": Path(scenario.inputs.models),
-        "workloads": Path(scenario.inputs.workloads),
-        "sites": Path(scenario.inputs.sites),
-    }
-    chips, p = read_chip_catalog(paths["chips"])
-    all_problems += p
-    models, p = read_model_catalog(paths["models"])
-    all_problems += p
-    workloads, p, workload_rows = read_workloads(paths["workloads"])
-    all_problems += p
-    sites_file, p = _sites(paths["sites"])
-    all_problems += p
+    paths, all_problems = _input_paths(scenario.inputs, label)
+    if paths is None:
+        raise InputError(_blame_base(all_problems, label, origins))
+    (chips, models, workloads, workload_rows, sites_file), all_problems = _read_files(paths)
     calibration = Path(scenario.inputs.calibration) if scenario.inputs.calibration else None
-    if calibration is not None and not calibration.is_file():
-        all_problems.append(Problem(label, "inputs.calibration", f"file not found: {calibration}"))
+    if calibration is not None:
+        all_problems += _check_calibration(calibration, label)
 
     # Cross-file checks run on whatever loaded, so one report lists every problem; a check whose file
     # failed to load at all is skipped (its own problems are already reported).
     quarters = quarter_range(scenario.horizon.first_quarter, scenario.horizon.quarters)
-    all_problems += cross_check(scenario, label, quarters, chips, models, workloads, workload_rows, sites_file, paths)
+    workload_file = _label(paths["workloads"])
+    rows_complete = not any(p.file == workload_file for p in all_problems)
+    all_problems += cross_check(scenario, label, quarters, chips, models, workloads, workload_rows, sites_file, paths, rows_complete)
     if all_problems:
-        raise InputError(all_problems)
+        raise InputError(_blame_base(all_problems, label, origins))
     assert sites_file is not None
 
     hashes = {"scenario": sha256_of(scenario_path)}

@@ -1,7 +1,9 @@
 """YAML reading that refuses hostile files quickly: size, alias and depth limits, clear errors.
 
 PyYAML's safe loader shares aliased nodes, so a "billion laughs" file loads cheaply but explodes when
-anything walks the result. We count aliases and nesting while composing and refuse past the limits.
+anything walks the result. We count aliases, nodes and nesting while composing and refuse past the limits.
+PyYAML is pure Python (~25 us and ~700 bytes per node), so YAML files get a tighter size limit than CSV:
+a few MB of YAML is already seconds and hundreds of MB of memory.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import yaml
 from planner.errors import Problem
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_ALIASES = 200
 MAX_DEPTH = 64
+MAX_NODES = 200_000  # the bundled chip catalog has ~3,700
 
 
 class _LimitedLoader(yaml.SafeLoader):
@@ -23,36 +27,89 @@ class _LimitedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._aliases = 0
         self._depth = 0
+        self._nodes = 0
+        self._expanded: dict[int, int] = {}  # id(node) -> values it stands for once every alias is expanded
+
+    def _refuse(self, message: str, node: Any = None) -> None:
+        """Raise a located error: at `node`, else at the event being composed."""
+        mark = node.start_mark if node is not None else self.peek_event().start_mark
+        raise yaml.composer.ComposerError(None, None, message, mark)
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
+        is_alias = self.check_event(yaml.AliasEvent)
+        if is_alias:
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                raise yaml.YAMLError(
-                    f"more than {MAX_ALIASES} YAML aliases (*refs): refusing a file that may expand exponentially"
-                )
+                self._refuse(f"more than {MAX_ALIASES} YAML aliases (*refs): refusing a file that may expand exponentially")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            self._refuse(f"more than {MAX_NODES:,} YAML values: refusing a file this large (split it or trim it)")
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
+                self._refuse(f"nesting deeper than {MAX_DEPTH} levels")
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        if is_alias:
+            if id(node) not in self._expanded:  # `&a [*a]`: the anchor is still being composed
+                self._refuse("a YAML alias refers to the node that contains it (recursive aliases are refused)", node)
+            return node
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._expanded.get(id(c), 1) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._expanded.get(id(k), 1) + self._expanded.get(id(v), 1) for k, v in node.value)
+        else:
+            size = 1
+        if size > MAX_NODES:  # a "billion laughs": few aliases, each repeating the last
+            self._refuse(f"YAML aliases (*refs) expand to more than {MAX_NODES:,} values: refusing the file", node)
+        self._expanded[id(node)] = size
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        """A key written twice in one mapping is an error: silently keeping the last would give two answers."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` merges may be overridden by explicit keys
+                key = self.construct_object(key_node)
+                try:
+                    first = seen.get(key)
+                    seen.setdefault(key, key_node.start_mark.line)
+                except TypeError:  # unhashable key: the constructor reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"key {key!r} appears twice (also on line {first + 1}); keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep)
 
 
-def read_text(path: Path, label: str) -> tuple[str | None, list[Problem]]:
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 200 else text[:100] + "..." + text[-60:]
+
+
+def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """Read a UTF-8 text file; problems for missing, directory, unreadable, huge, binary or non-UTF-8 files."""
-    if not path.exists():
-        return None, [Problem(label, "", f"file not found: {path}. Check the path (relative paths are resolved from the scenario file's folder).")]
-    if path.is_dir():
-        return None, [Problem(label, "", f"{path} is a directory, expected a file.")]
     try:
+        if not path.exists():
+            return None, [Problem(label, "", f"file not found: {_shown(path)}. Check the path (relative paths are resolved from the scenario file's folder).")]
+        if path.is_dir():
+            return None, [Problem(label, "", f"{_shown(path)} is a directory, expected a file.")]
+        if not path.is_file():  # a pipe, socket or device would block or never end
+            return None, [Problem(label, "", f"{_shown(path)} is not a regular file (a pipe, socket or device?); expected a file.")]
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [Problem(label, "", f"file is {size / 1e6:.0f} MB; inputs larger than {MAX_FILE_BYTES // 1_000_000} MB are refused.")]
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(label, "", f"cannot read {path}: {exc.strerror or exc}. Check permissions.")]
+        if size > max_bytes:
+            return None, [Problem(label, "", f"file is {size / 2**20:.0f} MiB; inputs larger than {max_bytes >> 20} MiB are refused.")]
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)  # bounded: the file may grow or lie about its size
+        if len(raw) > max_bytes:
+            return None, [Problem(label, "", f"file is larger than {max_bytes >> 20} MiB; inputs that large are refused.")]
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return None, [Problem(label, "", f"cannot read {_shown(path)}: {reason}. Check the path and permissions.")]
     if b"\x00" in raw:
         return None, [Problem(label, "", "file contains NUL bytes: it looks binary, not text. Save it as UTF-8 text.")]
     try:
@@ -64,7 +121,7 @@ def read_text(path: Path, label: str) -> tuple[str | None, list[Problem]]:
 
 def load_yaml(path: Path, label: str) -> tuple[Any, list[Problem]]:
     """Parse a YAML file into plain Python data. Returns (data, problems); data is None on failure."""
-    text, problems = read_text(path, label)
+    text, problems = read_text(path, label, MAX_YAML_BYTES)
     if text is None:
         return None, problems
     if not text.strip():
@@ -81,4 +138,6 @@ def load_yaml(path: Path, label: str) -> tuple[Any, list[Problem]]:
         return None, [Problem(label, where, f"not valid YAML: {exc.problem or exc}.")]
     except (yaml.YAMLError, RecursionError) as exc:
         return None, [Problem(label, "", f"not valid YAML: {exc}")]
+    if data is None:  # only comments, `---` or `null`: None must never mean "no problems"
+        return None, [Problem(label, "", "file holds no data (only comments, `---` or null).")]
     return data, []

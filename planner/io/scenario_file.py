@@ -35,10 +35,37 @@ def _resolve_input_paths(raw: dict[str, Any], folder: Path) -> None:
                 inputs[key] = str(p if p.is_absolute() else (folder / p))
 
 
-def read_scenario_raw(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Load `path` and everything it extends into one merged mapping (not yet validated)."""
+def _record_origins(data: dict[str, Any], label: str, origins: dict[str, str], prefix: str = "") -> None:
+    for key, value in data.items():
+        where = f"{prefix}.{key}" if prefix else str(key)
+        origins[where] = label
+        if isinstance(value, dict):
+            _record_origins(value, label, origins, where)
+
+
+def origin_of(locator: str, origins: dict[str, str]) -> str | None:
+    """The file that wrote the value at `locator` (`policy.allowed_chips[2]`), by its longest recorded prefix."""
+    cuts = [i for i, ch in enumerate(locator) if ch in ".["] + [len(locator)]
+    for cut in reversed(cuts):
+        if locator[:cut] in origins:
+            return origins[locator[:cut]]
+    return None
+
+
+def read_scenario_raw(
+    path: Path, _chain: tuple[Path, ...] = (), origins: dict[str, str] | None = None,
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Load `path` and everything it extends into one merged mapping (not yet validated).
+
+    `origins`, when given, is filled with `dotted.key -> file name` of the file whose value won the merge,
+    so a problem in a value inherited from a base scenario can name the base file.
+    """
+    origins = {} if origins is None else origins
     label = path.name
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # symlink loop (Python 3.11 raises RuntimeError): read_text reports it
+        resolved = path.absolute()
     if resolved in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, resolved))
         return None, [Problem(label, "extends", f"circular `extends`: {cycle}. Remove one of the links.")]
@@ -53,16 +80,24 @@ def read_scenario_raw(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict[s
     _resolve_input_paths(data, resolved.parent)
     parent_ref = data.get("extends")
     if parent_ref is None:
+        _record_origins(data, label, origins)
         return data, []
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         return None, [Problem(label, "extends", f"must be the path of another scenario file, got {parent_ref!r}.")]
     parent_path = Path(parent_ref.strip())
     if not parent_path.is_absolute():
         parent_path = resolved.parent / parent_path
-    if not parent_path.is_file():
+    try:
+        is_dir, is_file = parent_path.is_dir(), parent_path.is_file()
+    except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+        return None, [Problem(label, "extends", f"cannot read the base scenario: {getattr(exc, 'strerror', None) or exc}.")]
+    if is_dir:
+        return None, [Problem(label, "extends", f"{parent_path} is a directory; `extends` names a scenario file.")]
+    if not is_file:
         return None, [Problem(label, "extends", f"base scenario not found: {parent_path}. Paths are relative to {resolved.parent}.")]
-    base, problems = read_scenario_raw(parent_path, (*_chain, resolved))
+    base, problems = read_scenario_raw(parent_path, (*_chain, resolved), origins)
     if base is None:
         return None, problems
+    _record_origins(data, label, origins)
     merged = deep_merge(base, data)
     return merged, []

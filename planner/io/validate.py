@@ -21,7 +21,11 @@ def error_message(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "required field is missing"
     got = err.get("input")
-    if kind not in ("model_type", "dict_type", "list_type") and got is not None and not isinstance(got, dict | list):
+    already_shown = kind == "value_error" and "got " in msg  # our validators name the value themselves
+    if already_shown and len(msg) > 200:
+        head, _, shown = msg.rpartition("got ")
+        msg = f"{head}got {shown[:57]}..."
+    if kind not in ("model_type", "dict_type", "list_type") and got is not None and not isinstance(got, dict | list) and not already_shown:
         shown = repr(got)
         if len(shown) > 60:
             shown = shown[:57] + "..."

@@ -53,7 +53,8 @@ def read_workloads(path: Path, label: str | None = None) -> tuple[list[WorkloadR
     try:
         for line_no, values in enumerate(reader, start=2):
             if line_no - 1 > MAX_ROWS:
-                problems.append(Problem(label, f"row {line_no}", f"more than {MAX_ROWS} rows; split the forecast."))
+                # first, so a report trimmed to the first problems of each file still says it
+                problems.insert(0, Problem(label, f"row {line_no}", f"more than {MAX_ROWS} rows; split the forecast."))
                 break
             if not any(v.strip() for v in values):
                 continue  # blank line

@@ -1,0 +1,92 @@
+"""Column headings with units, and the kind (unit/precision) of every known column."""
+
+from __future__ import annotations
+
+import re
+
+#: column -> (heading, kind); kinds are those of `planner.results.units.EXCEL_FORMATS`.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "order_quarter": ("Order quarter", "text"),
+    "delivery_quarter": ("Delivery quarter", "text"),
+    "quarter": ("Quarter", "text"),
+    "vendor": ("Vendor", "text"),
+    "chip": ("Chip", "text"),
+    "site": ("Site", "text"),
+    "servers": ("Servers", "int"),
+    "chips": ("Chips", "int"),
+    "unit_price_usd": ("Unit price (USD per server)", "usd"),
+    "cost_usd": ("Extended cost (USD)", "usd"),
+    "rack": ("Rack", "text"),
+    "rack_type": ("Rack type", "text"),
+    "power_kw": ("Power (kW)", "kw"),
+    "power_cap_kw": ("Power cap (kW)", "kw"),
+    "rack_units": ("Rack units used", "number"),
+    "rack_units_cap": ("Rack units available", "number"),
+    "workload": ("Workload", "text"),
+    "model": ("Model", "text"),
+    "precision": ("Precision", "text"),
+    "tp": ("TP", "int"),
+    "pp": ("PP", "int"),
+    "ep": ("EP", "int"),
+    "replicas": ("Replicas", "int"),
+    "tokens_per_s": ("Capacity (tokens/s)", "tokens"),
+    "demand_tokens_per_s": ("Demand (tokens/s)", "tokens"),
+    "required_tokens_per_s": ("Required (tokens/s)", "tokens"),
+    "served_tokens_per_s": ("Served (tokens/s)", "tokens"),
+    "unmet_tokens_per_s": ("Unmet (tokens/s)", "tokens"),
+    "it_power_kw": ("IT power (kW)", "kw"),
+    "facility_power_kw": ("Facility power (kW)", "kw"),
+    "cap_kw": ("IT power cap (kW)", "kw"),
+    "constraint": ("Constraint", "text"),
+    "where": ("Where", "text"),
+    "shadow_price_usd": ("Shadow price (USD per unit)", "usd_cents"),
+    "unit": ("Unit", "text"),
+    "short_tokens_per_s": ("Shortfall (tokens/s)", "tokens"),
+    "cause": ("Cause", "text"),
+    "workload_id": ("Workload", "text"),
+    "chip_id": ("Chip", "text"),
+    "chips_per_replica": ("Chips per replica", "int"),
+    "batch": ("Batch", "int"),
+    "tokens_per_s_per_replica": ("Tokens/s per replica", "tokens"),
+    "ttft_ms": ("TTFT (ms)", "ms"),
+    "tpot_ms": ("TPOT (ms)", "ms"),
+    "power_w_per_replica": ("Power per replica (W)", "int"),
+    "joules_per_token": ("Energy (J/token)", "joules"),
+    "bound": ("Bound by", "text"),
+    "role": ("Role", "text"),
+    "path": ("Path", "text"),
+    "sha256": ("SHA-256", "text"),
+    "budget_usd": ("Budget (USD)", "usd"),
+    # columns the workbook adds as live formulas
+    "served_share": ("Served / required", "pct"),
+    "headroom_kw": ("Headroom (kW)", "kw"),
+    "utilisation": ("Utilisation", "pct"),
+}
+
+_SUFFIX_KIND = (("_usd", " (USD)", "usd"), ("_kw", " (kW)", "kw"), ("_ms", " (ms)", "ms"),
+                ("_mwh", " (MWh)", "mwh"), ("_tokens_per_s", " (tokens/s)", "tokens"), ("_seconds", " (s)", "seconds"))
+
+
+def heading(column: str) -> str:
+    """Display heading of a column; unknown columns get one derived from the name and its unit suffix."""
+    if column in COLUMNS:
+        return COLUMNS[column][0]
+    for suffix, unit, _ in _SUFFIX_KIND:
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return _words(column[: -len(suffix)]) + unit
+    return _words(column)
+
+
+def kind(column: str, numeric: bool = True) -> str:
+    """Kind of a column; unknown numeric columns are plain numbers, unknown others text."""
+    if column in COLUMNS:
+        return COLUMNS[column][1]
+    for suffix, _, k in _SUFFIX_KIND:
+        if column.endswith(suffix):
+            return k
+    return "number" if numeric else "text"
+
+
+def _words(name: str) -> str:
+    text = re.sub(r"[_\s]+", " ", str(name)).strip()
+    return text[:1].upper() + text[1:] if text else "(unnamed)"

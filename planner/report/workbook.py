@@ -1,0 +1,85 @@
+"""`write_workbook(plan, path)`: the plan as an Excel workbook a planning team can sign.
+
+Sheets: Summary, Purchase orders, Capacity, Power, Deployments, Racks, Options, Binding, Diagnosis,
+Run info. Totals are live formulas that reconcile with plan.json; input text is always literal text.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner.report.xlsx_cells import fit_columns, write_table
+from planner.report.xlsx_orders import SHEET as ORDERS_SHEET
+from planner.report.xlsx_orders import write_orders_sheet
+from planner.report.xlsx_runinfo import write_run_sheet
+from planner.report.xlsx_summary import SHEET as SUMMARY_SHEET
+from planner.report.xlsx_summary import write_summary_sheet
+from planner.report.xlsx_trends import write_capacity_sheet, write_power_sheet
+from planner.results.atomic import atomic_write
+from planner.results.reconcile import reconcile
+from planner.results.tables import plan_tables
+
+#: Sheet order; the plain table sheets map to their table name.
+SHEETS = (SUMMARY_SHEET, ORDERS_SHEET, "Capacity", "Power", "Deployments", "Racks", "Options", "Binding",
+          "Diagnosis", "Run info")
+_PLAIN = {"Deployments": "deployments", "Racks": "racks", "Options": "options", "Binding": "binding",
+          "Diagnosis": "diagnosis"}
+
+
+def _print_setup(ws: Worksheet) -> None:
+    """Landscape, one page wide, header row repeated: printable without fiddling."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddFooter.center.text = "&A - page &P of &N"
+    if ws.freeze_panes == "A2":
+        ws.print_title_rows = "1:1"
+
+
+def build_workbook(plan: dict[str, Any]) -> Workbook:
+    """The workbook of a validated plan, in memory."""
+    tables = plan_tables(plan)
+    quarters = list((plan.get("horizon") or {}).get("quarters") or [])
+    wb = Workbook()
+    sheets = {name: (wb.active if i == 0 else wb.create_sheet()) for i, name in enumerate(SHEETS)}
+    for name, ws in sheets.items():
+        ws.title = name
+    orders = write_orders_sheet(sheets[ORDERS_SHEET], plan, tables["purchases"])
+    write_summary_sheet(sheets[SUMMARY_SHEET], plan, orders, reconcile(plan))
+    write_capacity_sheet(sheets["Capacity"], tables["capacity"], quarters)
+    write_power_sheet(sheets["Power"], tables["power"], quarters)
+    for sheet, table in _PLAIN.items():
+        write_table(sheets[sheet], tables[table])
+    write_run_sheet(sheets["Run info"], plan, tables["inputs"])
+    for name, ws in sheets.items():
+        if name not in (SUMMARY_SHEET, "Run info"):  # those two size their own columns
+            fit_columns(ws)
+        _print_setup(ws)
+    wb.active = 0
+    return wb
+
+
+def write_workbook(plan: dict[str, Any], path: str | Path) -> Path:
+    """Write the workbook of a validated plan to `path` atomically; returns the path."""
+    buffer = io.BytesIO()
+    build_workbook(plan).save(buffer)  # build fully before touching the destination
+    with atomic_write(path, "wb") as fh:
+        fh.write(buffer.getvalue())
+    return Path(path)
+
+
+def write_all_reports(plan: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Every report of a plan (workbook, HTML, CSVs); lives in `planner.report.outputs`, kept here for callers."""
+    # Late import: planner.report.outputs imports this module.
+    from planner.report import outputs
+
+    return outputs.write_all_reports(plan, out_dir)

@@ -1,0 +1,138 @@
+"""Read `plan.json` safely: every way a file can be broken becomes a located `Problem`, never a traceback.
+
+Handles missing, empty, binary, non-UTF-8, truncated, non-JSON, wrongly typed and hand-edited files.
+Writing goes through `planner.results.atomic` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from planner.errors import InputError, Problem, format_loc
+from planner.results.atomic import atomic_write, write_json_atomic
+from planner.results.plan_schema import SCHEMA_VERSION, Plan
+
+__all__ = ["MAX_PLAN_BYTES", "atomic_write", "read_plan", "validate_plan", "write_json_atomic"]
+
+MAX_PLAN_BYTES = 500 * 1024 * 1024
+MAX_PROBLEMS = 50
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _read_bytes(path: Path, label: str) -> bytes:
+    if not path.exists():
+        raise InputError([Problem(label, "", f"file not found: {path}. Check the folder: it should hold the "
+                                             "plan.json written by `planner plan`.")])
+    if path.is_dir():
+        raise InputError([Problem(label, "", f"{path} is a folder, expected the file plan.json.")])
+    try:
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise InputError([Problem(label, "", f"file is {size / 1e6:.0f} MB; plans larger than "
+                                                 f"{MAX_PLAN_BYTES // 1_000_000} MB are refused.")])
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(label, "", f"cannot read {path}: {exc.strerror or exc}. Check permissions.")]) from None
+
+
+def _parse(raw: bytes, label: str) -> Any:
+    if not raw.strip():
+        raise InputError([Problem(label, "", "file is empty. Re-run `planner plan` to write it again.")])
+    if b"\x00" in raw:
+        raise InputError([Problem(label, "", "file contains NUL bytes: it is binary, not the JSON text of a plan.")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(label, f"byte {exc.start}", "file is not valid UTF-8 text; plan.json is "
+                                                              "UTF-8 JSON. Re-run `planner plan`.")]) from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise InputError([Problem(label, "", f"key {str(exc)!r} appears twice in one object; keep one.")]) from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        if exc.pos >= len(text.rstrip()):
+            msg = "file ends in the middle of the JSON: it looks truncated (interrupted write or copy)."
+        else:
+            msg = f"not valid JSON: {exc.msg}."
+        raise InputError([Problem(label, where, msg + " Re-run `planner plan` or restore the file.")]) from None
+    except RecursionError:
+        raise InputError([Problem(label, "", "JSON nested too deeply to be a plan.")]) from None
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "invalid value"))
+    got = err.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, "):]
+    if kind in ("model_type", "dict_type"):
+        return f"must be an object {{...}}, got {type(got).__name__ if got is not None else 'null'}"
+    if kind == "list_type":
+        return f"must be a list [...], got {type(got).__name__ if got is not None else 'null'}"
+    if kind == "literal_error":
+        expected = msg.removeprefix("Input should be ")
+        return f"must be {expected}, got {got!r:.60}"
+    return f"{msg}, got {got!r:.60}"
+
+
+def _locator(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    suffix = ""
+    if parts and parts[-1] == "[key]":
+        parts.pop()
+        suffix = " (key)"
+    return format_loc(parts) + suffix
+
+
+def _version_problem(data: dict[str, Any], label: str) -> Problem | None:
+    version = data.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        return Problem(label, "schema_version", f"plan written by a newer planner (schema version {version}); "
+                                                 f"this planner reads version {SCHEMA_VERSION}. Upgrade the planner.")
+    return None
+
+
+def validate_plan(data: Any, label: str = "plan.json") -> dict[str, Any]:
+    """Check plan data against the schema; return it as plain, normalised data or raise `InputError`."""
+    if not isinstance(data, dict):
+        raise InputError([Problem(label, "", f"must be a JSON object {{...}} at the top level, got {type(data).__name__}.")])
+    newer = _version_problem(data, label)
+    if newer:
+        raise InputError([newer])
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(label, _locator(e.get("loc", ())), _message(e)) for e in exc.errors()]
+        if len(problems) > MAX_PROBLEMS:
+            hidden = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], Problem(label, "", f"... and {hidden} more problems not shown")]
+        raise InputError(problems) from None
+    except RecursionError:
+        raise InputError([Problem(label, "", "JSON nested too deeply to be a plan.")]) from None
+    return plan.model_dump(mode="python")
+
+
+def read_plan(path: str | Path, label: str | None = None) -> dict[str, Any]:
+    """Read and validate a `plan.json`; `label` names the file in problems (default: its file name)."""
+    path = Path(path)
+    name = label or path.name
+    return validate_plan(_parse(_read_bytes(path, name), name), name)

@@ -1,0 +1,246 @@
+"""Pydantic models of `plan.json` (schema version 1).
+
+Known keys are required and typed; unknown keys are kept (`extra="allow"`) so a newer optimizer can add
+fields without breaking older reports. Numbers must be JSON numbers (a quoted "123" or a boolean is an
+error, not silently converted); whole-number fields accept 4 or 4.0 but not 4.5.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+SCHEMA_VERSION = 1
+_QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
+
+
+def _shown(value: Any) -> str:
+    """The offending value as the user wrote it in JSON (true/false/null), shortened."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {_shown(value)}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {_shown(value)}")
+    return float(value)
+
+
+def _optional_number(value: Any) -> float | None:
+    return None if value is None else _number(value)
+
+
+def _whole(value: Any) -> int:
+    number = _number(value)
+    if not number.is_integer():
+        raise ValueError(f"must be a whole number, got {_shown(value)}")
+    return int(number)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, got {_shown(value)}")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _quarter(value: Any) -> str:
+    if not isinstance(value, str) or not _QUARTER_RE.match(value):
+        raise ValueError(f"must be a quarter written like 2027Q1, got {_shown(value)}")
+    return value
+
+
+def _optional_quarter(value: Any) -> str | None:
+    return None if value is None else _quarter(value)
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+OptNumber = Annotated[float | None, BeforeValidator(_optional_number)]
+Whole = Annotated[int, BeforeValidator(_whole)]
+OptWhole = Annotated[int | None, BeforeValidator(lambda v: None if v is None else _whole(v))]
+Text = Annotated[str, BeforeValidator(_text)]
+OptText = Annotated[str | None, BeforeValidator(_optional_text)]
+QuarterStr = Annotated[str, BeforeValidator(_quarter)]
+OptQuarter = Annotated[str | None, BeforeValidator(_optional_quarter)]
+
+
+class PlanModel(BaseModel):
+    """Base: unknown keys kept for forward compatibility; no coercion of NaN/inf."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+
+class Solver(PlanModel):
+    name: Text
+    version: OptText = None
+    solve_seconds: OptNumber = None
+    build_seconds: OptNumber = None
+    time_limit_s: OptNumber = None
+    mip_gap_target: OptNumber = None
+    threads: OptWhole = None
+    seed: OptWhole = None
+    raw_status: OptText = None
+
+
+class Horizon(PlanModel):
+    first_quarter: QuarterStr
+    quarters: list[QuarterStr]
+
+
+class Kpis(PlanModel):
+    capex_usd: OptNumber
+    opex_usd: OptNumber
+    energy_usd: OptNumber
+    facility_usd: OptNumber
+    residual_value_usd: OptNumber
+    tco_usd: OptNumber
+    energy_mwh: OptNumber
+    served_tokens: OptNumber
+    usd_per_million_tokens: OptNumber
+    joules_per_token: OptNumber
+
+
+class Limits(PlanModel):
+    budget_usd_total: OptNumber
+    budget_usd_by_quarter: dict[QuarterStr, Number]
+    site_power_cap_kw: dict[Text, Number]
+
+
+class Purchase(PlanModel):
+    order_quarter: QuarterStr
+    delivery_quarter: QuarterStr
+    site: Text
+    chip: Text
+    vendor: Text
+    servers: Whole
+    chips: Whole
+    unit_price_usd: Number
+    cost_usd: Number
+
+
+class Rack(PlanModel):
+    quarter: QuarterStr
+    site: Text
+    rack: Text
+    rack_type: Text
+    chip: Text
+    servers: Whole
+    power_kw: Number
+    power_cap_kw: Number
+    rack_units: Number
+    rack_units_cap: Number
+
+
+class Deployment(PlanModel):
+    quarter: QuarterStr
+    site: Text
+    rack: Text
+    workload: Text
+    model: Text
+    chip: Text
+    precision: Text
+    tp: Whole
+    pp: Whole
+    replicas: Whole
+    chips: Whole
+    tokens_per_s: Number
+    power_kw: Number
+
+
+class CapacityRow(PlanModel):
+    quarter: QuarterStr
+    workload: Text
+    demand_tokens_per_s: Number
+    required_tokens_per_s: Number
+    served_tokens_per_s: Number
+    unmet_tokens_per_s: Number
+
+
+class PowerRow(PlanModel):
+    quarter: QuarterStr
+    site: Text
+    it_power_kw: Number
+    facility_power_kw: Number
+    cap_kw: OptNumber
+
+
+class Binding(PlanModel):
+    constraint: Text
+    where: OptText
+    quarter: OptQuarter
+    shadow_price_usd: OptNumber
+    unit: OptText
+
+
+class Diagnosis(PlanModel):
+    workload: Text
+    quarter: OptQuarter
+    short_tokens_per_s: Number
+    cause: Text
+
+
+class Option(PlanModel):
+    workload_id: Text
+    quarter: OptQuarter
+    chip_id: Text
+    precision: Text
+    tp: Whole
+    pp: Whole
+    ep: Whole
+    chips_per_replica: Whole
+    batch: Whole
+    tokens_per_s_per_replica: Number
+    ttft_ms: OptNumber
+    tpot_ms: OptNumber
+    power_w_per_replica: Number
+    joules_per_token: OptNumber
+    bound: OptText
+
+
+class InputFile(PlanModel):
+    role: Text
+    path: Text
+    sha256: OptText
+
+
+class Run(PlanModel):
+    started_utc: OptText = None
+    finished_utc: OptText = None
+    planner_version: OptText = None
+    versions: dict[Text, OptText] = {}
+    stage_seconds: dict[Text, Number] = {}
+
+
+class Plan(PlanModel):
+    """The whole `plan.json`."""
+
+    schema_version: Literal[1]
+    scenario: Text
+    status: Literal["optimal", "feasible", "infeasible", "no_plan"]
+    objective_usd: OptNumber
+    best_bound_usd: OptNumber
+    mip_gap: OptNumber
+    solver: Solver
+    horizon: Horizon
+    kpis: Kpis
+    limits: Limits
+    purchases: list[Purchase]
+    racks: list[Rack]
+    deployments: list[Deployment]
+    capacity: list[CapacityRow]
+    power: list[PowerRow]
+    binding: list[Binding]
+    diagnosis: list[Diagnosis]
+    options: list[Option]
+    inputs: list[InputFile]
+    run: Run
