@@ -8,7 +8,7 @@ fleet contributes in each quarter. The model builder only reads these.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -101,6 +101,34 @@ class PlanSets:
         return t if self.capex_timing == "order" else self.delivery(c, t)
 
 
+#: at most this many options per (workload, quarter, chip) reach the MILP, best servers-per-token first
+MAX_OPTIONS_PER_CHIP = 4
+
+
+def prune_options(candidates: list[Option]) -> list[Option]:
+    """Keep, per (workload, quarter, chip), the options no other beats on all of: servers per token/s,
+    kW per token/s and replica size (servers per replica, which decides packing). Latency targets are already
+    met by every candidate, so nothing else distinguishes them for the optimizer. Exact ties keep the first.
+    """
+    groups: dict[tuple[str, int, str], list[Option]] = defaultdict(list)
+    for o in candidates:
+        groups[(o.workload, o.t, o.chip)].append(o)
+    kept: list[Option] = []
+    for key in sorted(groups):
+        metrics = [(o.servers_per_replica / o.tokens_per_s, o.power_kw / o.tokens_per_s, o.servers_per_replica, o) for o in groups[key]]
+        front = []
+        for i, (a, b, g, o) in enumerate(metrics):
+            dominated = any(
+                (a2 <= a and b2 <= b and g2 <= g) and ((a2, b2, g2) != (a, b, g) or j < i)
+                for j, (a2, b2, g2, _) in enumerate(metrics) if j != i
+            )
+            if not dominated:
+                front.append((a, b, g, o))
+        front.sort(key=lambda x: (x[0], x[1], x[2]))
+        kept.extend(o for *_, o in front[:MAX_OPTIONS_PER_CHIP])
+    return kept
+
+
 def _price(inputs: PlanInputs, chip: ChipSpec) -> float:
     terms = inputs.scenario.chip_terms.get(chip.chip_id)
     vendor = inputs.scenario.vendors.get(chip.vendor)
@@ -176,7 +204,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
     forecast = {(w.workload_id, t_of[w.quarter]): w.peak_output_tokens_per_s for w in inputs.workloads}
     allowed_sites = {w.workload_id: set(w.allowed_sites) for w in inputs.workloads}
 
-    opts: list[Option] = []
+    candidates: list[Option] = []
     best_tok: dict[tuple[str, int], float] = defaultdict(float)
     for row in options.itertuples(index=False):
         c = row.chip_id
@@ -192,13 +220,14 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             continue
         spr = float(fp.servers_per_replica) if fp.replicas_per_server <= 1 else 1.0 / fp.replicas_per_server
         t = t_of[row.quarter]
-        opts.append(Option(
-            index=len(opts), workload=row.workload_id, model=row.model_id, t=t, chip=c, precision=row.precision,
+        candidates.append(Option(
+            index=-1, workload=row.workload_id, model=row.model_id, t=t, chip=c, precision=row.precision,
             tp=int(row.tp), pp=int(row.pp), ep=int(row.ep), chips_per_replica=int(row.chips_per_replica),
             tokens_per_s=float(row.tokens_per_s_per_replica), power_kw=float(row.power_w_per_replica) / 1000.0,
             servers_per_replica=spr, ttft_ms=float(row.ttft_ms), tpot_ms=float(row.tpot_ms), batch=int(row.batch),
         ))
         best_tok[(row.workload_id, t)] = max(best_tok[(row.workload_id, t)], float(row.tokens_per_s_per_replica))
+    opts = [replace(o, index=i) for i, o in enumerate(prune_options(candidates))]
 
     deploy_keys = []
     for o in opts:
