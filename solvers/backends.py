@@ -159,8 +159,15 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
 def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveResult:
     """CBC or Gurobi through PuLP. CBC exposes no bound through PuLP: gap is reported only when proven optimal."""
     if name == "cbc":
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=settings.time_limit_s, gapRel=settings.mip_gap,
-                                   threads=settings.threads, options=[f"randomSeed {settings.seed}"])
+        kwargs = {"msg": False, "timeLimit": settings.time_limit_s, "gapRel": settings.mip_gap,
+                  "threads": settings.threads, "options": [f"randomSeed {settings.seed}"]}
+        solver = pulp.COIN_CMD(**kwargs)  # a CBC on PATH (the only way in PuLP 4)
+        if not solver.available() and hasattr(pulp, "PULP_CBC_CMD"):
+            import warnings
+
+            with warnings.catch_warnings():  # PuLP 3.x bundles CBC behind a class deprecated for 4.0
+                warnings.simplefilter("ignore", DeprecationWarning)
+                solver = pulp.PULP_CBC_CMD(**kwargs)
     else:
         solver = pulp.GUROBI(msg=False, timeLimit=settings.time_limit_s, gapRel=settings.mip_gap,
                              Threads=settings.threads, Seed=settings.seed)

@@ -148,3 +148,31 @@ def test_greedy_baseline_is_feasible_and_never_cheaper() -> None:
     assert g.extracted is not None and g.extracted.kpis["capex_usd"] == pytest.approx(300_000)
     _, _, _, ex = run(inputs, opts)
     assert ex.kpis["tco_usd"] < g.extracted.kpis["tco_usd"]
+
+
+def test_cbc_backend_finds_the_same_optimum() -> None:
+    # Same case as test_mix_beats_single_chip_when_demand_is_lumpy: optimum 1 A + 1 B = $250k, via PuLP's CBC.
+    a = make_chip("a", price_usd_per_server=100_000)
+    b = make_chip("b", price_usd_per_server=150_000)
+    inputs = make_inputs([a, b], {"2027Q1": 20_000})
+    opts = make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1000}, {"chip_id": "b", "tokens_per_s_per_replica": 2000}], ["2027Q1"])
+    S = build_sets(inputs, opts)
+    m, const = build_model(S)
+    r = solve(m, SolverSettings(name="cbc", time_limit_s=30, mip_gap=0.0, threads=1, seed=0))
+    assert r.status == "optimal" and r.solver_name == "cbc"
+    assert verify_solution(m, r.values) == []
+    assert bought(extract(S, m, r.values, const)) == {"a": 1, "b": 1}
+
+
+def test_gurobi_without_licence_is_a_clear_error() -> None:
+    from planner.errors import PlannerError
+
+    a = make_chip("a", price_usd_per_server=100_000)
+    S = build_sets(make_inputs([a], {"2027Q1": 8_000}), make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1000}], ["2027Q1"]))
+    m, _ = build_model(S)
+    try:
+        r = solve(m, SolverSettings(name="gurobi", time_limit_s=10, mip_gap=0.0))
+    except PlannerError as exc:
+        assert exc.exit_code == 2 and "not available" in str(exc)
+    else:  # a licensed Gurobi is present: then it must solve this correctly
+        assert r.status == "optimal"
