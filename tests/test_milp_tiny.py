@@ -176,3 +176,32 @@ def test_gurobi_without_licence_is_a_clear_error() -> None:
         assert exc.exit_code == 2 and "not available" in str(exc)
     else:  # a licensed Gurobi is present: then it must solve this correctly
         assert r.status == "optimal"
+
+
+def test_max_tokens_objective_serves_what_the_budget_buys() -> None:
+    # Objective max_tokens: demand 20,000 tok/s, budget $100k buys one $100k server = 8,000 tok/s (A) or
+    # nothing of B ($150k). Served = 8,000, unmet = 12,000; the plan is feasible (unmet is the objective).
+    a = make_chip("a", price_usd_per_server=100_000)
+    b = make_chip("b", price_usd_per_server=150_000)
+    inputs = make_inputs([a, b], {"2027Q1": 20_000}, policy={"objective": "max_tokens", "capex_budget_usd_total": 100_000})
+    opts = make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1000}, {"chip_id": "b", "tokens_per_s_per_replica": 2000}], ["2027Q1"])
+    _, _, _, ex = run(inputs, opts)
+    assert bought(ex) == {"a": 1}
+    (row,) = ex.capacity
+    assert row["served_tokens_per_s"] == pytest.approx(8_000) and row["unmet_tokens_per_s"] == pytest.approx(12_000)
+
+
+def test_min_energy_objective_prefers_the_frugal_chip() -> None:
+    # A: $100k, replicas draw 1,000 W per 1,000 tok/s; B: $300k, 250 W per 1,000 tok/s. Demand 8,000 -> one server.
+    # min_tco with free electricity buys A; min_energy buys B (2 kW vs 8 kW serving draw).
+    a = make_chip("a", price_usd_per_server=100_000, tdp_w=1000)
+    b = make_chip("b", price_usd_per_server=300_000, tdp_w=250)
+    opts = make_options([
+        {"chip_id": "a", "tokens_per_s_per_replica": 1000, "power_w_per_replica": 1000},
+        {"chip_id": "b", "tokens_per_s_per_replica": 1000, "power_w_per_replica": 250},
+    ], ["2027Q1"])
+    site = make_site(usd_per_kwh=0.1)
+    _, _, _, ex = run(make_inputs([a, b], {"2027Q1": 8_000}, sites=[site]), opts)
+    assert bought(ex) == {"a": 1}
+    _, _, _, ex = run(make_inputs([a, b], {"2027Q1": 8_000}, sites=[site], policy={"objective": "min_energy"}), opts)
+    assert bought(ex) == {"b": 1}
