@@ -29,13 +29,21 @@ from planner.perf.options import _MEMO, _STAGE_MEMO, options_table  # noqa: E402
 from planner.schemas.workloads import WorkloadRow  # noqa: E402
 
 
+def _fit_label(r: dict) -> str:
+    if not r["in_fit"]:
+        return "no: " + r["note"].split(";")[-1].strip()
+    return "latency only (claim)" if r["kind"] == "per_user" else "yes"
+
+
 def accuracy() -> None:
     cal = fit_calibration_file(BUNDLED_MEASUREMENTS)
     rep = cal.report or {}
     print(f"Calibration: {cal.source}")
     print("  factors (family|precision: eta_bandwidth, eta_compute): "
           + "; ".join(f"{k}: {v.eta_bandwidth:.2f}, {v.eta_compute:.2f}" for k, v in sorted(cal.factors.items())))
-    print(f"  request overhead {cal.request_overhead_ms:.0f} ms; parameters {rep['parameters']}")
+    lat = ", ".join(f"{k} {v:.1f} us" for k, v in sorted(cal.layer_latency_us.items())) or "none"
+    print(f"  request overhead {cal.request_overhead_ms:.0f} ms; per-layer latency (SRAM, fitted on per-user claims): {lat}")
+    print(f"  parameters {rep['parameters']}")
     print()
     head = f"{'id':<5} {'kind':<8} {'model':<14} {'chip':<14} {'n':>4} {'layout':<13} {'prec':<5} {'measured':>10} " \
            f"{'predicted':>10} {'err%':>7} {'LOO%':>7}  fit"
@@ -45,7 +53,7 @@ def accuracy() -> None:
         loo = "" if r["loo_error_pct"] is None else f"{r['loo_error_pct']:7.1f}"
         print(f"{r['id']:<5} {r['kind']:<8} {r['model'][:14]:<14} {str(r['chip'])[:14]:<14} {str(r['chips'] or '-'):>4} "
               f"{r['layout']:<13} {r['precision']:<5} {r['measured']:>10.1f} {r['predicted']:>10.1f} "
-              f"{r['error_pct']:7.1f} {loo:>7}  {'yes' if r['in_fit'] else 'no: ' + r['note'].split(';')[-1].strip()}")
+              f"{r['error_pct']:7.1f} {loo:>7}  {_fit_label(r)}")
     print()
     print("Rows not modelled:")
     for u in rep["unmodelled"]:
@@ -53,7 +61,8 @@ def accuracy() -> None:
     s = rep["summary"]
     print()
     print("Absolute percentage error (fit rows)        median    p90    n")
-    for key in ("throughput_in_sample", "throughput_leave_one_out", "ttft_in_sample", "ttft_leave_one_out", "reported_only"):
+    for key in ("throughput_in_sample", "throughput_leave_one_out", "ttft_in_sample", "ttft_leave_one_out",
+                "sram_per_user_in_sample", "sram_per_user_leave_one_out", "reported_only"):
         v = s[key]
         if v.get("n"):
             print(f"  {key:<40} {v['median_ape_pct']:6.1f} {v['p90_ape_pct']:6.1f} {v['n']:4d}")

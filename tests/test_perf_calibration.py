@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from planner.catalog import load_chip_catalog, load_model_catalog
-from planner.perf.calib_rows import Case, parse_latency_constraint, parse_precision, read_cases
+from planner.perf.calib_rows import (
+    Case,
+    parse_latency_constraint,
+    parse_pcie_link,
+    parse_power_setting,
+    parse_precision,
+    read_cases,
+)
 from planner.perf.calibration import BUNDLED_MEASUREMENTS, load_calibration
-from planner.perf.predict import predict_case
+from planner.perf.layout import Layout
+from planner.perf.predict import _case_stage, predict_case
 
 MODELS = load_model_catalog()
 CHIPS = load_chip_catalog()
@@ -78,3 +87,49 @@ def test_row_parsing_helpers() -> None:
     assert parse_precision("not disclosed") is None
     assert parse_latency_constraint("TTFT p99<=2000 ms, TPOT p99<=200 ms") == (2000.0, 200.0)
     assert parse_latency_constraint("p99 latency <=20 s per sample") is None
+
+
+def test_sram_per_user_claims_fit_one_layer_latency_per_vendor() -> None:
+    cal = load_calibration()
+    rows = {r["id"]: r for r in cal.report["rows"]}  # type: ignore[index]
+    assert set(cal.layer_latency_us) == {"groq_lpu", "cerebras_wse"}
+    assert cal.report["parameters"]["layer_latency_rows"] == {  # type: ignore[index]
+        "groq_lpu": ["V087", "V089"], "cerebras_wse": ["V092", "V093"]}
+    for rid in ("V087", "V089", "V092", "V093"):
+        assert rows[rid]["kind"] == "per_user" and rows[rid]["in_fit"]
+        assert abs(rows[rid]["error_pct"]) <= 30.0
+    # no GPU family gets a layer latency, so GPU predictions do not depend on it
+    for chip in CHIPS.values():
+        if chip.memory_kind != "sram":
+            assert cal.layer_latency_s(chip) == 0.0
+
+
+def test_documented_system_facts_of_a_row() -> None:
+    assert parse_pcie_link("4 instances x TP2; TP all-reduce over PCIe Gen5 x16") == pytest.approx(32 * 16 * 128 / 130 / 8)
+    assert parse_pcie_link("2 instances x TP2") is None
+    assert parse_power_setting("H200 configured at 1000 W TGP (CTS variant)") == 1000.0
+    ratio = {k: m.n_heads / m.n_kv_heads for k, m in MODELS.items()}
+    cases = {c.row_id: c for c in read_cases(BUNDLED_MEASUREMENTS, set(MODELS), set(CHIPS), ratio) if isinstance(c, Case)}
+    v17, v09 = cases["V017"], cases["V009"]
+    assert (v17.tp, v17.pp, v17.batch, v17.link_gbs_per_direction) == (2, 1, 896, pytest.approx(63.0, rel=0.01))
+    cal = load_calibration()
+    p = _case_stage(v17, MODELS[v17.model_id], CHIPS["h100_pcie"], Layout(tp=2), cal)
+    assert float(p.link_bandwidth) == pytest.approx(63.0e9, rel=0.01)  # not the catalog's 300 GB/s NVLink bridge
+    # the 1000 W H200 computes (1000 / 700)^(1/3) = 1.126x faster than the catalog's 700 W part; bandwidth unchanged
+    at_tdp = _case_stage(replace(v09, power_w=None), MODELS[v09.model_id], CHIPS["h200_sxm"], Layout(), cal)
+    at_1000 = _case_stage(v09, MODELS[v09.model_id], CHIPS["h200_sxm"], Layout(), cal)
+    assert float(at_1000.compute) == pytest.approx(float(at_tdp.compute) * (1000 / 700) ** (1 / 3), rel=1e-9)
+    assert float(at_1000.bandwidth) == float(at_tdp.bandwidth)
+
+
+def test_layer_latency_json_round_trip_and_validation(tmp_path: Path) -> None:
+    cal = load_calibration()
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(cal.to_json()), encoding="utf-8")
+    again = load_calibration(path)
+    assert dict(again.layer_latency_us) == pytest.approx(dict(cal.layer_latency_us))
+    assert again.layer_latency_s(CHIPS["groq_lpu_v1"]) == pytest.approx(cal.layer_latency_us["groq_lpu"] * 1e-6)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**cal.to_json(), "layer_latency_us": {"groq_lpu": -1}}), encoding="utf-8")
+    with pytest.raises(ValueError, match="layer_latency_us"):
+        load_calibration(bad)

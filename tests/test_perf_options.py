@@ -89,3 +89,22 @@ def test_options_table_columns_memo_and_disk_cache(tmp_path: Path) -> None:
 def test_unknown_model_is_reported() -> None:
     with pytest.raises(ValueError, match="not-a-model"):
         options_table([_wl(model_id="not-a-model")], MODELS, {"h100_sxm": CHIPS["h100_sxm"]}, CAL)
+
+
+def test_sram_options_carry_the_layer_latency_floor() -> None:
+    """The optimizer sees the per-layer latency: TPOT >= layers x tau and tokens/s per replica <= batch / TPOT floor."""
+    tau_us = {"groq_lpu": 40.0, "cerebras_wse": 6.0}
+    cal = Calibration(factors=CAL.factors, request_overhead_ms=10.0, layer_latency_us=tau_us)
+    w = _wl(prompt_tokens_mean=500, output_tokens_mean=200, ttft_ms=5000, tpot_ms=100, allowed_precisions="int8;bf16")
+    model = MODELS[w.model_id]
+    chips = [CHIPS["groq_lpu_v1"], CHIPS["cerebras_wse3"]]
+    opts = deployment_options(w, model, chips, cal)
+    base = {(o.chip_id, o.precision, o.tp, o.pp, o.ep): o for o in deployment_options(w, model, chips, CAL)}
+    assert {o.chip_id for o in opts} == {"groq_lpu_v1", "cerebras_wse3"}
+    for o in opts:
+        floor_ms = model.n_layers * tau_us[cal.family(CHIPS[o.chip_id])] / 1e3  # 80 x 40 us = 3.2 ms on Groq
+        assert o.tpot_ms >= floor_ms
+        assert o.tokens_per_s_per_replica <= o.batch / (floor_ms / 1e3)
+        same = base.get((o.chip_id, o.precision, o.tp, o.pp, o.ep))
+        if same is not None:  # the floor only slows a layout down
+            assert o.tpot_ms > same.tpot_ms or o.tokens_per_s_per_replica < same.tokens_per_s_per_replica

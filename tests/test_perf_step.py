@@ -73,3 +73,31 @@ def test_pipeline_tpot_is_stages_times_stage_time_plus_handoffs() -> None:
     # 8 sequences as 2 micro-batches of 4; same-domain? l40s domain 1 -> scale-out hop: 5 us + 4 x 16 KiB / bw
     hop = 5e-6 + 4 * 8192 * 2 / float(p.hop_bandwidth)
     assert tpot == pytest.approx(2 * (float(st.total) + hop), rel=1e-9)
+
+
+def test_sram_layer_latency_floor_by_hand() -> None:
+    """Dataflow chips pay a fixed latency per layer: TPOT(batch 1) = roofline TPOT + PP x ceil(L / PP) x tau."""
+    tau_us = 40.0
+    cal = Calibration(factors=CAL.factors, layer_latency_us={"groq_lpu": tau_us, "cerebras_wse": 6.0})
+    m, groq = MODELS["llama-2-70b"], CHIPS["groq_lpu_v1"]
+    with_floor = stage_params(m, groq, "int8", "int8", Layout(tp=4, pp=80), cal)
+    without = stage_params(m, groq, "int8", "int8", Layout(tp=4, pp=80), CAL)
+    t1, st = decode_step(with_floor, 1.0, 1024.0)
+    t0, _ = decode_step(without, 1.0, 1024.0)
+    # 80 stages of one layer each: 80 x 1 x 40 us = 3.2 ms on top of the roofline
+    assert t1 - t0 == pytest.approx(80 * 1 * tau_us * 1e-6, rel=1e-9)
+    assert t1 >= m.n_layers * tau_us * 1e-6
+    assert str(bound_of(st)) == "interconnect"  # the fixed latency dominates a batch-1 pass
+    # a batch shares the floor: TPOT still >= 80 x tau, throughput B / TPOT <= B / (80 x tau)
+    t8, _ = decode_step(with_floor, 8.0, 1024.0)
+    assert t8 >= m.n_layers * tau_us * 1e-6
+    # Cerebras, 4 wafers of 20 layers: 4 x 20 x 6 us = 480 us
+    cer = CHIPS["cerebras_wse3"]
+    c1, _ = decode_step(stage_params(MODELS["llama-3.1-70b"], cer, "bf16", "bf16", Layout(pp=4), cal), 1.0, 1024.0)
+    c0, _ = decode_step(stage_params(MODELS["llama-3.1-70b"], cer, "bf16", "bf16", Layout(pp=4), CAL), 1.0, 1024.0)
+    assert c1 - c0 == pytest.approx(4 * 20 * 6e-6, rel=1e-9)
+    # GPUs have no entry: nothing changes
+    h = stage_params(m, CHIPS["h100_sxm"], "fp8", "fp8", Layout(tp=2), cal)
+    assert float(h.layer_latency) == 0.0
+    assert decode_step(h, 1.0, 1024.0)[0] == decode_step(stage_params(m, CHIPS["h100_sxm"], "fp8", "fp8",
+                                                                      Layout(tp=2), CAL), 1.0, 1024.0)[0]

@@ -14,6 +14,14 @@ Assumptions, stated here once and repeated in each case's `note`:
   * MLPerf GPT-J uses beam search of width 4; 2023 TensorRT-LLM rows read GQA KV once per query head
     (constants GPTJ_BEAM_WIDTH, OLD_TRTLLM_FRAMEWORKS below).
   * Precision not disclosed (Groq): 8-bit weights, since 576 chips x 230 MB = 132 GB cannot hold 16-bit Llama-2-70B.
+  * Per-user decode-speed claims (Groq, Cerebras) are vendor claims on undisclosed systems: they are read as the
+    speed one user gets alone (batch 1) and fit only the per-layer latency of SRAM-only chips, with weight
+    VENDOR_CLAIM_WEIGHT (they never move the efficiency factors).
+  * A row whose `other_parallelism` says the tensor-parallel collectives run "over PCIe GenN xM" (a system without
+    NVLink bridges, per its MLPerf system description) is modelled with that link's bandwidth instead of the
+    catalog's scale-up fabric: per direction, GT/s x lanes x 128/130 / 8 bytes (Gen5 x16: 63 GB/s).
+  * A row whose notes say the chip was "configured at N W" (e.g. the 1000 W H200 CTS variant) carries that power
+    limit; the prediction scales its compute with it (`planner.perf.predict`).
 """
 
 from __future__ import annotations
@@ -37,6 +45,10 @@ MIXED_MEAN_INPUT_TOKENS = 400.0
 MIXED_MEAN_OUTPUT_TOKENS = 200.0
 #: Context assumed for per-user decode-speed claims (prompt + half the output of a chat turn).
 PER_USER_CONTEXT_TOKENS = 1024.0
+#: Weight of a vendor/press claim in a fit loss (audited and measured rows weigh 1).
+VENDOR_CLAIM_WEIGHT = 0.25
+#: PCIe transfer rate per lane by generation, GT/s (128b/130b encoding from Gen3 on).
+PCIE_GT_PER_LANE = {3: 8.0, 4: 16.0, 5: 32.0, 6: 64.0}
 
 #: MLPerf GPT-J is run with beam search of width 4 ("only beam_size 4 is allowed for official submission",
 #: MLCommons GPT-J reference gen_kwargs: num_beams=4, max_new_tokens=128).
@@ -75,6 +87,9 @@ class Case:
     unit: str
     in_fit: bool
     note: str
+    weight: float = 1.0       # weight in the fit loss (VENDOR_CLAIM_WEIGHT for claims)
+    link_gbs_per_direction: float | None = None  # TP collectives over this link instead of the catalog fabric
+    power_w: float | None = None  # board power limit the system ran at, when it differs from the catalog's
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,20 @@ def parse_latency_constraint(text: object) -> tuple[float, float] | None:
     t1 = re.search(r"TTFT\s*p99\s*<=\s*([\d.]+)\s*ms", s)
     t2 = re.search(r"TPOT\s*p99\s*<=\s*([\d.]+)\s*ms", s)
     return (float(t1.group(1)), float(t2.group(1))) if t1 and t2 else None
+
+
+def parse_pcie_link(text: object) -> float | None:
+    """'... TP all-reduce over PCIe Gen5 x16' -> 63.0 (GB/s per direction: GT/s x lanes x 128/130 / 8); else None."""
+    m = re.search(r"over\s+PCIe\s+Gen\s*(\d)\s*x\s*(\d+)", str(text), re.IGNORECASE)
+    if not m or int(m.group(1)) not in PCIE_GT_PER_LANE:
+        return None
+    return PCIE_GT_PER_LANE[int(m.group(1))] * int(m.group(2)) * 128.0 / 130.0 / 8.0
+
+
+def parse_power_setting(text: object) -> float | None:
+    """'H200 configured at 1000 W TGP (CTS variant)' -> 1000.0; else None."""
+    m = re.search(r"configured at\s+([\d,]+)\s*W\b", str(text))
+    return float(m.group(1).replace(",", "")) if m else None
 
 
 def _kind(scenario: str, metric: str) -> str | None:
@@ -212,8 +241,9 @@ def row_to_case(r: pd.Series, known_models: set[str], known_chips: set[str],
             return Unmodelled(rid, "fixed-length row without a batch size")
         unit = "ms" if kind == "ttft" else "tok/s"
     elif kind == "per_user":
-        i, o, cv, in_fit = PER_USER_CONTEXT_TOKENS, 1.0, 0.0, False
-        note.append("vendor claim on an undisclosed system: reported, not fitted")
+        i, o, cv, in_fit = PER_USER_CONTEXT_TOKENS, 1.0, 0.0, True
+        who = f" (vendor claim, weight {VENDOR_CLAIM_WEIGHT:g})" if claim else ""
+        note.append(f"per-user speed at batch 1{who}: fits the SRAM per-layer latency only")
         unit = "tok/s/user"
     else:
         i, o, cv, known, shape_note = _dataset_shape(model_id)
@@ -248,8 +278,15 @@ def row_to_case(r: pd.Series, known_models: set[str], known_chips: set[str],
     weight_only = "weights" in text and "activation" not in text and precision in ("int8", "int4", "fp8")
     if weight_only:
         note.append("weight-only quantization (activations in 16 bit)")
+    link = parse_pcie_link(r.get("other_parallelism", ""))
+    if link is not None:
+        note.append(f"no NVLink bridge: TP collectives over PCIe ({link:.0f} GB/s per direction)")
+    power = parse_power_setting(r.get("notes", ""))
+    if power is not None:
+        note.append(f"run at a {power:.0f} W power limit")
     return Case(rid, kind, model_id, chip_id, chips, tp, pp, batch, precision, kv, i, o, cv, beams, kv_read,
-                weight_only, ttft_t, tpot_t, value, unit, in_fit, "; ".join(note))
+                weight_only, ttft_t, tpot_t, value, unit, in_fit, "; ".join(note),
+                VENDOR_CLAIM_WEIGHT if claim else 1.0, link, power)
 
 
 def read_cases(path: Path, known_models: set[str], known_chips: set[str],

@@ -6,6 +6,11 @@ and compute precision with fall-backs:  (family, precision) -> (family, *) -> (*
     achievable compute   = eta_compute   x dense peak FLOP/s in the compute precision
 Two global latency terms complete the model: `request_overhead_ms` (per request, added to TTFT: scheduling,
 tokenization, sampling, first-token return) and `step_overhead_us` (per forward pass of a stage).
+`layer_latency_us` (family -> microseconds) is a fixed latency per model layer per forward pass, paid by dataflow
+chips that stream a token through every layer in turn across many chips or wafer regions (synchronisation, on-fabric
+traversal, compute-pipeline fill): a decode step of one sequence takes at least layers x this latency. It is fitted
+only for SRAM-only families (Groq, Cerebras; see `planner.perf.fit`); families without an entry have none (GPU
+per-layer overheads are part of their fitted efficiencies).
 A user may override the bundled factors with their own JSON of factors, or with a measured table in the
 columns of `data/calibration.csv`, which is then fitted (see `planner.perf.fit`).
 """
@@ -65,6 +70,7 @@ class Calibration:
     families: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FAMILIES))
     request_overhead_ms: float = PRIOR_REQUEST_OVERHEAD_MS
     step_overhead_us: float = PRIOR_STEP_OVERHEAD_US
+    layer_latency_us: Mapping[str, float] = field(default_factory=dict)
     source: str = "priors"
     report: Mapping[str, Any] | None = None
 
@@ -82,6 +88,10 @@ class Calibration:
                 return self.factors[key]
         return Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)
 
+    def layer_latency_s(self, chip: ChipSpec) -> float:
+        """Fixed latency per model layer per forward pass on this chip's family, seconds (0 when none is set)."""
+        return float(self.layer_latency_us.get(self.family(chip), 0.0)) * 1e-6
+
     def digest(self) -> str:
         """Stable hash of everything that changes predictions (for caches)."""
         payload = {
@@ -90,6 +100,8 @@ class Calibration:
             "r": self.request_overhead_ms,
             "s": self.step_overhead_us,
         }
+        if any(self.layer_latency_us.values()):  # absent when zero, so older caches of such calibrations stay valid
+            payload["l"] = {k: v for k, v in sorted(self.layer_latency_us.items()) if v}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +111,7 @@ class Calibration:
             "source": self.source,
             "request_overhead_ms": self.request_overhead_ms,
             "step_overhead_us": self.step_overhead_us,
+            "layer_latency_us": {k: round(v, 3) for k, v in sorted(self.layer_latency_us.items())},
             "families": dict(sorted(self.families.items())),
             "factors": [
                 {"key": k, "eta_bandwidth": round(v.eta_bandwidth, 4), "eta_compute": round(v.eta_compute, 4)}
@@ -128,11 +141,24 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
         factors[key] = Efficiency(bw, cp)
     if "*|*" not in factors:
         factors["*|*"] = Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)
+    layer_lat: dict[str, float] = {}
+    raw = doc.get("layer_latency_us") or {}
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{source}: layer_latency_us must map a chip family to microseconds per layer, got {raw!r}")
+    for fam, v in raw.items():
+        try:
+            us = float(v)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: layer_latency_us[{fam!r}] must be a number of microseconds ({exc})") from exc
+        if not (0.0 <= us < 1e6):
+            raise ValueError(f"{source}: layer_latency_us[{fam!r}] must be >= 0 microseconds, got {us}")
+        layer_lat[str(fam)] = us
     return Calibration(
         factors=factors,
         families={**DEFAULT_FAMILIES, **dict(doc.get("families", {}))},
         request_overhead_ms=float(doc.get("request_overhead_ms", PRIOR_REQUEST_OVERHEAD_MS)),
         step_overhead_us=float(doc.get("step_overhead_us", PRIOR_STEP_OVERHEAD_US)),
+        layer_latency_us=layer_lat,
         source=str(doc.get("source") or source),
         report=doc.get("fit_report"),
     )

@@ -3,9 +3,17 @@
 Parameters (few, on purpose):
   * a global pair (eta_bandwidth, eta_compute) fitted on every fit row;
   * a pair per chip family with at least MIN_FAMILY_ROWS fit rows, shrunk towards the global pair;
-  * one global `request_overhead_ms` (TTFT only), chosen jointly.
-Loss: sum over rows of ln(predicted / measured)^2  +  SHRINKAGE x sum over fitted families of
-      [ln(eta_bw,f / eta_bw,global)^2 + ln(eta_c,f / eta_c,global)^2].
+  * one global `request_overhead_ms` (TTFT only), chosen jointly;
+  * one `layer_latency_us` per SRAM-only family (Groq LPU, Cerebras WSE) with per-user speed rows: the fixed
+    latency per layer per forward pass of a dataflow chip (`planner.perf.step`). The roofline alone predicts the
+    vendors' per-user speeds 3-17x too high: a token crosses every layer in turn, over many chips or wafer regions,
+    and pays synchronisation, on-fabric traversal and pipeline fill at each. Only per-user (batch-1) rows on SRAM
+    chips identify it; in the bundled table they are all vendor claims, weighted VENDOR_CLAIM_WEIGHT.
+Loss: sum over rows of w x ln(predicted / measured)^2  +  SHRINKAGE x sum over fitted families of
+      [ln(eta_bw,f / eta_bw,global)^2 + ln(eta_c,f / eta_c,global)^2]   (w = 1, claims VENDOR_CLAIM_WEIGHT).
+The layer latency only changes predictions on its own family's chips, so it is fitted after the factors, holding
+them fixed (exact when no throughput row is on an SRAM chip, as in the bundled table); a family's claims share one
+weight, so the weight does not move that fit, it ranks claims below measurements where both exist.
 The search is exhaustive over log-spaced grids (each row's predictions are computed once over the whole grid,
 so refits, including leave-one-out, are cheap). The report lists every row: measured, predicted, error, the
 leave-one-out prediction (row removed, everything refitted), and the rows that could not be modelled.
@@ -26,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.perf.calib_rows import Case, Unmodelled, read_cases
+from planner.perf.calib_rows import VENDOR_CLAIM_WEIGHT, Case, Unmodelled, read_cases
 from planner.perf.calibration import (
     BUNDLED_FACTORS,
     BUNDLED_MEASUREMENTS,
@@ -47,6 +55,8 @@ SHRINKAGE = 0.5
 #: Squared log error charged to a grid point at which a row's layout does not fit at all.
 NO_FIT_PENALTY = 9.0
 THROUGHPUT_KINDS = ("offline", "server", "static")
+#: Per-layer latency grid, microseconds (steps of ~1.2 %).
+LAYER_LATENCY_GRID_US = np.geomspace(0.1, 1000.0, 801)
 
 
 @dataclass(frozen=True)
@@ -112,15 +122,33 @@ def _stats(errors: Sequence[float]) -> dict[str, float | int]:
     return {"n": int(len(a)), "median_ape_pct": round(float(np.median(a)), 1), "p90_ape_pct": round(float(np.percentile(a, 90)), 1)}
 
 
+def _is_latency_row(c: Case, chips: Mapping[str, ChipSpec]) -> bool:
+    """Per-user (batch-1) speed rows on SRAM-only chips: the rows that fit the per-layer latency."""
+    return c.kind == "per_user" and c.chip_id is not None and chips[c.chip_id].memory_kind == "sram"
+
+
+def _fit_layer_latency(rows: Sequence[tuple[Case, str, np.ndarray]]) -> dict[str, float]:
+    """{family: microseconds per layer} minimising sum of w x ln(pred / measured)^2 over each family's rows."""
+    by_fam: dict[str, np.ndarray] = {}
+    for c, fam, pred in rows:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            e = np.log(pred / c.measured) ** 2
+        by_fam[fam] = by_fam.get(fam, 0.0) + c.weight * np.where(np.isfinite(e), e, NO_FIT_PENALTY)
+    return {fam: round(float(LAYER_LATENCY_GRID_US[int(np.argmin(loss))]), 3) for fam, loss in by_fam.items()}
+
+
 def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
         families: Mapping[str, str] | None = None, source: str = "fit") -> Calibration:
     """Fit factors on the cases marked `in_fit`; the returned Calibration carries the full fit report."""
     fams = dict(families or DEFAULT_FAMILIES)
+    cases = [replace(c, in_fit=False, note=c.note + "; not an SRAM chip: reported, not fitted")
+             if isinstance(c, Case) and c.in_fit and c.kind == "per_user" and not _is_latency_row(c, chips) else c
+             for c in cases]
     base = Calibration(factors={"*|*": Efficiency(0.75, 0.55)}, families=fams, request_overhead_ms=0.0)
     probe = replace(base, request_overhead_ms=PRIOR_REQUEST_OVERHEAD_MS)
     grids: list[_Grid] = []
     for c in cases:
-        if not isinstance(c, Case) or not c.in_fit or c.kind == "weights":
+        if not isinstance(c, Case) or not c.in_fit or c.kind in ("weights", "per_user"):
             continue
         cal = base if c.kind == "ttft" else probe
         pred = np.asarray(predict_case(c, models, chips, cal, ETA_BW_GRID[:, None], ETA_C_GRID[None, :]), dtype=float)
@@ -137,14 +165,30 @@ def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chi
         t0k, gik, fik = _fit_grids(rest)
         loo[g.case.row_id] = _grid_prediction(g, t0k, gik, fik)
     cal = Calibration(factors=factors, families=fams, request_overhead_ms=t0, step_overhead_us=0.0, source=source)
+    lat_rows = []
+    for c in cases:
+        if isinstance(c, Case) and c.in_fit and c.kind == "per_user":
+            pred = np.asarray(predict_case(c, models, chips, cal, layer_latency_s=LAYER_LATENCY_GRID_US * 1e-6), dtype=float)
+            lat_rows.append((c, cal.family(chips[c.chip_id]), np.broadcast_to(pred, LAYER_LATENCY_GRID_US.shape)))  # type: ignore[index]
+    layer_lat = _fit_layer_latency(lat_rows)
+    cal = replace(cal, layer_latency_us=layer_lat)
+    implied = {}
+    for k, (c, fam, pred) in enumerate(lat_rows):
+        rest_lat = _fit_layer_latency(lat_rows[:k] + lat_rows[k + 1:])
+        loo[c.row_id] = float(predict_case(c, models, chips, replace(cal, layer_latency_us=rest_lat)))
+        implied[c.row_id] = _fit_layer_latency([(replace(c, weight=1.0), fam, pred)])[fam]
     report = fit_report(cases, models, chips, cal, loo)
     n_fam_rows = {f: sum(1 for g in grids if g.family == f) for f in {g.family for g in grids}}
     report["parameters"] = {
-        "count": 2 * len(factors) + 1,
+        "count": 2 * len(factors) + 1 + len(layer_lat),
         "rows_per_family": n_fam_rows,
         "fitted_families": sorted(fi),
         "min_family_rows": MIN_FAMILY_ROWS,
         "shrinkage": SHRINKAGE,
+        "layer_latency_us": layer_lat,
+        "layer_latency_rows": {fam: sorted(c.row_id for c, f, _ in lat_rows if f == fam) for fam in layer_lat},
+        "layer_latency_implied_by_row_us": implied,
+        "vendor_claim_weight": VENDOR_CLAIM_WEIGHT,
     }
     return replace(cal, report=report)
 
@@ -179,6 +223,8 @@ def fit_report(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpe
         "throughput_leave_one_out": _stats([r["loo_error_pct"] for r in thr]),
         "ttft_in_sample": _stats([r["error_pct"] for r in fit_rows if r["kind"] == "ttft"]),
         "ttft_leave_one_out": _stats([r["loo_error_pct"] for r in fit_rows if r["kind"] == "ttft"]),
+        "sram_per_user_in_sample": _stats([r["error_pct"] for r in fit_rows if r["kind"] == "per_user"]),
+        "sram_per_user_leave_one_out": _stats([r["loo_error_pct"] for r in fit_rows if r["kind"] == "per_user"]),
         "reported_only": _stats([r["error_pct"] for r in rows if not r["in_fit"]]),
         "per_chip_in_sample": {
             chip: _stats([r["error_pct"] for r in thr if r["chip"] == chip]) for chip in sorted({r["chip"] for r in thr})
@@ -209,8 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cal = fit_calibration_file(args.table)
     args.out.write_text(json.dumps(cal.to_json(), indent=1) + "\n", encoding="utf-8")
     s = (cal.report or {}).get("summary", {})
-    print(f"wrote {args.out}: {len(cal.factors)} factor pairs, request overhead {cal.request_overhead_ms:.0f} ms")
-    for k in ("throughput_in_sample", "throughput_leave_one_out", "ttft_in_sample", "ttft_leave_one_out"):
+    print(f"wrote {args.out}: {len(cal.factors)} factor pairs, request overhead {cal.request_overhead_ms:.0f} ms, "
+          f"layer latency (us) {dict(cal.layer_latency_us)}")
+    for k in ("throughput_in_sample", "throughput_leave_one_out", "ttft_in_sample", "ttft_leave_one_out",
+              "sram_per_user_in_sample", "sram_per_user_leave_one_out"):
         print(f"  {k:<26} {s.get(k)}")
     return 0
 

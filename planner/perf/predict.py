@@ -2,7 +2,12 @@
 
 For a case whose TP/PP is not stated, every candidate layout that fits in the system is tried and the best one
 (highest system throughput, or highest per-user speed) is the prediction, as an engine tuner would choose.
-Predictions can be made for one calibration, or swept over a grid of efficiency factors at once (for fitting).
+Predictions can be made for one calibration, or swept over a grid of efficiency factors or of per-layer latencies
+at once (for fitting). What a case states about its system replaces the catalog's figures:
+  * its own TP link (`link_gbs_per_direction`, e.g. PCIe without NVLink bridges) carries the collectives;
+  * a power limit P other than the catalog TDP (`power_w`, e.g. the 1000 W H200 CTS variant) scales compute by
+    (P / TDP)^POWER_CLOCK_EXPONENT: a power-limited chip's sustained clock under dense matmul follows its power
+    budget, and dynamic power ~ C V^2 f with V ~ f gives f ~ P^(1/3). Memory bandwidth does not change.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from planner.perf.serving import (
     single_stream_tokens_per_s,
     static_batch_throughput,
 )
-from planner.perf.stage import Num, StageParams, stage_params, with_efficiency
+from planner.perf.stage import Num, StageParams, stage_params, with_efficiency, with_layer_latency
 from planner.perf.step import prefill_latency
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
+
+#: Sustained clock ~ power^(1/3) for a power-limited chip (dynamic power ~ C V^2 f, voltage ~ frequency).
+POWER_CLOCK_EXPONENT = 1.0 / 3.0
 
 
 def case_layouts(case: Case, model: ModelSpec, chip: ChipSpec) -> list[Layout]:
@@ -43,7 +51,14 @@ def case_layouts(case: Case, model: ModelSpec, chip: ChipSpec) -> list[Layout]:
 def _case_stage(case: Case, model: ModelSpec, chip: ChipSpec, layout: Layout, calibration: Calibration) -> StageParams:
     p = stage_params(model, chip, case.precision, case.kv_precision, layout, calibration,
                      compute="bf16" if case.weight_only else None)
-    return replace(p, kv_read_factor=case.kv_read_factor) if case.kv_read_factor != 1.0 else p
+    if case.kv_read_factor != 1.0:
+        p = replace(p, kv_read_factor=case.kv_read_factor)
+    if case.link_gbs_per_direction is not None:
+        p = replace(p, link_bandwidth=case.link_gbs_per_direction * 1e9)
+    if case.power_w is not None and case.power_w != chip.tdp_w:
+        f = (case.power_w / chip.tdp_w) ** POWER_CLOCK_EXPONENT
+        p = replace(p, compute=p.compute * f, peak_compute=p.peak_compute * f)
+    return p
 
 
 def predict_for_stage(case: Case, p: StageParams, layout: Layout, calibration: Calibration) -> Num:
@@ -73,8 +88,10 @@ def _better(kind: str, a: Num, b: Num) -> Num:
 
 
 def predict_case(case: Case, models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
-                 calibration: Calibration, eta_bandwidth: Num = None, eta_compute: Num = None) -> Num:
-    """Prediction for a case (NaN when no layout fits). With `eta_*` arrays, a grid of predictions."""
+                 calibration: Calibration, eta_bandwidth: Num = None, eta_compute: Num = None,
+                 layer_latency_s: Num = None) -> Num:
+    """Prediction for a case (NaN when no layout fits). With `eta_*` arrays (or a `layer_latency_s` array, seconds
+    per layer), a grid of predictions."""
     model = models[case.model_id]
     if case.kind == "weights":
         return model_costs(model).weight_bytes(case.precision) / 1e9
@@ -84,6 +101,8 @@ def predict_case(case: Case, models: Mapping[str, ModelSpec], chips: Mapping[str
         p = _case_stage(case, model, chip, layout, calibration)
         if eta_bandwidth is not None:
             p = with_efficiency(p, eta_bandwidth, eta_compute)
+        if layer_latency_s is not None:
+            p = with_layer_latency(p, layer_latency_s)
         best = _better(case.kind, best, predict_for_stage(case, p, layout, calibration))
     return best
 

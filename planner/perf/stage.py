@@ -57,6 +57,8 @@ class StageParams:
     hop_bandwidth: Num         # bandwidth of the stage-to-stage hand-off (inf when PP = 1)
     hop_latency: Num           # latency of the hand-off (0 when PP = 1)
     step_overhead: Num         # fixed time per forward pass of a stage
+    layers: Num                # model layers in the stage: ceil(n_layers / PP)
+    layer_latency: Num         # fixed latency per layer per forward pass (dataflow chips; 0 elsewhere), s
     free_kv_bytes: Num         # memory left for KV cache on the chip (may be negative: does not fit)
     tdp_w: Num
     chips_per_server: Num
@@ -112,6 +114,8 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         hop_bandwidth=hop_bw,
         hop_latency=hop_lat,
         step_overhead=calibration.step_overhead_us * 1e-6,
+        layers=float(layers),
+        layer_latency=calibration.layer_latency_s(chip),
         free_kv_bytes=mem - weights - RESERVE_FRACTION[chip.memory_kind] * mem,
         tdp_w=chip.tdp_w,
         chips_per_server=float(chip.server.chips_per_server),
@@ -129,4 +133,11 @@ def with_efficiency(p: StageParams, eta_bandwidth: Num, eta_compute: Num) -> Sta
     d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
     d["bandwidth"] = np.asarray(eta_bandwidth) * p.peak_bandwidth
     d["compute"] = np.asarray(eta_compute) * p.peak_compute
+    return StageParams(**d)
+
+
+def with_layer_latency(p: StageParams, layer_latency_s: Num) -> StageParams:
+    """The same stage with the per-layer latency replaced (used to sweep it when fitting)."""
+    d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
+    d["layer_latency"] = np.asarray(layer_latency_s, dtype=float)
     return StageParams(**d)

@@ -9,10 +9,14 @@ into the same pass), per chip:
   t_mem   = bytes / achievable bandwidth;   t_cmp = flops / achievable compute
   t_ar    = allreduces x [2 (TP-1)/TP x n x m / bw_link + 2 ceil(log2 TP) x latency]    (n = s + q, m = d_model x 2 B)
   t_a2a   = alltoalls x [n / EP x k x m x (EP-1)/EP / bw_link + latency]
-  t_stage = max(t_mem, t_cmp) + t_ar + t_a2a + step_overhead
+  t_lat   = layers x layer_latency    (fixed per-layer latency of dataflow chips: synchronisation, on-fabric
+            traversal, compute-pipeline fill; 0 for GPUs, see `planner.perf.calibration`)
+  t_stage = max(t_mem, t_cmp) + t_ar + t_a2a + t_lat + step_overhead
   t_hop   = hop_latency + n x m / hop_bandwidth                        (stage-to-stage hand-off; 0 when PP = 1)
 A batch B runs as min(PP, B) micro-batches of B / min(PP, B) sequences; one token of every sequence needs
   TPOT = PP x (t_stage(micro-batch) + t_hop),   throughput = B / TPOT.
+The per-layer latency makes TPOT >= PP x ceil(layers / PP) x layer_latency >= layers x layer_latency at any batch
+(a floor a batch shares: B sequences in flight pay it once per step).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class StepTime:
     comm: Num
     bytes: Num
     flops: Num
+    latency: Num = 0.0  # fixed per-layer latency of the pass (t_lat)
 
 
 def expert_hit_fraction(expert_share: Num, tokens: Num) -> Num:
@@ -58,8 +63,9 @@ def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, pro
     ep = np.asarray(p.ep, dtype=float)
     t_a2a = p.alltoall_count * (msg / ep * p.active_experts * (ep - 1.0) / ep / p.link_bandwidth + p.link_latency)
     comm = t_ar + t_a2a
-    total = np.maximum(t_mem, t_cmp) + comm + p.step_overhead
-    return StepTime(total, t_mem, t_cmp, comm, nbytes, flops)
+    t_lat = p.layers * p.layer_latency
+    total = np.maximum(t_mem, t_cmp) + comm + t_lat + p.step_overhead
+    return StepTime(total, t_mem, t_cmp, comm, nbytes, flops, t_lat)
 
 
 def hop_time(p: StageParams, tokens: Num) -> Num:
@@ -99,8 +105,9 @@ def prefill_compute_time(p: StageParams, prompt: Num) -> Num:
 
 
 def bound_of(st: StepTime, hop: Num = 0.0) -> Num:
-    """'interconnect' when communication exceeds both memory and compute time, else the larger of the two."""
-    comm = st.comm + hop
+    """'interconnect' when communication (collectives, hand-offs and the fixed per-layer latency of dataflow chips)
+    exceeds both memory and compute time, else the larger of the two."""
+    comm = st.comm + st.latency + hop
     return np.where(comm > np.maximum(st.memory, st.compute), "interconnect",
                     np.where(st.compute >= st.memory, "compute", "memory"))
 
