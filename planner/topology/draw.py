@@ -21,10 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
+from planner.results.atomic import atomic_write
 from planner.topology.capacity import servers_by_rack
 from planner.topology.checks import Violation
 from planner.topology.domains import natural_key, scaleup_domains
-from planner.topology.export import atomic_file
 
 FABRIC_COLOURS = {
     "nvswitch": "#2ca02c", "nvlink": "#2ca02c", "xgmi": "#9467bd", "ici": "#1f77b4", "c2c": "#ff7f0e",
@@ -216,7 +216,8 @@ def draw_topology(g: nx.Graph, path: Path, violations: Sequence[Violation] = (),
         y_top -= h
     used_kinds |= _draw_arcs(ax, g, cross, glyph_of, where)
     _legend_and_titles(fig, g, chips, colours, used_kinds, title, fig_h, glyphs)
-    with atomic_file(path) as fh:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png")
 
 

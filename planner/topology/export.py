@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
 
 import networkx as nx
 import pandas as pd
 
+from planner.results.atomic import atomic_write
 from planner.topology.capacity import rack_table
 from planner.topology.checks import Violation
-
-
-@contextmanager
-def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """A file that replaces `path` only when the body succeeds (temp file + `os.replace`; umask applies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
-            yield fh
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_graphml(g: nx.Graph, path: Path) -> None:
@@ -38,7 +21,8 @@ def write_graphml(g: nx.Graph, path: Path) -> None:
     h.graph = {k: (v if isinstance(v, str | int | float | bool) else json.dumps(v, sort_keys=True)) for k, v in g.graph.items()}
     h.add_nodes_from(g.nodes(data=True))
     h.add_edges_from(g.edges(data=True))
-    with atomic_file(path) as fh:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as fh:
         nx.write_graphml(h, fh)
 
 
@@ -55,5 +39,6 @@ def rack_summary(g: nx.Graph, violations: Sequence[Violation]) -> pd.DataFrame:
 
 def write_rack_csv(g: nx.Graph, violations: Sequence[Violation], path: Path) -> None:
     """The per-rack summary as CSV."""
-    with atomic_file(path, "w") as fh:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as fh:
         rack_summary(g, violations).to_csv(fh, index=False)
