@@ -84,3 +84,15 @@ def test_precision_the_chip_cannot_run(capsys: pytest.CaptureFixture[str], tmp_p
 def test_unreachable_targets_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run([*BASE, "--tpot-ms", "0.5"], capsys)
     assert code == 3 and "no batch meets the targets" in err
+
+
+def test_whole_system_pipeline_is_found_for_sram_chips(capsys: pytest.CaptureFixture[str]) -> None:
+    # Llama-3.1-70B int8 = 70.55 GB of weights; 230 MB per Groq chip -> at least 307 chips. On the reported
+    # 576-chip system the only layouts using every chip are TP x PP = 576, e.g. TP8 PP72 (72 <= 80 layers).
+    argv = ["perf", "--model", "llama-3.1-70b", "--chip", "groq_lpu_v1", "--chips", "576", "--precision", "int8",
+            "--prompt-tokens", "1000", "--output-tokens", "200", "--json"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["fits"] is True and d["tp"] * d["pp"] * d["replicas"] == 576
+    assert d["pp"] <= 80

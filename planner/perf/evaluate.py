@@ -11,7 +11,7 @@ from typing import Any
 
 from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
-from planner.perf.layout import Layout
+from planner.perf.layout import Layout, ep_candidates, tp_candidates
 from planner.perf.memory import memory_fit
 from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w, usd_per_million_tokens
 from planner.perf.precision import compute_precision
@@ -111,7 +111,11 @@ def best_evaluation(model: ModelSpec, chip: ChipSpec, chips: int, precision: str
     """The candidate layout with the highest system throughput (ties: lower TPOT); None when none fits."""
     feasible: list[Evaluation] = []
     fitting: list[Evaluation] = []
-    for layout in candidate_layouts(model, chip, precision, kv_precision, shape.full_context, chips):
+    layouts = candidate_layouts(model, chip, precision, kv_precision, shape.full_context, chips)
+    # Also the layouts that use the whole system as one pipeline (e.g. 576 Groq chips = TP8 x PP72).
+    layouts += [Layout(tp=tp, pp=chips // tp, ep=ep) for tp in tp_candidates(model, chip)
+                if chips % tp == 0 and 1 < chips // tp <= model.n_layers for ep in ep_candidates(model, tp)]
+    for layout in dict.fromkeys(layouts):
         if chips % layout.chips:
             continue
         ev = evaluate(model, chip, chips, precision, kv_precision, layout, shape, targets, calibration, batch, **kw)
