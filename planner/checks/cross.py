@@ -15,7 +15,7 @@ from planner.schemas.chips import ChipSpec
 from planner.schemas.common import quarter_index, quarter_name
 from planner.schemas.models import ModelSpec
 from planner.schemas.scenario import Scenario
-from planner.schemas.sites import SitesFile
+from planner.schemas.sites import FleetEntry, Site, SitesFile
 from planner.schemas.workloads import WorkloadRow
 
 
@@ -103,7 +103,28 @@ def check_sites(sites: SitesFile, file: str, quarters: list[str], chips: Mapping
             out.append(Problem(file, f"{loc}.chip_id", f"unknown chip {f.chip_id!r}.{_suggest(f.chip_id, list(chips))}"))
         if quarter_index(f.installed_quarter) > last:
             out.append(Problem(file, f"{loc}.installed_quarter", f"{f.installed_quarter} is after the horizon ends ({quarters[-1]})."))
+        elif f.site_id in by_id and f.chip_id in chips:
+            out += _fleet_fits(f, loc, sites.sites[by_id[f.site_id]], chips[f.chip_id], quarters, file)
     return out
+
+
+def _fleet_fits(f: FleetEntry, loc: str, site: Site, chip: ChipSpec, quarters: list[str], file: str) -> list[Problem]:
+    """Existing servers still in service during the horizon must fit the rack type they stand in."""
+    from planner.topology.placement import rack_fit
+
+    rack = next((r for r in site.rack_types if r.rack_type_id == f.rack_type_id), None)
+    retired = quarter_index(f.installed_quarter) + chip.lifetime_quarters <= quarter_index(quarters[0])
+    if rack is None or retired:
+        return []
+    where = f"{site.site_id}/{rack.rack_type_id}"
+    if rack.count == 0:
+        return [Problem(file, f"{loc}.rack_type_id", f"{f.servers} existing {chip.chip_id} servers stand in {where}, which has "
+                                                     "count: 0 rack positions. Give the rack type its positions or move the servers.")]
+    n, why = rack_fit(chip, rack)
+    if n == 0:
+        return [Problem(file, f"{loc}.rack_type_id", f"{f.servers} existing {chip.chip_id} servers cannot stand in {where}: "
+                                                     f"{why}. Fix the rack type or move the servers.")]
+    return []
 
 
 def check_scenario(scenario: Scenario, file: str, quarters: list[str], chips: Mapping[str, ChipSpec]) -> list[Problem]:
@@ -138,6 +159,11 @@ def cross_check(
     rows_complete: bool = True,
 ) -> list[Problem]:
     """All cross-file checks, in file order; checks needing a file that failed to load are skipped."""
+    first = quarter_index(scenario.horizon.first_quarter)
+    first_year, last_year = first // 4, (first + scenario.horizon.quarters - 1) // 4
+    if first_year < 1000 or last_year > 9999:  # quarters are named with 4-digit years (0000Q1 would become 0Q1)
+        return [Problem(scenario_file, "horizon.first_quarter", f"the horizon must lie within the years 1000..9999; "
+                                                                 f"it spans {first_year}..{last_year}.")]
     out: list[Problem] = []
     if chips:
         out += check_scenario(scenario, scenario_file, quarters, chips)

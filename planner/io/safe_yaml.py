@@ -66,6 +66,19 @@ class _LimitedLoader(yaml.SafeLoader):
         self._expanded[id(node)] = size
         return node
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        """Values PyYAML cannot build (`2027-02-30`, a 5,000-digit number, `!!timestamp 2027Q1`) are located errors."""
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - PyYAML raises ValueError, TypeError, AttributeError (`!!timestamp x`)
+            reason = "the number has too many digits" if "integer string conversion" in str(exc) else str(exc)
+            text = str(node.value) if isinstance(node, yaml.ScalarNode) else str(node.tag)
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read the value {shown!r}: {reason}",
+                                                    node.start_mark) from None
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
         """A key written twice in one mapping is an error: silently keeping the last would give two answers."""
         if isinstance(node, yaml.MappingNode):

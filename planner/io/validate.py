@@ -26,7 +26,10 @@ def error_message(err: dict[str, Any]) -> str:
         head, _, shown = msg.rpartition("got ")
         msg = f"{head}got {shown[:57]}..."
     if kind not in ("model_type", "dict_type", "list_type") and got is not None and not isinstance(got, dict | list) and not already_shown:
-        shown = repr(got)
+        try:
+            shown = repr(got)
+        except ValueError:  # an int too long to print (Python's 4,300-digit limit)
+            shown = f"a {len(hex(got)) - 2}-hex-digit number" if isinstance(got, int) else "a value too long to show"
         if len(shown) > 60:
             shown = shown[:57] + "..."
         msg = f"{msg}, got {shown}"
