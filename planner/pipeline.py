@@ -31,6 +31,8 @@ from solvers.sets import MONEY_SCALE, PlanSets, build_sets
 
 Progress = Callable[[str], None]
 
+KPI_KEYS = ("capex_usd", "opex_usd", "energy_usd", "facility_usd", "residual_value_usd", "tco_usd", "energy_mwh",
+            "served_tokens", "usd_per_million_tokens", "joules_per_token")
 OPTION_COLUMNS = [
     "workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "chips_per_replica", "batch",
     "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token", "bound",
@@ -110,7 +112,7 @@ def assemble_plan(
             "variables": m.n_vars, "integer_variables": m.n_int_vars, "constraints": len(m.constraints),
         },
         "horizon": {"first_quarter": inputs.quarters[0], "quarters": inputs.quarters},
-        "kpis": ex.kpis if ex else {},
+        "kpis": ex.kpis if ex else dict.fromkeys(KPI_KEYS),
         "limits": {
             "budget_usd_total": S.budget_total,
             "budget_usd_by_quarter": {S.quarters[t]: v for t, v in sorted(S.budget_q.items())},
@@ -181,7 +183,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
             for w, t, why in S.no_option
         ]
         if not diagnosis:
-            diagnosis = [{"workload": "*", "quarter": "*", "short_tokens_per_s": 0.0,
+            diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], "short_tokens_per_s": 0.0,
                           "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]
         infeasible = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
                                  result.solver_name, result.solver_version, {}, result.notes)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pulp
 
-from planner.errors import EXIT_BAD_INPUT, PlannerError
+from planner.errors import EXIT_BAD_INPUT, EXIT_NO_PLAN, PlannerError
 from planner.schemas.scenario import SolverSettings
 from solvers.model import PlanModel
 
@@ -101,6 +101,13 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
         mps = Path(tmp) / "model.mps"
         model.prob.writeMPS(str(mps))
         h = _new_highs()
+        # Read the model before setting options: reading resets the run state, and a tiny time limit set
+        # first would otherwise be applied to the read itself.
+        status = h.readModel(str(mps))
+        if status == highspy.HighsStatus.kError:
+            raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.", EXIT_NO_PLAN)
+        with contextlib.suppress(Exception):  # Ctrl-C stops the solve instead of waiting for it (highspy >= 1.8)
+            h.HandleKeyboardInterrupt = True
         h.setOptionValue("time_limit", float(settings.time_limit_s))
         h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
         h.setOptionValue("threads", int(_HIGHS_THREADS))
@@ -121,9 +128,6 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
             with contextlib.suppress(Exception):  # progress is best effort; never fail a solve over it
                 h.setCallback(_on_mip_log, None)
                 h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipLogging)
-        status = h.readModel(str(mps))
-        if status == highspy.HighsStatus.kError:
-            raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.")
         t0 = time.monotonic()
         h.run()
         elapsed = time.monotonic() - t0
@@ -177,7 +181,7 @@ def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveRe
     try:
         model.prob.solve(solver)
     except pulp.PulpSolverError as exc:
-        raise PlannerError(f"the {name} solver failed: {exc}. Try --solver highs, a longer --time-limit, or fewer quarters.") from exc
+        raise PlannerError(f"the {name} solver failed: {exc}. Try --solver highs, a longer --time-limit, or fewer quarters.", EXIT_NO_PLAN) from exc
     elapsed = time.monotonic() - t0
     sol_status = model.prob.sol_status
     raw = f"status={pulp.LpStatus.get(model.prob.status, model.prob.status)} sol_status={pulp.LpSolution.get(sol_status, sol_status)}"
@@ -205,10 +209,19 @@ def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveRe
 
 
 def solve(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
-    """Dispatch to the backend named in the settings."""
-    if settings.name == "highs":
-        return solve_highs(model, settings, progress)
-    return solve_pulp(model, settings, settings.name)
+    """Dispatch to the backend named in the settings; a crash inside a solver becomes a one-paragraph error (exit 4)."""
+    try:
+        if settings.name == "highs":
+            return solve_highs(model, settings, progress)
+        return solve_pulp(model, settings, settings.name)
+    except (PlannerError, KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - solver libraries raise many kinds; the user needs what to try
+        raise PlannerError(
+            f"the {settings.name} solver crashed ({type(exc).__name__}: {exc}). No plan was written. "
+            "Try again with --solver cbc (or highs), a different --seed, or a smaller scenario; report it if it repeats.",
+            EXIT_NO_PLAN,
+        ) from exc
 
 
 def verify_solution(model: PlanModel, values: dict[str, float], tol: float = 1e-5) -> list[str]:

@@ -171,8 +171,6 @@ def test_report_dir_that_is_not_a_folder(tmp_path: Path) -> None:
     assert code == 2 and "expected the file plan.json" in err
 
 
-@pytest.mark.xfail(strict=True, reason="planner/results/plan_io.py _parse does not catch the ValueError json raises "
-                   "for an integer over Python's 4,300-digit limit: exit 1 'internal error' instead of exit 2")
 def test_plan_with_a_5000_digit_number(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()

@@ -8,6 +8,7 @@ Labels from inputs are escaped: `$` would start mathtext and a leading `_` hides
 from __future__ import annotations
 
 import io
+import warnings
 import math
 
 import pandas as pd
@@ -45,7 +46,9 @@ def _count(value: float, _pos: object = None) -> str:
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    with warnings.catch_warnings():  # control characters in user labels (tabs, CR) have no glyph: drawn as boxes
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 

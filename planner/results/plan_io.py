@@ -74,6 +74,8 @@ def _parse(raw: bytes, label: str) -> Any:
         raise InputError([Problem(label, where, msg + " Re-run `planner plan` or restore the file.")]) from None
     except RecursionError:
         raise InputError([Problem(label, "", "JSON nested too deeply to be a plan.")]) from None
+    except ValueError as exc:  # e.g. a number with thousands of digits (Python's int-to-str limit)
+        raise InputError([Problem(label, "", f"holds a value no plan has ({exc}). Re-run `planner plan` or restore the file.")]) from None
 
 
 def _message(err: dict[str, Any]) -> str:

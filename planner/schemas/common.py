@@ -14,7 +14,7 @@ BYTES_PER_ELEMENT: dict[str, float] = {
     "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5,
 }
 
-_QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
+_QUARTER_RE = re.compile(r"^([0-9]{4})Q([1-4])$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
