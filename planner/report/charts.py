@@ -8,8 +8,8 @@ Labels from inputs are escaped: `$` would start mathtext and a leading `_` hides
 from __future__ import annotations
 
 import io
-import warnings
 import math
+import warnings
 
 import pandas as pd
 from matplotlib.axes import Axes
