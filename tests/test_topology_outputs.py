@@ -95,3 +95,18 @@ def test_purchase_rows_are_validated():
         installed_from_rows(rows, "purchases.csv")
     assert [p.locator for p in err.value.problems] == ["row 3, servers", "row 4"]
     assert installed_from_rows(rows[:1], "p.csv")[0].servers == 2
+
+
+def test_plan_racks_become_pinned_installed_entries() -> None:
+    from planner.topology.installed import installed_from_plan
+
+    plan = {"horizon": {"quarters": ["2027Q1", "2027Q2"]}, "racks": [
+        {"quarter": "2027Q1", "site": "s", "rack": "s/air/0001", "rack_type": "air", "chip": "h100_sxm", "servers": 3},
+        {"quarter": "2027Q2", "site": "s", "rack": "s/air/0001", "rack_type": "air", "chip": "h100_sxm", "servers": 2},
+        {"quarter": "2027Q2", "site": "s", "rack": "s/air/0007", "rack_type": "air", "chip": "b200", "servers": 1},
+    ]}
+    entries, q = installed_from_plan(plan)
+    assert q == "2027Q2"
+    assert sorted((e.chip_id, e.servers, e.rack_index) for e in entries) == [("b200", 1, 6), ("h100_sxm", 2, 0)]
+    entries, q = installed_from_plan(plan, "2027Q1")
+    assert [(e.servers, e.rack_index) for e in entries] == [(3, 0)]

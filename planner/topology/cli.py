@@ -20,6 +20,9 @@ def add_topology_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory (created if missing)")
     p.add_argument("--purchases", type=Path, metavar="CSV",
                    help="a plan's purchases to install too: columns site_id, rack_type_id, chip_id, servers[, quarter]")
+    p.add_argument("--plan", type=Path, metavar="PLAN_JSON",
+                   help="draw what a plan (plan.json) has standing in every rack in one quarter instead of the fleet")
+    p.add_argument("--quarter", help="with --plan: the quarter to draw (default: the plan's last)")
     p.add_argument("--strict", action="store_true", help="exit with code 2 when any rack check fails")
     p.set_defaults(func=run_topology)
 
@@ -31,11 +34,19 @@ def _run(args: argparse.Namespace) -> int:
 
     print(f"Loading inputs from {args.scenario}")
     inputs = load_inputs(args.scenario)
-    installed = installed_from_fleet(inputs.fleet)
+    title = f"Topology of {inputs.scenario.name}"
+    if args.plan:
+        from planner.results.plan_io import read_plan
+        from planner.topology.installed import installed_from_plan
+
+        installed, quarter = installed_from_plan(read_plan(args.plan), args.quarter)
+        title += f" (plan, {quarter})"
+    else:
+        installed = installed_from_fleet(inputs.fleet)
     if args.purchases:
         installed += read_purchases_csv(args.purchases)
     print(f"Building topology of {len(inputs.sites)} sites, {sum(e.servers for e in installed):,} servers")
-    out = write_topology_outputs(inputs.sites, inputs.chips, installed, args.out, f"Topology of {inputs.scenario.name}")
+    out = write_topology_outputs(inputs.sites, inputs.chips, installed, args.out, title)
     for path in (out.graphml, out.picture, out.racks_csv):
         print(f"Wrote {path}")
     if out.violations:

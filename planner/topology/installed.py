@@ -73,3 +73,22 @@ def read_purchases_csv(path: Path) -> list[Installed]:
             return installed_from_rows(reader, path.name)
     except OSError as exc:
         raise InputError([Problem(path.name, "", f"cannot read: {exc.strerror or exc}")]) from None
+
+
+def installed_from_plan(plan: dict, quarter: str | None = None) -> tuple[list[Installed], str]:
+    """What stands in each rack in one quarter of a plan (default: its last), from plan.json's `racks` rows.
+
+    Rack ids are `site/rack_type/NNNN` (1-based); each row pins its servers into that rack, so the picture
+    shows the plan's own packing, retirements included. Returns (entries, quarter used).
+    """
+    quarters = plan.get("horizon", {}).get("quarters") or sorted({r["quarter"] for r in plan.get("racks", [])})
+    q = quarter or (quarters[-1] if quarters else "")
+    if quarter is not None and quarter not in quarters:
+        raise InputError([Problem("plan.json", "horizon.quarters", f"{quarter} is not a quarter of this plan ({', '.join(quarters)})")])
+    out = []
+    for r in plan.get("racks", []):
+        if r["quarter"] != q:
+            continue
+        index = int(str(r["rack"]).rsplit("/", 1)[-1]) - 1
+        out.append(Installed(r["site"], r["rack_type"], r["chip"], int(r["servers"]), "plan", q, index))
+    return out, q
