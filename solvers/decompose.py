@@ -1,25 +1,32 @@
-"""Fix-and-optimize for HiGHS: LP relaxation, a MIP restricted to the relaxation's support, then the full MIP
-warm-started from that plan. Same model, same answer format, an honest bound.
+"""Fix-and-optimize for HiGHS: bounds from relaxations, plans from MIPs restricted around them, then the full
+MIP warm-started. Same model, same answer format, an honest gap.
 
-Why: on generated instances (benchmarks/generate.py) the LP relaxation is tight (large replica and server
-counts round with little loss) but HiGHS spends its time in sub-MIP heuristics without branching: on `large`
-(62k integer columns) the plain MIP stopped at a 3.4 % gap after 300 s with the root bound within 0.4 % of the
-best plan. Replicas of an option at a site that the LP leaves at zero are almost never in a good plan, so:
+Why: on generated instances (benchmarks/generate.py) the relaxations are tight (large server and replica counts
+round with little loss), but HiGHS on the whole MIP spends its time in sub-MIP heuristics without finding a
+good plan: on `large` (62k integer columns) it stopped at 3.4 % after 300 s with the root bound within 0.4 % of
+the best plan, and on `medium` it stayed above 1 % after 60 s on three seeds of four. The integer replica
+counts `rep[o,s]` make the search hard (purchases and racks alone solve in seconds), yet cost little: the
+plan keeps the options, sites and chips its relaxation picked, with whole replicas. So, each phase only if
+the gap is not proven yet, and each stopped as soon as it is:
 
-1. **LP**: solve the relaxation of the full model. Its objective z_LP is a valid lower bound of the MIP.
-2. **Restricted MIP**: fix to 0 every replica variable (`rep[o,s]`) that is 0 in the LP; purchases, racks and
-   order flags stay free. Any plan of this MIP is a plan of the full model; it is stopped as soon as
-   (incumbent - z_LP) / |incumbent| <= the requested gap, which proves that gap for the full model.
-3. **Full MIP**, only if the gap is not proven yet: the original model, started from the restricted plan, for the
-   time left; its bound is max(HiGHS's dual bound, z_LP).
+1. **LP** of the full model: a valid lower bound z_LP.
+2. **Restricted MIP**: replica variables that are 0 in the LP are fixed to 0 (purchases, racks and order flags
+   stay free). Every plan of it is a plan of the full model.
+3. **Relaxed-replica MIP**: the full model with continuous replica counts (integer purchases and racks). It is a
+   relaxation, so its dual bound is a valid lower bound too (usually far above z_LP); its solution is no plan.
+4. **Repair MIP**: replicas free only for the (workload, quarter, chip, site) groups phase 3 used (every option
+   of such a group), purchases at least phase 3's. Again a restriction: its plans are plans.
+5. **Full MIP**, warm-started from the best plan, for the time left; its dual bound counts too.
 
-`optimal` is reported only when the gap to a valid bound of the full model is within `mip_gap`; a time limit
-returns the best plan found so far with that gap (`feasible`). If the LP itself does not solve (time limit,
-numerical trouble), the plain MIP path of `solvers.backends.solve_highs` runs instead.
+The gap is (best plan - best bound) / |best plan| with the best bound over phases 1, 3 and 5; `optimal` is
+reported only when it is within `mip_gap` (or HiGHS proved the full MIP), `feasible` when the time limit came
+first. If the LP itself does not solve (time limit, numerical trouble) the plain MIP of
+`solvers.backends.solve_highs` runs instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
@@ -28,21 +35,24 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.errors import EXIT_BAD_INPUT, PlannerError
+from planner.errors import EXIT_BAD_INPUT, EXIT_NO_PLAN, PlannerError
 from planner.schemas.scenario import SolverSettings
 from solvers import backends
 from solvers.backends import ProgressFn, SolveResult
 from solvers.model import PlanModel
 
-#: LP values at or below this count as zero when choosing the restricted MIP's replica variables
+#: LP values at or below this count as zero when choosing the restricted MIPs' replica variables
 SUPPORT_TOL = 1e-6
-#: share of the time left after the LP that the restricted MIP may use
-RESTRICTED_SHARE = 0.5
+#: share of the time left that phases 2, 3 and 4 may use (phase 5 gets the rest)
+SHARE = {"restricted": 0.25, "relaxed": 0.4, "repair": 0.5}
+#: phases 2-4 stop at this fraction of the requested gap to their own bound (if the gap to the best bound is not
+#: met first): their own optimum is not the goal, a plan within the gap of the full model's bound is
+PHASE_GAP_FRACTION = 0.25
 
 
 @dataclass
 class _Best:
-    """Best plan and bound seen so far, in model units (minimisation)."""
+    """Best plan and best valid lower bound seen so far, in model units (minimisation)."""
 
     objective: float = math.inf
     values: np.ndarray | None = None
@@ -50,9 +60,7 @@ class _Best:
     phases: list[str] = field(default_factory=list)
 
     def gap(self) -> float:
-        if not math.isfinite(self.objective) or not math.isfinite(self.bound):
-            return math.inf
-        return max(0.0, self.objective - self.bound) / max(abs(self.objective), 1e-9)
+        return _gap(self.objective, self.bound)
 
 
 def _gap(primal: float, bound: float) -> float:
@@ -63,6 +71,8 @@ def _gap(primal: float, bound: float) -> float:
 
 def _new(settings: SolverSettings, threads: int):  # type: ignore[no-untyped-def]
     h = backends._new_highs()
+    with contextlib.suppress(Exception):  # Ctrl-C stops the solve instead of waiting for it (highspy >= 1.8)
+        h.HandleKeyboardInterrupt = True
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(settings.seed))
     h.setOptionValue("mip_feasibility_tolerance", 1e-7)
@@ -70,22 +80,28 @@ def _new(settings: SolverSettings, threads: int):  # type: ignore[no-untyped-def
 
 
 def _watch(h, best: _Best, target: float, progress: ProgressFn | None, phase: str) -> None:  # type: ignore[no-untyped-def]
-    """Report incumbent / bound / gap about once a second; stop the run once the gap to the global bound is met."""
+    """Report incumbent / bound / gap about once a second; stop the run once the gap to the best bound is met.
+
+    In the relaxed-replica phase the run's incumbent is no plan: only its dual bound counts.
+    """
     import highspy
 
     last = [0.0]
+    plans = phase != "relaxed"
+    bounds = phase in ("relaxed", "full")
 
     def on_event(_cb_type, _msg, data_out, data_in, _user):  # type: ignore[no-untyped-def]
-        primal = data_out.mip_primal_bound
-        bound = max(best.bound, data_out.mip_dual_bound) if phase == "full" else best.bound
-        if math.isfinite(primal) and _gap(primal, bound) <= target:
+        primal = data_out.mip_primal_bound if plans else math.inf
+        dual = data_out.mip_dual_bound
+        bound = max(best.bound, dual) if bounds and math.isfinite(dual) else best.bound
+        inc = min(primal, best.objective)
+        if plans and _gap(inc, bound) <= target:
             data_in.user_interrupt = True
         now = time.monotonic()
         if progress is not None and now - last[0] >= 1.0:
             last[0] = now
-            inc = min(primal, best.objective)
-            shown = f"{inc:,.3f}" if math.isfinite(inc) else "none yet"
             g = _gap(inc, bound)
+            shown = f"{inc:,.3f}" if math.isfinite(inc) else "none yet"
             progress(f"incumbent {shown}  bound {bound:,.3f}  gap {g * 100 if math.isfinite(g) else float('nan'):.2f}%  ({phase} MIP)")
 
     h.setCallback(on_event, None)
@@ -93,20 +109,53 @@ def _watch(h, best: _Best, target: float, progress: ProgressFn | None, phase: st
         h.startCallback(kind)
 
 
-def _take(h, best: _Best, phase: str) -> str:  # type: ignore[no-untyped-def]
-    """Fold a finished MIP run into `best`; returns HiGHS's status string."""
+def _run(lp0, settings: SolverSettings, threads: int, best: _Best, progress: ProgressFn | None, phase: str, time_limit: float,
+         *, fix: np.ndarray | None = None, lower: tuple[np.ndarray, np.ndarray] | None = None,
+         continuous: np.ndarray | None = None, start: np.ndarray | None = None, gap: float | None = None):  # type: ignore[no-untyped-def]
+    """One MIP run on a copy of the model with some columns fixed to 0, raised or made continuous."""
+    import highspy
+
+    h = _new(settings, threads)
+    h.passModel(lp0)
+    if fix is not None and len(fix):
+        h.changeColsBounds(len(fix), fix, np.zeros(len(fix)), np.zeros(len(fix)))
+    if lower is not None and len(lower[0]):
+        cols, lo = lower
+        h.changeColsBounds(len(cols), cols, lo, np.asarray(lp0.col_upper_)[cols])
+    if continuous is not None and len(continuous):
+        h.changeColsIntegrality(len(continuous), continuous, np.array([highspy.HighsVarType.kContinuous] * len(continuous)))
+    if start is not None:
+        h.setSolution(len(start), np.arange(len(start), dtype=np.int32), start)
+    h.setOptionValue("time_limit", max(0.1, time_limit))
+    h.setOptionValue("mip_rel_gap", float(settings.mip_gap if gap is None else gap))
+    _watch(h, best, settings.mip_gap, progress, phase)
+    h.run()
     info = h.getInfo()
     raw = h.modelStatusToString(h.getModelStatus())
-    if info.primal_solution_status == 2 and info.objective_function_value < best.objective:
+    has_sol = info.primal_solution_status == 2
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_sol else None
+    if phase != "relaxed" and has_sol and info.objective_function_value < best.objective:
         best.objective = float(info.objective_function_value)
-        best.values = np.asarray(h.getSolution().col_value, dtype=float)
-    if phase == "full" and math.isfinite(info.mip_dual_bound):
+        best.values = x
+    if phase in ("relaxed", "full") and math.isfinite(info.mip_dual_bound):
         best.bound = max(best.bound, float(info.mip_dual_bound))
-    return raw
+    best.phases.append(f"{phase} MIP {raw}")
+    return h, x, raw
+
+
+def _replica_groups(model: PlanModel) -> dict[str, tuple[str, str]]:
+    """Replica variable name -> (its demand row, its servers row): the (workload, quarter) and (chip, site, quarter)
+    it serves and runs on. Options of one group differ only in layout."""
+    rows: dict[str, dict[str, str]] = {"demand": {}, "servers": {}}
+    for name, info in model.constraints.items():
+        if info.family in rows:
+            for v, _c in info.pairs:
+                rows[info.family][v] = name
+    return {v.name: (rows["demand"].get(v.name, ""), rows["servers"].get(v.name, "")) for v in model.vars.get("rep", {}).values()}
 
 
 def solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
-    """Solve `model` with HiGHS by LP -> restricted MIP -> warm-started full MIP (see the module docstring)."""
+    """Solve `model` with HiGHS in the phases of the module docstring; stop as soon as the gap is proven."""
     try:
         import highspy
     except ImportError as exc:
@@ -120,86 +169,83 @@ def solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress:
         notes.append(f"HiGHS threads are process-wide: kept {backends._HIGHS_THREADS} (asked {settings.threads})")
     threads = backends._HIGHS_THREADS
     say = progress or (lambda _m: None)
+    target = float(settings.mip_gap)
+    left = lambda: deadline - time.monotonic()  # noqa: E731
+    version = backends._highs_version()
 
     with tempfile.TemporaryDirectory(prefix="planner-") as tmp:
         mps = Path(tmp) / "model.mps"
         model.prob.writeMPS(str(mps))
         h = _new(settings, threads)
         if h.readModel(str(mps)) == highspy.HighsStatus.kError:
-            raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.")
+            raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.", EXIT_NO_PLAN)
     lp0 = h.getLp()
     n = lp0.num_col_
     names = list(lp0.col_names_)
-    integrality = np.asarray(lp0.integrality_ if len(lp0.integrality_) else [highspy.HighsVarType.kContinuous] * n)
-    idx = np.arange(n, dtype=np.int32)
+    col = {nm: j for j, nm in enumerate(names)}
     best = _Best()
+    M = highspy.HighsModelStatus
 
-    # 1) LP relaxation of the full model: a valid lower bound
-    h.changeColsIntegrality(n, idx, np.array([highspy.HighsVarType.kContinuous] * n))
-    h.setOptionValue("time_limit", max(0.1, deadline - time.monotonic()))
+    # 1) LP relaxation of the full model
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array([highspy.HighsVarType.kContinuous] * n))
+    h.setOptionValue("time_limit", max(0.1, left()))
     h.run()
     lp_status = h.getModelStatus()
-    M = highspy.HighsModelStatus
     if lp_status == M.kInfeasible:
-        return SolveResult("infeasible", "Infeasible (LP relaxation)", None, None, None, time.monotonic() - t_start,
-                           "highs", backends._highs_version(), {}, notes)
+        return SolveResult("infeasible", "Infeasible (LP relaxation)", None, None, None, time.monotonic() - t_start, "highs", version, {}, notes)
     if lp_status != M.kOptimal:
-        left = deadline - time.monotonic()
-        if left <= 0.5:
+        if left() <= 0.5:
             return SolveResult("no_plan", f"LP relaxation: {h.modelStatusToString(lp_status)}", None, None, None,
-                               time.monotonic() - t_start, "highs", backends._highs_version(), {}, notes)
+                               time.monotonic() - t_start, "highs", version, {}, notes)
         notes.append(f"LP relaxation ended {h.modelStatusToString(lp_status)}: solved as one plain MIP")
-        r = backends.solve_highs(model, settings.model_copy(update={"time_limit_s": left}), progress)
+        r = backends.solve_highs(model, settings.model_copy(update={"time_limit_s": left()}), progress)
         r.notes = notes + r.notes
         r.solve_seconds = time.monotonic() - t_start
         return r
     best.bound = float(h.getInfo().objective_function_value)
     x_lp = np.asarray(h.getSolution().col_value, dtype=float)
     say(f"LP relaxation: bound {best.bound:,.3f} in {time.monotonic() - t_start:.1f} s")
+    groups = _replica_groups(model)
+    rep_cols = np.array(sorted(col[v] for v in groups), dtype=np.int32)
+    buy_cols = np.array(sorted(col[v.name] for v in model.vars.get("buy", {}).values()), dtype=np.int32)
 
     # 2) MIP restricted to the LP's replica support
-    rep_names = {v.name for v in model.vars.get("rep", {}).values()}
-    fix = np.array([j for j in range(n) if names[j] in rep_names and x_lp[j] <= SUPPORT_TOL], dtype=np.int32)
-    notes.append(f"fix-and-optimize: LP bound {best.bound:.6g}; restricted MIP keeps {len(rep_names) - len(fix)} of {len(rep_names)} replica variables")
-    raw_r = "skipped"
-    if integrality.size and len(fix) < n:
-        r_h = _new(settings, threads)
-        r_h.passModel(lp0)
-        r_h.changeColsBounds(len(fix), fix, np.zeros(len(fix)), np.zeros(len(fix)))
-        left = deadline - time.monotonic()
-        r_h.setOptionValue("time_limit", max(0.1, left * RESTRICTED_SHARE))
-        r_h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
-        _watch(r_h, best, settings.mip_gap, progress, "restricted")
-        r_h.run()
-        raw_r = _take(r_h, best, "restricted")
-        say(f"restricted MIP ({raw_r}): plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}% to the LP bound")
-        best.phases.append(f"restricted MIP {raw_r}")
+    if len(rep_cols) and left() > 0.5:
+        fix = rep_cols[x_lp[rep_cols] <= SUPPORT_TOL]
+        _run(lp0, settings, threads, best, progress, "restricted", left() * SHARE["restricted"], fix=fix,
+             gap=target * PHASE_GAP_FRACTION)
+        say(f"restricted MIP: plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}% "
+            f"({len(rep_cols) - len(fix)} of {len(rep_cols)} replica variables)")
 
-    # 3) full MIP, started from the restricted plan, until the gap is proven or time runs out
-    raw_f = "skipped"
+    # 3) relaxed-replica MIP: a stronger bound, and the groups a plan should use
+    x_rel = None
+    if best.gap() > target and len(rep_cols) and left() > 0.5:
+        _, x_rel, raw = _run(lp0, settings, threads, best, progress, "relaxed", left() * SHARE["relaxed"], continuous=rep_cols,
+                             gap=target * PHASE_GAP_FRACTION)
+        say(f"relaxed-replica MIP ({raw}): bound {best.bound:,.3f}, gap {best.gap() * 100:.2f}%")
+
+    # 4) repair: whole replicas within the relaxed plan's groups, purchases at least the relaxed plan's
+    if best.gap() > target and x_rel is not None and left() > 0.5:
+        used = {groups[names[j]] for j in rep_cols if x_rel[j] > SUPPORT_TOL}
+        fix = np.array([j for j in rep_cols if groups[names[j]] not in used], dtype=np.int32)
+        lower = (buy_cols, np.round(x_rel[buy_cols])) if len(buy_cols) else None
+        _run(lp0, settings, threads, best, progress, "repair", left() * SHARE["repair"], fix=fix, lower=lower,
+             gap=target * PHASE_GAP_FRACTION)
+        say(f"repair MIP: plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}%")
+
+    # 5) full MIP from the best plan, until the gap is proven or time runs out
     proven = False
-    left = deadline - time.monotonic()
-    if best.gap() > settings.mip_gap and left > 0.5:
-        f_h = _new(settings, threads)
-        f_h.passModel(lp0)
-        if best.values is not None:
-            f_h.setSolution(n, idx, best.values)
-        f_h.setOptionValue("time_limit", left)
-        f_h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
-        _watch(f_h, best, settings.mip_gap, progress, "full")
-        f_h.run()
-        raw_f = _take(f_h, best, "full")
-        best.phases.append(f"full MIP {raw_f}")
-        proven = f_h.getModelStatus() == M.kOptimal  # HiGHS proved its own gap tolerances
+    if best.gap() > target and left() > 0.5:
+        f_h, _, raw = _run(lp0, settings, threads, best, progress, "full", left(), start=best.values)
+        proven = f_h.getModelStatus() == M.kOptimal  # HiGHS proved its own gap tolerances on the full model
         if f_h.getModelStatus() == M.kInfeasible:
-            return SolveResult("infeasible", f"Infeasible (full MIP; restricted {raw_r})", None, None, None,
-                               time.monotonic() - t_start, "highs", backends._highs_version(), {}, notes)
+            return SolveResult("infeasible", "Infeasible (full MIP)", None, None, None, time.monotonic() - t_start, "highs", version, {}, notes)
 
     elapsed = time.monotonic() - t_start
-    gap = best.gap()
-    raw = f"LP Optimal; restricted MIP {raw_r}; full MIP {raw_f}"
+    raw = "fix-and-optimize: LP Optimal; " + "; ".join(best.phases)
     if best.values is None:
-        return SolveResult("no_plan", raw, None, None, None, elapsed, "highs", backends._highs_version(), {}, notes)
-    status = "optimal" if proven or gap <= settings.mip_gap else "feasible"
+        return SolveResult("no_plan", raw, None, None, None, elapsed, "highs", version, {}, notes)
+    gap = best.gap()
+    status = "optimal" if proven or gap <= target else "feasible"
     values = dict(zip(names, best.values.tolist(), strict=True))
-    return SolveResult(status, raw, best.objective, best.bound, gap, elapsed, "highs", backends._highs_version(), values, notes)
+    return SolveResult(status, raw, best.objective, best.bound, gap, elapsed, "highs", version, values, notes)

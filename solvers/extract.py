@@ -118,21 +118,30 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         avg_kw[(s, o.t)] += n * max(0.0, o.power_kw - S.idle_kw[o.chip] * o.servers_per_replica)
         placed: dict[str, int] = defaultdict(int)
         pool = free.get((o.chip, s, o.t), [])
+        # First fit, replica by replica. Free servers only ever decrease, so a rack too full for one replica of
+        # this option stays too full for the next: both scans resume where they stopped (linear, not quadratic).
+        fit_k = nonzero_k = 0
         for _ in range(n):
             need = o.servers_per_replica
-            target = next((slot for slot in pool if slot[1] + 1e-9 >= need), None)
-            if target is None:  # spans racks: take servers from several racks of the site
-                first = next((slot for slot in pool if slot[1] > 1e-9), None)
-                rid = first[0] if first else f"{s}/pool"
-                while need > 1e-9 and any(slot[1] > 1e-9 for slot in pool):
-                    slot = next(slot for slot in pool if slot[1] > 1e-9)
-                    take = min(slot[1], need)
-                    slot[1] -= take
-                    need -= take
+            while fit_k < len(pool) and pool[fit_k][1] + 1e-9 < need:
+                fit_k += 1
+            if fit_k == len(pool):  # spans racks: take servers from several racks of the site
+                while nonzero_k < len(pool) and pool[nonzero_k][1] <= 1e-9:
+                    nonzero_k += 1
+                rid = pool[nonzero_k][0] if nonzero_k < len(pool) else f"{s}/pool"
+                k = nonzero_k
+                while need > 1e-9 and k < len(pool):
+                    slot = pool[k]
+                    if slot[1] > 1e-9:
+                        take = min(slot[1], need)
+                        slot[1] -= take
+                        need -= take
+                    if slot[1] <= 1e-9:
+                        k += 1
                 placed[rid] += 1
             else:
-                target[1] -= need
-                placed[target[0]] += 1
+                pool[fit_k][1] -= need
+                placed[pool[fit_k][0]] += 1
         for rid, k in placed.items():
             ex.deployments.append({
                 "quarter": S.quarters[o.t], "site": s, "rack": rid, "workload": o.workload, "model": o.model,

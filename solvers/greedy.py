@@ -50,8 +50,20 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
     by_wt: dict[tuple[str, int], list] = defaultdict(list)
     for o in S.options:
         by_wt[(o.workload, o.t)].append(o)
-    racks_of = lambda s, r, t: sum(math.ceil(n / S.fit[(c, ss, rr)]) for (c, ss, rr, tt), n in inst.items() if ss == s and rr == r and tt == t and n)  # noqa: E731
-    kw_of = lambda s, t: sum(n * S.server_kw[c] for (c, ss, _r, tt), n in inst.items() if ss == s and tt == t)  # noqa: E731
+    # inst's keys per (site, quarter), in inst's insertion order: the sums below visit the same entries in the same
+    # order as a scan of all of inst would (identical float results), without the scan (quadratic at scale)
+    keys_st: dict[tuple[str, int], list[tuple[str, str, str, int]]] = defaultdict(list)
+    for key in inst:
+        keys_st[(key[1], key[3])].append(key)
+
+    def racks_of(s: str, r: str, t: int) -> int:
+        return sum(math.ceil(inst[k] / S.fit[(k[0], s, r)]) for k in keys_st[(s, t)] if k[2] == r and inst[k])
+
+    def kw_of(s: str, t: int) -> float:
+        return sum(inst[k] * S.server_kw[k[0]] for k in keys_st[(s, t)])
+
+    def installed(c: str, s: str, t: int) -> int:
+        return sum(inst[k] for k in keys_st[(s, t)] if k[0] == c)
 
     for t in range(S.T):
         used: dict[tuple[str, str], float] = defaultdict(float)
@@ -63,7 +75,7 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
                 if need <= 1e-9:
                     break
                 o = S.options[i]
-                free = sum(n for (c, ss, _r, tt), n in inst.items() if c == o.chip and ss == s and tt == t) - used[(o.chip, s)]
+                free = installed(o.chip, s, t) - used[(o.chip, s)]
                 k = min(int(free / o.servers_per_replica + 1e-9), math.ceil(need / o.tokens_per_s))
                 if k > 0:
                     reps[(i, s)] += k
@@ -79,7 +91,7 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
                 if c not in S.buyable or t0 < S.first_order_t.get(c, 0) or t0 < 0:
                     continue
                 k_rep = math.ceil(need / o.tokens_per_s)
-                free = sum(n for (cc, ss, _r, tt), n in inst.items() if cc == c and ss == s and tt == t) - used[(c, s)]
+                free = installed(c, s, t) - used[(c, s)]
                 want = max(0, math.ceil(k_rep * o.servers_per_replica - free - 1e-9))
                 alive = range(t, min(S.T, t + S.life[c]))
                 for (cc, ss, r) in sorted(S.fit):
@@ -106,13 +118,15 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
                         continue
                     buys[(c, s, r, t0)] += n
                     for q in alive:
+                        if (c, s, r, q) not in inst:
+                            keys_st[(s, q)].append((c, s, r, q))
                         inst[(c, s, r, q)] += n
                     supply_used[(c, t0)] += n
                     vendor_used[(S.vendor_of[c], t0)] += n
                     spent_q[tq] += n * S.price_usd[c]
                     spent += n * S.price_usd[c]
                     want -= n
-                free = sum(n for (cc, ss, _r, tt), n in inst.items() if cc == c and ss == s and tt == t) - used[(c, s)]
+                free = installed(c, s, t) - used[(c, s)]
                 k = min(int(free / o.servers_per_replica + 1e-9), k_rep)
                 if k > 0:
                     reps[(i, s)] += k

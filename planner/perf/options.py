@@ -182,6 +182,7 @@ def options_table(workloads: Sequence[WorkloadRow], models: Mapping[str, ModelSp
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
     records: list[dict[str, object]] = []
+    as_dict: dict[int, tuple[DeploymentOption, dict[str, object]]] = {}  # one asdict() per option, not per row
     for w in workloads:
         model = models[w.model_id]
         opts: list[DeploymentOption] | None = None
@@ -194,5 +195,8 @@ def options_table(workloads: Sequence[WorkloadRow], models: Mapping[str, ModelSp
             if path is not None:
                 pd.DataFrame([asdict(o) for o in opts], columns=list(OPTION_COLUMNS)).to_csv(path, index=False)
         for o in opts:
-            records.append({"workload_id": w.workload_id, "quarter": w.quarter, "model_id": w.model_id, **asdict(o)})
+            hit = as_dict.get(id(o))
+            if hit is None or hit[0] is not o:  # the option object is kept with its dict, so its id cannot be reused
+                hit = as_dict[id(o)] = (o, asdict(o))
+            records.append({"workload_id": w.workload_id, "quarter": w.quarter, "model_id": w.model_id, **hit[1]})
     return pd.DataFrame.from_records(records, columns=["workload_id", "quarter", "model_id", *OPTION_COLUMNS])
