@@ -116,7 +116,8 @@ def _write_reports(plan: dict[str, Any], folder: Path) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"name": args.solver, "time_limit_s": args.time_limit, "mip_gap": args.mip_gap, "threads": args.threads, "seed": args.seed}
+    return {"name": args.solver, "time_limit_s": args.time_limit, "mip_gap": args.mip_gap, "threads": args.threads,
+            "seed": args.seed, "strategy": getattr(args, "strategy", None)}
 
 
 def _summary_line(plan: dict[str, Any]) -> str:
@@ -155,6 +156,8 @@ def _add_solver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mip-gap", type=float, help="relative MIP gap to stop at (0.01 = 1%%)")
     p.add_argument("--threads", type=int, help="solver threads")
     p.add_argument("--seed", type=int, help="solver random seed")
+    p.add_argument("--strategy", choices=["monolithic", "fix_and_optimize"],
+                   help="HiGHS: solve the MILP at once, or by fix-and-optimize (faster on large fleets)")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 

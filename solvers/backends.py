@@ -211,6 +211,10 @@ def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveRe
 def solve(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
     """Dispatch to the backend named in the settings; a crash inside a solver becomes a one-paragraph error (exit 4)."""
     try:
+        if settings.name == "highs" and settings.strategy == "fix_and_optimize":
+            from solvers.decompose import solve_fix_and_optimize
+
+            return solve_fix_and_optimize(model, settings, progress)
         if settings.name == "highs":
             return solve_highs(model, settings, progress)
         return solve_pulp(model, settings, settings.name)
