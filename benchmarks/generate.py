@@ -341,7 +341,8 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
                    "residual_value": True, "allowed_chips": allowed},
         "vendors": vendors,
         "chip_terms": chip_terms,
-        "solver": {"name": "highs", "time_limit_s": size.time_limit_s, "mip_gap": 0.0 if tiny else 0.01, "threads": 1, "seed": 0},
+        "solver": {"name": "highs", "time_limit_s": size.time_limit_s, "mip_gap": 0.0 if tiny else 0.01, "threads": 1, "seed": 0,
+                   "strategy": "fix_and_optimize"},
     }
     with open(out / "scenario.yaml", "w") as f:
         yaml.safe_dump(scenario, f, sort_keys=False)

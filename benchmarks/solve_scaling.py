@@ -9,9 +9,10 @@ pollute another. A run is the pipeline of `planner plan` stage by stage (load, o
 verify, extract + binding-limit explanation; with `--export` also plan.json/plan.xlsx/report.html/csv).
 Times, memory and gap are medians over the runs; status and objective come from the median-time run.
 
-Solvers:
-- `highs`: HiGHS by fix-and-optimize (`solvers.decompose`): LP bound, restricted MIPs, full MIP warm-started;
-- `highs-mip`: HiGHS on the monolithic MIP in one call (`solvers.backends.solve_highs`);
+Solvers (through `solvers.backends.solve`, as `planner plan --solver ... --strategy ...`):
+- `highs`: HiGHS by fix-and-optimize (`solver.strategy: fix_and_optimize`, `solvers.decompose`): LP bound,
+  restricted MIPs, full MIP warm-started;
+- `highs-mip`: HiGHS on the monolithic MIP in one call (`solver.strategy: monolithic`);
 - `cbc`: CBC through PuLP (reports a gap only when it proves one).
 
 The greedy baseline (`solvers.greedy.greedy_plan`: lowest USD per token first, quarter by quarter) runs once
@@ -43,11 +44,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _solve_fn(label: str):  # type: ignore[no-untyped-def]
-    from solvers.backends import solve, solve_highs
-    from solvers.decompose import solve_fix_and_optimize
-
-    return {"highs": solve_fix_and_optimize, "highs-mip": solve_highs, "cbc": solve}[label]
+#: solver label -> settings overrides (`solvers.backends.solve` dispatches on them, as `planner plan` does)
+SOLVER_SETTINGS = {
+    "highs": {"name": "highs", "strategy": "fix_and_optimize"},
+    "highs-mip": {"name": "highs", "strategy": "monolithic"},
+    "cbc": {"name": "cbc"},
+}
 
 
 def one_run(scenario: str, label: str, overrides: dict[str, Any], export: bool, verbose: bool) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def one_run(scenario: str, label: str, overrides: dict[str, Any], export: bool, 
 
     from planner.io.loader import load_inputs
     from planner.pipeline import PlanOutcome, assemble_plan, deployment_table, effective_settings
-    from solvers.backends import verify_solution
+    from solvers.backends import solve, verify_solution
     from solvers.build import build_model
     from solvers.sets import build_sets
 
@@ -73,12 +75,11 @@ def one_run(scenario: str, label: str, overrides: dict[str, Any], export: bool, 
         return out
 
     inputs = stage("load", lambda: load_inputs(scenario))
-    settings = effective_settings(inputs, {**overrides, "name": "cbc" if label == "cbc" else "highs"})
+    settings = effective_settings(inputs, {**overrides, **SOLVER_SETTINGS[label]})
     options = stage("options", lambda: deployment_table(inputs))
     S = stage("sets", lambda: build_sets(inputs, options))
     m, const = stage("build", lambda: build_model(S))
-    solve_fn = _solve_fn(label)
-    result = stage("solve", lambda: solve_fn(m, settings, say) if label != "cbc" else solve_fn(m, settings))
+    result = stage("solve", lambda: solve(m, settings, say))
     violations = stage("verify", lambda: verify_solution(m, result.values)) if result.has_solution else []
     plan = None
     if result.has_solution and not violations:

@@ -3,8 +3,8 @@ MIP warm-started. Same model, same answer format, an honest gap.
 
 Why: on generated instances (benchmarks/generate.py) the relaxations are tight (large server and replica counts
 round with little loss), but HiGHS on the whole MIP spends its time in sub-MIP heuristics without finding a
-good plan: on `large` (62k integer columns) it stopped at 3.4 % after 300 s with the root bound within 0.4 % of
-the best plan, and on `medium` it stayed above 1 % after 60 s on three seeds of four. The integer replica
+good plan: on `large` (64k integer columns) it stopped at 3.4-4.7 % after 300 s with its root bound within 0.4 %
+of the best plan, and on `medium` seeds 1 and 3 it was still at 16 % and 8 % after 60 s. The integer replica
 counts `rep[o,s]` make the search hard (purchases and racks alone solve in seconds), yet cost little: the
 plan keeps the options, sites and chips its relaxation picked, with whole replicas. So, each phase only if
 the gap is not proven yet, and each stopped as soon as it is:
@@ -13,7 +13,7 @@ the gap is not proven yet, and each stopped as soon as it is:
 2. **Restricted MIP**: replica variables that are 0 in the LP are fixed to 0 (purchases, racks and order flags
    stay free). Every plan of it is a plan of the full model.
 3. **Relaxed-replica MIP**: the full model with continuous replica counts (integer purchases and racks). It is a
-   relaxation, so its dual bound is a valid lower bound too (usually far above z_LP); its solution is no plan.
+   relaxation, so its dual bound is a valid lower bound too (usually above z_LP); its solution is no plan.
 4. **Repair MIP**: replicas free only for the (workload, quarter, chip, site) groups phase 3 used (every option
    of such a group), purchases at least phase 3's. Again a restriction: its plans are plans.
 5. **Full MIP**, warm-started from the best plan, for the time left; its dual bound counts too.
@@ -48,6 +48,13 @@ SHARE = {"restricted": 0.25, "relaxed": 0.4, "repair": 0.5}
 #: phases 2-4 stop at this fraction of the requested gap to their own bound (if the gap to the best bound is not
 #: met first): their own optimum is not the goal, a plan within the gap of the full model's bound is
 PHASE_GAP_FRACTION = 0.25
+
+
+_INTERRUPTED = [False]  # set by our SIGINT handler while a fix-and-optimize solve runs
+
+
+def _on_sigint(_signum, _frame) -> None:  # type: ignore[no-untyped-def]
+    _INTERRUPTED[0] = True
 
 
 @dataclass
@@ -91,6 +98,9 @@ def _watch(h, best: _Best, target: float, progress: ProgressFn | None, phase: st
     bounds = phase in ("relaxed", "full")
 
     def on_event(_cb_type, _msg, data_out, data_in, _user):  # type: ignore[no-untyped-def]
+        if _INTERRUPTED[0]:  # Ctrl-C: stop HiGHS now; the caller raises KeyboardInterrupt
+            data_in.user_interrupt = True
+            return
         primal = data_out.mip_primal_bound if plans else math.inf
         dual = data_out.mip_dual_bound
         bound = max(best.bound, dual) if bounds and math.isfinite(dual) else best.bound
@@ -130,6 +140,8 @@ def _run(lp0, settings: SolverSettings, threads: int, best: _Best, progress: Pro
     h.setOptionValue("mip_rel_gap", float(settings.mip_gap if gap is None else gap))
     _watch(h, best, settings.mip_gap, progress, phase)
     h.run()
+    if _INTERRUPTED[0]:
+        raise KeyboardInterrupt
     info = h.getInfo()
     raw = h.modelStatusToString(h.getModelStatus())
     has_sol = info.primal_solution_status == 2
@@ -155,7 +167,27 @@ def _replica_groups(model: PlanModel) -> dict[str, tuple[str, str]]:
 
 
 def solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
-    """Solve `model` with HiGHS in the phases of the module docstring; stop as soon as the gap is proven."""
+    """Solve `model` with HiGHS in the phases of the module docstring; stop as soon as the gap is proven.
+
+    Ctrl-C stops the running phase through the HiGHS callback and raises KeyboardInterrupt (no plan).
+    """
+    import signal
+    import threading
+
+    _INTERRUPTED[0] = False
+    if threading.current_thread() is not threading.main_thread():
+        return _solve_fix_and_optimize(model, settings, progress)
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        result = _solve_fix_and_optimize(model, settings, progress)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if _INTERRUPTED[0]:
+        raise KeyboardInterrupt
+    return result
+
+
+def _solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
     try:
         import highspy
     except ImportError as exc:
@@ -204,7 +236,8 @@ def solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress:
         return r
     best.bound = float(h.getInfo().objective_function_value)
     x_lp = np.asarray(h.getSolution().col_value, dtype=float)
-    say(f"LP relaxation: bound {best.bound:,.3f} in {time.monotonic() - t_start:.1f} s")
+    at = lambda: f"at {time.monotonic() - t_start:.1f} s"  # noqa: E731
+    say(f"LP relaxation: bound {best.bound:,.3f} {at()}")
     groups = _replica_groups(model)
     rep_cols = np.array(sorted(col[v] for v in groups), dtype=np.int32)
     buy_cols = np.array(sorted(col[v.name] for v in model.vars.get("buy", {}).values()), dtype=np.int32)
@@ -215,14 +248,14 @@ def solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress:
         _run(lp0, settings, threads, best, progress, "restricted", left() * SHARE["restricted"], fix=fix,
              gap=target * PHASE_GAP_FRACTION)
         say(f"restricted MIP: plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}% "
-            f"({len(rep_cols) - len(fix)} of {len(rep_cols)} replica variables)")
+            f"({len(rep_cols) - len(fix)} of {len(rep_cols)} replica variables) {at()}")
 
     # 3) relaxed-replica MIP: a stronger bound, and the groups a plan should use
     x_rel = None
     if best.gap() > target and len(rep_cols) and left() > 0.5:
         _, x_rel, raw = _run(lp0, settings, threads, best, progress, "relaxed", left() * SHARE["relaxed"], continuous=rep_cols,
                              gap=target * PHASE_GAP_FRACTION)
-        say(f"relaxed-replica MIP ({raw}): bound {best.bound:,.3f}, gap {best.gap() * 100:.2f}%")
+        say(f"relaxed-replica MIP ({raw}): bound {best.bound:,.3f}, gap {best.gap() * 100:.2f}% {at()}")
 
     # 4) repair: whole replicas within the relaxed plan's groups, purchases at least the relaxed plan's
     if best.gap() > target and x_rel is not None and left() > 0.5:
@@ -231,7 +264,7 @@ def solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress:
         lower = (buy_cols, np.round(x_rel[buy_cols])) if len(buy_cols) else None
         _run(lp0, settings, threads, best, progress, "repair", left() * SHARE["repair"], fix=fix, lower=lower,
              gap=target * PHASE_GAP_FRACTION)
-        say(f"repair MIP: plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}%")
+        say(f"repair MIP: plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}% {at()}")
 
     # 5) full MIP from the best plan, until the gap is proven or time runs out
     proven = False

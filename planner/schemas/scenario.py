@@ -69,7 +69,7 @@ class SolverSettings(StrictModel):
     threads: int = Field(default=1, ge=1, le=256, description="Solver threads.")
     seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs.")
     strategy: Literal["monolithic", "fix_and_optimize"] = Field(
-        default="monolithic",
+        default="fix_and_optimize",
         description="HiGHS only: `monolithic` solves the whole MILP at once; `fix_and_optimize` bounds it by relaxations, "
         "solves restricted MILPs around them and finishes with the full MILP warm-started (faster on large fleets; "
         "the reported gap stays against a valid bound).",
