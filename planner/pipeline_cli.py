@@ -30,15 +30,22 @@ def safe_component(name: str) -> str:
 
 
 def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+    """Stage lines on stderr; on a terminal the solver's incumbent / bound / gap update in place on one line."""
     if not enabled:
         return None
     tty = sys.stderr.isatty()
+    inline = [False]
 
     def say(msg: str) -> None:
-        if msg.startswith("incumbent") and tty:
-            print(f"\r  {msg}   ", end="", file=sys.stderr, flush=True)
-        elif not msg.startswith("incumbent"):
-            print(("\n" if tty else "") + msg if tty and msg.startswith("[solve] done") else msg, file=sys.stderr, flush=True)
+        if msg.startswith("incumbent"):
+            if tty:
+                print(f"\r  {msg}   ", end="", file=sys.stderr, flush=True)
+                inline[0] = True
+            return
+        if inline[0]:  # end the in-place line before the next stage line
+            print(file=sys.stderr)
+            inline[0] = False
+        print(msg, file=sys.stderr, flush=True)
 
     return say
 

@@ -120,14 +120,16 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
                 now = time.monotonic()
                 if now - last[0] >= 1.0:
                     last[0] = now
-                    obj, bnd = data_out.objective_function_value, data_out.mip_dual_bound
+                    obj, bnd = data_out.mip_primal_bound, data_out.mip_dual_bound
                     gap = data_out.mip_gap
                     inc = f"{obj:,.3f}" if math.isfinite(obj) else "none yet"
                     progress(f"incumbent {inc}  bound {bnd:,.3f}  gap {gap * 100 if math.isfinite(gap) else float('nan'):.2f}%")
 
             with contextlib.suppress(Exception):  # progress is best effort; never fail a solve over it
                 h.setCallback(_on_mip_log, None)
-                h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipLogging)
+                # MipLogging does not fire with HiGHS output off; these two do.
+                h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+                h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
         t0 = time.monotonic()
         h.run()
         elapsed = time.monotonic() - t0
