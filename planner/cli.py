@@ -12,7 +12,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from planner.errors import (
     EXIT_BAD_INPUT,
@@ -168,4 +167,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["Path", "build_parser", "main", "summarize_inputs"]
+__all__ = ["build_parser", "main", "summarize_inputs"]

@@ -27,7 +27,7 @@ from solvers.build import build_model
 from solvers.explain import describe_binding, diagnose, explain_binding
 from solvers.extract import extract
 from solvers.model import PlanModel
-from solvers.sets import MONEY_SCALE, PlanSets, build_sets
+from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
 
 Progress = Callable[[str], None]
 
@@ -63,11 +63,7 @@ def deployment_table(inputs: PlanInputs) -> pd.DataFrame:
     from planner.perf.options import load_calibration, options_table
 
     calibration = load_calibration(inputs.calibration_path)
-    allowed = inputs.scenario.policy.allowed_chips
-    chip_ids = set(allowed) if allowed is not None else set(inputs.chips)
-    chip_ids |= {f.chip_id for f in inputs.fleet}
-    chips = {c: inputs.chips[c] for c in sorted(chip_ids)}
-    return options_table(inputs.workloads, inputs.models, chips, calibration)
+    return options_table(inputs.workloads, inputs.models, plannable_chips(inputs), calibration)
 
 
 def effective_settings(inputs: PlanInputs, overrides: dict[str, Any] | None) -> SolverSettings:
@@ -96,6 +92,7 @@ def assemble_plan(
     """Stage 5: the plan document (plan.json), from the tidy tables of one solution."""
     values = values if values is not None else result.values
     ex = extract(S, m, values, const) if values else None
+    versions = _versions()
     binding = explain_binding(m, values, S) if (values and result.has_solution) else []
     plan: dict[str, Any] = {
         "schema_version": 1,
@@ -129,7 +126,7 @@ def assemble_plan(
         "inputs": [{"role": role, "path": inputs.file_paths[role], "sha256": h} for role, h in inputs.file_hashes.items()],
         "run": {
             "started_utc": started, "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "planner_version": _versions().get("fleet-planner", "?"), "versions": _versions(),
+            "planner_version": versions.get("fleet-planner", "?"), "versions": versions,
             "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
         },
     }

@@ -94,7 +94,7 @@ def check_overrides(overrides: dict[str, Any]) -> None:
 
 def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
     """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then rename it to `out_dir`."""
-    from planner.report.workbook import write_all_reports  # noqa: F401 - fail early if reports are unavailable
+    from planner.report.outputs import write_all_reports  # openpyxl/matplotlib load only when writing
     from planner.results.atomic import write_json_atomic
 
     out_dir = out_dir.resolve()
@@ -103,7 +103,7 @@ def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         write_json_atomic(tmp / "plan.json", outcome.plan)
-        _write_reports(outcome.plan, tmp)
+        write_all_reports(outcome.plan, tmp)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
             os.replace(out_dir, old / "run")
@@ -114,12 +114,6 @@ def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _write_reports(plan: dict[str, Any], folder: Path) -> None:
-    from planner.report.workbook import write_all_reports
-
-    write_all_reports(plan, folder)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

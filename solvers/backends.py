@@ -9,6 +9,7 @@ solution within the requested relative gap; `feasible` means a limit stopped it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import tempfile
@@ -66,7 +67,9 @@ def _quiet_stdout() -> Iterator[None]:
 _HIGHS_THREADS: int | None = None  # HiGHS's thread pool is process-wide: the first value sticks
 
 
+@functools.cache
 def _highs_version() -> str:
+    """HiGHS version (asked once per process: it takes a solver instance)."""
     try:
         import highspy
 

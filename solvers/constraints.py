@@ -76,7 +76,7 @@ def add_rack_count(S: PlanSets, m: PlanModel) -> None:
     for (_c, s, r, t), var in m.vars["racks"].items():
         by[(s, r, t)].append((var, 1.0))
     for (s, r, t), pairs in sorted(by.items()):
-        m.add(safe_name("rackcount", s, r, S.quarters[t]), pairs, "<=", float(S.rack_types[(s, r)][0]), family="rack_positions", where=f"{s}/{r}", quarter=S.quarters[t], unit="USD per rack")
+        m.add(safe_name("rackcount", s, r, S.quarters[t]), pairs, "<=", float(S.rack_types[(s, r)][0]), family="rack_positions", where=f"{s}/{r}", quarter=S.quarters[t], unit="USD per rack position")
 
 
 def add_site_power(S: PlanSets, m: PlanModel, inst: dict) -> None:
@@ -90,7 +90,7 @@ def add_site_power(S: PlanSets, m: PlanModel, inst: dict) -> None:
     for s in S.sites:
         for t in range(S.T):
             if by.get((s, t)):
-                m.add(safe_name("sitepower", s, S.quarters[t]), by[(s, t)], "<=", S.site_cap_kw[s] - fleet_kw[(s, t)], family="site_power", where=s, quarter=S.quarters[t], unit="USD per kW")
+                m.add(safe_name("sitepower", s, S.quarters[t]), by[(s, t)], "<=", S.site_cap_kw[s] - fleet_kw[(s, t)], family="site_power", where=s, quarter=S.quarters[t], unit="USD per kW of IT power")
 
 
 def capex_pairs(S: PlanSets, m: PlanModel, scale: float) -> dict[int, list[tuple[pulp.LpVariable, float]]]:
@@ -106,11 +106,11 @@ def add_budget(S: PlanSets, m: PlanModel, scale: float) -> None:
     by_t = capex_pairs(S, m, scale)
     for t, limit in sorted(S.budget_q.items()):
         if by_t.get(t):
-            m.add(safe_name("budget", S.quarters[t]), by_t[t], "<=", limit / scale, family="budget_quarter", where="capex", quarter=S.quarters[t], unit="USD per USD of budget")
+            m.add(safe_name("budget", S.quarters[t]), by_t[t], "<=", limit / scale, family="budget_quarter", where="capex", quarter=S.quarters[t], unit="USD per USD of quarterly budget")
     if S.budget_total is not None:
         allp = [p for lst in by_t.values() for p in lst]
         if allp:
-            m.add("budget_total", allp, "<=", S.budget_total / scale, family="budget_total", where="capex", unit="USD per USD of budget")
+            m.add("budget_total", allp, "<=", S.budget_total / scale, family="budget_total", where="capex", unit="USD per USD of total budget")
 
 
 def add_supply(S: PlanSets, m: PlanModel) -> None:
@@ -120,12 +120,12 @@ def add_supply(S: PlanSets, m: PlanModel) -> None:
         by_ct[(c, t)].append((var, 1.0))
     for (c, t), pairs in sorted(by_ct.items()):
         if c in S.supply_cap:
-            m.add(safe_name("supply_chip", c, S.quarters[t]), pairs, "<=", float(S.supply_cap[c]), family="supply_chip", where=c, quarter=S.quarters[t], unit="USD per server")
+            m.add(safe_name("supply_chip", c, S.quarters[t]), pairs, "<=", float(S.supply_cap[c]), family="supply_chip", where=c, quarter=S.quarters[t], unit="USD per server of supply")
     for v, cap in sorted(S.vendor_cap.items()):
         for t in range(S.T):
             pairs = [p for (c, tt), lst in by_ct.items() if tt == t and S.vendor_of[c] == v for p in lst]
             if pairs:
-                m.add(safe_name("supply_vendor", v, S.quarters[t]), pairs, "<=", float(cap), family="supply_vendor", where=v, quarter=S.quarters[t], unit="USD per server")
+                m.add(safe_name("supply_vendor", v, S.quarters[t]), pairs, "<=", float(cap), family="supply_vendor", where=v, quarter=S.quarters[t], unit="USD per server of supply")
 
 
 def add_min_order(S: PlanSets, m: PlanModel) -> None:
@@ -147,4 +147,4 @@ def add_vendor_share(S: PlanSets, m: PlanModel, scale: float) -> None:
     for v, share in sorted(S.vendor_share.items()):
         pairs = [(var, S.price_usd[c] / scale * ((1.0 if S.vendor_of[c] == v else 0.0) - share)) for (c, s, r, t), var in buy.items()]
         if any(S.vendor_of[c] == v for (c, _, _, _) in buy):
-            m.add(safe_name("vendorshare", v), pairs, "<=", 0.0, family="vendor_share", where=v, unit="USD per USD of capex")
+            m.add(safe_name("vendorshare", v), pairs, "<=", 0.0, family="vendor_share", where=v, unit="USD per USD of vendor share")

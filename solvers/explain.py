@@ -20,15 +20,6 @@ from solvers.sets import MONEY_SCALE, PlanSets
 LIMIT_FAMILIES = ("site_power", "budget_quarter", "budget_total", "supply_chip", "supply_vendor", "rack_positions", "vendor_share")
 #: constraint rows whose right-hand side is money (scaled) vs physical units
 _MONEY_ROWS = ("budget_quarter", "budget_total", "vendor_share")
-_UNIT_NAMES = {
-    "site_power": "USD per kW of IT power",
-    "budget_quarter": "USD per USD of quarterly budget",
-    "budget_total": "USD per USD of total budget",
-    "supply_chip": "USD per server of supply",
-    "supply_vendor": "USD per server of supply",
-    "rack_positions": "USD per rack position",
-    "vendor_share": "USD per USD of vendor share",
-}
 
 
 def slack_of(m: PlanModel, name: str, values: dict[str, float]) -> float:
@@ -98,7 +89,7 @@ def explain_binding(m: PlanModel, values: dict[str, float], S: PlanSets | None =
             price = round(per_unit * (1.0 if info.family in _MONEY_ROWS else MONEY_SCALE), 4)
         rows.append({
             "constraint": info.family, "where": info.where, "quarter": info.quarter or None,
-            "shadow_price_usd": price, "unit": _UNIT_NAMES.get(info.family, info.unit) + " (LP relaxation)",
+            "shadow_price_usd": price, "unit": info.unit + " (LP relaxation)",
             "slack": round(slack_of(m, name, values) * (MONEY_SCALE if info.family in _MONEY_ROWS else 1.0), 3),
             "name": name,
         })

@@ -51,10 +51,13 @@ def pack_racks(S: PlanSets, inst: dict[tuple[str, str, str, int], int]) -> dict[
     quarter (lowest indices first) and takes the lowest free index when it needs more.
     """
     out: dict[tuple[str, str, int], list[tuple[int, str, int]]] = {}
+    by_srt: dict[tuple[str, str, int], list[tuple[str, int]]] = defaultdict(list)  # one pass over inst
+    for (c, ss, rr, tt), n in inst.items():
+        by_srt[(ss, rr, tt)].append((c, n))
     for (s, r), (count, *_rest) in sorted(S.rack_types.items()):
         held: dict[str, list[int]] = defaultdict(list)
         for t in range(S.T):
-            need = {c: math.ceil(n / S.fit[(c, s, r)]) for (c, ss, rr, tt), n in inst.items() if ss == s and rr == r and tt == t}
+            need = {c: math.ceil(n / S.fit[(c, s, r)]) for c, n in by_srt[(s, r, t)]}
             for c in list(held):
                 keep = need.get(c, 0)
                 held[c] = sorted(held[c])[:keep]
@@ -160,10 +163,13 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         })
     # power and energy
     energy_usd = energy_kwh = 0.0
+    by_site_t: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)  # one pass, in inst's order
+    for (c, ss, _r, tt), n in inst.items():
+        by_site_t[(ss, tt)].append((c, n))
     for s in S.sites:
         for t in range(T):
-            it_kw = sum(n * S.server_kw[c] for (c, ss, _r, tt), n in inst.items() if ss == s and tt == t)
-            idle = sum(n * S.idle_kw[c] for (c, ss, _r, tt), n in inst.items() if ss == s and tt == t)
+            it_kw = sum(n * S.server_kw[c] for c, n in by_site_t[(s, t)])
+            idle = sum(n * S.idle_kw[c] for c, n in by_site_t[(s, t)])
             draw = idle + avg_kw[(s, t)]
             kwh = draw * S.pue[s] * HOURS_PER_QUARTER
             energy_kwh += kwh

@@ -137,6 +137,14 @@ def _price(inputs: PlanInputs, chip: ChipSpec) -> float:
     return price * (1.0 - discount)
 
 
+def plannable_chips(inputs: PlanInputs) -> dict[str, ChipSpec]:
+    """Chips the plan may use: those it may buy (`policy.allowed_chips`, default all) plus the existing fleet's."""
+    allowed = inputs.scenario.policy.allowed_chips
+    ids = set(allowed) if allowed is not None else set(inputs.chips)
+    ids |= {f.chip_id for f in inputs.fleet}
+    return {c: inputs.chips[c] for c in sorted(ids)}
+
+
 def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
     """Compute every set, parameter and mask of the problem from validated inputs and the options table."""
     sc = inputs.scenario
@@ -146,9 +154,8 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
     t_of = {q: i for i, q in enumerate(quarters)}
 
     allowed = sc.policy.allowed_chips if sc.policy.allowed_chips is not None else sorted(inputs.chips)
-    fleet_chips = sorted({f.chip_id for f in inputs.fleet})
-    chip_ids = sorted(set(allowed) | set(fleet_chips))
-    chips = {c: inputs.chips[c] for c in chip_ids}
+    chips = plannable_chips(inputs)
+    chip_ids = list(chips)
 
     lead, life, first_t, supply, min_order, price = {}, {}, {}, {}, {}, {}
     for c, chip in chips.items():
