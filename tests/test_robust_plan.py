@@ -140,6 +140,7 @@ def test_ctrl_c_while_writing_keeps_the_old_run(scenario: Path, tmp_path: Path, 
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted between plan.json and the workbook: the previous run folder stays whole, no temp folder stays."""
     import planner.pipeline_cli as pc
+    import planner.report.outputs as reports
     from planner.pipeline import PlanOutcome
 
     out = tmp_path / "run"
@@ -150,19 +151,19 @@ def test_ctrl_c_while_writing_keeps_the_old_run(scenario: Path, tmp_path: Path, 
         assert (folder / "plan.json").is_file()  # half-way through the temp folder
         raise KeyboardInterrupt
 
-    real_write_reports = pc._write_reports
-    monkeypatch.setattr(pc, "_write_reports", interrupted)
+    real_write_reports = reports.write_all_reports
+    monkeypatch.setattr(reports, "write_all_reports", interrupted)
     with pytest.raises(KeyboardInterrupt):
         pc.write_run_folder(PlanOutcome({**plan_a, "objective_usd": 1.0}, 0), out, force=True)
     assert {p.relative_to(out): sha(p) for p in out.rglob("*") if p.is_file()} == before
     assert leftovers(out) == [out]
 
-    monkeypatch.setattr(pc, "_write_reports", real_write_reports)  # --force with nothing in the way: replaced
+    monkeypatch.setattr(reports, "write_all_reports", real_write_reports)  # --force with nothing in the way: replaced
     pc.write_run_folder(PlanOutcome({**plan_a, "objective_usd": 1.0}, 0), out, force=True)
     assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["objective_usd"] == 1.0
     assert (out / "plan.xlsx").is_file() and leftovers(out) == [out]
 
-    monkeypatch.setattr(pc, "_write_reports", lambda plan, folder: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    monkeypatch.setattr(reports, "write_all_reports", lambda plan, folder: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     fresh = tmp_path / "fresh"
     with pytest.raises(OSError):
         pc.write_run_folder(PlanOutcome(plan_a, 0), fresh, force=False)
