@@ -1,6 +1,15 @@
 """Instance generator: a realistic planning scenario of a given size, deterministic per seed.
 
-    python benchmarks/generate.py --size tiny|small|medium|large|xl --seed N --out DIR
+    python benchmarks/generate.py --size tiny|small|medium|target|large|xl --seed N --out DIR
+        [--workloads N] [--models N] [--chips N] [--quarters N] [--sites N] [--racks N]
+        [--fleet-scale X] [--budget-tightness B] [--time-limit S]
+
+A preset (`--size`) names every dimension; each flag overrides one of them (the rest keep the preset's
+values, and an instance with no override is the same as before the flags existed). `target` is the shape
+planners ask about: 10 models x 12 chip SKUs x 8 quarters x 4 sites x 500 racks, 10 workloads.
+`--fleet-scale` multiplies the existing fleet (0 = none); `--budget-tightness B` (0 <= B < 1) adds a total
+capex budget of (1 - B) x an estimate of the capex the demand growth needs (median chip's USD per token/s),
+so B = 0.3 asks for 30 % less than that estimate (0 = no budget).
 
 Writes an ordinary scenario folder (same format as `inputs/`): DIR/scenario.yaml, DIR/workloads.csv and
 DIR/sites.yaml; `inputs.chips` / `inputs.models` point at the bundled catalog (relative to DIR).
@@ -30,7 +39,7 @@ import random
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -52,18 +61,24 @@ FIRST_QUARTER = "2027Q1"
 
 @dataclass(frozen=True)
 class Size:
+    """Every dimension of a generated instance."""
+
     workloads: int
     chips: int
     quarters: int
     sites: int
     racks: int
     time_limit_s: float
+    models: int | None = None  # None: about 0.6 x workloads (3-6 at the small end)
+    fleet_scale: float = 1.0  # multiplies the existing fleet; 0 = none
+    budget_tightness: float = 0.0  # 0 = no capex budget; else budget = (1 - B) x estimated need
 
 
 SIZES = {
     "tiny": Size(1, 2, 2, 1, 4, 30),
     "small": Size(4, 6, 4, 2, 100, 60),
     "medium": Size(10, 12, 8, 4, 500, 60),
+    "target": Size(10, 12, 8, 4, 500, 60, models=10),
     "large": Size(30, 16, 12, 8, 5_000, 300),
     "xl": Size(60, 20, 12, 12, 20_000, 900),
 }
@@ -103,6 +118,16 @@ RACK_TYPES = {  # id -> power kW, rack units, cooling, facility USD per quarter 
     "liquid132": (132.0, 48, "liquid", (7500, 11000)),
     "air20": (20.0, 42, "air", (1800, 3000)),
 }
+
+
+#: dimensions a caller may override: name, type, meaning
+DIMENSIONS: list[tuple[str, type, str]] = [
+    ("workloads", int, "workloads"), ("models", int, "distinct models"), ("chips", int, "chip SKUs allowed"),
+    ("quarters", int, "quarters planned"), ("sites", int, "sites"), ("racks", int, "rack positions in total"),
+    ("fleet_scale", float, "existing fleet multiplier (0 = none)"),
+    ("budget_tightness", float, "0 = no budget; B in (0, 1): total capex budget (1 - B) x estimated need"),
+    ("time_limit_s", float, "solver time limit written into the scenario, s"),
+]
 
 
 def _split(rng: random.Random, total: int, weights: list[float]) -> list[int]:
@@ -201,11 +226,38 @@ def _efficiency(rows: list, chips: dict, models: dict, model_id: str) -> dict[st
     return best
 
 
-def generate(size_name: str, seed: int, out: Path) -> Path:
-    """Write the scenario folder; returns the path of scenario.yaml."""
-    size = SIZES[size_name]
+#: dimensions that change no random draw (the instance is the preset's, with a budget or limit added)
+NO_DRAW = {"budget_tightness", "time_limit_s"}
+
+
+def resolve_size(size_name: str, **overrides: float | int | None) -> tuple[Size, str]:
+    """The preset `size_name` with `overrides` (dimension name -> value; None = keep) applied, and a label
+    that names them (the preset's own name when nothing is overridden, so presets stay reproducible)."""
+    if size_name not in SIZES:
+        raise ValueError(f"unknown size {size_name!r}; presets: {', '.join(SIZES)}")
+    base = SIZES[size_name]
+    unknown = {k for k, v in overrides.items() if v is not None} - set(Size.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown dimension(s) {sorted(unknown)}; known: {sorted(Size.__dataclass_fields__)}")
+    changed = {k: v for k, v in overrides.items() if v is not None and getattr(base, k) != v}
+    if not changed:
+        return base, size_name
+    size = replace(base, **changed)
+    if size.budget_tightness < 0 or size.budget_tightness >= 1:
+        raise ValueError("budget_tightness must be in [0, 1)")
+    if min(size.workloads, size.chips, size.quarters, size.sites, size.racks) < 1 or size.fleet_scale < 0:
+        raise ValueError("workloads, chips, quarters, sites and racks must be >= 1 and fleet_scale >= 0")
+    # the budget and the time limit take no random draws: an instance differs from its preset only by them
+    label = size_name + "".join(f"-{k}{v:g}" for k, v in sorted(changed.items()) if k not in NO_DRAW)
+    return size, label
+
+
+def generate(size_name: str, seed: int, out: Path, **overrides: float | int | None) -> Path:
+    """Write the scenario folder; returns the path of scenario.yaml. `overrides` replace single dimensions
+    of the preset (see `Size`)."""
+    size, label = resolve_size(size_name, **overrides)
     tiny = size_name == "tiny"
-    rng = random.Random(f"{size_name}-{seed}")
+    rng = random.Random(f"{label}-{seed}")
     chips = load_chip_catalog(CHIPS_YAML)
     models = load_model_catalog(MODELS_YAML)
     cal = load_calibration()
@@ -218,6 +270,8 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
 
     # workloads: models (dense and MoE mixed), shapes, growth
     n_models = 1 if tiny else min(len(DENSE_MODELS) + len(MOE_MODELS), max(3 if size.workloads < 10 else 6, math.ceil(size.workloads * 0.6)))
+    if size.models is not None and not tiny:
+        n_models = min(len(DENSE_MODELS) + len(MOE_MODELS), size.models)
     dense, moe = DENSE_MODELS[:], MOE_MODELS[:]
     rng.shuffle(dense)
     rng.shuffle(moe)
@@ -255,7 +309,7 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
         workloads.append({"id": name, "model": model_id, "shape": shape, "start": start, "growth": growth,
                           "weight": rng.uniform(0.5, 1.5) * (0.5 if restricted or kind == "legacy" else 1.0),
                           "per_kw": statistics.median(sorted(per_kw.values())), "h100": eff.get("h100_sxm"),
-                          "sites": allowed_sites})
+                          "sites": allowed_sites, "eff": eff})
 
     # demand: the peak quarter needs FILL of the usable power (site caps; rack fit wastes ~25 % of rack kW)
     usable = sum(min(s["it_power_cap_kw"], 0.75 * sum(r["count"] * r["power_kw"] for r in s["rack_types"])) for s in sites)
@@ -277,7 +331,8 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
                 where = w["sites"] or site_ids
                 for s in where:
                     h100_need[s] += servers * air_racks[s] / sum(air_racks[x] for x in where)
-        fleet = _fleet(random.Random(f"{size_name}-{seed}-fleet"), sites, chips, h100_need, tiny)
+        fleet = _fleet(random.Random(f"{label}-{seed}-fleet"), sites, chips,
+                       {k: v * size.fleet_scale for k, v in h100_need.items()}, tiny)
         if _fleet_fits(sites, fleet, chips):
             break
         scale *= 0.93
@@ -322,7 +377,7 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     with open(out / "sites.yaml", "w") as f:
-        f.write(f"# Generated by benchmarks/generate.py --size {size_name} --seed {seed}: illustrative sites, not real facilities.\n")
+        f.write(f"# Generated by benchmarks/generate.py --size {label} --seed {seed}: illustrative sites, not real facilities.\n")
         yaml.safe_dump({"sites": sites, "fleet": fleet}, f, sort_keys=False)
 
     def rel(p: Path) -> str:
@@ -332,8 +387,8 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
             return str(p)
 
     scenario = {
-        "name": f"gen_{size_name}_{seed}",
-        "description": (f"Generated {size_name} instance (seed {seed}): {size.workloads} workloads on {len(model_pool)} models, "
+        "name": f"gen_{label}_{seed}".replace(".", "p") + (f"_budget{size.budget_tightness:g}".replace(".", "p") if size.budget_tightness else ""),
+        "description": (f"Generated {label} instance (seed {seed}): {size.workloads} workloads on {len(model_pool)} models, "
                         f"{len(allowed)} chip SKUs, {size.quarters} quarters, {size.sites} sites, {size.racks} racks."),
         "horizon": {"first_quarter": FIRST_QUARTER, "quarters": size.quarters},
         "inputs": {"chips": rel(CHIPS_YAML), "models": rel(MODELS_YAML), "workloads": "workloads.csv", "sites": "sites.yaml"},
@@ -344,9 +399,25 @@ def generate(size_name: str, seed: int, out: Path) -> Path:
         "solver": {"name": "highs", "time_limit_s": size.time_limit_s, "mip_gap": 0.0 if tiny else 0.01, "threads": 1, "seed": 0,
                    "strategy": "fix_and_optimize"},
     }
+    if size.budget_tightness > 0:
+        need = _capex_need(workloads, levels, chips, headroom)
+        scenario["policy"]["capex_budget_usd_total"] = round((1.0 - size.budget_tightness) * need, -4)
     with open(out / "scenario.yaml", "w") as f:
         yaml.safe_dump(scenario, f, sort_keys=False)
     return out / "scenario.yaml"
+
+
+def _capex_need(workloads: list[dict], levels: dict[str, list[float]], chips: dict, headroom: float) -> float:
+    """Rough capex the demand growth needs: each workload's peak level above what it asks in its first
+    quarter, with headroom, at the median chip's USD per token/s over the chips that can serve it."""
+    total = 0.0
+    for w in workloads:
+        usd_per_tps = [chips[c].price_usd_per_server / v for c, v in w["eff"].items() if v > 0]
+        if not usd_per_tps:
+            continue
+        base = levels[w["id"]][0] if w["start"] == 0 else 0.0
+        total += max(0.0, max(levels[w["id"]]) - base) * (1.0 + headroom) * statistics.median(usd_per_tps)
+    return total
 
 
 def main() -> None:
@@ -354,8 +425,13 @@ def main() -> None:
     ap.add_argument("--size", choices=sorted(SIZES), required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
+    for dim, typ, what in DIMENSIONS:
+        ap.add_argument(f"--{dim.replace('_', '-')}", type=typ, help=f"{what} (default: the preset's)")
     args = ap.parse_args()
-    path = generate(args.size, args.seed, args.out)
+    try:
+        path = generate(args.size, args.seed, args.out, **{d: getattr(args, d) for d, _, _ in DIMENSIONS})
+    except ValueError as e:
+        ap.error(str(e))
     print(path)
 
 

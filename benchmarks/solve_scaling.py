@@ -18,6 +18,15 @@ Solvers (through `solvers.backends.solve`, as `planner plan --solver ... --strat
 The greedy baseline (`solvers.greedy.greedy_plan`: lowest USD per token first, quarter by quarter) runs once
 per size in its own subprocess; `saving` is its TCO minus the MILP plan's TCO (both from the same extraction).
 Columns: build s = sets + model build; total s = every stage of the run (the build share is build / total).
+
+One dimension at a time:
+
+    python benchmarks/solve_scaling.py --preset target --sweep workloads --values 10 20 50 [--seeds 0 1 2]
+
+generates the preset with that one dimension changed per value (every other dimension as the preset's),
+plans each (value, seed) once per `--runs`, prints a row per value (median solve and total seconds over
+seeds and runs, worst gap, peak MB) and the growth exponent k of solve time ~ value^k (least squares on
+log median solve s vs log value).
 """
 
 from __future__ import annotations
@@ -143,6 +152,83 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){mem}, Python {platform.python_version()}"
 
 
+def growth_exponent(xs: list[float], ys: list[float]) -> float | None:
+    """Least-squares slope of log y on log x (the k of y ~ x^k); None with fewer than two usable points."""
+    import math
+
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if x > 0 and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    return None if sxx == 0 else sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+
+
+def sweep_dimension(args: argparse.Namespace) -> None:
+    """Vary one dimension of a preset; a row per value and the growth exponent of the solve time."""
+    from benchmarks.generate import DIMENSIONS, SIZES, generate
+
+    dims = {d: t for d, t, _ in DIMENSIONS}
+    if args.sweep not in dims or not args.values:
+        raise SystemExit(f"--sweep must be one of {sorted(dims)} with --values")
+    tmp = tempfile.TemporaryDirectory(prefix="solve-scaling-") if args.workdir is None else None
+    workdir = args.workdir or Path(tmp.name)  # type: ignore[union-attr]
+    seeds = args.seeds or [args.seed]
+    label = args.solvers[0]
+    print(f"machine: {_machine()}")
+    print(f"preset {args.preset}, varying {args.sweep} over {args.values}, seeds {seeds}, solver {label}, "
+          f"{args.runs} run(s) each")
+    rows = []
+    for value in args.values:
+        v = dims[args.sweep](value)
+        results = []
+        for seed in seeds:
+            scenario = str(generate(args.preset, seed, workdir / f"{args.preset}-{args.sweep}{v}-{seed}", **{args.sweep: v}))
+            limit = args.time_limit or SIZES[args.preset].time_limit_s
+            for k in range(args.runs):
+                child_args = ["--one", scenario, "--solver", label]
+                if args.time_limit is not None:
+                    child_args += ["--time-limit", str(args.time_limit)]
+                if args.mip_gap is not None:
+                    child_args += ["--mip-gap", str(args.mip_gap)]
+                r = _child(child_args, timeout=3 * limit + 900)
+                print(f"  {args.sweep}={v} seed {seed} run {k + 1}: " + (r.get("error") or
+                      f"{r['status']}, gap {'-' if r['gap'] is None else round(r['gap'] * 100, 3)} %, "
+                      f"solve {r['solve_s']:.1f} s, total {r['total_s']:.1f} s, {r['peak_mb']:.0f} MB"), flush=True)
+                if "error" not in r:
+                    results.append(r)
+        if not results:
+            rows.append((v, None))
+            continue
+        gaps = [r["gap"] for r in results if r["gap"] is not None]
+        rows.append((v, {
+            "solve_s": statistics.median(r["solve_s"] for r in results),
+            "total_s": statistics.median(r["total_s"] for r in results),
+            "worst_gap": max(gaps) if gaps else None,
+            "peak_mb": max(r["peak_mb"] for r in results),
+            "statuses": sorted({r["status"] for r in results}),
+            "vars": statistics.median(r["vars"] for r in results),
+        }))
+    print()
+    print(f"| {args.sweep} | vars (median) | solve s (median) | total s (median) | worst gap % | peak MB | statuses |")
+    print("|---|---|---|---|---|---|---|")
+    for v, r in rows:
+        if r is None:
+            print(f"| {v} | - | - | - | - | - | all runs failed |")
+            continue
+        gap = "-" if r["worst_gap"] is None else f"{r['worst_gap'] * 100:.2f}"
+        print(f"| {v} | {r['vars']:,.0f} | {r['solve_s']:.1f} | {r['total_s']:.1f} | {gap} | {r['peak_mb']:.0f} | "
+              f"{', '.join(r['statuses'])} |")
+    ok = [(v, r) for v, r in rows if r is not None]
+    k_solve = growth_exponent([float(v) for v, _ in ok], [r["solve_s"] for _, r in ok])
+    k_total = growth_exponent([float(v) for v, _ in ok], [r["total_s"] for _, r in ok])
+    print(f"growth exponent (time ~ {args.sweep}^k): solve k = {'-' if k_solve is None else f'{k_solve:.2f}'}, "
+          f"total k = {'-' if k_total is None else f'{k_total:.2f}'}")
+    if tmp is not None:
+        tmp.cleanup()
+
+
 def _fmt_usd(x: float | None) -> str:
     return "-" if x is None else f"{x / 1e6:,.2f}M"
 
@@ -158,6 +244,11 @@ def main() -> None:
     ap.add_argument("--export", action="store_true", help="also write the run folder (plan.json, plan.xlsx, report.html, csv/)")
     ap.add_argument("--workdir", type=Path, help="where instances are generated (default: a temporary folder)")
     ap.add_argument("--verbose", action="store_true", help="show stage and solver progress of every run")
+    ap.add_argument("--preset", default="target", help="sweep mode: the preset whose one dimension is varied")
+    ap.add_argument("--sweep", help="sweep mode: the dimension to vary (workloads, models, chips, quarters, sites, racks, "
+                    "fleet_scale, budget_tightness)")
+    ap.add_argument("--values", nargs="+", type=float, help="sweep mode: values of the dimension")
+    ap.add_argument("--seeds", nargs="+", type=int, help="sweep mode: instance seeds (default: --seed)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # child: plan one scenario, print JSON
     ap.add_argument("--greedy", help=argparse.SUPPRESS)  # child: greedy baseline of one scenario, print JSON
     ap.add_argument("--solver", default="highs", help=argparse.SUPPRESS)
@@ -173,6 +264,9 @@ def main() -> None:
 
     from benchmarks.generate import SIZES, generate
 
+    if args.sweep:
+        sweep_dimension(args)
+        return
     tmp = tempfile.TemporaryDirectory(prefix="solve-scaling-") if args.workdir is None else None
     workdir = args.workdir or Path(tmp.name)  # type: ignore[union-attr]
     print(f"machine: {_machine()}")
