@@ -60,12 +60,14 @@ def test_int4_weights_keep_16bit_embeddings_and_scales() -> None:
 
 def test_max_batch_on_one_h200_by_hand() -> None:
     # weights fp8: (68.98e9 - 2 x 32000 x 8192) x 1 B + 2 x 32000 x 8192 x 2 B = 69.504e9
-    # reserve 8 % of 141 GB = 11.28e9; free = 60.216e9; KV fp8 = 163,840 B/token; 2,000 tokens -> 183
+    # HBM is sold in GiB: 141 x 2^30 = 151.398e9 B; vLLM reserve 10 % of it = 15.140e9
+    # free = 151.398e9 - 69.504e9 - 15.140e9 = 66.754e9; KV fp8 = 163,840 B/token; 2,000 tokens -> 203
     fit = memory_fit(MODELS["llama-2-70b"], CHIPS["h200_sxm"], "fp8", "fp8", Layout(), 2000)
     emb = 2 * 32000 * 8192
     assert fit.weights_bytes_per_chip == pytest.approx(68.98e9 - emb + 2 * emb, rel=1e-12)
-    free = 141e9 - (68.98e9 + emb) - 0.08 * 141e9
-    assert fit.max_batch == math.floor(free / (163840 * 2000)) == 183
+    mem = 141 * 2**30
+    free = mem - (68.98e9 + emb) - 0.1 * mem
+    assert fit.max_batch == math.floor(free / (163840 * 2000)) == 203
     assert fit.fits
 
 
@@ -74,3 +76,15 @@ def test_layout_that_does_not_fit_says_so_with_numbers() -> None:
     assert not fit.fits and fit.max_batch == 0
     text = fit.explain()
     assert "short by" in text and "weights 101.46 GB" in text
+
+
+def test_trtllm_reserve_is_a_share_of_memory_left_after_weights() -> None:
+    from planner.perf.memory import memory_bytes, reserve_bytes
+
+    chip = CHIPS["h100_sxm"]
+    assert memory_bytes(chip) == 80 * 2**30  # HBM sold in GiB
+    w = 70e9
+    assert reserve_bytes(chip, w, "trtllm") == pytest.approx(0.1 * (80 * 2**30 - w))
+    assert reserve_bytes(chip, w, "vllm") == pytest.approx(0.1 * 80 * 2**30)
+    # more weights leave less for TRT-LLM to hold back; vLLM's reserve does not move
+    assert reserve_bytes(chip, 2 * w, "trtllm") < reserve_bytes(chip, w, "trtllm")

@@ -5,7 +5,9 @@ Per chip of the bottleneck pipeline stage (weights split evenly over TP x PP chi
   KV per token = GQA/MHA: 2 x ceil(layers/PP) x ceil(kv_heads/TP) x head_dim x b_kv   (KV heads are replicated
                  when TP exceeds them);  MLA: ceil(layers/PP) x (kv_lora_rank + rope_dim) x b_kv (the latent is
                  replicated on every TP rank)
-  reserve      = RESERVE_FRACTION[memory kind] x memory (runtime, activations, fragmentation)
+  memory       = memory_gb in the unit the part is sold in (GiB for HBM, see `memory_bytes`)
+  reserve      = engine-specific (`reserve_bytes`: vLLM 10 % of the total, TensorRT-LLM 10 % of what is left
+                 after the weights; SRAM 5 %)
   free for KV  = memory - weights - reserve
   max batch    = floor(free / (KV per token x context))
 """
@@ -25,6 +27,29 @@ from planner.schemas.models import ModelSpec
 #: gpu_memory_utilization=0.9 keeps 10 %; TensorRT-LLM reserves a few GB of activation workspace. SRAM chips run
 #: a static schedule with small activation buffers.
 RESERVE_FRACTION: dict[str, float] = {"hbm": 0.08, "gddr": 0.08, "sram": 0.05}
+
+GIB = 2.0**30
+#: Engine whose memory reserve is used when none is named (see README, performance model).
+DEFAULT_RESERVE_ENGINE = "vllm"
+
+
+def memory_bytes(chip: ChipSpec) -> float:
+    """Device memory in bytes in the unit the part is sold in: HBM capacities are GiB (an "80 GB" H100 holds
+    80 GiB), GDDR and SRAM figures are taken as decimal GB."""
+    return chip.memory_gb * (GIB if chip.memory_kind == "hbm" else 1e9)
+
+
+def reserve_bytes(chip: ChipSpec, weights_bytes: float, engine: str = DEFAULT_RESERVE_ENGINE) -> float:
+    """Memory an engine keeps back from the KV cache, per chip:
+    vLLM / SGLang: (1 - gpu_memory_utilization 0.9) of the total; TensorRT-LLM: 1 - kv_cache_free_gpu_mem_fraction
+    (0.9) of what is left after the weights; SRAM chips: RESERVE_FRACTION of the total (static schedule)."""
+    mem = memory_bytes(chip)
+    if chip.memory_kind == "sram":
+        return RESERVE_FRACTION["sram"] * mem
+    if engine == "trtllm":
+        return 0.1 * max(mem - weights_bytes, 0.0)
+    return 0.1 * mem
+
 
 #: Largest batch an engine is configured for (TensorRT-LLM / vLLM max batch sizes in practice).
 MAX_BATCH_PER_REPLICA = 4096
@@ -78,8 +103,8 @@ def memory_fit(
     """Weights, KV per token, reserve and the largest batch at `context_tokens` for one layout."""
     weights = model_costs(model).weight_bytes(precision) / layout.chips
     kv = kv_bytes_per_token_per_chip(model, kv_precision, layout)
-    mem = chip.memory_gb * 1e9
-    reserve = RESERVE_FRACTION[chip.memory_kind] * mem
+    mem = memory_bytes(chip)
+    reserve = reserve_bytes(chip, weights)
     free = mem - weights - reserve
     per_seq = kv * max(context_tokens, 1.0)
     max_batch = int(min(MAX_BATCH_PER_REPLICA, math.floor(free / per_seq))) if free > 0 else 0
@@ -90,7 +115,7 @@ def min_pipeline_depth(model: ModelSpec, chip: ChipSpec, precision: str, kv_prec
                        context_tokens: float) -> int | None:
     """Smallest PP (any integer) at which one sequence of `context_tokens` fits with TP=`tp`; None if none does."""
     weights = model_costs(model).weight_bytes(precision)
-    mem = chip.memory_gb * 1e9 * (1.0 - RESERVE_FRACTION[chip.memory_kind])
+    mem = memory_bytes(chip) * (1.0 - RESERVE_FRACTION[chip.memory_kind])
     kv_all = kv_bytes_per_token_per_chip(model, kv_precision, Layout(tp=tp, pp=1)) * context_tokens
     # weights/(tp*pp) + kv_all/pp <= mem  ->  pp >= (weights/tp + kv_all) / mem
     pp = max(1, math.ceil((weights / tp + kv_all) / mem))

@@ -15,7 +15,7 @@ import numpy as np
 
 from planner.perf.calibration import Calibration
 from planner.perf.layout import Layout
-from planner.perf.memory import RESERVE_FRACTION, kv_bytes_per_token_per_chip
+from planner.perf.memory import kv_bytes_per_token_per_chip, memory_bytes, reserve_bytes
 from planner.perf.model_costs import model_costs
 from planner.perf.precision import compute_precision, peak_flops
 from planner.schemas.chips import ChipSpec
@@ -89,7 +89,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         per_server = chip.server.scaleout_bandwidth_gbs_per_server * 1e9
         hop_bw = per_server * min(1.0, layout.tp / chip.server.chips_per_server)
         hop_lat = SCALEOUT_LATENCY_S
-    mem = chip.memory_gb * 1e9
+    mem = memory_bytes(chip)
     weights = mc.weight_bytes(precision) / n
     return StageParams(
         tp=float(layout.tp), pp=float(layout.pp), ep=float(layout.ep),
@@ -116,7 +116,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         step_overhead=calibration.step_overhead_us * 1e-6,
         layers=float(layers),
         layer_latency=calibration.layer_latency_s(chip),
-        free_kv_bytes=mem - weights - RESERVE_FRACTION[chip.memory_kind] * mem,
+        free_kv_bytes=mem - weights - reserve_bytes(chip, weights),
         tdp_w=chip.tdp_w,
         chips_per_server=float(chip.server.chips_per_server),
         server_overhead_w=chip.server.overhead_power_w,
