@@ -62,3 +62,37 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="sweep folder (points/ cache, sweep.csv, sweep.xlsx, charts)")
     _add_solver_flags(p)
     p.set_defaults(func=run_sweep)
+
+
+def run_breakeven(args: argparse.Namespace) -> int:
+
+    from planner.io.overrides import normalise_sets
+    from planner.pipeline_cli import _overrides, check_overrides
+    from solvers.breakeven import find_breakeven
+
+    check_overrides(_overrides(args))
+    solver = {k: v for k, v in _overrides(args).items() if v is not None}
+    sets = normalise_sets(args.sets, Path(args.scenario).name)
+    say = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    results = []
+    for chip in args.chip:
+        be = find_breakeven(args.scenario, chip, sets, solver, progress=say)
+        print(be.text())
+        results.append(be.as_dict())
+    if args.out:
+        from planner.results.atomic import write_json_atomic
+
+        write_json_atomic(Path(args.out), {"scenario": args.scenario, "breakeven": results})
+        print(f"wrote {args.out}")
+    return EXIT_OK  # an unverified break-even is still a result; its line says so
+
+
+def add_breakeven_parser(sub: argparse._SubParsersAction) -> None:
+    from planner.pipeline_cli import _add_solver_flags
+
+    p = sub.add_parser("breakeven", help="server price at which a chip enters (or leaves) the plan, by re-solving")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--chip", action="append", required=True, help="chip id (repeatable)")
+    p.add_argument("--out", help="write the results as JSON to this file")
+    _add_solver_flags(p)
+    p.set_defaults(func=run_breakeven)
