@@ -77,6 +77,8 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("planner.pipeline_cli", "add_plan_parser"),
     ("planner.report.cli", "add_report_parser"),
     ("planner.pipeline_cli", "add_compare_parser"),
+    ("planner.sweep.cli", "add_sweep_parser"),
+    ("planner.sweep.cli", "add_breakeven_parser"),
 )
 
 

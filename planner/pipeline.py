@@ -133,8 +133,12 @@ def assemble_plan(
     return plan
 
 
-def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = None, progress: Progress | None = None) -> PlanOutcome:
-    """Run the whole pipeline for one scenario; never writes files (see `planner.pipeline_cli` for export)."""
+def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = None, progress: Progress | None = None,
+                  sets: Any = None) -> PlanOutcome:
+    """Run the whole pipeline for one scenario; never writes files (see `planner.pipeline_cli` for export).
+
+    `overrides`: solver settings from the command line; `sets`: `--set` what-ifs on the scenario itself.
+    """
     say = progress or (lambda _msg: None)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
@@ -147,7 +151,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         say(f"[{name}] done in {timings[name]:.2f} s")
         return out
 
-    inputs = stage("load", lambda: load_inputs(scenario_path))
+    inputs = stage("load", lambda: load_inputs(scenario_path, sets))
     settings = effective_settings(inputs, overrides)
     options = stage("options", lambda: deployment_table(inputs))
     S = stage("sets", lambda: build_sets(inputs, options))

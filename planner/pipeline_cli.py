@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
-from planner.pipeline import PlanOutcome, plan_scenario
+from planner.pipeline import PlanOutcome
 
 REPO_OUTPUTS = Path("outputs")
 
@@ -140,7 +140,9 @@ def run_plan(args: argparse.Namespace) -> int:
     check_overrides(_overrides(args))
     if args.out:
         check_out_dir(Path(args.out).resolve(), args.force)  # before solving, not after
-    outcome = plan_scenario(args.scenario, _overrides(args), progress=_progress(not args.quiet))
+    from planner.api import plan
+
+    outcome = plan(args.scenario, getattr(args, "sets", None) or None, _overrides(args), progress=_progress(not args.quiet)).outcome
     out = Path(args.out) if args.out else REPO_OUTPUTS / safe_component(outcome.plan["scenario"])
     write_run_folder(outcome, out, args.force)
     print(f"{_summary_line(outcome.plan)}\nwrote {out}/plan.json, plan.xlsx, report.html, csv/")
@@ -159,6 +161,8 @@ def _add_solver_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="solver random seed")
     p.add_argument("--strategy", choices=["monolithic", "fix_and_optimize"],
                    help="HiGHS: solve the MILP at once, or by fix-and-optimize (faster on large fleets)")
+    p.add_argument("--set", action="append", dest="sets", metavar="KEY.PATH=VALUE",
+                   help="what-if on the scenario, e.g. policy.headroom_fraction=0.2 (repeatable; `key+=v` appends to a list)")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -174,28 +178,29 @@ def add_plan_parser(sub: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------- compare
 
 
-def cache_key(scenario: str, overrides: dict[str, Any]) -> str:
+def cache_key(scenario: str, overrides: dict[str, Any], sets: Any = None) -> str:
     """Hash of every input file's bytes plus solver settings: unchanged inputs reuse the cached plan."""
     from planner.io.loader import load_inputs
 
-    inputs = load_inputs(scenario)
+    inputs = load_inputs(scenario, sets)
     blob = json.dumps({"files": inputs.file_hashes, "resolved": inputs.scenario.model_dump(mode="json"), "overrides": overrides}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progress: Any) -> dict[str, Any]:
-    """Plan a scenario, or reuse the cached plan.json for the same inputs and settings."""
+def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progress: Any, sets: Any = None) -> dict[str, Any]:
+    """Plan a scenario, or reuse the cached plan.json for the same inputs, `--set` what-ifs and settings."""
+    from planner.api import plan
     from planner.results.atomic import write_json_atomic
     from planner.results.plan_io import read_plan
 
-    key = cache_key(scenario, overrides)
+    key = cache_key(scenario, overrides, sets)
     cached = cache_dir / f"{key}.json"
     if cached.is_file():
         try:
             return read_plan(cached)
         except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
             cached.unlink(missing_ok=True)
-    outcome = plan_scenario(scenario, overrides, progress=progress)
+    outcome = plan(scenario, sets, overrides, progress=progress).outcome
     cache_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(cached, outcome.plan)
     return outcome.plan
@@ -214,7 +219,7 @@ def run_compare(args: argparse.Namespace) -> int:
     plans = []
     for sc in args.scenarios:
         print(f"planning {sc} ...", file=sys.stderr)
-        plans.append(plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet)))
+        plans.append(plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet), getattr(args, "sets", None)))
     out.mkdir(parents=True, exist_ok=True)
     write_comparison(plans, out)
     for p in plans:

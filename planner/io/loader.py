@@ -120,14 +120,24 @@ def _files_alone(raw: dict[str, Any], label: str) -> list[Problem]:
     return _read_files(paths)[1]
 
 
-def load_inputs(scenario_path: str | Path) -> PlanInputs:
-    """Read the scenario and the files it names; raise `InputError` listing every problem."""
+def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
+    """Read the scenario and the files it names; raise `InputError` listing every problem.
+
+    `sets`: `--set` what-ifs (`["policy.headroom_fraction=0.2"]` or `{"policy.headroom_fraction": 0.2}`),
+    applied to the merged scenario before validation (planner.io.overrides).
+    """
     scenario_path = Path(scenario_path)
     label = _label(scenario_path)
     origins: dict[str, str] = {}
     raw, problems = read_scenario_raw(scenario_path, origins=origins)
     if raw is None:
         raise InputError(problems)
+    if sets:
+        from planner.io.overrides import apply_sets
+
+        raw, set_problems = apply_sets(raw, sets, label, origins)
+        if set_problems:
+            raise InputError(set_problems)
     scenario, problems = validate_model(Scenario, raw, label)
     if scenario is None:
         raise InputError(_blame_base(problems, label, origins) + _files_alone(raw, label))

@@ -80,6 +80,9 @@ def read_scenario_raw(
     _resolve_input_paths(data, resolved.parent)
     parent_ref = data.get("extends")
     if parent_ref is None:
+        from planner.io.overrides import merge_appending
+
+        data = merge_appending({}, data)  # `key+:` with no base list is just the list
         _record_origins(data, label, origins)
         return data, []
     if not isinstance(parent_ref, str) or not parent_ref.strip():
@@ -98,6 +101,8 @@ def read_scenario_raw(
     base, problems = read_scenario_raw(parent_path, (*_chain, resolved), origins)
     if base is None:
         return None, problems
-    _record_origins(data, label, origins)
-    merged = deep_merge(base, data)
+    from planner.io.overrides import merge_appending
+
+    _record_origins(merge_appending({}, data), label, origins)
+    merged = merge_appending(base, data)  # deep_merge plus `key+:` appends to the base's list
     return merged, []

@@ -1,0 +1,97 @@
+"""Sweep parameters: `--param PATH=LO:HI:STEP` (a range), `--param PATH=v1,v2,v3` (a list); grid or sample."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from planner.errors import InputError, Problem
+from planner.io.overrides import check_path
+
+MAX_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class Param:
+    """One swept scenario path and its values (grid), or its range (sampling)."""
+
+    path: str
+    values: tuple[Any, ...]
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+
+
+def _num(text: str) -> float | int:
+    v = yaml.safe_load(text)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"{text!r} is not a number")
+    return v
+
+
+def parse_param(text: str) -> Param:
+    """`chip_terms.b200.discount_fraction=0:0.4:0.05` or `policy.redundancy=none,n_plus_1`."""
+    path, sep, spec = text.partition("=")
+    path = path.strip()
+    if not sep or not path or not spec.strip():
+        raise ValueError("write PATH=LO:HI:STEP or PATH=v1,v2,... e.g. chip_terms.b200.discount_fraction=0:0.4:0.05")
+    bad = check_path(path)
+    if bad:
+        raise ValueError(bad)
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"range {spec!r}: write LO:HI:STEP")
+        lo, hi, step = (_num(p) for p in parts)
+        if step <= 0 or hi < lo:
+            raise ValueError(f"range {spec!r}: needs LO <= HI and STEP > 0")
+        integer = all(isinstance(x, int) for x in (lo, hi, step))
+        n = int(round((hi - lo) / step + 1e-9)) + 1
+        if n > MAX_POINTS:
+            raise ValueError(f"range {spec!r} has {n} values; at most {MAX_POINTS}")
+        values = tuple(int(lo + i * step) if integer else round(lo + i * step, 12) for i in range(n))
+        return Param(path, values, float(lo), float(hi), integer)
+    values = tuple(yaml.safe_load(v) for v in spec.split(","))
+    return Param(path, values)
+
+
+def parse_params(texts: list[str]) -> list[Param]:
+    problems, out = [], []
+    for t in texts:
+        try:
+            out.append(parse_param(t))
+        except ValueError as exc:
+            problems.append(Problem("command line", f"--param {t.partition('=')[0].strip()}", str(exc)))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def points(params: list[Param], samples: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """Every grid combination, or `samples` random points (uniform in each range, uniform choice in each list)."""
+    if not samples:
+        n = 1
+        for p in params:
+            n *= len(p.values)
+        if n > MAX_POINTS:
+            raise InputError([Problem("command line", "--param", f"the grid has {n:,} points; at most {MAX_POINTS:,} "
+                                      "(use --samples N to sample it)")])
+        return [dict(zip([p.path for p in params], combo, strict=True))
+                for combo in itertools.product(*(p.values for p in params))]
+    rng = random.Random(seed)
+    out = []
+    for _ in range(samples):
+        pt: dict[str, Any] = {}
+        for p in params:
+            if p.low is None or p.high is None:
+                pt[p.path] = rng.choice(p.values)
+            elif p.integer:
+                pt[p.path] = rng.randint(int(p.low), int(p.high))
+            else:
+                pt[p.path] = round(rng.uniform(p.low, p.high), 9)
+        out.append(pt)
+    return out

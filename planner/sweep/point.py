@@ -1,0 +1,43 @@
+"""One sweep point: plan the scenario with its `--set` values and keep the figures a sweep compares."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+METRICS = ("objective_usd", "best_bound_usd", "mip_gap", "capex_usd", "tco_usd", "energy_usd", "facility_usd",
+           "usd_per_million_tokens")
+
+
+def point_key(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> str:
+    """Hash of the input files' bytes, the resolved scenario (with the point's values) and solver settings."""
+    from planner.io.loader import load_inputs
+
+    inputs = load_inputs(scenario, sets)
+    blob = json.dumps({"files": inputs.file_hashes, "resolved": inputs.scenario.model_dump(mode="json"),
+                       "solver": solver}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def run_point(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> dict[str, Any]:
+    """Plan one point; never raises for a bad or unsolvable point (the row says what happened)."""
+    from planner.api import plan
+    from planner.errors import InputError, PlannerError
+
+    row: dict[str, Any] = dict(sets)
+    try:
+        p = plan(scenario, sets, solver)
+    except InputError as exc:
+        return row | {"status": "bad_input", "message": "; ".join(str(x) for x in exc.problems)[:500]}
+    except PlannerError as exc:
+        return row | {"status": "no_plan", "message": str(exc)[:500]}
+    row["status"] = p.status
+    kpis = p.kpis
+    for m in METRICS:
+        row[m] = getattr(p, m) if m in ("objective_usd", "best_bound_usd", "mip_gap") else kpis.get(m)
+    for r in p.document.get("purchases", []):
+        key = f"servers_{r['chip']}"
+        row[key] = row.get(key, 0) + int(r["servers"])
+    row["solve_seconds"] = (p.document.get("solver") or {}).get("solve_seconds")
+    return row
