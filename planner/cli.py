@@ -77,6 +77,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("planner.pipeline_cli", "add_plan_parser"),
     ("planner.report.cli", "add_report_parser"),
     ("planner.pipeline_cli", "add_compare_parser"),
+    ("planner.replan.cli", "add_replan_parser"),
 )
 
 
