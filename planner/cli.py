@@ -79,6 +79,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("planner.pipeline_cli", "add_compare_parser"),
     ("planner.sweep.cli", "add_sweep_parser"),
     ("planner.sweep.cli", "add_breakeven_parser"),
+    ("planner.replan.cli", "add_replan_parser"),
 )
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from planner.schemas.common import Identifier, Quarter, StrictModel
+from planner.schemas.replan import ReplanPolicy
 
 
 class Horizon(StrictModel):
@@ -39,6 +40,7 @@ class Policy(StrictModel):
     residual_value: bool = Field(default=True, description="Credit straight-line residual value of hardware at the horizon's end.")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
+    replan: ReplanPolicy = Field(default_factory=ReplanPolicy, description="`planner replan` only: penalty and limit on changing the previous plan's future orders.")
 
 
 class VendorTerms(StrictModel):

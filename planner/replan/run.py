@@ -1,0 +1,164 @@
+"""`replan_scenario`: plan the quarters after `commit_through` from a previous plan (see planner/replan/__init__)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pulp
+
+from planner.errors import EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_OK, InputError, PlannerError, Problem
+from planner.io.loader import PlanInputs, load_inputs
+from planner.pipeline import PlanOutcome, assemble_plan, deployment_table, effective_settings
+from planner.replan.changes import change_table
+from planner.replan.rollforward import OrderKey, Rolled, roll_forward
+from planner.schemas.common import _QUARTER_RE
+from planner.schemas.scenario import SolverSettings
+from solvers.backends import SolveResult, solve, verify_solution
+from solvers.build import build_model
+from solvers.explain import diagnose
+from solvers.model import PlanModel
+from solvers.replan_orders import OrderIndex, add_max_change, add_order_change
+from solvers.sets import MONEY_SCALE, PlanSets, build_sets
+
+Progress = Callable[[str], None]
+
+
+def check_quarter(q: str) -> None:
+    if not isinstance(q, str) or not _QUARTER_RE.match(q):
+        raise InputError([Problem("command line", "--commit-through", f"must be a quarter written like 2027Q2, got {q!r}")])
+
+
+def previous_index(rolled: Rolled, S: PlanSets) -> tuple[dict[OrderIndex, int], set[OrderKey]]:
+    """The previous plan's future orders on the new horizon's buy keys, and those that can no longer be placed."""
+    t_of = {q: t for t, q in enumerate(S.quarters)}
+    buyable = set(S.buy_keys)
+    prev: dict[OrderIndex, int] = {}
+    lost: set[OrderKey] = set()
+    for (c, s, r, q), n in rolled.previous_future.items():
+        k = (c, s, r, t_of.get(q, -1))
+        if k in buyable:
+            prev[k] = n
+        else:
+            lost.add((c, s, r, q))
+    return prev, lost
+
+
+def _penalties(rolled: Rolled, S: PlanSets) -> dict[str, float]:
+    pol = rolled.inputs.scenario.policy.replan
+    if pol.change_penalty_usd_per_server is not None:
+        return dict.fromkeys(S.price_usd, pol.change_penalty_usd_per_server)
+    return {c: pol.change_penalty_fraction_of_price * p for c, p in S.price_usd.items()}
+
+
+def model_hook(rolled: Rolled, S: PlanSets) -> tuple[Callable[[PlanModel], None], set[OrderKey], dict[str, float]]:
+    """What the re-plan adds to a built model: order-change penalties (and the change limit), then the objective again."""
+    prev, lost = previous_index(rolled, S)
+    penalty = _penalties(rolled, S)
+    frac = rolled.inputs.scenario.policy.replan.max_change_fraction
+    forced = sum(rolled.previous_future[k] for k in lost)
+
+    def hook(m: PlanModel) -> None:
+        add_order_change(S, m, prev, penalty)
+        if frac is not None:
+            add_max_change(S, m, prev, frac, forced)
+        m.set_objective(pulp.LpMinimize)
+
+    return hook, lost, penalty
+
+
+def _term_usd(m: PlanModel, values: dict[str, float], term: str) -> float:
+    return round(sum(values.get(v.name, 0.0) * c for v, c in m.objective_terms.get(term, [])) * MONEY_SCALE, 2)
+
+
+def replan_section(prev: dict[str, Any], rolled: Rolled, S: PlanSets, m: PlanModel, values: dict[str, float],
+                   plan: dict[str, Any], options: pd.DataFrame, lost: set[OrderKey], penalty: dict[str, float]) -> dict[str, Any]:
+    """plan.json `replan`: committed orders verbatim, notes, the change penalty paid and the what-changed table."""
+    binding = False
+    info = m.constraints.get("replan_max_change")
+    if info is not None and values:
+        lhs = sum(values.get(n, 0.0) * c for n, c in info.pairs)
+        binding = lhs >= info.rhs - 1e-6
+    changes = change_table(prev, rolled, S, plan.get("purchases") or [], options, lost, binding)
+    return {
+        "previous_plan": {"scenario": prev.get("scenario"), "status": prev.get("status"), "objective_usd": prev.get("objective_usd"),
+                          "finished_utc": (prev.get("run") or {}).get("finished_utc")},
+        "commit_through": rolled.commit_through,
+        "committed_purchases": rolled.committed,
+        "committed_capex_usd": rolled.spent_usd,
+        "change_penalty_usd_per_server": {c: round(v, 2) for c, v in sorted(penalty.items()) if c in S.buyable},
+        "change_penalty_usd": _term_usd(m, values, "replan_change"),
+        "max_change_fraction": rolled.inputs.scenario.policy.replan.max_change_fraction,
+        "servers_changed": sum(abs(r["delta_servers"]) for r in changes),
+        "notes": rolled.notes,
+        "changes": changes,
+    }
+
+
+def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, settings: SolverSettings,
+                  options_for: Callable[[PlanInputs], pd.DataFrame] = deployment_table, progress: Progress | None = None,
+                  label: str = "plan.json") -> PlanOutcome:
+    """Roll forward, build the usual model plus the re-plan families, solve, and assemble plan.json with `replan`."""
+    say = progress or (lambda _msg: None)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    check_quarter(commit_through)
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    rolled = roll_forward(inputs, prev, commit_through, label)
+    for note in rolled.notes:
+        say(f"note: {note}")
+    options = options_for(rolled.inputs)
+    S = build_sets(rolled.inputs, options)
+    hook, lost, penalty = model_hook(rolled, S)
+    m, const = build_model(S)
+    hook(m)
+    timings["build"] = time.monotonic() - t0
+    say(f"model: {m.n_vars} variables ({m.n_int_vars} integer), {len(m.constraints)} constraints")
+    result = solve(m, settings, progress=say if progress else None)
+    timings["solve"] = result.solve_seconds
+    if result.has_solution:
+        violations = verify_solution(m, result.values)
+        if violations:
+            raise PlannerError(f"the solver returned a re-plan that breaks {len(violations)} constraint(s), e.g. {violations[0]}; "
+                               "try --solver cbc or a smaller --mip-gap.", EXIT_NO_PLAN)
+        plan = assemble_plan(rolled.inputs, S, m, result, settings, const, options, timings, started)
+        plan["replan"] = replan_section(prev, rolled, S, m, result.values, plan, options, lost, penalty)
+        return PlanOutcome(plan, EXIT_OK, timings)
+    if result.status in ("infeasible", "no_plan"):
+        say("no re-plan meets every limit: re-solving with penalised unmet demand to find what is short")
+        tight = settings.model_copy(update={"mip_gap": min(settings.mip_gap, 1e-6)})
+        m2, const2 = build_model(S, with_slack=True)
+        hook(m2)
+        r2 = solve(m2, tight)
+        m3, _ = build_model(S, with_slack=True, relax_limits=True)
+        hook(m3)
+        r3 = solve(m3, tight)
+        diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
+            {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
+            for w, t, why in S.no_option]
+        if not diagnosis:
+            diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], "short_tokens_per_s": 0.0,
+                          "cause": "the committed orders and existing fleet break a limit that has no slack (site power or rack space?)"}]
+        bad = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
+                          result.solver_name, result.solver_version, {}, result.notes)
+        plan = assemble_plan(rolled.inputs, S, m2, bad, settings, const2, options, timings, started, diagnosis, values=r2.values)
+        plan["replan"] = replan_section(prev, rolled, S, m2, r2.values, plan, options, lost, penalty)
+        return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
+    raise PlannerError(f"no re-plan found within the time limit of {settings.time_limit_s:g} s (solver status: {result.raw_status}). "
+                       "Raise --time-limit or loosen --mip-gap.", EXIT_NO_PLAN)
+
+
+def replan_scenario(scenario_path: str | Path, previous_plan: str | Path, commit_through: str,
+                    overrides: dict[str, Any] | None = None, progress: Progress | None = None) -> PlanOutcome:
+    """Load the (new) scenario and the previous plan.json, then `replan_inputs`."""
+    from planner.results.plan_io import read_plan
+
+    check_quarter(commit_through)
+    prev = read_plan(previous_plan)
+    inputs = load_inputs(scenario_path)
+    return replan_inputs(inputs, prev, commit_through, effective_settings(inputs, overrides), progress=progress,
+                         label=str(previous_plan))
