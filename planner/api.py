@@ -103,14 +103,18 @@ def plan(
     outcome = plan_scenario(scenario_path, dict(solver or {}), progress=progress, sets=sets or None)
     if sets:
         outcome.plan["overrides"] = [{"path": k, "value": v} for k, v in sets.items()]
-    _add_candidates(outcome)
+    if outcome.plan.get("deployments"):
+        outcome.plan["candidates"] = _candidates(scenario_path, sets, outcome.plan)
     return Plan(outcome, sets)
 
 
-def _add_candidates(outcome: PlanOutcome) -> None:
-    """Attach the candidate-chip explanation (solvers.candidates_explain) when the module is available."""
-    try:
-        from solvers.candidates_explain import candidates_table
-    except ImportError:
-        return
-    outcome.plan["candidates"] = candidates_table(outcome.plan)
+def _candidates(scenario_path: str | Path, sets: dict[str, Any], plan_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every candidate chip per workload and quarter and why it lost (solvers.candidates_explain)."""
+    from planner.io.loader import load_inputs
+    from planner.pipeline import deployment_table
+    from solvers.candidates_explain import explain_candidates
+    from solvers.sets import build_sets
+
+    inputs = load_inputs(scenario_path, sets or None)
+    S = build_sets(inputs, deployment_table(inputs))
+    return explain_candidates(S, plan_doc, inputs.scenario.policy.residual_value)

@@ -99,6 +99,18 @@ def _run_info(plan: dict[str, Any], inputs: pd.DataFrame) -> str:
     return "<h2>Run information</h2>" + facts + "<h3>Input files</h3>" + table(inputs)
 
 
+def _candidates(plan: dict[str, Any]) -> str:
+    """Why this chip: the cheapest rejected chip per workload, and every candidate (solvers.candidates_explain)."""
+    rows = plan.get("candidates") or []
+    if not rows:
+        return ""
+    from solvers.candidates_explain import cheapest_rejected
+
+    items = "".join(f"<li>{esc(x)}</li>" for x in cheapest_rejected(rows))
+    return ("<h2>Why these chips</h2><ul>" + items + "</ul>"
+            + _details("Candidate chips per workload and quarter (USD per quarter per token/s)", pd.DataFrame(rows)))
+
+
 def build_html(plan: dict[str, Any]) -> str:
     """The report of a validated plan as one HTML string."""
     tables = plan_tables(plan)
@@ -118,6 +130,7 @@ def build_html(plan: dict[str, Any]) -> str:
         + _details("Deployments", tables["deployments"]) + _details("Racks", tables["racks"])
         + _details("Deployment options considered", tables["options"])
         + _details("Binding constraints", tables["binding"]) + _details("Diagnosis", tables["diagnosis"]),
+        _candidates(plan),
         _run_info(plan, tables["inputs"]),
     ]
     return page(f"Procurement plan: {plan.get('scenario', '')}", "".join(body))

@@ -60,6 +60,11 @@ def build_workbook(plan: dict[str, Any]) -> Workbook:
     for sheet, table in _PLAIN.items():
         write_table(sheets[sheet], tables[table])
     write_run_sheet(sheets["Run info"], plan, tables["inputs"])
+    if plan.get("candidates"):  # why this chip and not that one (solvers.candidates_explain)
+        import pandas as pd
+
+        sheets["Candidates"] = wb.create_sheet("Candidates", index=SHEETS.index("Binding"))
+        write_table(sheets["Candidates"], pd.DataFrame(plan["candidates"]))
     for name, ws in sheets.items():
         if name not in (SUMMARY_SHEET, "Run info"):  # those two size their own columns
             fit_columns(ws)
