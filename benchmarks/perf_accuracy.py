@@ -71,6 +71,32 @@ def accuracy() -> None:
         print(f"    {chip:<16} median {v['median_ape_pct']:6.1f}  p90 {v['p90_ape_pct']:6.1f}  n {v['n']}")
 
 
+def measured_accuracy() -> None:
+    """Stock-engine public measurements (planner/perf/data/measured.csv): raw model, corrected in-sample, LOSO."""
+    from planner.perf.calibration import load_calibration
+    from planner.perf.measured import load_table
+    from planner.perf.measured_eval import evaluate_points, summarise
+
+    rows = evaluate_points(load_table(), load_model_catalog(), load_chip_catalog(), load_calibration())
+    ok = [r for r in rows if r["modelled"]]
+    print()
+    print(f"Stock-engine measurements: {len(rows)} rows, {len(ok)} modelled "
+          f"(not: {', '.join(str(r['id']) for r in rows if not r['modelled'])})")
+    print(f"  {'group':<34} {'raw med|e| p90 signed':>24} {'in-sample':>24} {'leave-one-source-out':>24}   n")
+
+    def line(label: str, sel: list) -> None:
+        cells = []
+        for k in ("raw_err", "in_err", "loso_err"):
+            m, p90, sg, n = summarise([r[k] for r in sel])
+            cells.append(f"{m:6.1f} {p90:6.1f} {sg:+7.1f}")
+        print(f"  {label:<34} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {len(sel):4d}")
+
+    line("overall", ok)
+    for key in ("kind", "family", "engine"):
+        for v in sorted({str(r[key]) for r in ok}):
+            line(f"{key}={v}", [r for r in ok if str(r[key]) == v])
+
+
 def sensitivity() -> None:
     print()
     print("Sensitivity to the assumed mean OpenOrca prompt (tokens -> throughput median / p90 APE, in-sample):")
@@ -122,5 +148,6 @@ def speed() -> None:
 
 if __name__ == "__main__":
     accuracy()
+    measured_accuracy()
     sensitivity()
     speed()

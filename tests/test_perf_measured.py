@@ -1,0 +1,80 @@
+"""Measured points: import parsing (vLLM benchmark_serving JSON, plain CSV), interpolation along concurrency."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from planner.perf.measured import (
+    BUNDLED_MEASURED,
+    MeasuredPoint,
+    interpolate,
+    load_table,
+    normalise_engine,
+    read_plain_csv,
+    read_vllm_json,
+)
+
+
+def _pt(conc: float, x: float) -> MeasuredPoint:
+    return MeasuredPoint("r", "m", "c", "fp8", 1, 1, 1, "vllm", 1000, 1000, conc, x, None, None, "s")
+
+
+def test_interpolation_is_exact_at_measured_points_and_linear_in_log_concurrency() -> None:
+    pts = [_pt(16, 100.0), _pt(64, 300.0)]
+    assert interpolate(pts, 16).tokens_per_s_per_chip == 100.0
+    assert interpolate(pts, 64).source == "measured"
+    mid = interpolate(pts, 32)  # log2(32) is halfway between log2(16) and log2(64)
+    assert mid.source == "interpolated" and mid.tokens_per_s_per_chip == pytest.approx(200.0)
+    out = interpolate(pts, 256)
+    assert out.source == "extrapolated" and out.tokens_per_s_per_chip == 300.0
+
+
+def test_points_of_different_keys_are_not_mixed() -> None:
+    other = MeasuredPoint("r", "m", "other_chip", "fp8", 1, 1, 1, "vllm", 1000, 1000, 8, 1.0, None, None, "s")
+    with pytest.raises(ValueError, match="different keys"):
+        interpolate([_pt(16, 1.0), other], 10)
+
+
+def test_vllm_json_is_read_per_chip_with_mean_lengths(tmp_path: Path) -> None:
+    doc = {"completed": 100, "total_input_tokens": 100_000, "total_output_tokens": 50_000, "max_concurrency": 32,
+           "output_throughput": 4000.0, "mean_ttft_ms": 120.0, "mean_tpot_ms": 25.0}
+    f = tmp_path / "run.json"
+    f.write_text(json.dumps(doc))
+    p = read_vllm_json(f, "llama-3.1-70b", "h100_sxm", "fp8", tp=2)
+    assert p.tokens_per_s_per_chip == 2000.0 and p.prompt_tokens == 1000 and p.output_tokens == 500
+    assert p.concurrency == 32 and p.tpot_ms == 25.0 and p.engine == "vllm"
+    del doc["output_throughput"]
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="output_throughput"):
+        read_vllm_json(f, "m", "c", "fp8", tp=1)
+
+
+def test_plain_csv_reports_every_bad_row(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_text("model_id,chip_id,precision,tp,engine,prompt_tokens,output_tokens,concurrency,output_tokens_per_s,"
+                 "ttft_ms,tpot_ms\n"
+                 "m,c,fp8,4,trt,1000,1000,8,800,100,20\n"
+                 "m,c,fp8,4,vllm,1000,1000,16,-1,100,20\n"
+                 "m,c,fp8,4,nosuch,1000,1000,32,900,100,20\n")
+    with pytest.raises(ValueError) as e:
+        read_plain_csv(f)
+    assert "row 3" in str(e.value) and "engine[row 4]" in str(e.value)
+    f.write_text("\n".join(f.read_text().splitlines()[:2]) + "\n")
+    (p,) = read_plain_csv(f)
+    assert p.engine == "trtllm" and p.tokens_per_s_per_chip == 200.0
+
+
+def test_unknown_engine_is_an_error_and_blank_is_the_default() -> None:
+    assert normalise_engine("") == "vllm"
+    with pytest.raises(ValueError):
+        normalise_engine("foo")
+
+
+def test_bundled_table_rows_each_cite_a_source() -> None:
+    pts = load_table(BUNDLED_MEASURED)
+    assert pts and all(p.source.startswith("http") for p in pts)
+    assert all(p.tokens_per_s_per_chip > 0 and math.isfinite(p.tokens_per_s_per_chip) for p in pts)
