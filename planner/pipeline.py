@@ -153,7 +153,11 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
     S = stage("sets", lambda: build_sets(inputs, options))
     m, const = stage("build", lambda: build_model(S))
     say(f"model: {m.n_vars} variables ({m.n_int_vars} integer), {len(m.constraints)} constraints")
-    result = stage("solve", lambda: solve(m, settings, progress=say if progress else None))
+    if S.no_option and "unmet" not in m.vars:  # some demand row has no deployable option: infeasible before any solve
+        result = SolveResult("infeasible", f"{len(S.no_option)} demand row(s) without a deployable option", None, None,
+                             None, 0.0, settings.name, "", {}, [])
+    else:
+        result = stage("solve", lambda: solve(m, settings, progress=say if progress else None))
     say(f"solver status: {result.status} ({result.raw_status})")
 
     if result.has_solution:
@@ -165,7 +169,8 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
                 "try --solver cbc, a smaller --mip-gap, or report it.", EXIT_NO_PLAN,
             )
         plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
-        return PlanOutcome(plan, EXIT_OK, timings)
+        short = [c for c in plan["capacity"] if c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
+        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings)  # exit 0 only when every row is served
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")

@@ -30,7 +30,11 @@ def installed_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, str, str, int]
 
 
 def add_demand(S: PlanSets, m: PlanModel) -> None:
-    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] >= D[w,t]   (tokens/s)."""
+    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] >= D[w,t]   (tokens/s).
+
+    Every demand row gets its constraint. A row no option can serve (`S.no_option` says why) and without an
+    unmet variable reads `none_{w}_{t} >= D` with `none` fixed at 0: the model is infeasible, never met by omission.
+    """
     rep, unmet = m.vars["rep"], m.vars.get("unmet", {})
     by_wt: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     for (i, _s), var in rep.items():
@@ -41,7 +45,9 @@ def add_demand(S: PlanSets, m: PlanModel) -> None:
         if (w, t) in unmet:
             pairs = [*pairs, (unmet[(w, t)], 1.0)]
         if not pairs:
-            continue  # reported up front as "no option"; the diagnosis run carries it as unmet
+            none = m.prob.add_variable(safe_name("none", w, S.quarters[t]), lowBound=0, upBound=0, cat="Continuous")
+            m.vars.setdefault("none", {})[(w, t)] = none
+            pairs = [(none, 1.0)]
         m.add(safe_name("demand", w, S.quarters[t]), pairs, ">=", need, family="demand", where=w, quarter=S.quarters[t], unit="USD per token/s")
 
 
