@@ -24,7 +24,7 @@ from planner.io.loader import PlanInputs, load_inputs
 from planner.schemas.scenario import SolverSettings
 from solvers.backends import SolveResult, solve, verify_solution
 from solvers.build import build_model
-from solvers.explain import describe_binding, diagnose, explain_binding
+from solvers.explain import describe_binding, diagnose, explain_binding, limits_exceeded
 from solvers.extract import extract
 from solvers.model import PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
@@ -184,6 +184,9 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
             {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
             for w, t, why in S.no_option
         ]
+        if not diagnosis and r3.has_solution:  # no demand short, yet infeasible: limits the existing fleet alone breaks
+            diagnosis = [{"workload": "(all)", "quarter": q or S.quarters[0], "short_tokens_per_s": 0.0, "cause": text}
+                         for q, text in limits_exceeded(m3, r3.values)]
         if not diagnosis:
             diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], "short_tokens_per_s": 0.0,
                           "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]
