@@ -24,7 +24,7 @@ from planner.io.loader import PlanInputs, load_inputs
 from planner.schemas.scenario import SolverSettings
 from solvers.backends import SolveResult, solve, verify_solution
 from solvers.build import build_model
-from solvers.explain import describe_binding, diagnose, explain_binding
+from solvers.explain import describe_binding, diagnose, explain_binding, limits_exceeded
 from solvers.extract import extract
 from solvers.model import PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
@@ -157,7 +157,11 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
     S = stage("sets", lambda: build_sets(inputs, options))
     m, const = stage("build", lambda: build_model(S))
     say(f"model: {m.n_vars} variables ({m.n_int_vars} integer), {len(m.constraints)} constraints")
-    result = stage("solve", lambda: solve(m, settings, progress=say if progress else None))
+    if S.no_option and "unmet" not in m.vars:  # some demand row has no deployable option: infeasible before any solve
+        result = SolveResult("infeasible", f"{len(S.no_option)} demand row(s) without a deployable option", None, None,
+                             None, 0.0, settings.name, "", {}, [])
+    else:
+        result = stage("solve", lambda: solve(m, settings, progress=say if progress else None))
     say(f"solver status: {result.status} ({result.raw_status})")
 
     if result.has_solution:
@@ -169,7 +173,8 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
                 "try --solver cbc, a smaller --mip-gap, or report it.", EXIT_NO_PLAN,
             )
         plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
-        return PlanOutcome(plan, EXIT_OK, timings)
+        short = [c for c in plan["capacity"] if c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
+        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings)  # exit 0 only when every row is served
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
@@ -183,6 +188,9 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
             {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
             for w, t, why in S.no_option
         ]
+        if not diagnosis and r3.has_solution:  # no demand short, yet infeasible: limits the existing fleet alone breaks
+            diagnosis = [{"workload": "(all)", "quarter": q or S.quarters[0], "short_tokens_per_s": 0.0, "cause": text}
+                         for q, text in limits_exceeded(m3, r3.values)]
         if not diagnosis:
             diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], "short_tokens_per_s": 0.0,
                           "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]

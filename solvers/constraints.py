@@ -30,7 +30,11 @@ def installed_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, str, str, int]
 
 
 def add_demand(S: PlanSets, m: PlanModel) -> None:
-    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] >= D[w,t]   (tokens/s)."""
+    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] >= D[w,t]   (tokens/s).
+
+    Every demand row gets its constraint. A row no option can serve (`S.no_option` says why) and without an
+    unmet variable reads `none_{w}_{t} >= D` with `none` fixed at 0: the model is infeasible, never met by omission.
+    """
     rep, unmet = m.vars["rep"], m.vars.get("unmet", {})
     by_wt: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     for (i, _s), var in rep.items():
@@ -41,7 +45,9 @@ def add_demand(S: PlanSets, m: PlanModel) -> None:
         if (w, t) in unmet:
             pairs = [*pairs, (unmet[(w, t)], 1.0)]
         if not pairs:
-            continue  # reported up front as "no option"; the diagnosis run carries it as unmet
+            none = m.prob.add_variable(safe_name("none", w, S.quarters[t]), lowBound=0, upBound=0, cat="Continuous")
+            m.vars.setdefault("none", {})[(w, t)] = none
+            pairs = [(none, 1.0)]
         m.add(safe_name("demand", w, S.quarters[t]), pairs, ">=", need, family="demand", where=w, quarter=S.quarters[t], unit="USD per token/s")
 
 
@@ -80,17 +86,32 @@ def add_rack_count(S: PlanSets, m: PlanModel) -> None:
 
 
 def add_site_power(S: PlanSets, m: PlanModel, inst: dict) -> None:
-    """sitepower_{s}_{t}:  sum_{c,r} server_kw_c * inst[c,s,r,t] <= it_power_cap_kw_s   (nameplate IT power)."""
+    """sitepower_{s}_{t}:  sum_{c,r} server_kw_c * inst[c,s,r,t] <= it_power_cap_kw_s   (nameplate IT power).
+
+    Added for every (s, t) where any server stands or may stand, existing fleet included: with no purchase
+    possible the row is `zero_{s}_{t} <= cap - fleet_kw` on a variable fixed at 0, so a fleet over the cap is
+    infeasible (and, in a diagnosis run, its slack says by how many kW).
+    """
     by: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     fleet_kw: dict[tuple[str, int], float] = defaultdict(float)
     for (c, s, _r, t), lst in inst.items():
         by[(s, t)].extend((v, S.server_kw[c]) for v, _ in lst)
     for (c, s, _r, t), n in S.fleet.items():
-        fleet_kw[(s, t)] += n * S.server_kw[c]
+        if n:
+            fleet_kw[(s, t)] += n * S.server_kw[c]
     for s in S.sites:
         for t in range(S.T):
-            if by.get((s, t)):
-                m.add(safe_name("sitepower", s, S.quarters[t]), by[(s, t)], "<=", S.site_cap_kw[s] - fleet_kw[(s, t)], family="site_power", where=s, quarter=S.quarters[t], unit="USD per kW of IT power")
+            if by.get((s, t)) or (s, t) in fleet_kw:
+                name = safe_name("sitepower", s, S.quarters[t])
+                m.add(name, by.get((s, t)) or [(zero_var(m, name), 1.0)], "<=", S.site_cap_kw[s] - fleet_kw.get((s, t), 0.0),
+                      family="site_power", where=s, quarter=S.quarters[t], unit="USD per kW of IT power")
+
+
+def zero_var(m: PlanModel, name: str) -> pulp.LpVariable:
+    """A variable fixed at 0 that keeps a row with no decision in it (a limit on the existing fleet alone) in the model."""
+    var = m.prob.add_variable(safe_name("zero", name), lowBound=0, upBound=0, cat="Continuous")
+    m.vars.setdefault("zero", {})[name] = var
+    return var
 
 
 def capex_pairs(S: PlanSets, m: PlanModel, scale: float) -> dict[int, list[tuple[pulp.LpVariable, float]]]:

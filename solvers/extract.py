@@ -181,7 +181,8 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
     capex = sum(p["cost_usd"] for p in ex.purchases)
     residual = sum(p["residual_value_usd"] for p in ex.purchases)
     facility = sum(_ival(values, v) * S.rack_types[(s, r)][4] for (c, s, r, t), v in m.vars["racks"].items())
-    tokens = sum(S.forecast[k] for k in S.forecast) * SECONDS_PER_QUARTER  # at the forecast peak rate
+    # tokens actually served, at the forecast peak rate: capacity beyond the forecast serves nothing, short rows count what is served
+    tokens = sum(min(S.forecast[k], served[k]) for k in S.forecast) * SECONDS_PER_QUARTER
     it_energy_j = sum(p["average_it_power_kw"] for p in ex.power) * 1000.0 * SECONDS_PER_QUARTER
     tco = capex + energy_usd + facility - residual
     ex.kpis = {

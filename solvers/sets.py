@@ -203,9 +203,9 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         {(c, s, r, t) for (c, s, r, o) in buy_keys for t in range(o + lead[c], min(T, o + lead[c] + life[c]))}
         | {(c, s, r, t) for (c, s, r, t) in fleet if (c, s, r) in fit}
     )
-    sites_with_chip: dict[str, set[str]] = defaultdict(set)
-    for c, s, _, _ in rack_keys:
-        sites_with_chip[c].add(s)
+    sites_with_chip: dict[tuple[str, int], set[str]] = defaultdict(set)  # (c, t) -> sites where c can stand in t
+    for c, s, _, t in rack_keys:
+        sites_with_chip[(c, t)].add(s)
 
     headroom = 1.0 + sc.policy.headroom_fraction
     forecast = {(w.workload_id, t_of[w.quarter]): w.peak_output_tokens_per_s for w in inputs.workloads}
@@ -213,10 +213,12 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
 
     candidates: list[Option] = []
     best_tok: dict[tuple[str, int], float] = defaultdict(float)
+    meets_targets: dict[tuple[str, int], set[str]] = defaultdict(set)  # chips with a row in the options table
     for row in options.itertuples(index=False):
         c = row.chip_id
         if c not in chips or row.quarter not in t_of:
             continue
+        meets_targets[(row.workload_id, t_of[row.quarter])].add(c)
         # The performance model shards experts over the replica's own chips (chips = TP x PP): EP up to TP stays
         # inside a stage's scale-up group; beyond it, the all-to-all spans EP/TP stage groups.
         tp, ep = int(row.tp), int(row.ep)
@@ -237,8 +239,8 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
     opts = [replace(o, index=i) for i, o in enumerate(prune_options(candidates))]
 
     deploy_keys = []
-    for o in opts:
-        for s in sorted(sites_with_chip.get(o.chip, ())):
+    for o in opts:  # only where the chip can stand in the option's quarter: elsewhere its replicas would be 0
+        for s in sorted(sites_with_chip.get((o.chip, o.t), ())):
             if not allowed_sites[o.workload] or s in allowed_sites[o.workload]:
                 deploy_keys.append((o.index, s))
 
@@ -249,15 +251,9 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             need += best_tok[(w, t)]  # survive the loss of the largest replica that could serve it
         demand[(w, t)] = need
     servable = {(opts[i].workload, opts[i].t) for i, _ in deploy_keys}
-    no_option = []
-    for (w, t) in sorted(forecast):
-        if (w, t) not in servable:
-            reason = (
-                "no chip meets its latency targets and allowed precisions"
-                if (w, t) not in best_tok
-                else "no site it may use can hold a chip that meets its targets"
-            )
-            no_option.append((w, t, reason))
+    ctx = _ReasonContext(inputs, allowed, fit, first_t, lead, fleet, meets_targets,
+                         {(o.workload, o.t) for o in candidates}, {(o.workload, o.t, o.chip) for o in candidates}, allowed_sites)
+    no_option = [(w, t, unservable_reason(ctx, w, t)) for (w, t) in sorted(forecast) if (w, t) not in servable]
 
     budget_q: dict[int, float] = {}
     if sc.policy.capex_budget_usd_per_quarter is not None:
@@ -279,3 +275,51 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         budget_total=sc.policy.capex_budget_usd_total, budget_q=budget_q, objective=sc.policy.objective,
         capex_timing=sc.policy.capex_timing, residual_value=sc.policy.residual_value, no_option=no_option,
     )
+
+
+@dataclass(frozen=True)
+class _ReasonContext:
+    """What `unservable_reason` needs to say why a (workload, quarter) has no deployable option."""
+
+    inputs: PlanInputs
+    allowed: list[str]
+    fit: dict[tuple[str, str, str], int]
+    first_t: dict[str, int]
+    lead: dict[str, int]
+    fleet: dict[tuple[str, str, str, int], int]
+    meets_targets: dict[tuple[str, int], set[str]]
+    has_layout: set[tuple[str, int]]
+    layout_chip: set[tuple[str, int, str]]
+    allowed_sites: dict[str, set[str]]
+
+
+def unservable_reason(ctx: _ReasonContext, w: str, t: int) -> str:
+    """Why no option can serve workload w in quarter t, in words (checked in pipeline order, first cause wins
+    per chip): nothing plannable, latency/precision targets, layout footprint, rack fit, purchase window."""
+    quarters = ctx.inputs.quarters
+    sites = sorted(ctx.allowed_sites[w] or ctx.inputs.sites)
+    if not ctx.allowed and not ctx.inputs.fleet:
+        return "policy.allowed_chips is empty and there is no existing fleet, so no chip can serve it"
+    if not ctx.meets_targets.get((w, t)):
+        return "no chip meets its latency targets (ttft_ms, tpot_ms) with its allowed precisions"
+    if (w, t) not in ctx.has_layout:
+        chips = ", ".join(sorted(ctx.meets_targets[(w, t)]))
+        return f"no layout of the chips that meet its targets ({chips}) fits their servers and scale-up domain"
+    why = []
+    for c in sorted(ctx.meets_targets[(w, t)]):
+        if (w, t, c) not in ctx.layout_chip:
+            continue
+        fits = [s for s in sites if any(ctx.fit.get((c, s, r.rack_type_id)) for r in ctx.inputs.sites[s].rack_types)]
+        if not fits:
+            why.append(f"{c}: no rack type at {', '.join(sites)} can hold one of its servers (rack power, space, cooling or count)")
+            continue
+        if any(ctx.fleet.get((c, s, r, t)) for (cc, s, r) in ctx.fit if cc == c and s in fits):
+            continue  # the fleet stands there (cannot happen when unservable; kept for safety)
+        if c not in ctx.allowed:
+            why.append(f"{c}: not in policy.allowed_chips and no existing {c} server is in service in {quarters[t]}")
+            continue
+        earliest = ctx.first_t[c] + ctx.lead[c]
+        when = quarters[earliest] if earliest < len(quarters) else "after the horizon"
+        why.append(f"{c}: the earliest delivery is {when} (orders from {quarters[min(ctx.first_t[c], len(quarters) - 1)]}"
+                   f" with a lead time of {ctx.lead[c]} quarter(s); orders must arrive inside the horizon)")
+    return "no chip that meets its targets can be installed at a site it may use in " + quarters[t] + ": " + "; ".join(why or ["none"])

@@ -139,4 +139,10 @@ def diagnosis_sentences(plan: dict[str, Any]) -> list[str]:
         when = f" in {row['quarter']}" if row.get("quarter") else ""
         short = format_value(row["short_tokens_per_s"], "tokens")
         out.append(f"{row['workload']} is short {short} tokens/s{when}: {row['cause']}")
+    if not out:  # no diagnosis, yet a capacity row short (or no capacity table at all): never say "all demand is met"
+        for row in plan.get("capacity") or []:
+            if float(row.get("unmet_tokens_per_s") or 0.0) > 1e-6 * max(1.0, float(row.get("required_tokens_per_s") or 0.0)):
+                out.append(f"{row['workload']} is short {format_value(row['unmet_tokens_per_s'], 'tokens')} tokens/s in {row['quarter']}")
+        if not out and plan.get("status") not in ("optimal", "feasible"):
+            out.append(f"no plan meets the demand (status {plan.get('status')})")
     return out
