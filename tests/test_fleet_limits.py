@@ -55,7 +55,7 @@ def test_fleet_over_the_cap_exits_3_naming_site_quarter_and_kw(monkeypatch: pyte
     inputs = make_inputs([a], {"2027Q1": 1_000.0}, sites=[make_site(cap_kw=15.0, rack_kw=11.0)],
                          policy={"allowed_chips": []}, fleet=FLEET)
     options = make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1_000.0}], ["2027Q1"])
-    monkeypatch.setattr(pipeline, "load_inputs", lambda _path: inputs)
+    monkeypatch.setattr(pipeline, "load_inputs", lambda _path, _sets=None: inputs)
     monkeypatch.setattr(pipeline, "deployment_table", lambda _inputs: options)
     out = pipeline.plan_scenario("tiny.yaml")
     assert out.exit_code == EXIT_INFEASIBLE

@@ -64,7 +64,7 @@ MECHANISMS = ["latency", "lead_time", "lead_time_partial", "available_from", "al
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, inputs: Any, options: Any) -> Any:
-    monkeypatch.setattr(pipeline, "load_inputs", lambda _path: inputs)
+    monkeypatch.setattr(pipeline, "load_inputs", lambda _path, _sets=None: inputs)
     monkeypatch.setattr(pipeline, "deployment_table", lambda _inputs: options)
     return pipeline.plan_scenario("tiny.yaml")
 
