@@ -94,12 +94,35 @@ def _subcommand_adders() -> list[Callable[[argparse._SubParsersAction], None]]:
     return adders
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fleet-planner")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _terminate_as_interrupt() -> object:
+    """SIGTERM behaves like Ctrl-C: every `finally` runs, so no hidden temp folder is left behind."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="planner",
         description="Capacity planner for AI inference fleets: validate inputs, model performance and topology, "
         "plan purchases and placement with a MILP, and report.",
     )
+    parser.add_argument("--version", action="version", version=f"planner {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_validate(sub)
     for add in _subcommand_adders():
@@ -133,6 +156,18 @@ def _one_line_each(exc: InputError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the exit code (README "Failure modes")."""
+    import signal
+
+    previous = _terminate_as_interrupt()
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

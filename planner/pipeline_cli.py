@@ -11,9 +11,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,23 +49,10 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
 
 
 def check_out_dir(out_dir: Path, force: bool) -> None:
-    """Refuse an --out that is a file, a non-empty folder that is not a run folder, or (without --force) a run."""
-    try:
-        if not out_dir.exists():
-            return
-        if not out_dir.is_dir():
-            raise PlannerError(f"--out {out_dir} exists and is not a folder; choose another --out.", EXIT_BAD_INPUT)
-        if not any(out_dir.iterdir()):
-            return
-        is_run = (out_dir / "plan.json").is_file()
-    except OSError as exc:
-        raise PlannerError(f"cannot use --out {out_dir}: {exc.strerror or exc}. Choose another --out.", EXIT_BAD_INPUT) from None
-    if not is_run:
-        # --force replaces run folders only: never delete a folder of other files (`--out . --force`).
-        raise PlannerError(f"{out_dir} is not empty and holds no plan.json, so it is not a run folder; refusing to "
-                           "replace it (even with --force). Choose another --out.", EXIT_BAD_INPUT)
-    if not force:
-        raise PlannerError(f"{out_dir} already holds a run; pass --force to replace it or choose another --out.", EXIT_BAD_INPUT)
+    """Refuse (exit 2) an --out that is a file or link, holds foreign files, or (without --force) a run."""
+    from planner.results.run_folder import check_target
+
+    check_target(Path(os.path.abspath(out_dir)), force)
 
 
 _FLAGS = {"name": "--solver", "time_limit_s": "--time-limit", "mip_gap": "--mip-gap", "threads": "--threads", "seed": "--seed"}
@@ -93,27 +78,22 @@ def check_overrides(overrides: dict[str, Any]) -> None:
 
 
 def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
-    """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then rename it to `out_dir`."""
+    """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then move it to `out_dir`.
+
+    See `planner.results.run_folder` for what may be replaced and how a stopped run is recovered.
+    """
     from planner.report.outputs import write_all_reports  # openpyxl/matplotlib load only when writing
     from planner.results.atomic import write_json_atomic
+    from planner.results.run_folder import assembling
 
-    out_dir = out_dir.resolve()
-    check_out_dir(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        write_json_atomic(tmp / "plan.json", outcome.plan)
-        write_all_reports(outcome.plan, tmp)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "run")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        with assembling(out_dir, force) as tmp:
+            write_json_atomic(tmp / "plan.json", outcome.plan)
+            write_all_reports(outcome.plan, tmp)
+    except OSError as exc:
+        raise PlannerError(f"cannot write the run folder {out_dir}: {exc.strerror or exc}"
+                           f"{' (' + str(exc.filename) + ')' if exc.filename else ''}. Free disk space or choose "
+                           "another --out.", EXIT_BAD_INPUT) from None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -165,7 +165,9 @@ def test_ctrl_c_while_writing_keeps_the_old_run(scenario: Path, tmp_path: Path, 
 
     monkeypatch.setattr(reports, "write_all_reports", lambda plan, folder: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     fresh = tmp_path / "fresh"
-    with pytest.raises(OSError):
+    from planner.errors import PlannerError
+
+    with pytest.raises(PlannerError, match="No space left"):  # environment problem: exit 2 naming the folder
         pc.write_run_folder(PlanOutcome(plan_a, 0), fresh, force=False)
     assert leftovers(fresh) == []
 

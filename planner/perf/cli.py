@@ -104,7 +104,9 @@ def _table(ev: Evaluation) -> str:
 
 def run_perf(args: argparse.Namespace) -> int:
     """Run `planner perf`; returns the exit code and never raises for bad input."""
-    problem = _check_numbers(args)
+    from planner.io.cli_flags import perf_flag_problem
+
+    problem = perf_flag_problem(args) or _check_numbers(args)
     if problem:
         _err(problem)
         return EXIT_BAD_INPUT

@@ -56,6 +56,9 @@ def plot_roofline(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="both", alpha=0.2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from planner.results.atomic import atomic_write
+
+    with atomic_write(path, "wb") as fh:  # complete PNG or none; never beside a folder named `path`
+        fig.savefig(fh, dpi=110, format="png")
     plt.close(fig)
     return Path(path)

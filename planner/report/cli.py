@@ -1,7 +1,9 @@
 """`planner report DIR`: rebuild plan.xlsx, report.html and csv/ from DIR/plan.json.
 
-Nothing is re-solved. A bad plan.json exits with code 2 and the located problems; a file that cannot be
-written exits with code 1 and says why; neither prints a traceback.
+Nothing is re-solved. A bad plan.json exits with code 2 and the located problems; a folder that is not a
+run folder (foreign files, a symlinked csv/) or a file that cannot be written exits with code 2 and names
+the path; neither prints a traceback. The whole set is rebuilt in a temporary sibling folder and swapped in
+at once (`planner.report.rebuild`), so a full disk never leaves a new workbook beside old HTML/CSV.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError
+from planner.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from planner.results.plan_io import read_plan
 from planner.results.reconcile import reconcile
 
@@ -41,7 +43,7 @@ def _write_failed(exc: OSError, where: Path) -> int:
     name = exc.filename or where
     print(f"error: cannot write {name}: {exc.strerror or exc}. Check that the folder is writable and that the "
           "file is not open in another program (Excel locks open workbooks).", file=sys.stderr)
-    return EXIT_INTERNAL
+    return EXIT_BAD_INPUT
 
 
 def _warn(plan: dict[str, Any], label: str) -> None:
@@ -50,7 +52,7 @@ def _warn(plan: dict[str, Any], label: str) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """`planner report DIR`: exit 0 on success, 2 on a bad plan.json, 1 if a file cannot be written."""
+    """`planner report DIR`: exit 0 on success, 2 on a bad plan.json or a folder that is not a run folder."""
     folder = Path(args.dir)
     label = str(folder / PLAN_FILE)
     try:
@@ -59,8 +61,10 @@ def run_report(args: argparse.Namespace) -> int:
         print(exc.report(), file=sys.stderr)
         return EXIT_BAD_INPUT
     _warn(plan, label)
+    from planner.report.rebuild import rebuild_run_folder
+
     try:
-        written = write_all_reports(plan, folder)
+        written = rebuild_run_folder(plan, folder, write_all_reports)
     except OSError as exc:
         return _write_failed(exc, folder)
     print(f"wrote {folder / written[0].name}, {written[1].name} and {len(written) - 2} CSV files in {folder / 'csv'}")

@@ -1,0 +1,74 @@
+"""Command-line flag checks shared by subcommands: finite numbers within named bounds, safe output files.
+
+Every check returns a message naming the flag (or None); callers print it and exit 2 before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+# (flag attribute, lowest, highest, unit) - the bounds are physical sanity, not policy.
+PERF_BOUNDS: tuple[tuple[str, float, float, str], ...] = (
+    ("chips", 1, 1_000_000, "chips"),
+    ("prompt_tokens", 1e-9, 10_000_000, "tokens"),
+    ("output_tokens", 1e-9, 10_000_000, "tokens"),
+    ("tp", 1, 4096, "chips"),
+    ("pp", 1, 4096, "stages"),
+    ("ep", 1, 4096, "chips"),
+    ("batch", 1, 1_000_000, "requests"),
+    ("ttft_ms", 1e-9, 3_600_000, "ms"),
+    ("tpot_ms", 1e-9, 3_600_000, "ms"),
+    ("percentile", 1e-9, 100 - 1e-9, "percent"),
+    ("length_cv", 0, 10, "(coefficient of variation)"),
+    ("electricity_usd_per_kwh", 0, 10, "USD/kWh"),
+    ("pue", 1, 5, "(facility power / IT power)"),
+)
+
+
+def _flag(attr: str) -> str:
+    return "--" + attr.replace("_", "-")
+
+
+def bounded_flag_problems(args: argparse.Namespace, bounds: tuple[tuple[str, float, float, str], ...]) -> list[str]:
+    """Every flag that is not a finite number within its bounds (all of them, not the first)."""
+    problems = []
+    for attr, lo, hi, unit in bounds:
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{_flag(attr)} must be a finite number, got {value}")
+        elif not lo <= value <= hi:
+            problems.append(f"{_flag(attr)} must be between {lo:g} and {hi:g} {unit}, got {value:g}")
+    return problems
+
+
+def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
+    """A PNG output must be a new or regular `.png` file (not a folder, link or device) in an existing folder."""
+    if path is None:
+        return None
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        return f"{flag} {p} must name a .png file (for example {p.with_suffix('.png').name})"
+    if os.path.islink(p):
+        return f"{flag} {p} is a symbolic link; give a plain file name"
+    if p.exists() and not p.is_file():
+        return f"{flag} {p} exists and is not a regular file; choose another name"
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"{flag} {p}: folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{flag} {p}: folder {parent} is not writable"
+    return None
+
+
+def perf_flag_problem(args: argparse.Namespace) -> str | None:
+    """All problems of `planner perf` flags in one message, or None."""
+    problems = bounded_flag_problems(args, PERF_BOUNDS)
+    plot = png_path_problem(getattr(args, "plot", None))
+    if plot:
+        problems.append(plot)
+    return "; ".join(problems) or None
