@@ -152,6 +152,24 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){mem}, Python {platform.python_version()}"
 
 
+def _run_args(scenario: str, label: str, args: argparse.Namespace, export: bool) -> list[str]:
+    """Arguments of the child process that plans `scenario` once with solver `label`."""
+    out = ["--one", scenario, "--solver", label]
+    if args.time_limit is not None:
+        out += ["--time-limit", str(args.time_limit)]
+    if args.mip_gap is not None:
+        out += ["--mip-gap", str(args.mip_gap)]
+    return out + (["--export"] if export else [])
+
+
+def _run_line(r: dict[str, Any]) -> str:
+    """One line on a child run: its error, or status, gap, times and peak memory."""
+    if "error" in r:
+        return str(r["error"])
+    gap = "-" if r["gap"] is None else round(r["gap"] * 100, 3)
+    return f"{r['status']}, gap {gap} %, solve {r['solve_s']:.1f} s, total {r['total_s']:.1f} s, {r['peak_mb']:.0f} MB"
+
+
 def growth_exponent(xs: list[float], ys: list[float]) -> float | None:
     """Least-squares slope of log y on log x (the k of y ~ x^k); None with fewer than two usable points."""
     import math
@@ -187,15 +205,8 @@ def sweep_dimension(args: argparse.Namespace) -> None:
             scenario = str(generate(args.preset, seed, workdir / f"{args.preset}-{args.sweep}{v}-{seed}", **{args.sweep: v}))
             limit = args.time_limit or SIZES[args.preset].time_limit_s
             for k in range(args.runs):
-                child_args = ["--one", scenario, "--solver", label]
-                if args.time_limit is not None:
-                    child_args += ["--time-limit", str(args.time_limit)]
-                if args.mip_gap is not None:
-                    child_args += ["--mip-gap", str(args.mip_gap)]
-                r = _child(child_args, timeout=3 * limit + 900)
-                print(f"  {args.sweep}={v} seed {seed} run {k + 1}: " + (r.get("error") or
-                      f"{r['status']}, gap {'-' if r['gap'] is None else round(r['gap'] * 100, 3)} %, "
-                      f"solve {r['solve_s']:.1f} s, total {r['total_s']:.1f} s, {r['peak_mb']:.0f} MB"), flush=True)
+                r = _child(_run_args(scenario, label, args, export=False), timeout=3 * limit + 900)
+                print(f"  {args.sweep}={v} seed {seed} run {k + 1}: {_run_line(r)}", flush=True)
                 if "error" not in r:
                     results.append(r)
         if not results:
@@ -278,17 +289,8 @@ def main() -> None:
         for label in args.solvers:
             runs = []
             for k in range(args.runs):
-                child_args = ["--one", scenario, "--solver", label]
-                if args.time_limit is not None:
-                    child_args += ["--time-limit", str(args.time_limit)]
-                if args.mip_gap is not None:
-                    child_args += ["--mip-gap", str(args.mip_gap)]
-                if args.export:
-                    child_args.append("--export")
-                r = _child(child_args, timeout=3 * limit + 900)
-                print(f"  {size} {label} run {k + 1}: " + (r.get("error") or
-                      f"{r['status']}, gap {r['gap'] if r['gap'] is None else round(r['gap'] * 100, 3)} %, "
-                      f"solve {r['solve_s']:.1f} s, total {r['total_s']:.1f} s, {r['peak_mb']:.0f} MB"), flush=True)
+                r = _child(_run_args(scenario, label, args, export=args.export), timeout=3 * limit + 900)
+                print(f"  {size} {label} run {k + 1}: {_run_line(r)}", flush=True)
                 if "error" not in r:
                     runs.append(r)
             if not runs:

@@ -79,7 +79,7 @@ class Plan:
 
     def write(self, out_dir: str | Path, force: bool = False) -> Path:
         """Write the run folder (plan.json, plan.xlsx, report.html, csv/) atomically; returns its path."""
-        from planner.pipeline_cli import write_run_folder
+        from planner.run_output import write_run_folder
 
         out = Path(out_dir)
         write_run_folder(self.outcome, out, force)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
-from planner.pipeline import PlanOutcome
+from planner.run_output import write_run_folder  # noqa: F401 - re-exported: callers and tests use pipeline_cli.write_run_folder
 
 REPO_OUTPUTS = Path("outputs")
 
@@ -75,25 +75,6 @@ def check_overrides(overrides: dict[str, Any]) -> None:
             problems += [Problem("command line", _FLAGS.get(key, key), error_message(e)) for e in exc.errors()]
     if problems:
         raise InputError(problems)
-
-
-def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
-    """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then move it to `out_dir`.
-
-    See `planner.results.run_folder` for what may be replaced and how a stopped run is recovered.
-    """
-    from planner.report.outputs import write_all_reports  # openpyxl/matplotlib load only when writing
-    from planner.results.atomic import write_json_atomic
-    from planner.results.run_folder import assembling
-
-    try:
-        with assembling(out_dir, force) as tmp:
-            write_json_atomic(tmp / "plan.json", outcome.plan)
-            write_all_reports(outcome.plan, tmp)
-    except OSError as exc:
-        raise PlannerError(f"cannot write the run folder {out_dir}: {exc.strerror or exc}"
-                           f"{' (' + str(exc.filename) + ')' if exc.filename else ''}. Free disk space or choose "
-                           "another --out.", EXIT_BAD_INPUT) from None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

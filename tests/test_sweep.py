@@ -59,3 +59,25 @@ def test_ray_sweep_matches_local(tmp_path: Path) -> None:
     print(f"ray sweep of {len(pts)} points: {time.monotonic() - t0:.1f} s")
     assert not any(r["cached"] for r in ray_rows)
     assert _compare(ray_rows) == _compare(local)
+
+
+def test_sweep_refuses_a_folder_of_foreign_files(tmp_path: Path) -> None:
+    """A sweep writes sweep.csv etc. into --out: a folder holding files no sweep wrote is refused (exit 2) before
+    any point is planned, and nothing in it changes; an earlier sweep's folder is accepted (resume)."""
+    import subprocess
+    import sys
+
+    scenario = write_twins(tmp_path / "case")
+    cmd = [sys.executable, "-m", "planner.cli", "sweep", str(scenario), "--param",
+           "policy.headroom_fraction=0:0.1:0.1", "--workers", "1", "--quiet", "--out"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "sweep.csv").write_text("my own numbers\n")
+    r = subprocess.run([*cmd, str(mine)], capture_output=True, text=True, check=False)
+    assert r.returncode == 2, r.stderr
+    assert "no sweep wrote" in r.stderr
+    assert [f.name for f in mine.iterdir()] == ["sweep.csv"]
+    assert (mine / "sweep.csv").read_text() == "my own numbers\n"
+    fresh = tmp_path / "fresh"
+    assert subprocess.run([*cmd, str(fresh)], capture_output=True, text=True, check=False).returncode == 0
+    assert subprocess.run([*cmd, str(fresh)], capture_output=True, text=True, check=False).returncode == 0  # resume

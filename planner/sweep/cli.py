@@ -10,6 +10,9 @@ from pathlib import Path
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_OK, PlannerError
 
+#: written into every sweep folder: only such a folder (or a new or empty one) is written into
+SWEEP_MARKER = ".fleet-planner-sweep"
+
 
 def run_sweep(args: argparse.Namespace) -> int:
     from planner.io.loader import load_inputs
@@ -29,7 +32,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise PlannerError(f"--out {out} exists and is not a folder; choose another --out.", EXIT_BAD_INPUT)
+    if out.is_dir() and any(out.iterdir()) and not (out / SWEEP_MARKER).is_file():
+        raise PlannerError(f"--out {out} holds files that no sweep wrote (no {SWEEP_MARKER} marker); the sweep "
+                           "would overwrite them. Choose a new or empty folder, or the folder of an earlier sweep to "
+                           "resume it.", EXIT_BAD_INPUT)
     out.mkdir(parents=True, exist_ok=True)
+    (out / SWEEP_MARKER).touch()
     print(f"sweep: {len(pts)} points, engine {args.engine}, {workers} worker(s)", file=sys.stderr)
     t0 = time.monotonic()
     rows = run_points(args.scenario, pts, solver, out, workers, args.engine, args.address, progress_bar(not args.quiet))
@@ -65,12 +73,13 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_breakeven(args: argparse.Namespace) -> int:
-
     from planner.io.overrides import normalise_sets
     from planner.pipeline_cli import _overrides, check_overrides
     from solvers.breakeven import find_breakeven
 
     check_overrides(_overrides(args))
+    if args.out and Path(args.out).exists():  # checked before solving; never replace a file the planner did not write
+        raise PlannerError(f"--out {args.out} already exists; choose a new file name or remove it first.", EXIT_BAD_INPUT)
     solver = {k: v for k, v in _overrides(args).items() if v is not None}
     sets = normalise_sets(args.sets, Path(args.scenario).name)
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
