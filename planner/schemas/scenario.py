@@ -27,6 +27,14 @@ class InputPaths(StrictModel):
     calibration: str | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
 
 
+class DepreciationPolicy(StrictModel):
+    """How hardware is depreciated and what it is assumed to be worth when the horizon ends."""
+
+    method: Literal["straight_line"] = Field(default="straight_line", description="Depreciation method (straight line from the delivery quarter over the chip's life).")
+    salvage_fraction: float = Field(default=0.0, ge=0, lt=1, description="Value left at the end of the chip's life, as a fraction of its cost.")
+    resale_fraction_of_book_value: float = Field(default=1.0, ge=0, le=1, description="What hardware is worth at the horizon's end, as a fraction of its net book value (an explicit assumption: 1 = book value, 0 = worthless).")
+
+
 class Policy(StrictModel):
     """What the plan optimises and the limits it must respect."""
 
@@ -40,6 +48,7 @@ class Policy(StrictModel):
     residual_value: bool = Field(default=True, description="Credit straight-line residual value of hardware at the horizon's end.")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
+    depreciation: DepreciationPolicy = Field(default_factory=DepreciationPolicy, description="Depreciation method, salvage and the resale assumption at the horizon's end.")
     replan: ReplanPolicy = Field(default_factory=ReplanPolicy, description="`planner replan` only: penalty and limit on changing the previous plan's future orders.")
 
 
