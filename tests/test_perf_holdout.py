@@ -21,7 +21,7 @@ HOLDOUT = ROOT / "benchmarks" / "data" / "holdout_measured.csv"
 MEASURED = ROOT / "planner" / "perf" / "data" / "measured.csv"
 REQUIRED = ["id", "source", "source_ref", "source_url", "date", "publisher", "engine", "model_id", "chip_id", "chips",
             "tp", "pp", "ep", "precision", "kind", "prompt_tokens", "output_tokens", "length_cv", "concurrency",
-            "tpot_target_ms", "ttft_target_ms", "target_percentile", "output_tokens_per_s_per_chip", "tpot_ms",
+            "tpot_target_ms", "ttft_target_ms", "target_percentile", "num_requests", "output_tokens_per_s_per_chip", "tpot_ms",
             "ttft_ms", "estimate", "tuned", "notes"]
 
 
@@ -86,7 +86,7 @@ def test_numbers_positive_and_kind_consistent():
         assert tp % ep == 0 or ep % tp == 0, r["id"]
         for k in ("prompt_tokens", "output_tokens", "output_tokens_per_s_per_chip"):
             assert float(r[k]) > 0, (r["id"], k)
-        for k in ("concurrency", "tpot_target_ms", "ttft_target_ms", "tpot_ms", "ttft_ms"):
+        for k in ("concurrency", "tpot_target_ms", "ttft_target_ms", "num_requests", "tpot_ms", "ttft_ms"):
             v = _num(r[k])
             assert v is None or v > 0, (r["id"], k)
         cv = _num(r["length_cv"])
