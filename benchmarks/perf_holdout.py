@@ -109,6 +109,27 @@ def read_rows(path: Path | str) -> list[Row]:
         return out
 
 
+def site_key(url: str) -> str:
+    """Who published a URL: `owner/repo` for GitHub, else the host (used to tell sources whose publisher is in the
+    bundled measured.csv from new ones)."""
+    from urllib.parse import urlparse
+
+    u = urlparse(url.strip())
+    host = u.netloc.lower().removeprefix("www.")
+    if host in ("github.com", "raw.githubusercontent.com"):
+        parts = [p for p in u.path.split("/") if p]
+        return "/".join(parts[:2]).lower() if len(parts) >= 2 else host
+    return host
+
+
+def bundled_sites(path: Path | str = BUNDLED_MEASURED) -> set[str]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return {site_key(r.get("source_url") or "") for r in csv.DictReader(f) if (r.get("source_url") or "").strip()}
+    except OSError:
+        return set()
+
+
 def chip_family(chip_id: str) -> str:
     try:
         from planner.perf.calibration import DEFAULT_FAMILIES
@@ -173,8 +194,7 @@ class Capabilities:
 
 def _help_text(use_subprocess: bool) -> str:
     if use_subprocess:
-        p = subprocess.run([sys.executable, "-m", "planner.cli", "perf", "--help"] if _has_main_module()
-                           else ["planner", "perf", "--help"], capture_output=True, text=True, check=False)
+        p = subprocess.run(["planner", "perf", "--help"], capture_output=True, text=True, check=False)
         return p.stdout
     from planner.cli import build_parser
 
@@ -183,10 +203,6 @@ def _help_text(use_subprocess: bool) -> str:
     with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
         parser.parse_args(["perf", "--help"])
     return buf.getvalue()
-
-
-def _has_main_module() -> bool:
-    return (ROOT / "planner" / "cli.py").exists()
 
 
 def detect_capabilities(help_text: str) -> Capabilities:
@@ -279,7 +295,7 @@ def predict_row(row: Row, caps: Capabilities, use_subprocess: bool = False, use_
         return res
     pred = per_chip_tokens(payload, row.chips)
     res.update(predicted=pred, batch=payload.get("batch"), tpot_ms_pred=payload.get("tpot_ms"),
-               ttft_ms_pred=payload.get("ttft_ms"), perf_source=payload.get("perf_source", ""))
+               ttft_ms_pred=payload.get("ttft_ms"), perf_source=payload.get("perf_source") or "")
     return res
 
 
@@ -287,11 +303,14 @@ def score(rows: Sequence[Row], caps: Capabilities, use_subprocess: bool = False,
           use_concurrency: bool = True) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """(scored results, refused rows)."""
     scored, refused = [], []
+    known = bundled_sites()
     for row in rows:
         res = predict_row(row, caps, use_subprocess, use_engine, use_concurrency)
         base = {"source": row.source, "engine": row.engine, "family": chip_family(row.chip_id), "kind": row.kind,
                 "tuned": "tuned" if row.tuned else "stock", "model": row.model_id, "chip": row.chip_id,
-                "measured": row.measured, "estimate": row.estimate}
+                "measured": row.measured, "estimate": row.estimate,
+                "publisher_in_bundled": "publisher also in measured.csv" if site_key(row.extra.get("source_url", ""))
+                in known else "publisher new to measured.csv"}
         res.update(base)
         pred = res.get("predicted")
         if isinstance(pred, float) and math.isfinite(pred) and pred > 0:
@@ -315,8 +334,12 @@ def print_tables(scored: Sequence[Mapping[str, object]], out=sys.stdout) -> None
     head = f"  {'group':<34}{'n':>4}  {'med|e|%':>8}  {'p90|e|%':>8}  {'med sgn%':>9}"
     print(head, file=out)
     print(f"  {'overall':<34}{_fmt(summarise(float(r['signed_err']) for r in scored))}", file=out)  # type: ignore[arg-type]
-    for title, key in (("source", "source"), ("engine", "engine"), ("chip family", "family"), ("kind", "kind"),
-                       ("tuned vs stock", "tuned"), ("model", "model")):
+    groups = [("source", "source"), ("engine", "engine"), ("chip family", "family"), ("kind", "kind"),
+              ("tuned vs stock", "tuned"), ("model", "model"),
+              ("publisher (same site as a bundled measured.csv source, or new)", "publisher_in_bundled")]
+    if any(r.get("perf_source") for r in scored):
+        groups.append(("perf_source (what planner perf says its figure rests on)", "perf_source"))
+    for title, key in groups:
         print(f"  by {title}:", file=out)
         for k, s in group_summaries(scored, lambda r, key=key: str(r[key])).items():
             print(f"    {k:<32}{_fmt(s)}", file=out)

@@ -195,3 +195,9 @@ def test_prediction_per_chip_from_json_by_hand(monkeypatch):
     monkeypatch.setattr(ph, "run_planner", lambda argv, sub: (3, "{}", "no batch meets the targets"))
     scored, refused = ph.score([_row(kind="offline", concurrency=None)], caps)
     assert not scored and refused[0]["error"] == "no batch meets the targets"
+
+
+def test_site_key_by_hand():
+    assert ph.site_key("https://github.com/NVIDIA/TensorRT-LLM/blob/abc/docs/x.md") == "nvidia/tensorrt-llm"
+    assert ph.site_key("https://www.amd.com/en/developer/x.html") == "amd.com"
+    assert ph.site_key("https://inferencex.semianalysis.com/blog/x") == "inferencex.semianalysis.com"
