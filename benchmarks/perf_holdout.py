@@ -19,7 +19,7 @@ tuned vs stock, model. Rows `planner perf` refuses (exit 2 or 3) are listed with
 figures. This prints figures; it never asserts them.
 
 Run: python benchmarks/perf_holdout.py [--csv FILE] [--rows] [--out RESULTS.csv] [--subprocess] [--no-engine]
-                                        [--no-concurrency]
+                                        [--no-concurrency] [--only-source S ...] [--skip-source S ...]
 """
 
 from __future__ import annotations
@@ -355,12 +355,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-concurrency", action="store_true",
                     help="do not pass --concurrency even when available (use the --batch fallback)")
     ap.add_argument("--exclude-estimates", action="store_true", help="leave out rows read off charts")
+    ap.add_argument("--only-source", action="append", default=[], metavar="SOURCE",
+                    help="score only rows of this `source` label (repeatable)")
+    ap.add_argument("--skip-source", action="append", default=[], metavar="SOURCE",
+                    help="leave out rows of this `source` label (repeatable)")
     a = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
     rows = read_rows(a.csv)
     if a.exclude_estimates:
         rows = [r for r in rows if not r.estimate]
+    if a.only_source:
+        rows = [r for r in rows if r.source in a.only_source]
+    if a.skip_source:
+        rows = [r for r in rows if r.source not in a.skip_source]
     caps = detect_capabilities(_help_text(a.subprocess))
     print(f"hold-out set: {a.csv} ({len(rows)} rows)")
     print(f"planner perf flags: --engine {'yes' if caps.engine else 'NO'}, --concurrency "
