@@ -43,7 +43,8 @@ def _rows() -> list[dict[str, str]]:
 
 
 def _ids(path: Path, key: str, list_key: str) -> set[str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
     items = data[list_key] if isinstance(data, dict) else data
     return {str(x[key]) for x in items}
 
@@ -184,6 +185,8 @@ def test_prediction_per_chip_from_json_by_hand(monkeypatch):
     # system throughput 1000 tokens/s on 4 chips -> 250 per chip; measured 200 -> +25 %
     payload = {"throughput_tokens_per_s": 1000.0, "batch": 64, "tpot_ms": 30.0, "ttft_ms": 200.0}
     monkeypatch.setattr(ph, "run_planner", lambda argv, sub: (0, json.dumps(payload), ""))
+    monkeypatch.setattr(ph, "chip_family", lambda chip_id: "family")  # keeps the planner's imports out of this test
+    monkeypatch.setattr(ph, "bundled_sites", lambda: set())
     caps = ph.detect_capabilities("--engine --concurrency --length-cv --ep")
     scored, refused = ph.score([_row()], caps)
     assert not refused
