@@ -86,14 +86,17 @@ def _summary_line(plan: dict[str, Any]) -> str:
     k = plan.get("kpis") or {}
     gap = plan.get("mip_gap")
     parts = [f"status {plan['status']}"]
+    obj = plan.get("objective") or {}
     if plan.get("objective_usd") is not None:
         parts.append(f"objective ${plan['objective_usd']:,.0f}")
+    elif obj.get("value") is not None:
+        parts.append(f"objective ({obj['name']}) {obj['value']:,.0f} {obj['unit']}")
     if gap is not None:
         parts.append(f"gap {gap * 100:.2f}%")
-    if k.get("capex_usd") is not None:
-        parts.append(f"capex ${k['capex_usd']:,.0f}")
-    if k.get("tco_usd") is not None:
-        parts.append(f"TCO ${k['tco_usd']:,.0f}")
+    if k.get("capex_cash_usd") is not None:
+        parts.append(f"capex cash ${k['capex_cash_usd']:,.0f}")
+    if k.get("net_cost_usd") is not None:
+        parts.append(f"net horizon cost ${k['net_cost_usd']:,.0f}")
     return ", ".join(parts)
 
 
@@ -107,6 +110,8 @@ def run_plan(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else REPO_OUTPUTS / safe_component(outcome.plan["scenario"])
     write_run_folder(outcome, out, args.force)
     print(f"{_summary_line(outcome.plan)}\nwrote {out}/plan.json, plan.xlsx, report.html, csv/")
+    for text in outcome.plan.get("warnings") or []:
+        print(f"warning: {text}", file=sys.stderr)
     if outcome.exit_code == EXIT_INFEASIBLE:
         print("no plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
         for d in outcome.plan.get("diagnosis", [])[:20]:
