@@ -117,4 +117,4 @@ def _candidates(scenario_path: str | Path, sets: dict[str, Any], plan_doc: dict[
 
     inputs = load_inputs(scenario_path, sets or None)
     S = build_sets(inputs, deployment_table(inputs))
-    return explain_candidates(S, plan_doc, inputs.scenario.policy.residual_value)
+    return explain_candidates(S, plan_doc)

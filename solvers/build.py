@@ -26,6 +26,7 @@ LIMIT_PENALTY = {
     "site_power": 0.01,  # per kW over the cap ($10k/kW)
     "supply_chip": 1.0, "supply_vendor": 1.0,  # per server over the cap ($1M/server)
     "rack_positions": 1.0,  # per rack over the site's positions ($1M/rack)
+    "lease_cap": 0.1,  # per chip over the lease capacity ($100k/chip)
 }
 
 
