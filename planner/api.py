@@ -46,7 +46,7 @@ class Plan:
 
     @property
     def objective_usd(self) -> float | None:
-        """Objective (TCO net of residual value, USD) of the plan found."""
+        """Objective of the plan found in USD (net horizon cost + epsilon terms); None when the objective is not money."""
         return self.document.get("objective_usd")
 
     @property

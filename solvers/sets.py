@@ -168,19 +168,6 @@ class PlanSets:
         info = self.lease[c]
         return info.term * info.usd_per_server_quarter(self.chips[c].server.chips_per_server)
 
-    def lease_active_starts(self, c: str, t: int) -> list[int]:
-        """Start quarters of contracts of c active in t: starts in (t - term, t]."""
-        term = self.lease[c].term
-        return [t0 for t0 in range(max(0, t - term + 1), t + 1) if (c, t0) in self._lease_key_set]
-
-    @property
-    def _lease_key_set(self) -> set[tuple[str, int]]:
-        ks = self.__dict__.get("_lks")
-        if ks is None or len(ks) != len(self.lease_keys):
-            ks = set(self.lease_keys)
-            self.__dict__["_lks"] = ks
-        return ks
-
     def is_tail(self, t: int) -> bool:
         return t >= self.planned_T
 

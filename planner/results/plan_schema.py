@@ -94,7 +94,9 @@ class Solver(PlanModel):
 
 class Horizon(PlanModel):
     first_quarter: QuarterStr
-    quarters: list[QuarterStr]
+    quarters: list[QuarterStr]  # every modelled quarter: the planned ones, then any demand tail
+    planned_quarters: list[QuarterStr] = []
+    tail_quarters: list[QuarterStr] = []
 
 
 class Kpis(PlanModel):
