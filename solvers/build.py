@@ -99,6 +99,9 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
     m.add_vars("rep", S.deploy_keys, "Integer", 0, None)
     if with_slack or S.objective == "max_tokens":
         m.add_vars("unmet", sorted(S.demand), "Continuous", 0, None)
+    elif S.tail_quarters:  # the demand tail is a target, not a requirement: what limits cannot serve is reported
+        m.add_vars("unmet", sorted(k for k in S.demand if S.is_tail(k[1])), "Continuous", 0, None)
+    if "unmet" in m.vars:
         for (w, t), var in m.vars["unmet"].items():
             var.upBound = S.demand[(w, t)]
     m.add_vars("ordered", sorted({(c, t) for (c, _s, _r, t) in S.buy_keys if c in S.min_order}), "Binary", 0, 1)

@@ -128,8 +128,11 @@ def capex_pairs(S: PlanSets, m: PlanModel, scale: float) -> dict[int, list[tuple
 
 
 def add_budget(S: PlanSets, m: PlanModel, scale: float) -> None:
-    """budget_{t}: capex_t <= B_t ;  budget_total: sum_t capex_t <= B   (USD, scaled)."""
-    by_t = capex_pairs(S, m, scale)
+    """budget_{t}: capex_t <= B_t ;  budget_total: sum_t capex_t <= B   (USD, scaled).
+
+    Budgets are the horizon's: capex counted in a demand-tail quarter (policy.horizon_tail_quarters) is outside them.
+    """
+    by_t = {t: pairs for t, pairs in capex_pairs(S, m, scale).items() if t < S.planned_T}
     for t, limit in sorted(S.budget_q.items()):
         if by_t.get(t):
             m.add(safe_name("budget", S.quarters[t]), by_t[t], "<=", limit / scale, family="budget_quarter", where="capex", quarter=S.quarters[t], unit="USD per USD of quarterly budget")

@@ -166,7 +166,7 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         ex.capacity.append({
             "quarter": S.quarters[t], "workload": w, "demand_tokens_per_s": S.forecast[(w, t)],
             "required_tokens_per_s": round(need, 3), "served_tokens_per_s": round(got, 3),
-            "unmet_tokens_per_s": round(max(0.0, need - got), 3) if not unmet_vars else round(max(0.0, values.get(unmet_vars[(w, t)].name, 0.0)), 3),
+            "unmet_tokens_per_s": round(max(0.0, need - got), 3) if (w, t) not in unmet_vars else round(max(0.0, values.get(unmet_vars[(w, t)].name, 0.0)), 3),
         })
     # power and energy
     energy_usd = energy_kwh = 0.0

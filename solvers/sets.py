@@ -413,7 +413,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
 
     budget_q: dict[int, float] = {}
     if sc.policy.capex_budget_usd_per_quarter is not None:
-        budget_q = dict.fromkeys(range(T), sc.policy.capex_budget_usd_per_quarter)
+        budget_q = dict.fromkeys(range(planned_T), sc.policy.capex_budget_usd_per_quarter)  # the tail has no budget
     for q, usd in sc.policy.capex_budget_usd_by_quarter.items():
         budget_q[t_of[q]] = usd
 

@@ -254,3 +254,19 @@ def test_residual_value_false_maps_to_no_resale_and_a_contradiction_is_an_error(
     assert Policy.model_validate({"residual_value": True}).depreciation.resale_fraction_of_book_value == 1.0
     with pytest.raises(ValueError, match="replaced by resale_fraction_of_book_value"):
         Policy.model_validate({"residual_value": False, "depreciation": {"resale_fraction_of_book_value": 0.5}})
+
+
+def test_demand_tail_is_outside_the_budget_and_a_target_not_a_requirement() -> None:
+    # Demand 8,000 then 16,000: 2 servers in the horizon ($200,000, exactly the total budget). The 1-quarter tail
+    # (32,000) needs 2 more servers, ordered in the tail quarter: outside the horizon's budget, so still bought.
+    pol = {"horizon_tail_quarters": 1, "capex_budget_usd_total": 200_000}
+    _, _, _, ex, _ = run(make_inputs([chip(lease=False)], {"2027Q1": 8_000, "2027Q2": 16_000}, policy=pol))
+    assert sum(p["servers"] for p in ex.purchases if not p["tail"]) == 2  # 1 + 1 or 2 in Q1: a tie at $200,000
+    assert [(p["order_quarter"], p["servers"]) for p in ex.purchases if p["tail"]] == [("2027Q3", 2)]
+    assert all(c["unmet_tokens_per_s"] == 0 for c in ex.capacity)
+    # A site cap of 8 kW (2 servers of 4 kW) cannot hold the tail's 4 servers: the tail is short by 16,000 tokens/s
+    # and the plan still stands (the horizon's rows are all served).
+    from tests.milp_cases import make_site
+    _, _, _, ex, _ = run(make_inputs([chip(lease=False)], {"2027Q1": 8_000, "2027Q2": 16_000},
+                                     sites=[make_site(cap_kw=8.0)], policy=pol))
+    assert [(c["quarter"], c["unmet_tokens_per_s"]) for c in ex.capacity] == [("2027Q1", 0), ("2027Q2", 0), ("2027Q3", 16_000)]

@@ -53,5 +53,5 @@ def test_cli_prints_the_horizon_end_warning(tmp_path: Path, capsys: pytest.Captu
         args += ["--set", f"{key}={value}"]
     assert main(args) == 0
     out, err = capsys.readouterr()
-    assert "capex cash $" in out and "net horizon cost $" in out
+    assert "objective (net horizon cost) $" in out and "capex cash $" in out and "cash out $" in out
     assert "warning: horizon end: nothing can be ordered in 2027Q3" in err
