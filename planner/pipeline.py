@@ -139,9 +139,10 @@ def assemble_plan(
     tail_short = [c for c in (ex.capacity if ex else []) if c.get("tail") and c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
     if tail_short:
         worst = max(tail_short, key=lambda c: c["unmet_tokens_per_s"])
-        warnings.append(f"demand tail: {len(tail_short)} row(s) past the horizon cannot be served within the limits (site power, "
-                        f"racks, supply), e.g. {worst['workload']} in {worst['quarter']} short {worst['unmet_tokens_per_s']:,.0f} tokens/s; "
-                        "the tail is a target, not a requirement, so the plan stands")
+        warnings.append(f"demand tail: {len(tail_short)} row(s) past the horizon left short, e.g. {worst['workload']} in "
+                        f"{worst['quarter']} by {worst['unmet_tokens_per_s']:,.0f} tokens/s: within site power, racks and supply "
+                        "no capacity costing up to twice the workload's cheapest option could serve it. The tail is a target, "
+                        "not a requirement, so the plan stands")
     if ex:
         ex.kpis["objective_tiebreak_usd"] = objective.get("tiebreak_usd")
     money = S.objective == "min_tco"

@@ -64,24 +64,28 @@ def fleet_depreciation(S: PlanSets) -> tuple[float, float, float]:
     return start, charged, end
 
 
-#: the demand tail's penalty is this multiple of the dearest capacity's cost per tokens/s
+#: the demand tail's penalty is this multiple of the workload's cheapest capacity cost per tokens/s
 TAIL_PENALTY_MARGIN = 2.0
 
 
-def tail_penalty_usd(S: PlanSets) -> float:
-    """USD per tokens/s-quarter of demand-tail demand left unserved (min_tco): TAIL_PENALTY_MARGIN x the dearest
-    option's cost per tokens/s of buying (or leasing for a whole term) its servers plus one quarter of its energy
-    and facility. Serving the tail is cheaper whenever the limits allow it, yet the penalty stays on the scale of
-    the plan's cost, so the MIP gap still measures the cost (a $100,000 penalty would swamp it)."""
+def tail_penalty_usd(S: PlanSets) -> dict[tuple[str, int], float]:
+    """USD per tokens/s-quarter of demand-tail demand (w, t) left unserved (min_tco): TAIL_PENALTY_MARGIN x the
+    workload's cheapest option in t, costed per tokens/s as its servers bought (or leased for a whole term) plus one
+    quarter of energy and facility at the dearest site. The tail is served wherever capacity costing up to that
+    margin fits the limits; the penalty stays on the scale of the plan's cost, so the MIP gap still measures cost."""
     e = max((S.pue[s] * HOURS_PER_QUARTER * S.usd_per_kwh[s] for s in S.sites), default=0.0)
     fac = max((S.rack_types[(s, r)][4] / n for (_c, s, r), n in S.fit.items()), default=0.0)
-    worst = 0.0
+    best: dict[tuple[str, int], float] = {}
     for o in S.options:
-        if o.tokens_per_s <= 0:
+        if o.tokens_per_s <= 0 or not S.is_tail(o.t):
             continue
-        server = max(S.price_usd.get(o.chip, 0.0), S.lease_cost(o.chip) if o.chip in S.lease else 0.0)
-        worst = max(worst, (o.servers_per_replica * (server + fac) + o.power_kw * e) / o.tokens_per_s)
-    return TAIL_PENALTY_MARGIN * worst
+        costs = [S.price_usd[o.chip]] if o.chip in S.price_usd else []
+        costs += [S.lease_cost(o.chip)] if o.chip in S.lease else []
+        if not costs:
+            continue
+        per = (o.servers_per_replica * (min(costs) + fac) + o.power_kw * e) / o.tokens_per_s
+        best[(o.workload, o.t)] = min(best.get((o.workload, o.t), per), per)
+    return {k: TAIL_PENALTY_MARGIN * v for k, v in best.items()}
 
 
 def net_cost_terms(S: PlanSets, m: PlanModel) -> dict[str, list[tuple[pulp.LpVariable, float]]]:
@@ -152,7 +156,9 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
     if "unmet" in m.vars:
         per = UNMET_PENALTY_USD / MONEY_SCALE if S.objective != "max_tokens" else 1.0
         if not with_slack and S.objective == "min_tco":  # only the demand tail has unmet variables
-            per = tail_penalty_usd(S) / MONEY_SCALE
-        m.add_objective("unmet", [(v, per) for v in m.vars["unmet"].values()])
+            tail = tail_penalty_usd(S)
+            m.add_objective("unmet", [(v, tail.get(k, UNMET_PENALTY_USD) / MONEY_SCALE) for k, v in m.vars["unmet"].items()])
+        else:
+            m.add_objective("unmet", [(v, per) for v in m.vars["unmet"].values()])
     m.set_objective(pulp.LpMinimize)
     return m, e_const * e_weight + fleet_const * cost_weight
