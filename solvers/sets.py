@@ -342,8 +342,9 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         warnings.append(
             f"horizon end: nothing can be ordered in {span}, because every chip's delivery (lead time "
             f"{min(lead[c] for c in buyable)}+ quarter(s)) would fall past the horizon; demand after "
-            f"{quarters[planned_T - 1]} is not covered and the last purchases are charged only for the quarters they "
-            "serve inside it. Set policy.horizon_tail_quarters to plan a demand tail past the horizon.")
+            f"{quarters[planned_T - 1]} is not covered, and the last purchases serve only the quarters left inside it "
+            "(their cost is price - resale value at its end). Set policy.horizon_tail_quarters to plan a demand tail "
+            "past the horizon.")
     rack_keys = sorted(
         {(c, s, r, t) for (c, s, r, o) in buy_keys for t in range(o + lead[c], min(T, o + lead[c] + life[c]))}
         | {(c, s, r, t) for (c, s, r, t) in fleet if (c, s, r) in fit}

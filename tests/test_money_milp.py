@@ -254,6 +254,9 @@ def test_residual_value_false_maps_to_no_resale_and_a_contradiction_is_an_error(
     assert Policy.model_validate({"residual_value": True}).depreciation.resale_fraction_of_book_value == 1.0
     with pytest.raises(ValueError, match="replaced by resale_fraction_of_book_value"):
         Policy.model_validate({"residual_value": False, "depreciation": {"resale_fraction_of_book_value": 0.5}})
+    # true asked only for a residual credit: an explicit fraction says how much
+    pol = Policy.model_validate({"residual_value": True, "depreciation": {"resale_fraction_of_book_value": 0.3}})
+    assert pol.depreciation.resale_fraction_of_book_value == 0.3
 
 
 def test_demand_tail_is_outside_the_budget_and_a_target_not_a_requirement() -> None:

@@ -48,7 +48,8 @@ class Policy(StrictModel):
     residual_value: bool | None = Field(
         default=None,
         description="Deprecated, replaced by `policy.depreciation.resale_fraction_of_book_value`: `false` means a resale "
-        "fraction of 0 (hardware worthless at the horizon's end), `true` the default of 1 (worth its net book value).")
+        "fraction of 0 (hardware worthless at the horizon's end; an explicit non-zero fraction beside it is an error), "
+        "`true` leaves the fraction as given (default 1: worth its net book value).")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
     depreciation: DepreciationPolicy = Field(default_factory=DepreciationPolicy, description="Depreciation method, salvage and the resale assumption at the horizon's end.")
@@ -66,7 +67,8 @@ class Policy(StrictModel):
         dep = self.depreciation
         explicit = "resale_fraction_of_book_value" in dep.model_fields_set
         wanted = 1.0 if self.residual_value else 0.0
-        if explicit and dep.resale_fraction_of_book_value != wanted:
+        # `true` only asked for a residual credit: an explicit fraction says how much; `false` contradicts any credit
+        if explicit and not self.residual_value and dep.resale_fraction_of_book_value != wanted:
             raise ValueError(
                 f"policy.residual_value: {str(self.residual_value).lower()} contradicts "
                 f"policy.depreciation.resale_fraction_of_book_value: {dep.resale_fraction_of_book_value:g}; "
