@@ -55,3 +55,26 @@ def test_cli_prints_the_horizon_end_warning(tmp_path: Path, capsys: pytest.Captu
     out, err = capsys.readouterr()
     assert "objective (net horizon cost) $" in out and "capex cash $" in out and "cash out $" in out
     assert "warning: horizon end: nothing can be ordered in 2027Q3" in err
+
+
+def test_reconcile_flags_price_components_that_do_not_add_up(tmp_path: Path) -> None:
+    p = plan(write_twins(tmp_path / "sc"))
+    doc = validate_plan(p.document)
+    assert reconcile(doc) == []
+    line = doc["purchases"][0]
+    assert sum(line["price_components"].values()) == pytest.approx(line["unit_price_usd"])
+    line["price_components"] = {k: v + 1000.0 for k, v in line["price_components"].items()}
+    assert [pr.locator for pr in reconcile(doc)] == ["purchases[0].price_components"]
+
+
+def test_candidates_show_amortised_capex_and_lease(tmp_path: Path) -> None:
+    # One quarter, resale 0: buying twin_a is charged its whole price in that quarter; leasing it at $1/chip-h costs
+    # 8 x 2,190 = $17,520 per server-quarter, far less than $100,000 -> the plan leases and the table says so.
+    p = plan(write_twins(tmp_path / "sc"), overrides={"chip_terms.twin_a.lease_usd_per_chip_hour": 1.0})
+    c = p.candidates.set_index("chip")
+    assert "amortised_capex_usd_per_token_s_quarter" in c.columns and "capex_usd_per_token_s_quarter" not in c.columns
+    assert c.loc["twin_a", "acquire"] == "lease" and bool(c.loc["twin_a", "chosen"])
+    assert c.loc["twin_b", "acquire"] == "buy"
+    ratio = c.loc["twin_a", "lease_usd_per_token_s_quarter"] / c.loc["twin_b", "amortised_capex_usd_per_token_s_quarter"]
+    assert ratio == pytest.approx(8 * 2190 * 1.0 / 120_000, rel=1e-3)  # same layouts: the ratio of the per-server costs
+    assert p.document["leases"] and not p.document["purchases"]

@@ -151,6 +151,8 @@ class Purchase(PlanModel):
     price_source: OptText = None
     depreciation_in_horizon_usd: OptNumber = None
     book_value_at_end_usd: OptNumber = None
+    payment_quarter: OptQuarter = None
+    resale_value_usd: OptNumber = None
 
 
 class Lease(PlanModel):
@@ -165,6 +167,7 @@ class Lease(PlanModel):
     lease_usd: Number
     contract_start_quarter: QuarterStr
     term_quarters: Whole
+    site: OptText = None  # the virtual site `lease:<chip>`
 
 
 class Rack(PlanModel):
