@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
+from planner.results.summary import summary_line
 from planner.run_output import write_run_folder  # noqa: F401 - re-exported: callers and tests use pipeline_cli.write_run_folder
 
 REPO_OUTPUTS = Path("outputs")
@@ -83,18 +84,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _summary_line(plan: dict[str, Any]) -> str:
-    k = plan.get("kpis") or {}
-    gap = plan.get("mip_gap")
-    parts = [f"status {plan['status']}"]
-    if plan.get("objective_usd") is not None:
-        parts.append(f"objective ${plan['objective_usd']:,.0f}")
-    if gap is not None:
-        parts.append(f"gap {gap * 100:.2f}%")
-    if k.get("capex_usd") is not None:
-        parts.append(f"capex ${k['capex_usd']:,.0f}")
-    if k.get("tco_usd") is not None:
-        parts.append(f"TCO ${k['tco_usd']:,.0f}")
-    return ", ".join(parts)
+    return summary_line(plan)
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -41,6 +41,8 @@ ASSET_COLUMNS = (
     "lifetime_quarters", "salvage_fraction", "depreciation_per_quarter_usd", "opening_book_value_usd",
     "depreciation_in_horizon_usd", "book_value_at_end_usd", "cost_basis",
 )
+#: Price fields a purchase line may carry, copied onto its purchase order.
+_PRICE_FIELDS = ("list_price_usd", "discount_fraction", "price_kind", "price_source")
 #: Sums of the schedule columns that are flows.
 _FLOWS = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
           "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
@@ -51,14 +53,17 @@ def _cents(x: float) -> float:
 
 
 def purchase_orders(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Purchase lines merged per vendor x chip x order quarter (sites and rack types summed): one row per PO."""
-    merged: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for p in purchases:
-        key = (str(p["order_quarter"]), str(p["vendor"]), str(p["chip"]), str(p["delivery_quarter"]))
+    """Purchase lines merged per vendor x chip x order quarter (sites and rack types summed): one row per PO,
+    with the price fields of its lines (list price, discount, kind, source) when they carry them."""
+    merged: dict[tuple[str, str, str, str, float], dict[str, Any]] = {}
+    for p in purchases:  # lines of one order at different prices (never from the optimizer) stay apart
+        key = (str(p["order_quarter"]), str(p["vendor"]), str(p["chip"]), str(p["delivery_quarter"]),
+               float(p["unit_price_usd"]))
         row = merged.get(key)
         if row is None:
             merged[key] = row = {"order_quarter": key[0], "delivery_quarter": key[3], "vendor": key[1], "chip": key[2],
                                  "servers": 0, "chips": 0, "unit_price_usd": p["unit_price_usd"], "cost_usd": 0.0}
+            row.update({k: p[k] for k in _PRICE_FIELDS if p.get(k) is not None})
         row["servers"] += int(p["servers"])
         row["chips"] += int(p["chips"])
         row["cost_usd"] = _cents(row["cost_usd"] + float(p["cost_usd"]))
