@@ -5,8 +5,8 @@ schedule in plan.json, the workbook's formulas and any other reader compute the 
 
 Per quarter q (index 0 = the horizon's first quarter):
   * capex cash      = cost of orders placed (capex_timing: order) or delivered (delivery) in q;
-  * energy          = sum over sites of average IT power (kW) x PUE x hours per quarter x USD/kWh
-                      (the same figure as the optimizer's energy, from the power table);
+  * energy          = sum over sites of average IT power (kW) x PUE x hours per quarter x USD/kWh, each site's
+                      figure to the cent (the optimizer's energy, from the power table);
   * facility        = occupied racks x the rack type's facility USD per quarter;
   * leases          = sum of the lease table's `lease_usd` in q;
   * cash out        = capex cash + leases + energy + facility;
@@ -123,7 +123,8 @@ def _energy_by_quarter(plan: dict[str, Any], assumptions: dict[str, Any]) -> dic
             continue
         kw = row.get("average_it_power_kw")
         kw = row["it_power_kw"] if kw is None else kw
-        out[row["quarter"]] += float(kw) * float(site["pue"]) * hours * float(site["usd_per_kwh"])
+        # each (quarter, site) row to the cent, as the workbook's Energy sheet does
+        out[row["quarter"]] += _cents(float(kw) * float(site["pue"]) * hours * float(site["usd_per_kwh"]))
     return out
 
 
@@ -158,7 +159,7 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
     assets = asset_register(plan, assumptions)
     deps = [Depreciation(a["cost_usd"], a["lifetime_quarters"], _index(a["in_service_quarter"], q0), a["salvage_fraction"])
             for a in assets]
-    nbv = opening = _cents(sum(a["opening_book_value_usd"] for a in assets))
+    nbv = opening = _cents(sum(d.book_value(-1) for d in deps if d.in_service <= -1 < d.in_service + d.life_quarters))
     schedule: list[dict[str, Any]] = []
     cum_cash = cum_capex = 0.0
     for t, q in enumerate(quarters):

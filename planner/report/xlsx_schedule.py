@@ -75,7 +75,7 @@ def write_energy_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> So
         "hours": ("number", lambda r, tb: f"={hours}"),
         "usd_per_kwh": ("usd_small", lambda r, tb: "=" + look.site("usd_per_kwh", f"$B{r}")),
         "energy_kwh": ("number", lambda r, tb: f"={tb.letter('average_it_power_kw')}{r}*{tb.letter('pue')}{r}*{tb.letter('hours')}{r}"),
-        "energy_usd": ("usd_cents", lambda r, tb: f"={tb.letter('energy_kwh')}{r}*{tb.letter('usd_per_kwh')}{r}"),
+        "energy_usd": ("usd_cents", lambda r, tb: f"=ROUND({tb.letter('energy_kwh')}{r}*{tb.letter('usd_per_kwh')}{r},2)"),
     })
     _note_if_empty(ws, t, "No power figures in this plan.")
     return Source(ENERGY, t)
@@ -98,7 +98,8 @@ def write_leases_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> So
     t = write_table(ws, frame, formulas={
         "usd_per_chip_hour": ("usd_cents", lambda r, tb: "=" + look.chip("lease_usd_per_chip_hour", f"$C{r}")),
         "hours": ("number", lambda r, tb: f"={hours}"),
-        "lease_usd": ("usd", lambda r, tb: f"={tb.letter('chips')}{r}*{tb.letter('usd_per_chip_hour')}{r}*{tb.letter('hours')}{r}"),
+        "lease_usd": ("usd", lambda r, tb: f"=ROUND({tb.letter('chips')}{r}*{tb.letter('usd_per_chip_hour')}{r}"
+                                           f"*{tb.letter('hours')}{r},2)"),
     })
     _note_if_empty(ws, t, "No leases in this plan.")
     return Source(LEASES, t)
@@ -109,7 +110,7 @@ def write_assets_sheet(ws: Worksheet, plan: dict[str, Any], assets: list[dict[st
     index = {q: i for i, q in enumerate(quarters)}
     first = _quarter_number(quarters[0]) if quarters else 0
     T = len(quarters)
-    cols = ["source", "vendor", "chip", "order_quarter", "in_service_quarter", "in_service_index", "servers"]
+    cols = ["source", "vendor", "chip", "order_quarter", "in_service_quarter", "in_service_index", "servers", "cost_basis"]
     frame = pd.DataFrame([{**{c: a.get(c) for c in cols},
                            "in_service_index": index.get(a["in_service_quarter"], _quarter_number(a["in_service_quarter"]) - first)}
                           for a in assets], columns=cols)
@@ -143,11 +144,6 @@ def write_assets_sheet(ws: Worksheet, plan: dict[str, Any], assets: list[dict[st
             f"{L(tb, 'cost_usd', r)}-{L(tb, 'depreciation_per_quarter_usd', r)}*({T}-{L(tb, 'in_service_index', r)}),0)")),
     })
     if not t.empty:
-        c = ws.cell(row=t.header_row, column=len(t.columns) + 1)
-        put_text(c, "Cost basis")
-        c.font, c.fill = ws.cell(row=t.header_row, column=1).font.copy(), ws.cell(row=t.header_row, column=1).fill.copy()
-        for i, a in enumerate(assets):
-            put_text(ws.cell(row=t.first_row + i, column=len(t.columns) + 1), a.get("cost_basis") or "")
         total = t.last_row + 1
         put_text(ws.cell(row=total, column=1), "Total")
         for name in ("cost_usd", "opening_book_value_usd", "depreciation_in_horizon_usd", "book_value_at_end_usd"):
@@ -220,13 +216,14 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
             "cash_out_usd": f"{L['capex_cash_usd']}{r}+{L['lease_usd']}{r}+{L['energy_usd']}{r}+{L['facility_usd']}{r}",
             "cumulative_cash_out_usd": f"{L['cash_out_usd']}{r}" + (f"+{L['cumulative_cash_out_usd']}{r - 1}" if i else ""),
             "cumulative_capex_usd": f"{L['capex_cash_usd']}{r}" + (f"+{L['cumulative_capex_usd']}{r - 1}" if i else ""),
-            "capitalised_usd": sumif(assets, "cost_usd", "in_service_index", qi, False),
+            # to the cent, as plan.json's schedule, so the roll-forward gives the same figures to the cent
+            "capitalised_usd": f'ROUND({sumif(assets, "cost_usd", "in_service_index", qi, False)},2)',
             "depreciation_usd": "0" if assets.empty else (
-                f"SUMPRODUCT(({assets.rng('in_service_index')}<={qi})*({assets.rng('retire_index')}>{qi}),"
-                f"{assets.rng('depreciation_per_quarter_usd')})"),
-            "disposals_usd": sumif(assets, "disposal_value_usd", "retire_index", qi, False),
+                f"ROUND(SUMPRODUCT(({assets.rng('in_service_index')}<={qi})*({assets.rng('retire_index')}>{qi}),"
+                f"{assets.rng('depreciation_per_quarter_usd')}),2)"),
+            "disposals_usd": f'ROUND({sumif(assets, "disposal_value_usd", "retire_index", qi, False)},2)',
         }
-        opening = "0" if assets.empty else f"SUM({assets.rng('opening_book_value_usd')})"
+        opening = "0" if assets.empty else f"ROUND(SUM({assets.rng('opening_book_value_usd')}),2)"
         prev = opening if i == 0 else f"{L['net_book_value_usd']}{r - 1}"
         f["net_book_value_usd"] = f"{prev}+{L['capitalised_usd']}{r}-{L['depreciation_usd']}{r}-{L['disposals_usd']}{r}"
         if q in budgets:
@@ -253,7 +250,7 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
     r = total + 2
     section(ws, r, "Horizon totals: cash and net cost (USD)")
     write_header(ws, r + 1, 1, ["Figure", "Value", "How"])
-    opening = "0" if assets.empty else f"SUM({assets.rng('opening_book_value_usd')})"
+    opening = "0" if assets.empty else f"ROUND(SUM({assets.rng('opening_book_value_usd')}),2)"
     lines = [
         ("opening_net_book_value_usd", "Opening net book value", opening, "existing fleet at the horizon's start"),
         ("net_book_value_usd", "Closing net book value", totals["net_book_value_usd"], "last quarter's net book value"),
@@ -271,7 +268,7 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
         put_text(ws.cell(row=rr, column=3), how).font = NOTE_FONT
         totals[key] = f"$B${rr}"
         if key == "resale_value_usd":
-            formula = f"{totals['net_book_value_usd']}*{look.general['resale_fraction_of_book_value']}"
+            formula = f"ROUND({totals['net_book_value_usd']}*{look.general['resale_fraction_of_book_value']},2)"
         elif key == "resale_write_down_usd":
             formula = f"{totals['net_book_value_usd']}-{totals['resale_value_usd']}"
         elif key == "net_cost_usd":
