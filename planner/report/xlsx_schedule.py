@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner.finance.schedule import occupied_racks
+from planner.finance.schedule import SCHEDULE_COLUMNS, occupied_racks
+from planner.report import labels
 from planner.report.xlsx_assumptions import Lookups
 from planner.report.xlsx_cells import (
     NOTE_FONT,
@@ -169,17 +170,8 @@ class ScheduleCells:
     totals: dict[str, str]  # key -> absolute reference on the Schedule sheet
 
 
-#: Schedule columns in order: key, heading, kind.
-COLUMNS = (
-    ("quarter", "Quarter", "text"), ("quarter_index", "Quarter index", "int"),
-    ("orders_servers", "Orders (servers)", "int"), ("deliveries_servers", "Deliveries (servers)", "int"),
-    ("capex_cash_usd", "Capex cash (USD)", "usd"), ("lease_usd", "Leases (USD)", "usd"),
-    ("energy_usd", "Energy (USD)", "usd"), ("facility_usd", "Facility (USD)", "usd"),
-    ("cash_out_usd", "Cash out (USD)", "usd"), ("cumulative_cash_out_usd", "Cumulative cash out (USD)", "usd"),
-    ("capex_budget_usd", "Capex budget (USD)", "usd"), ("cumulative_capex_usd", "Cumulative capex (USD)", "usd"),
-    ("capitalised_usd", "Capitalised (USD)", "usd"), ("depreciation_usd", "Depreciation (USD)", "usd"),
-    ("disposals_usd", "Disposals (USD)", "usd"), ("net_book_value_usd", "Net book value (USD)", "usd"),
-)
+#: Schedule columns in order: key, heading, kind (plan.json's finance.schedule plus the quarter index).
+COLUMNS = tuple((key, labels.heading(key), labels.kind(key)) for key in ("quarter", "quarter_index", *SCHEDULE_COLUMNS[1:]))
 _SUMMED = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
            "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
 

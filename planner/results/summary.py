@@ -92,6 +92,8 @@ def objective_of(plan: dict[str, Any]) -> Objective:
         return Objective(str(k["objective_name"]), str(k.get("objective_unit") or "USD"), value, "minimised")
     policy = ((plan.get("finance") or {}).get("assumptions") or {}).get("objective") or "min_tco"
     name, unit, how = _OBJECTIVES.get(str(policy), (str(policy), "solver units", ""))
+    if policy == "min_tco" and is_number(k.get("tco_usd")):  # an optimizer that minimised capex + opex - residual
+        name, how = "TCO", "capex + energy + facility - residual value, minimised; plus penalties on unmet demand"
     return Objective(name, unit, plan.get("objective_usd"), how)
 
 
