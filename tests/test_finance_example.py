@@ -51,9 +51,9 @@ def test_finance_block_adds_up(plan: dict[str, Any]) -> None:
     assert totals["capex_cash_usd"] == pytest.approx(k["capex_usd"], abs=0.01)
     assert totals["facility_usd"] == pytest.approx(k["facility_usd"], abs=0.01)
     assert totals["energy_usd"] == pytest.approx(k["energy_usd"], abs=0.5)  # power table rounded to watts
-    assert totals["net_cost_usd"] == pytest.approx(totals["depreciation_usd"] + totals["resale_write_down_usd"]
+    assert totals["net_cost_usd"] == pytest.approx(totals["depreciation_usd"] + totals["writedown_usd"]
                                                    + totals["energy_usd"] + totals["facility_usd"] + totals["lease_usd"], abs=0.01)
-    assert totals["depreciation_existing_fleet_usd"] > 0  # the fleet's depreciation is on the books
+    assert totals["depreciation_fleet_usd"] > 0  # the fleet's depreciation is on the books
     assert reconcile(plan) == []
 
 

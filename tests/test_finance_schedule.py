@@ -80,12 +80,12 @@ def test_schedule_by_hand() -> None:
     assert t["energy_usd"] == pytest.approx(2100.0) and t["facility_usd"] == 700.0
     assert t["cash_out_usd"] == pytest.approx(5850.0)
     assert t["depreciation_usd"] == pytest.approx(2745.0)
-    assert t["depreciation_existing_fleet_usd"] == pytest.approx(720.0)
-    assert t["depreciation_purchased_usd"] == pytest.approx(2025.0)
+    assert t["depreciation_fleet_usd"] == pytest.approx(720.0)
+    assert t["depreciation_purchases_usd"] == pytest.approx(2025.0)
     assert t["opening_net_book_value_usd"] == pytest.approx(880.0)
     assert t["net_book_value_usd"] == pytest.approx(975.0)
     assert t["resale_value_usd"] == pytest.approx(487.5)
-    assert t["resale_write_down_usd"] == pytest.approx(487.5)
+    assert t["writedown_usd"] == pytest.approx(487.5)
     # net cost = depreciation 2745 + write-down 487.5 + energy 2100 + facility 700 + leases 50
     assert t["net_cost_usd"] == pytest.approx(6082.5)
     assert t["capex_budget_usd"] == 10000.0
@@ -131,5 +131,17 @@ def test_fleet_retired_before_the_horizon_is_not_on_the_books() -> None:
     assumptions["fleet"][0]["installed_quarter"] = "2025Q1"  # index -8, life 4: gone by index -4
     fin = build_finance(tiny_plan(), assumptions)
     assert fin["totals"]["opening_net_book_value_usd"] == 0.0
-    assert fin["totals"]["depreciation_existing_fleet_usd"] == 0.0
+    assert fin["totals"]["depreciation_fleet_usd"] == 0.0
     assert column(fin["schedule"], "disposals_usd") == [0.0] * 4
+
+
+def test_payment_quarter_and_lease_commitments_after_the_horizon() -> None:
+    plan = tiny_plan()
+    plan["purchases"][1]["payment_quarter"] = "2027Q2"  # the optimizer says when a line is paid: $2,000 in 2027Q2
+    plan["lease_contracts"] = [{"contract_start_quarter": "2027Q4", "chip": "x", "term_quarters": 3,
+                                "in_horizon_usd": 50.0, "after_horizon_usd": 100.0}]
+    fin = build_finance(plan, tiny_assumptions())
+    assert column(fin["schedule"], "capex_cash_usd") == [1000.0, 2000.0, 0.0, 0.0]
+    assert fin["totals"]["lease_after_horizon_usd"] == 100.0
+    assert fin["totals"]["cash_out_usd"] == pytest.approx(5850.0)  # owed after the horizon, not paid inside it
+    assert fin["totals"]["net_cost_usd"] == pytest.approx(6082.5 + 100.0)

@@ -62,7 +62,11 @@ def finance_plan() -> dict[str, Any]:
     plan["kpis"]["capex_usd"] = capex
     plan["leases"] = [{"quarter": "2027Q4", "chip": "h100_sxm", "vendor": "NVIDIA", "chips": 16, "servers": 2,
                        "usd_per_chip_hour": 2.5, "lease_usd": 16 * 2.5 * 2190.0, "contract_start_quarter": "2027Q4",
-                       "term_quarters": 1}]
+                       "term_quarters": 2}]
+    plan["lease_contracts"] = [{"contract_start_quarter": "2027Q4", "chip": "h100_sxm", "vendor": "NVIDIA", "servers": 2,
+                                "chips": 16, "term_quarters": 2, "usd_per_chip_hour": 2.5, "commitment_usd": 175_200.0,
+                                "in_horizon_usd": 87_600.0, "after_horizon_usd": 87_600.0,
+                                "after_horizon_quarters": ["2028Q1"]}]
     plan["finance"] = build_finance(plan, finance_assumptions())
     k, t = plan["kpis"], plan["finance"]["totals"]
     k.update(energy_usd=t["energy_usd"], facility_usd=t["facility_usd"], opex_usd=t["energy_usd"] + t["facility_usd"])
@@ -114,7 +118,8 @@ def test_schedule_sheet_formulas_give_plan_json(plan: dict[str, Any], tmp_path: 
         if key in totals and key != "capex_budget_usd":
             assert ev.cell("Schedule", ws.cell(row=total, column=c).coordinate) == pytest.approx(totals[key], abs=0.05), key
     for label, key in (("Resale value", "resale_value_usd"), ("Net cost (net horizon cost)", "net_cost_usd"),
-                       ("Opening net book value", "opening_net_book_value_usd")):
+                       ("Opening net book value", "opening_net_book_value_usd"),
+                       ("Leases committed after the horizon", "lease_after_horizon_usd")):
         assert ev.cell("Schedule", f"B{_find_row(ws, label)}") == pytest.approx(totals[key], abs=0.05)
     # every reconciliation row (finance.totals and KPIs): workbook minus plan.json is zero
     first = _find_row(ws, "Reconciliation with plan.json") + 2
@@ -132,7 +137,10 @@ def test_hand_figures(plan: dict[str, Any]) -> None:
     # mi300x fleet: 210,000 x 0.9 / 16 = 11,812.5 a quarter, fully charged before: opening = salvage 21,000
     assert t["opening_net_book_value_usd"] == pytest.approx(1_400_000 - 15 * 63_000 + 21_000)
     assert plan["finance"]["schedule"][0]["disposals_usd"] == pytest.approx(21_000)
-    assert t["lease_usd"] == pytest.approx(87_600.0)
+    assert t["lease_usd"] == pytest.approx(87_600.0)  # 16 chips x $2.50 x 2,190 h in 2027Q4
+    assert t["lease_after_horizon_usd"] == pytest.approx(87_600.0)  # the second quarter of the term, owed in 2028Q1
+    assert t["net_cost_usd"] == pytest.approx(t["depreciation_usd"] + t["writedown_usd"] + t["energy_usd"]
+                                              + t["facility_usd"] + 2 * 87_600.0)
     assert t["capex_cash_usd"] == pytest.approx(plan["kpis"]["capex_usd"])
 
 
@@ -235,3 +243,12 @@ def test_comparison_has_each_scenarios_schedule(plan: dict[str, Any], tmp_path: 
     got = [(r[0], r[1], r[8]) for r in ws.iter_rows(min_row=2, values_only=True)]
     want = [(p["scenario"], r["quarter"], r["cash_out_usd"]) for p in (plan, other) for r in p["finance"]["schedule"]]
     assert got == want
+
+
+def test_objective_block_and_penalties_named(plan: dict[str, Any]) -> None:
+    plan = copy.deepcopy(plan)
+    plan["objective"] = {"kind": "min_tco", "name": "net horizon cost", "unit": "USD", "value": 4_000_000.0,
+                         "solver_objective": 4_264_185.9, "tiebreak_usd": 264_185.9}
+    head = summary_line(plan).split(";")[0]
+    assert head.startswith("status optimal, objective (net horizon cost, USD) $4,000,000")
+    assert "solver objective incl. penalties $4,264,186" in head

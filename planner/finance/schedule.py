@@ -4,7 +4,8 @@ A pure function of the plan's tidy tables (purchases, leases, power, racks) and 
 schedule in plan.json, the workbook's formulas and any other reader compute the same figures.
 
 Per quarter q (index 0 = the horizon's first quarter):
-  * capex cash      = cost of orders placed (capex_timing: order) or delivered (delivery) in q;
+  * capex cash      = cost of orders paid in q: a line's `payment_quarter` when it has one, else its order
+                      (capex_timing: order) or delivery (delivery) quarter;
   * energy          = sum over sites of average IT power (kW) x PUE x hours per quarter x USD/kWh, each site's
                       figure to the cent (the optimizer's energy, from the power table);
   * facility        = occupied racks x the rack type's facility USD per quarter;
@@ -18,7 +19,8 @@ Per quarter q (index 0 = the horizon's first quarter):
   * net book value  = NBV(q-1) + capitalised(q) - depreciation(q) - disposals(q), from the opening NBV of the
                       existing fleet; hardware ordered but not yet delivered is not in it (it is in transit).
 Totals add resale value (resale fraction x closing NBV, an explicit assumption) and
-net cost = depreciation + (closing NBV - resale value) + energy + facility + leases.
+net cost = depreciation + (closing NBV - resale value) + energy + facility + leases (paid inside the horizon and
+committed after it, from the `lease_contracts` table).
 """
 
 from __future__ import annotations
@@ -144,6 +146,11 @@ def _facility_by_quarter(plan: dict[str, Any], assumptions: dict[str, Any]) -> d
     return out
 
 
+def _payment_quarter(purchase: dict[str, Any], by_order: bool) -> str:
+    """Quarter a purchase line is paid in: its `payment_quarter` when the optimizer wrote one, else by capex timing."""
+    return purchase.get("payment_quarter") or (purchase["order_quarter"] if by_order else purchase["delivery_quarter"])
+
+
 def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str, Any]:
     """`finance` block of plan.json: assumptions, schedule (one row per quarter), totals and the asset register."""
     quarters = list(plan["horizon"]["quarters"])
@@ -163,7 +170,7 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
     schedule: list[dict[str, Any]] = []
     cum_cash = cum_capex = 0.0
     for t, q in enumerate(quarters):
-        capex = sum(float(p["cost_usd"]) for p in purchases if (p["order_quarter"] if by_order else p["delivery_quarter"]) == q)
+        capex = sum(float(p["cost_usd"]) for p in purchases if _payment_quarter(p, by_order) == q)
         row = {
             "quarter": q,
             "orders_servers": sum(int(p["servers"]) for p in purchases if p["order_quarter"] == q),
@@ -181,13 +188,15 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
         nbv = _cents(nbv + row["capitalised_usd"] - row["depreciation_usd"] - row["disposals_usd"])
         row["net_book_value_usd"] = nbv
         schedule.append(row)
-    return {"assumptions": assumptions, "schedule": schedule, "totals": schedule_totals(schedule, assets, opening, assumptions),
-            "assets": assets}
+    after = _cents(sum(float(c.get("after_horizon_usd") or 0.0) for c in plan.get("lease_contracts") or []))
+    return {"assumptions": assumptions, "schedule": schedule,
+            "totals": schedule_totals(schedule, assets, opening, assumptions, after), "assets": assets}
 
 
 def schedule_totals(schedule: list[dict[str, Any]], assets: list[dict[str, Any]], opening: float,
-                    assumptions: dict[str, Any]) -> dict[str, Any]:
-    """Sums of the schedule's flows, opening and closing book value, resale value and net cost."""
+                    assumptions: dict[str, Any], lease_after_horizon: float = 0.0) -> dict[str, Any]:
+    """Sums of the schedule's flows, opening and closing book value, resale value and net cost (which counts lease
+    commitments running past the horizon: they are owed, though not paid inside it)."""
     totals: dict[str, Any] = {k: _cents(sum(r[k] for r in schedule)) for k in _FLOWS}
     for k in ("orders_servers", "deliveries_servers"):
         totals[k] = int(totals[k])
@@ -196,11 +205,11 @@ def schedule_totals(schedule: list[dict[str, Any]], assets: list[dict[str, Any]]
     fleet_dep = _cents(sum(a["depreciation_in_horizon_usd"] for a in assets if a["source"] != "purchase"))
     totals.update(
         opening_net_book_value_usd=opening, net_book_value_usd=closing,
-        depreciation_existing_fleet_usd=fleet_dep,
-        depreciation_purchased_usd=_cents(totals["depreciation_usd"] - fleet_dep),
-        resale_value_usd=resale, resale_write_down_usd=_cents(closing - resale),
-        capex_budget_usd=assumptions.get("budget_usd_total"),
+        depreciation_fleet_usd=fleet_dep,
+        depreciation_purchases_usd=_cents(totals["depreciation_usd"] - fleet_dep),
+        resale_value_usd=resale, writedown_usd=_cents(closing - resale),
+        capex_budget_usd=assumptions.get("budget_usd_total"), lease_after_horizon_usd=lease_after_horizon,
     )
-    totals["net_cost_usd"] = _cents(totals["depreciation_usd"] + totals["resale_write_down_usd"] + totals["energy_usd"]
-                                    + totals["facility_usd"] + totals["lease_usd"])
+    totals["net_cost_usd"] = _cents(totals["depreciation_usd"] + totals["writedown_usd"] + totals["energy_usd"]
+                                    + totals["facility_usd"] + totals["lease_usd"] + lease_after_horizon)
     return totals

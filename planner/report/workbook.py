@@ -67,11 +67,11 @@ def build_workbook(plan: dict[str, Any]) -> Workbook:
         look = write_assumptions_sheet(sheets[ASSUMPTIONS_SHEET], finance["assumptions"])
         orders = write_orders_sheet(sheets[ORDERS_SHEET], plan, look)
         order_src = money.Source(ORDERS_SHEET, orders.table)
+        leases, lease_after = money.write_leases_sheet(sheets[money.LEASES], plan, look)
         sources = [money.write_energy_sheet(sheets[money.ENERGY], plan, look),
-                   money.write_facility_sheet(sheets[money.FACILITY], plan, look),
-                   money.write_leases_sheet(sheets[money.LEASES], plan, look),
+                   money.write_facility_sheet(sheets[money.FACILITY], plan, look), leases,
                    money.write_assets_sheet(sheets[money.ASSETS], plan, finance.get("assets") or [], look)]
-        schedule = money.write_schedule_sheet(sheets[money.SHEET], plan, look, order_src, *sources)
+        schedule = money.write_schedule_sheet(sheets[money.SHEET], plan, look, order_src, *sources, lease_after)
     else:
         orders = write_orders_sheet(sheets[ORDERS_SHEET], plan, Lookups())
         for name in _MONEY_SHEETS:

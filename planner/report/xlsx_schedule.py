@@ -37,6 +37,7 @@ from planner.report.xlsx_cells import (
     write_table,
 )
 from planner.report.xlsx_formulas import conditional_sum, labels_need_exact, quote_sheet
+from planner.results.reconcile import KPI_OF
 from planner.results.units import is_number
 
 SHEET = "Schedule"
@@ -92,18 +93,35 @@ def write_facility_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> 
     return Source(FACILITY, t)
 
 
-def write_leases_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> Source:
+def write_leases_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> tuple[Source, str]:
+    """Lease payments per quarter and, below, each contract's commitment after the horizon; returns the payments
+    table and the (absolute) cell of the total committed after the horizon."""
     cols = ["quarter", "vendor", "chip", "chips", "servers", "contract_start_quarter", "term_quarters"]
     frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in plan.get("leases") or []], columns=cols)
     hours = look.general["hours_per_quarter"]
-    t = write_table(ws, frame, formulas={
-        "usd_per_chip_hour": ("usd_cents", lambda r, tb: "=" + look.chip("lease_usd_per_chip_hour", f"$C{r}")),
-        "hours": ("number", lambda r, tb: f"={hours}"),
-        "lease_usd": ("usd", lambda r, tb: f"=ROUND({tb.letter('chips')}{r}*{tb.letter('usd_per_chip_hour')}{r}"
-                                           f"*{tb.letter('hours')}{r},2)"),
-    })
+
+    def amount(times: str | None) -> Any:  # chips x USD per chip-hour x hours [x quarters]
+        return ("usd", lambda r, tb: f"=ROUND({tb.letter('chips')}{r}*{tb.letter('usd_per_chip_hour')}{r}"
+                                     f"*{tb.letter('hours')}{r}" + (f"*{tb.letter(times)}{r}" if times else "") + ",2)")
+
+    rate = ("usd_cents", lambda r, tb: "=" + look.chip("lease_usd_per_chip_hour", f"$C{r}"))
+    t = write_table(ws, frame, formulas={"usd_per_chip_hour": rate, "hours": ("number", lambda r, tb: f"={hours}"),
+                                         "lease_usd": amount(None)})
     _note_if_empty(ws, t, "No leases in this plan.")
-    return Source(LEASES, t)
+    contracts = plan.get("lease_contracts") or []
+    row = max(t.last_row, t.first_row) + 2
+    section(ws, row, "Lease commitments after the horizon (owed, not paid inside it: in the net cost, not in cash out)")
+    cols = ["contract_start_quarter", "vendor", "chip", "chips", "term_quarters", "quarters_after_horizon"]
+    frame = pd.DataFrame([{**{c: k.get(c) for c in cols}, "quarters_after_horizon": len(k.get("after_horizon_quarters") or [])}
+                          for k in contracts], columns=cols)
+    c = write_table(ws, frame, start_row=row + 1, freeze=False, autofilter=False, formulas={
+        "usd_per_chip_hour": rate, "hours": ("number", lambda r, tb: f"={hours}"),
+        "after_horizon_usd": amount("quarters_after_horizon")})
+    total = max(c.last_row, c.first_row) + 1
+    put_text(ws.cell(row=total, column=1), "Total after the horizon")
+    cell = ws.cell(row=total, column=c.col("after_horizon_usd"))
+    put_formula(cell, f"=SUM({c.rng('after_horizon_usd')})" if not c.empty else "=0", "usd").font = TOTAL_FONT
+    return Source(LEASES, t), f"{quote_sheet(LEASES)}!${c.letter('after_horizon_usd')}${total}"
 
 
 def write_assets_sheet(ws: Worksheet, plan: dict[str, Any], assets: list[dict[str, Any]], look: Lookups) -> Source:
@@ -177,7 +195,7 @@ _SUMMED = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd"
 
 
 def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, orders: Source, energy: Source,
-                         facility: Source, leases: Source, assets: Source) -> ScheduleCells:
+                         facility: Source, leases: Source, assets: Source, lease_after: str = "0") -> ScheduleCells:
     quarters = list((plan.get("horizon") or {}).get("quarters") or [])
     budgets = (plan.get("finance") or {}).get("assumptions", {}).get("budget_usd_by_quarter") or {}
     col = {key: i + 1 for i, (key, _, _) in enumerate(COLUMNS)}
@@ -247,9 +265,11 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
         ("opening_net_book_value_usd", "Opening net book value", opening, "existing fleet at the horizon's start"),
         ("net_book_value_usd", "Closing net book value", totals["net_book_value_usd"], "last quarter's net book value"),
         ("resale_value_usd", "Resale value", None, "closing book value x resale fraction (Assumptions)"),
-        ("resale_write_down_usd", "Write-down to resale value", None, "closing book value - resale value"),
+        ("writedown_usd", "Write-down to resale value", None, "closing book value - resale value"),
+        ("lease_after_horizon_usd", "Leases committed after the horizon", lease_after,
+         "minimum lease terms running past the horizon (Leases sheet)"),
         ("net_cost_usd", "Net cost (net horizon cost)", None,
-         "depreciation + write-down + energy + facility + leases"),
+         "depreciation + write-down + energy + facility + leases (paid and committed)"),
         ("cash_out_usd", "Cash out", totals["cash_out_usd"], "capex cash + leases + energy + facility"),
         ("capex_budget_usd", "Capex budget over the horizon", look.general["budget_usd_total"],
          "policy.capex_budget_usd_total"),
@@ -261,24 +281,20 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
         totals[key] = f"$B${rr}"
         if key == "resale_value_usd":
             formula = f"ROUND({totals['net_book_value_usd']}*{look.general['resale_fraction_of_book_value']},2)"
-        elif key == "resale_write_down_usd":
+        elif key == "writedown_usd":
             formula = f"{totals['net_book_value_usd']}-{totals['resale_value_usd']}"
         elif key == "net_cost_usd":
-            formula = "+".join(totals[k] for k in ("depreciation_usd", "resale_write_down_usd", "energy_usd",
-                                                   "facility_usd", "lease_usd"))
+            formula = "+".join(totals[k] for k in ("depreciation_usd", "writedown_usd", "energy_usd",
+                                                   "facility_usd", "lease_usd", "lease_after_horizon_usd"))
         put_formula(ws.cell(row=rr, column=2), f"={formula}", "usd")
-    ws.cell(row=r + 2 + 4, column=1).font = ws.cell(row=r + 2 + 4, column=2).font = TOTAL_FONT
+    ws.cell(row=r + 2 + 5, column=1).font = ws.cell(row=r + 2 + 5, column=2).font = TOTAL_FONT
     _reconcile(ws, r + 3 + len(lines), plan, totals)
     return ScheduleCells(first, last, total, col, totals)
 
 
-_KPI_OF = (("capex_cash_usd", ("capex_cash_usd", "capex_usd")), ("lease_usd", ("lease_usd",)),
-           ("energy_usd", ("energy_usd",)), ("facility_usd", ("facility_usd",)), ("cash_out_usd", ("cash_out_usd",)),
-           ("depreciation_usd", ("depreciation_usd",)), ("resale_value_usd", ("resale_value_usd",)),
-           ("net_cost_usd", ("net_cost_usd",)))
 _RECONCILED = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
                "depreciation_usd", "disposals_usd", "opening_net_book_value_usd", "net_book_value_usd",
-               "resale_value_usd", "net_cost_usd")
+               "resale_value_usd", "writedown_usd", "lease_after_horizon_usd", "net_cost_usd")
 
 
 def _reconcile(ws: Worksheet, row: int, plan: dict[str, Any], cells: dict[str, str]) -> None:
@@ -289,9 +305,9 @@ def _reconcile(ws: Worksheet, row: int, plan: dict[str, Any], cells: dict[str, s
     kpis = plan.get("kpis") or {}
     r = row + 2
     checks = [(k, fin_totals.get(k), f"finance.totals.{k}") for k in _RECONCILED]
-    for key, kpi_keys in _KPI_OF:
+    for key, kpi_keys in KPI_OF.items():
         kpi = next((k for k in kpi_keys if is_number(kpis.get(k))), None)
-        if kpi is not None:
+        if kpi is not None and key in cells:
             checks.append((key, kpis[kpi], f"kpis.{kpi}"))
     for key, value, where in checks:
         put_text(ws.cell(row=r, column=1), key.removesuffix("_usd").replace("_", " ").capitalize())

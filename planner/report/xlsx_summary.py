@@ -91,7 +91,7 @@ def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderT
 
 _CASH = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cash_out_usd")
 _NET = (("depreciation_usd", "Depreciation (USD)", "straight line, bought hardware and the existing fleet"),
-        ("resale_write_down_usd", "Write-down to resale value (USD)", "closing net book value - resale value"),
+        ("writedown_usd", "Write-down to resale value (USD)", "closing net book value - resale value"),
         ("energy_usd", "Energy (USD)", "IT power x PUE x hours x price"),
         ("facility_usd", "Facility (USD)", "occupied racks x facility cost per rack-quarter"),
         ("lease_usd", "Leases (USD)", "lease payments"),

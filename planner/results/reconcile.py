@@ -60,9 +60,12 @@ def reconcile(plan: dict[str, Any], label: str = "plan.json") -> list[Problem]:
 _SUMS = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
          "depreciation_usd", "disposals_usd")
 #: finance.totals key -> KPI keys it must equal (first present wins; energy to within the power table's rounding)
-_KPIS = {"capex_cash_usd": ("capex_cash_usd", "capex_usd"), "lease_usd": ("lease_usd",), "energy_usd": ("energy_usd",),
-         "facility_usd": ("facility_usd",), "cash_out_usd": ("cash_out_usd",), "depreciation_usd": ("depreciation_usd",),
-         "resale_value_usd": ("resale_value_usd",), "net_cost_usd": ("net_cost_usd",)}
+KPI_OF = {"capex_cash_usd": ("capex_cash_usd", "capex_usd"), "lease_usd": ("lease_usd",), "energy_usd": ("energy_usd",),
+          "facility_usd": ("facility_usd",), "cash_out_usd": ("cash_out_usd",), "depreciation_usd": ("depreciation_usd",),
+          "depreciation_purchases_usd": ("depreciation_purchases_usd",), "depreciation_fleet_usd": ("depreciation_fleet_usd",),
+          "opening_net_book_value_usd": ("fleet_book_value_start_usd",), "net_book_value_usd": ("book_value_end_usd",),
+          "resale_value_usd": ("resale_value_usd",), "writedown_usd": ("writedown_usd",),
+          "lease_after_horizon_usd": ("lease_after_horizon_usd",), "net_cost_usd": ("net_cost_usd",)}
 
 
 def _finance(plan: dict[str, Any], label: str) -> list[Problem]:
@@ -90,13 +93,14 @@ def _finance(plan: dict[str, Any], label: str) -> list[Problem]:
         if rows and all(is_number(v) for v in values) and is_number(totals.get(key)) and not _close(totals[key], sum(values)):
             out.append(Problem(label, f"finance.totals.{key}",
                                f"is {fmt_usd(totals[key])} but the schedule's quarters add up to {fmt_usd(sum(values))}"))
-    parts = [totals.get(n) for n in ("depreciation_usd", "resale_write_down_usd", "energy_usd", "facility_usd", "lease_usd")]
+    parts = [totals.get(n) for n in ("depreciation_usd", "writedown_usd", "energy_usd", "facility_usd", "lease_usd")]
+    parts.append(totals.get("lease_after_horizon_usd") or 0.0)
     if all(is_number(v) for v in parts) and is_number(totals.get("net_cost_usd")) and not _close(totals["net_cost_usd"], sum(parts)):
         out.append(Problem(label, "finance.totals.net_cost_usd",
                            f"is {fmt_usd(totals['net_cost_usd'])} but depreciation + write-down to resale + energy + facility "
                            f"+ leases = {fmt_usd(sum(parts))}"))
     k = plan.get("kpis") or {}
-    for key, kpi_keys in _KPIS.items():
+    for key, kpi_keys in KPI_OF.items():
         kpi = next((n for n in kpi_keys if is_number(k.get(n))), None)
         if kpi is not None and is_number(totals.get(key)) and not _close(totals[key], k[kpi]):
             out.append(Problem(label, f"finance.totals.{key}",

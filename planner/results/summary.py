@@ -87,9 +87,12 @@ class Objective:
 def objective_of(plan: dict[str, Any]) -> Objective:
     """The plan's objective as named in `kpis.objective_name/unit/value`, else from the scenario's policy."""
     k = plan.get("kpis") or {}
-    if k.get("objective_name"):
-        value = k.get("objective_value", plan.get("objective_usd"))
-        return Objective(str(k["objective_name"]), str(k.get("objective_unit") or "USD"), value, "minimised")
+    block = plan.get("objective") if isinstance(plan.get("objective"), dict) else {}
+    if block.get("name") or k.get("objective_name"):
+        name = block.get("name") or k["objective_name"]
+        unit = block.get("unit") or k.get("objective_unit") or "USD"
+        value = block["value"] if "value" in block else k.get("objective_value", plan.get("objective_usd"))
+        return Objective(str(name), str(unit), value, str(block.get("note") or "minimised"))
     policy = ((plan.get("finance") or {}).get("assumptions") or {}).get("objective") or "min_tco"
     name, unit, how = _OBJECTIVES.get(str(policy), (str(policy), "solver units", ""))
     if policy == "min_tco" and is_number(k.get("tco_usd")):  # an optimizer that minimised capex + opex - residual
@@ -227,6 +230,7 @@ def summary_line(plan: dict[str, Any]) -> str:
 
     `status optimal, objective (net horizon cost, USD) $96,889,824, gap 0.76%; cash out $196.5M (capex cash $175.1M,
     leases $0, energy $11.1M, facility $10.4M); depreciation $75.4M, resale value $170.5M, net cost $96.9M`
+    The objective is read from plan.json's `objective` block or `kpis.objective_name/unit/value` when present.
     """
     obj = objective_of(plan)
     parts = [f"status {plan.get('status')}"]
@@ -235,6 +239,10 @@ def summary_line(plan: dict[str, Any]) -> str:
         parts.append(f"objective ({obj.name}, {obj.unit}) {shown}" if obj.kind == "usd" else f"objective ({obj.name}) {shown}")
     if is_number(plan.get("mip_gap")):
         parts.append(f"gap {plan['mip_gap'] * 100:.2f}%")
+    block = plan.get("objective") if isinstance(plan.get("objective"), dict) else {}
+    tiebreak, solver = block.get("tiebreak_usd"), block.get("solver_objective")
+    if is_number(tiebreak) and is_number(solver) and is_number(obj.value) and abs(tiebreak) > 0.01 * abs(obj.value):
+        parts.append(f"solver objective incl. penalties {fmt_usd(solver)}")
     line = ", ".join(parts)
     figs = {f.key: f.value for f in key_figures(plan)}
     energy, facility = _money(plan, "energy_usd"), _money(plan, "facility_usd")
