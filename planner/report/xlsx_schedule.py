@@ -300,6 +300,8 @@ _RECONCILED = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cas
 def _reconcile(ws: Worksheet, row: int, plan: dict[str, Any], cells: dict[str, str]) -> None:
     """Workbook totals against plan.json's finance.totals and KPIs; differences should be $0 (cents on energy)."""
     section(ws, row, "Reconciliation with plan.json")
+    put_text(ws.cell(row=row, column=3), "differences should be $0; energy, cash out and net cost may differ from the KPIs "
+                                         "by cents (the power table keeps watts)").font = NOTE_FONT
     write_header(ws, row + 1, 1, ["Figure", "Workbook", "plan.json", "Difference", "plan.json key"])
     fin_totals = (plan.get("finance") or {}).get("totals") or {}
     kpis = plan.get("kpis") or {}

@@ -16,9 +16,23 @@ from planner.errors import Problem
 from planner.results.units import fmt_usd, is_number
 
 
-def _close(a: float, b: float) -> bool:
-    """Equal to half a dollar, or one part in a billion for very large sums."""
-    return abs(a - b) <= max(0.5, 1e-9 * max(abs(a), abs(b)))
+def _close(a: float, b: float, slack: float = 0.5) -> bool:
+    """Equal to half a dollar (or `slack`), or one part in a billion for very large sums."""
+    return abs(a - b) <= max(0.5, slack, 1e-9 * max(abs(a), abs(b)))
+
+
+def _energy_slack(plan: dict[str, Any]) -> float:
+    """How far the schedule's energy may be from the optimizer's: the power table keeps watts (half a watt per row
+    x PUE x hours x USD/kWh) and the schedule rounds each row to the cent."""
+    assumptions = (plan.get("finance") or {}).get("assumptions") or {}
+    sites = {s.get("site"): s for s in assumptions.get("sites") or []}
+    hours = float(assumptions.get("hours_per_quarter") or 0.0)
+    out = 0.0
+    for row in plan.get("power") or []:
+        site = sites.get(row.get("site"))
+        if site is not None:
+            out += 0.0005 * float(site.get("pue") or 0.0) * hours * float(site.get("usd_per_kwh") or 0.0) + 0.005
+    return out
 
 
 def reconcile(plan: dict[str, Any], label: str = "plan.json") -> list[Problem]:
@@ -100,9 +114,11 @@ def _finance(plan: dict[str, Any], label: str) -> list[Problem]:
                            f"is {fmt_usd(totals['net_cost_usd'])} but depreciation + write-down to resale + energy + facility "
                            f"+ leases = {fmt_usd(sum(parts))}"))
     k = plan.get("kpis") or {}
+    slack = _energy_slack(plan)
     for key, kpi_keys in KPI_OF.items():
         kpi = next((n for n in kpi_keys if is_number(k.get(n))), None)
-        if kpi is not None and is_number(totals.get(key)) and not _close(totals[key], k[kpi]):
+        energy = key in ("energy_usd", "cash_out_usd", "net_cost_usd")  # figures that hold the energy
+        if kpi is not None and is_number(totals.get(key)) and not _close(totals[key], k[kpi], slack if energy else 0.5):
             out.append(Problem(label, f"finance.totals.{key}",
                                f"is {fmt_usd(totals[key])} but kpis.{kpi} is {fmt_usd(k[kpi])}"))
     net = {c.get("chip"): c.get("unit_price_usd") for c in (fin.get("assumptions") or {}).get("chips") or []}
