@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.finance.schedule import SCHEDULE_COLUMNS, occupied_racks
@@ -39,6 +40,7 @@ from planner.report.xlsx_cells import (
 from planner.report.xlsx_formulas import conditional_sum, labels_need_exact, quote_sheet
 from planner.results.reconcile import KPI_OF
 from planner.results.units import is_number
+from planner.schemas.common import quarter_index
 
 SHEET = "Schedule"
 ENERGY, FACILITY, LEASES, ASSETS = "Energy", "Facility", "Leases", "Fixed assets"
@@ -126,12 +128,11 @@ def write_leases_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> tu
 
 def write_assets_sheet(ws: Worksheet, plan: dict[str, Any], assets: list[dict[str, Any]], look: Lookups) -> Source:
     quarters = list((plan.get("horizon") or {}).get("quarters") or [])
-    index = {q: i for i, q in enumerate(quarters)}
-    first = _quarter_number(quarters[0]) if quarters else 0
+    first = quarter_index(quarters[0]) if quarters else 0
     T = len(quarters)
     cols = ["source", "vendor", "chip", "order_quarter", "in_service_quarter", "in_service_index", "servers", "cost_basis"]
     frame = pd.DataFrame([{**{c: a.get(c) for c in cols},
-                           "in_service_index": index.get(a["in_service_quarter"], _quarter_number(a["in_service_quarter"]) - first)}
+                           "in_service_index": quarter_index(a["in_service_quarter"]) - first}
                           for a in assets], columns=cols)
     salvage = look.general["salvage_fraction"]
 
@@ -171,12 +172,6 @@ def write_assets_sheet(ws: Worksheet, plan: dict[str, Any], assets: list[dict[st
     return Source(ASSETS, t)
 
 
-def _quarter_number(q: str) -> int:
-    from planner.schemas.common import quarter_index
-
-    return quarter_index(q)
-
-
 @dataclass(frozen=True)
 class ScheduleCells:
     """Where the Schedule sheet's rows and totals are (for the Summary sheet and the tests)."""
@@ -199,7 +194,7 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
     quarters = list((plan.get("horizon") or {}).get("quarters") or [])
     budgets = (plan.get("finance") or {}).get("assumptions", {}).get("budget_usd_by_quarter") or {}
     col = {key: i + 1 for i, (key, _, _) in enumerate(COLUMNS)}
-    L = {key: _letter(c) for key, c in col.items()}
+    L = {key: get_column_letter(c) for key, c in col.items()}
     write_header(ws, 1, 1, [h for _, h, _ in COLUMNS])
     ws.freeze_panes = "B2"
     exact = labels_need_exact(quarters)
@@ -319,9 +314,3 @@ def _reconcile(ws: Worksheet, row: int, plan: dict[str, Any], cells: dict[str, s
             put_formula(ws.cell(row=r, column=4), f"=B{r}-C{r}", "usd_cents")
         put_text(ws.cell(row=r, column=5), where).font = NOTE_FONT
         r += 1
-
-
-def _letter(c: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(c)
