@@ -252,3 +252,26 @@ def test_objective_block_and_penalties_named(plan: dict[str, Any]) -> None:
     head = summary_line(plan).split(";")[0]
     assert head.startswith("status optimal, objective (net horizon cost, USD) $4,000,000")
     assert "solver objective incl. penalties $4,264,186" in head
+
+
+def test_hostile_site_names_still_reconcile(tmp_path: Path) -> None:
+    """Site names SUMIF would read as criteria ('+1', '-2') fall back to exact matching; the schedule still adds up."""
+    plan = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    rename = {"site_a": "+1", "site_b": "-2"}
+    for row in plan["purchases"] + plan["power"] + plan["racks"] + plan["deployments"]:
+        row["site"] = rename[row["site"]]
+    plan["limits"]["site_power_cap_kw"] = {rename[k]: v for k, v in plan["limits"]["site_power_cap_kw"].items()}
+    for p in plan["purchases"]:
+        p["unit_price_usd"] = PRICES[p["chip"]]
+        p["cost_usd"] = p["servers"] * p["unit_price_usd"]
+    assumptions = finance_assumptions()
+    for row in assumptions["sites"] + assumptions["rack_types"] + assumptions["fleet"]:
+        row["site"] = rename[row["site"]]
+    plan["finance"] = build_finance(plan, assumptions)
+    plan = validate_plan(plan)
+    assert plan["finance"]["totals"]["energy_usd"] > 0 and plan["finance"]["totals"]["facility_usd"] > 0
+    wb = _write(plan, tmp_path)
+    assert wb["Energy"]["D2"].value.startswith("=SUMPRODUCT(--EXACT(")
+    ws, ev = wb["Schedule"], Evaluator(wb)
+    rows = schedule_values(lambda r, c: ev.cell("Schedule", ws.cell(row=r, column=c).coordinate), plan["horizon"]["quarters"])
+    assert_schedule_matches(rows, plan)

@@ -78,7 +78,7 @@ def _totals(ws: Worksheet, t: TableRange, row: int, capex: Any) -> str:
 
 
 def _by_key(ws: Worksheet, t: TableRange, row: int, key: str, title: str, labels: list[str],
-            budgets: dict[str, float] | None, grand: str, budget_total: Any) -> int:
+            budgets: dict[str, float] | None, grand: str, budget_total: Any, look: Lookups | None = None) -> int:
     """A subtotal block (label, servers, chips, cost [, budget, headroom | share]); returns next free row."""
     section(ws, row, title)
     extra = ["Budget (USD)", "Headroom (USD)"] if budgets is not None else ["Share of spend"]
@@ -96,7 +96,10 @@ def _by_key(ws: Worksheet, t: TableRange, row: int, key: str, title: str, labels
             else:
                 put_formula(cell, conditional_sum(t.rng(name), [(t.rng(key), f"$A{r}")], exact), kind)
         if budgets is not None:
-            put(ws.cell(row=r, column=5), budgets.get(label), "usd")
+            if look is not None and look.budgets is not None and label in budgets:  # live: Assumptions' budget
+                put_formula(ws.cell(row=r, column=5), "=" + look.budget(f"$A{r}"), "usd")
+            else:
+                put(ws.cell(row=r, column=5), budgets.get(label), "usd")
             if label in budgets:
                 put_formula(ws.cell(row=r, column=6), f"=E{r}-D{r}", "usd")
         else:
@@ -108,7 +111,10 @@ def _by_key(ws: Worksheet, t: TableRange, row: int, key: str, title: str, labels
         letter = get_column_letter(c)
         put_formula(ws.cell(row=total, column=c), f"=SUM({letter}{first}:{letter}{last})" if labels else "=0", kind)
     if budgets is not None and budget_total is not None:
-        put(ws.cell(row=total, column=5), budget_total, "usd")
+        if look is not None and look.budgets is not None:
+            put_formula(ws.cell(row=total, column=5), f"={look.general['budget_usd_total']}", "usd")
+        else:
+            put(ws.cell(row=total, column=5), budget_total, "usd")
         put_formula(ws.cell(row=total, column=6), f"=E{total}-D{total}", "usd")
     _bold_total(ws, total, range(1, 5 + (budgets is not None)))
     return total + 2
@@ -183,7 +189,7 @@ def write_orders_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> Or
     top = row
     row = _by_key(ws, t, row, "order_quarter", "Subtotal by order quarter", quarters,
                   budgets if budgets or limits.get("budget_usd_total") is not None else None, grand,
-                  limits.get("budget_usd_total"))
+                  limits.get("budget_usd_total"), look)
     row = _by_key(ws, t, row, "vendor", "Subtotal by vendor", vendors, None, grand, None)
     header, row = _matrix(ws, t, row, quarters, vendors)
     if vendors and quarters:
