@@ -150,9 +150,9 @@ def write_assumptions_sheet(ws: Worksheet, assumptions: dict[str, Any]) -> Looku
         for comp in comps:
             put(ws.cell(row=rr, column=col[f"c:{comp}"]), parts.get(comp), "usd")
         if c.get("unit_price_usd") is not None:
-            first, last = t.letter(f"c:{comps[0]}") if comps else None, t.letter(f"c:{comps[-1]}") if comps else None
-            if parts:
-                put_formula(ws.cell(row=rr, column=col["list_price_usd"]), f"=SUM({first}{rr}:{last}{rr})", "usd")
+            if parts:  # list price = the sum of the component cells (components exist whenever a chip has parts)
+                span = f"{t.letter(f'c:{comps[0]}')}{rr}:{t.letter(f'c:{comps[-1]}')}{rr}"
+                put_formula(ws.cell(row=rr, column=col["list_price_usd"]), f"=SUM({span})", "usd")
             else:
                 put(ws.cell(row=rr, column=col["list_price_usd"]), c.get("list_price_usd", c["unit_price_usd"]), "usd")
             put(ws.cell(row=rr, column=col["discount_fraction"]), c.get("discount_fraction") or 0.0, "pct")

@@ -94,7 +94,8 @@ _NET = (("depreciation_usd", "Depreciation (USD)", "straight line, bought hardwa
         ("writedown_usd", "Write-down to resale value (USD)", "closing net book value - resale value"),
         ("energy_usd", "Energy (USD)", "IT power x PUE x hours x price"),
         ("facility_usd", "Facility (USD)", "occupied racks x facility cost per rack-quarter"),
-        ("lease_usd", "Leases (USD)", "lease payments"),
+        ("lease_usd", "Leases paid (USD)", "lease payments inside the horizon"),
+        ("lease_after_horizon_usd", "Leases committed after the horizon (USD)", "minimum terms running past the horizon"),
         ("net_cost_usd", "Net cost (USD)", "the sum above: what the horizon consumes"),
         ("resale_value_usd", "Resale value at horizon end (USD)", "closing net book value x resale fraction"),
         ("net_book_value_usd", "Net book value at horizon end (USD)", "from the Schedule's roll-forward"))
