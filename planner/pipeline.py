@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from planner.errors import EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_OK, PlannerError
+from planner.finance.assumptions import finance_assumptions
+from planner.finance.schedule import build_finance
 from planner.io.loader import PlanInputs, load_inputs
 from planner.schemas.scenario import SolverSettings
 from solvers.backends import SolveResult, solve, verify_solution
@@ -189,6 +191,7 @@ def assemble_plan(
             "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
         },
     }
+    plan["finance"] = build_finance(plan, finance_assumptions(inputs))  # cash, depreciation, NBV per quarter
     return plan
 
 

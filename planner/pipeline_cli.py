@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
+from planner.results.summary import summary_line
 from planner.run_output import write_run_folder  # noqa: F401 - re-exported: callers and tests use pipeline_cli.write_run_folder
 
 REPO_OUTPUTS = Path("outputs")
@@ -83,28 +84,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _summary_line(plan: dict[str, Any]) -> str:
-    """One line: status, the objective named in its unit, gap, capex cash, net horizon cost and cash out."""
-    k = plan.get("kpis") or {}
-    obj = plan.get("objective") or {}
-    gap = plan.get("mip_gap")
-    parts = [f"status {plan['status']}"]
-    if obj.get("value") is not None:
-        money = obj.get("unit") == "USD"
-        parts.append(f"objective ({obj['name']}) " + (f"${obj['value']:,.0f}" if money else f"{obj['value']:,.0f} {obj['unit']}"))
-    elif plan.get("objective_usd") is not None:
-        parts.append(f"objective ${plan['objective_usd']:,.0f}")
-    if gap is not None:
-        parts.append(f"gap {gap * 100:.2f}%")
-    if k.get("capex_cash_usd") is not None:
-        parts.append(f"capex cash ${k['capex_cash_usd']:,.0f}")
-    if k.get("net_cost_usd") is not None and obj.get("kind") != "min_tco":
-        parts.append(f"net horizon cost ${k['net_cost_usd']:,.0f}")
-    if k.get("cash_out_usd") is not None:
-        parts.append(f"cash out ${k['cash_out_usd']:,.0f}")
-    tiebreak = obj.get("tiebreak_usd")
-    if tiebreak is not None and obj.get("value") and abs(tiebreak) > 0.01 * abs(obj["value"]):
-        parts.append(f"solver objective incl. penalties ${obj['solver_objective']:,.0f}")
-    return ", ".join(parts)
+    return summary_line(plan)
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -34,12 +34,12 @@ _TOKEN = re.compile(r"""\s*(?:
   | (?P<func>[A-Z]+)\(
   | (?P<num>\d+(?:\.\d+)?)
   | (?P<str>"(?:[^"]|"")*")
-  | (?P<op><>|[-+*/(),=<>])
+  | (?P<op><>|<=|>=|[-+*/(),=<>])
 )""", re.VERBOSE)
 
 
 class Evaluator:
-    """Evaluates SUM, SUMIF, SUMIFS, SUMPRODUCT, EXACT, IF, ABS, N, arithmetic and comparisons."""
+    """Evaluates SUM, SUMIF, SUMIFS, SUMPRODUCT, EXACT, IF, AND, MIN, MAX, ABS, N, arithmetic and comparisons."""
 
     def __init__(self, wb: openpyxl.Workbook) -> None:
         self.wb = wb
@@ -73,11 +73,11 @@ class Evaluator:
 
     def compare(self) -> Any:
         left = self.additive()
-        if self.peek() in ("=", "<>", "<", ">"):
+        if self.peek() in ("=", "<>", "<", ">", "<=", ">="):
             op = self.take().group().strip()
             right = self.additive()
-            return _map2(left, right, lambda a, b: {"=": _eq(a, b), "<>": not _eq(a, b),
-                                                     "<": _n(a) < _n(b), ">": _n(a) > _n(b)}[op])
+            return _map2(left, right, lambda a, b: _eq(a, b) if op == "=" else not _eq(a, b) if op == "<>" else {
+                "<": _n(a) < _n(b), ">": _n(a) > _n(b), "<=": _n(a) <= _n(b), ">=": _n(a) >= _n(b)}[op])
         return left
 
     def additive(self) -> Any:
@@ -159,6 +159,12 @@ class Evaluator:
             return _map2(args[0], args[1], lambda a, b: str(a if a is not None else "") == str(b if b is not None else ""))
         if name == "IF":
             return args[1] if args[0] else (args[2] if len(args) > 2 else False)
+        if name == "ROUND":
+            return round(_n(args[0]), int(_n(args[1])))
+        if name == "AND":
+            return all(args)
+        if name in ("MIN", "MAX"):
+            return (min if name == "MIN" else max)(_n(a) for a in args)
         if name == "ABS":
             return abs(_n(args[0]))
         if name == "N":
@@ -183,6 +189,8 @@ def _eq(a: Any, b: Any) -> bool:
 
 
 def _sumif_match(value: Any, criterion: Any) -> bool:
+    if isinstance(criterion, int | float) and not isinstance(criterion, bool):  # a number matches equal numbers only
+        return isinstance(value, int | float) and not isinstance(value, bool) and value == criterion
     # The workbook only uses SUMIF with plain labels (no operators or wildcards): case-insensitive equality.
     assert isinstance(criterion, str) and not criterion.startswith(("=", "<", ">")) and not set("*?~") & set(criterion)
     return _eq(value, criterion)
@@ -236,16 +244,30 @@ def test_sheets_present_in_order(plan: dict, tmp_path: Path) -> None:
         assert name in wb.sheetnames
 
 
+def _orders(plan: dict) -> list[tuple]:
+    """Purchase orders by hand: lines merged per (order quarter, vendor, chip): (quarter, vendor, chip, servers, cost)."""
+    merged: dict[tuple, list] = {}
+    for p in plan["purchases"]:
+        row = merged.setdefault((p["order_quarter"], p["vendor"], p["chip"]), [0, 0.0])
+        row[0] += p["servers"]
+        row[1] += p["cost_usd"]
+    return sorted((*k, n, cost) for k, (n, cost) in merged.items())
+
+
 def test_order_lines_read_back_with_pandas(plan: dict, tmp_path: Path) -> None:
     path, _ = _write(plan, tmp_path)
-    lines = pd.read_excel(path, sheet_name="Purchase orders", nrows=len(plan["purchases"]))
-    assert list(lines.columns[:9]) == ["Order quarter", "Delivery quarter", "Vendor", "Chip", "Site", "Servers",
-                                       "Chips", "Unit price (USD per server)", "Extended cost (USD)"]
-    expected = sorted((p["order_quarter"], p["vendor"], p["site"], p["servers"], p["unit_price_usd"])
-                      for p in plan["purchases"])
-    got = sorted(zip(lines["Order quarter"], lines["Vendor"], lines["Site"], lines["Servers"],
-                     lines["Unit price (USD per server)"], strict=True))
-    assert got == expected
+    orders = _orders(plan)
+    assert len(orders) == 4  # the fixture's two 2027Q3 h100 lines (sites a and b) are one purchase order
+    lines = pd.read_excel(path, sheet_name="Purchase orders", nrows=len(orders))
+    assert list(lines.columns[:10]) == ["Order quarter", "Delivery quarter", "Vendor", "Chip", "Servers", "Chips",
+                                        "List price (USD per server)", "Discount", "Net unit price (USD per server)",
+                                        "Extended cost (USD)"]
+    got = sorted(zip(lines["Order quarter"], lines["Vendor"], lines["Chip"], lines["Servers"],
+                     lines["Servers"] * lines["Net unit price (USD per server)"], strict=True))
+    assert got == orders
+    placement = pd.read_excel(path, sheet_name="Placement", nrows=len(plan["purchases"]))
+    assert sorted(zip(placement["Site"], placement["Servers"], strict=True)) == sorted(
+        (p["site"], p["servers"]) for p in plan["purchases"])
     capacity = pd.read_excel(path, sheet_name="Capacity", nrows=len(plan["capacity"]))
     assert capacity["Demand (tokens/s)"].sum() == pytest.approx(sum(c["demand_tokens_per_s"] for c in plan["capacity"]))
     assert len(pd.read_excel(path, sheet_name="Options")) == len(plan["options"])
@@ -254,10 +276,10 @@ def test_order_lines_read_back_with_pandas(plan: dict, tmp_path: Path) -> None:
 def test_extended_cost_is_a_live_formula(plan: dict, tmp_path: Path) -> None:
     _, wb = _write(plan, tmp_path)
     ws, ev = wb["Purchase orders"], Evaluator(wb)
-    for r in range(2, 2 + len(plan["purchases"])):
-        formula = ws[f"I{r}"].value
-        assert formula == f"=F{r}*H{r}"
-        assert ev.cell("Purchase orders", f"I{r}") == ws[f"F{r}"].value * ws[f"H{r}"].value
+    for r in range(2, 2 + len(_orders(plan))):
+        formula = ws[f"J{r}"].value
+        assert formula == f"=E{r}*I{r}"
+        assert ev.cell("Purchase orders", f"J{r}") == ws[f"E{r}"].value * ws[f"I{r}"].value
 
 
 def test_totals_and_subtotals_equal_plan_capex(plan: dict, tmp_path: Path) -> None:
@@ -265,9 +287,9 @@ def test_totals_and_subtotals_equal_plan_capex(plan: dict, tmp_path: Path) -> No
     ws, ev = wb["Purchase orders"], Evaluator(wb)
     capex = plan["kpis"]["capex_usd"]
     total_row = _find_row(ws, "Total, all orders")
-    assert ws[f"I{total_row}"].value.startswith("=SUM(")
-    assert ev.cell("Purchase orders", f"I{total_row}") == pytest.approx(capex)
-    assert ev.cell("Purchase orders", f"I{total_row + 2}") == pytest.approx(0)  # difference to plan.json
+    assert ws[f"J{total_row}"].value.startswith("=SUM(")
+    assert ev.cell("Purchase orders", f"J{total_row}") == pytest.approx(capex)
+    assert ev.cell("Purchase orders", f"J{total_row + 2}") == pytest.approx(0)  # difference to plan.json
 
     by_q = _block(ws, "Subtotal by order quarter")
     for quarter in plan["horizon"]["quarters"]:
@@ -315,11 +337,10 @@ def test_summary_totals_reconcile(plan: dict, tmp_path: Path) -> None:
 def test_number_formats_and_layout(plan: dict, tmp_path: Path) -> None:
     _, wb = _write(plan, tmp_path)
     ws = wb["Purchase orders"]
-    assert ws["I2"].number_format == "$#,##0" and ws["H2"].number_format == "$#,##0"
+    assert ws["J2"].number_format == "$#,##0" and ws["I2"].number_format == "$#,##0"
     assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
     assert ws.freeze_panes == "A2"
-    last = get_column_letter(len(plan["purchases"][0]))  # one column per purchase field (issue 22 added the price build-up)
-    assert ws.auto_filter.ref == f"A1:{last}{1 + len(plan['purchases'])}"
+    assert ws.auto_filter.ref == f"A1:L{1 + len(_orders(plan))}"
     assert wb["Power"]["C2"].number_format == "#,##0.0"
     assert ws.column_dimensions["A"].width >= 10
     assert len(ws._charts) == 1 and type(ws._charts[0]).__name__ == "BarChart"
@@ -420,7 +441,7 @@ def test_libreoffice_computes_the_same_totals_and_prints_pdf(plan: dict, tmp_pat
     values = openpyxl.load_workbook(out / "plan.xlsx", data_only=True)
     ws = values["Purchase orders"]
     total_row = _find_row(ws, "Total, all orders")
-    assert ws[f"I{total_row}"].value == pytest.approx(plan["kpis"]["capex_usd"])
+    assert ws[f"J{total_row}"].value == pytest.approx(plan["kpis"]["capex_usd"])
     summary = values["Summary"]
     assert summary[f"B{_find_row(summary, 'Net horizon cost')}"].value == pytest.approx(plan["kpis"]["tco_usd"])
     by_v = _block(ws, "Subtotal by vendor")

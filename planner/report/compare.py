@@ -10,12 +10,23 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from planner.finance.schedule import SCHEDULE_COLUMNS
 from planner.report import charts
 from planner.report.html_parts import cell, esc, image, page
-from planner.report.xlsx_cells import NOTE_FONT, TITLE_FONT, put, put_formula, put_text, write_header
+from planner.report.xlsx_cells import (
+    NOTE_FONT,
+    TITLE_FONT,
+    fit_columns,
+    put,
+    put_formula,
+    put_text,
+    write_header,
+    write_table,
+)
 from planner.results.atomic import atomic_write
 from planner.results.comparison import CompareRow, comparison_rows, scenario_names
 
@@ -52,7 +63,18 @@ def _workbook(plans: list[dict[str, Any]]) -> Workbook:
     for c in range(2, len(headings) + 1):
         ws.column_dimensions[get_column_letter(c)].width = 20
     ws.page_setup.orientation = "landscape"
+    _schedule_sheet(wb.create_sheet("Schedule"), plans, names)
     return wb
+
+
+def _schedule_sheet(ws: Any, plans: list[dict[str, Any]], names: list[str]) -> None:
+    """Every scenario's finance schedule (cash, depreciation, net book value per quarter), one tidy table."""
+    rows = [{"scenario": name, **{c: r.get(c) for c in SCHEDULE_COLUMNS}}
+            for name, plan in zip(names, plans, strict=True) for r in (plan.get("finance") or {}).get("schedule") or []]
+    t = write_table(ws, pd.DataFrame(rows, columns=["scenario", *SCHEDULE_COLUMNS]))
+    if t.empty:
+        put_text(ws.cell(row=2, column=1), "No plan here has a finance schedule (written by an older planner).").font = NOTE_FONT
+    fit_columns(ws)
 
 
 def _html(plans: list[dict[str, Any]]) -> str:

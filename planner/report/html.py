@@ -20,8 +20,11 @@ from planner.results.tables import plan_tables
 
 MAX_DETAIL_ROWS = 500
 _BADGE = {"optimal": "ok", "feasible": "warn", "infeasible": "bad", "no_plan": "bad"}
-_CARDS = ("tco_usd", "capex_usd", "energy_usd", "facility_usd", "residual_value_usd", "usd_per_million_tokens",
-          "joules_per_token", "objective_usd", "best_bound_usd", "mip_gap")
+#: key figure cards: the cash view, then the accounting view (net cost), then the optimizer's figures
+_CARDS = ("cash_out_usd", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "net_cost_usd", "depreciation_usd",
+          "resale_value_usd", "net_book_value_usd", "objective_usd", "best_bound_usd", "mip_gap", "tco_usd",
+          "residual_value_usd", "usd_per_million_tokens", "joules_per_token")
+_TOTAL_CARDS = ("cash_out_usd", "net_cost_usd")
 
 
 def _header(plan: dict[str, Any], warnings: list[str]) -> str:
@@ -46,8 +49,9 @@ def _header(plan: dict[str, Any], warnings: list[str]) -> str:
 
 def _key_figures(plan: dict[str, Any]) -> str:
     figs = {f.key: f for f in key_figures(plan)}
-    cards = "".join(card(figs[k].label, figs[k].value, figs[k].kind, figs[k].note, total=k == "tco_usd")
-                    for k in _CARDS)
+    labels = {"energy_usd": "Energy, cash (USD)", "facility_usd": "Facility, cash (USD)"}
+    cards = "".join(card(labels.get(k, figs[k].label), figs[k].value, figs[k].kind, figs[k].note, total=k in _TOTAL_CARDS)
+                    for k in _CARDS if figs[k].value is not None or k not in ("lease_usd", "net_book_value_usd"))
     return f'<h2>Key figures</h2><div class="cards">{cards}</div>'
 
 
@@ -79,6 +83,24 @@ def _spend(plan: dict[str, Any], purchases: pd.DataFrame, quarters: list[str]) -
             + table(purchases, total=total)
             + "<h3>By order quarter</h3>" + table(by_q, total=total, kinds={"headroom_usd": "usd"})
             + "<h3>By vendor</h3>" + table(by_v, total={"vendor": "Total", **{c: total[c] for c in money.columns}}))
+
+
+def _money(tables: dict[str, pd.DataFrame]) -> str:
+    """The finance schedule: cash and net book value per quarter, with its total row."""
+    frame = tables["finance_schedule"]
+    if frame.empty:
+        return ('<h2>Money per quarter</h2><p class="note">This plan.json has no finance schedule (written by an older '
+                "planner): re-run <code>planner plan</code> to get one.</p>")
+    flows = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
+             "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
+    last = frame.iloc[-1]
+    total = {"quarter": "Total", **{c: float(frame[c].sum()) for c in flows if c in frame},
+             **{c: last[c] for c in ("cumulative_cash_out_usd", "cumulative_capex_usd", "net_book_value_usd") if c in frame}}
+    return ("<h2>Money per quarter</h2>"
+            '<p class="sub">Cash: capex cash + leases + energy + facility = cash out. Accounting: hardware is '
+            "capitalised when delivered and depreciated straight line; net book value rolls forward. The workbook's "
+            "Schedule sheet computes the same figures as live formulas of its Assumptions sheet.</p>"
+            + table(frame, total=total))
 
 
 def _details(title: str, frame: pd.DataFrame) -> str:
@@ -117,7 +139,7 @@ def build_html(plan: dict[str, Any]) -> str:
     quarters = list((plan.get("horizon") or {}).get("quarters") or [])
     warnings = [f"{p.locator}: {p.message}" for p in reconcile(plan)]
     body = [
-        _header(plan, warnings), _key_figures(plan), _findings(plan),
+        _header(plan, warnings), _key_figures(plan), _findings(plan), _money(tables),
         _spend(plan, tables["purchases"], quarters),
         "<h2>Capacity</h2>" + image(charts.capacity_chart(tables["capacity"]),
                                     "Line charts of demand, required and served tokens per second by workload",

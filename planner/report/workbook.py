@@ -1,7 +1,8 @@
 """`write_workbook(plan, path)`: the plan as an Excel workbook a planning team can sign.
 
-Sheets: Summary, Purchase orders, Capacity, Power, Deployments, Racks, Options, Binding, Diagnosis,
-Run info. Totals are live formulas that reconcile with plan.json; input text is always literal text.
+Sheets: Summary, Purchase orders, Placement, Schedule, Assumptions, Fixed assets, Energy, Facility, Leases,
+Capacity, Power, Deployments, Racks, Options, Binding, Diagnosis, Run info. Every money cell is a live formula
+of the Assumptions sheet; totals reconcile with plan.json; input text is always literal text.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner.report.xlsx_cells import fit_columns, write_table
+from planner.report import xlsx_schedule as money
+from planner.report.xlsx_assumptions import SHEET as ASSUMPTIONS_SHEET
+from planner.report.xlsx_assumptions import Lookups, write_assumptions_sheet
+from planner.report.xlsx_cells import NOTE_FONT, fit_columns, put_text, write_table
+from planner.report.xlsx_orders import PLACEMENT, write_orders_sheet, write_placement_sheet
 from planner.report.xlsx_orders import SHEET as ORDERS_SHEET
-from planner.report.xlsx_orders import write_orders_sheet
 from planner.report.xlsx_runinfo import write_run_sheet
 from planner.report.xlsx_summary import SHEET as SUMMARY_SHEET
 from planner.report.xlsx_summary import write_summary_sheet
@@ -25,8 +29,12 @@ from planner.results.reconcile import reconcile
 from planner.results.tables import plan_tables
 
 #: Sheet order; the plain table sheets map to their table name.
-SHEETS = (SUMMARY_SHEET, ORDERS_SHEET, "Capacity", "Power", "Deployments", "Racks", "Options", "Binding",
+SHEETS = (SUMMARY_SHEET, ORDERS_SHEET, PLACEMENT, money.SHEET, ASSUMPTIONS_SHEET, money.ASSETS, money.ENERGY,
+          money.FACILITY, money.LEASES, "Capacity", "Power", "Deployments", "Racks", "Options", "Binding",
           "Diagnosis", "Run info")
+_MONEY_SHEETS = (money.SHEET, ASSUMPTIONS_SHEET, money.ASSETS, money.ENERGY, money.FACILITY, money.LEASES)
+NO_FINANCE = ("This plan.json has no finance block (it was written by an older planner), so there is no schedule: "
+              "re-run `planner plan` to get one. Purchase orders show the prices written on the plan's lines.")
 _PLAIN = {"Deployments": "deployments", "Racks": "racks", "Options": "options", "Binding": "binding",
           "Diagnosis": "diagnosis"}
 
@@ -53,8 +61,23 @@ def build_workbook(plan: dict[str, Any]) -> Workbook:
     sheets = {name: (wb.active if i == 0 else wb.create_sheet()) for i, name in enumerate(SHEETS)}
     for name, ws in sheets.items():
         ws.title = name
-    orders = write_orders_sheet(sheets[ORDERS_SHEET], plan, tables["purchases"])
-    write_summary_sheet(sheets[SUMMARY_SHEET], plan, orders, reconcile(plan))
+    finance = plan.get("finance") or {}
+    schedule = None
+    if finance.get("assumptions"):
+        look = write_assumptions_sheet(sheets[ASSUMPTIONS_SHEET], finance["assumptions"])
+        orders = write_orders_sheet(sheets[ORDERS_SHEET], plan, look)
+        order_src = money.Source(ORDERS_SHEET, orders.table)
+        leases, lease_after = money.write_leases_sheet(sheets[money.LEASES], plan, look)
+        sources = [money.write_energy_sheet(sheets[money.ENERGY], plan, look),
+                   money.write_facility_sheet(sheets[money.FACILITY], plan, look), leases,
+                   money.write_assets_sheet(sheets[money.ASSETS], plan, finance.get("assets") or [], look)]
+        schedule = money.write_schedule_sheet(sheets[money.SHEET], plan, look, order_src, *sources, lease_after)
+    else:
+        orders = write_orders_sheet(sheets[ORDERS_SHEET], plan, Lookups())
+        for name in _MONEY_SHEETS:
+            put_text(sheets[name].cell(row=1, column=1), NO_FINANCE).font = NOTE_FONT
+    write_placement_sheet(sheets[PLACEMENT], plan)
+    write_summary_sheet(sheets[SUMMARY_SHEET], plan, orders, reconcile(plan), schedule)
     write_capacity_sheet(sheets["Capacity"], tables["capacity"], quarters)
     write_power_sheet(sheets["Power"], tables["power"], quarters)
     for sheet, table in _PLAIN.items():

@@ -1,8 +1,10 @@
-"""The 'Purchase orders' sheet: one line per order, live totals, subtotals by quarter and vendor, chart.
+"""The 'Purchase orders' sheet: one line per vendor x SKU (chip) x order quarter, live totals, subtotals by
+quarter and vendor, chart; and the 'Placement' sheet: where each order's servers go (site, rack type).
 
-Extended cost is `=servers * unit price` on every line; the grand total, the subtotals (SUMIF) and the
-quarter x vendor matrix behind the spend chart are live formulas, next to the capex figure of plan.json
-and their difference, so a reader can see the plan reconcile.
+List price, discount and net unit price are looked up in the Assumptions sheet (plans without a finance block
+show the line's own price); the amount is `=servers * net unit price` on every line; the grand total, the
+subtotals (SUMIF) and the quarter x vendor matrix behind the spend chart are live formulas, next to the capex
+figure of plan.json and their difference, so a reader can see the plan reconcile.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.finance.schedule import purchase_orders
+from planner.report.xlsx_assumptions import Lookups
 from planner.report.xlsx_cells import (
     NOTE_FONT,
     TOTAL_BORDER,
@@ -30,6 +34,10 @@ from planner.report.xlsx_cells import (
 from planner.report.xlsx_formulas import conditional_sum, labels_need_exact
 
 SHEET = "Purchase orders"
+PLACEMENT = "Placement"
+ORDER_COLUMNS = ("order_quarter", "delivery_quarter", "vendor", "chip", "servers", "chips", "list_price_usd",
+                 "discount_fraction", "unit_price_usd", "cost_usd", "price_kind", "price_source")
+PLACEMENT_COLUMNS = ("order_quarter", "delivery_quarter", "vendor", "chip", "site", "rack_type", "servers", "chips")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class OrderTotals:
     grand_total: str
     first_data_row: int
     last_data_row: int
+    table: TableRange | None = None
 
 
 def _bold_total(ws: Worksheet, row: int, cols: range) -> None:
@@ -69,7 +78,7 @@ def _totals(ws: Worksheet, t: TableRange, row: int, capex: Any) -> str:
 
 
 def _by_key(ws: Worksheet, t: TableRange, row: int, key: str, title: str, labels: list[str],
-            budgets: dict[str, float] | None, grand: str, budget_total: Any) -> int:
+            budgets: dict[str, float] | None, grand: str, budget_total: Any, look: Lookups | None = None) -> int:
     """A subtotal block (label, servers, chips, cost [, budget, headroom | share]); returns next free row."""
     section(ws, row, title)
     extra = ["Budget (USD)", "Headroom (USD)"] if budgets is not None else ["Share of spend"]
@@ -87,7 +96,10 @@ def _by_key(ws: Worksheet, t: TableRange, row: int, key: str, title: str, labels
             else:
                 put_formula(cell, conditional_sum(t.rng(name), [(t.rng(key), f"$A{r}")], exact), kind)
         if budgets is not None:
-            put(ws.cell(row=r, column=5), budgets.get(label), "usd")
+            if look is not None and look.budgets is not None and label in budgets:  # live: Assumptions' budget
+                put_formula(ws.cell(row=r, column=5), "=" + look.budget(f"$A{r}"), "usd")
+            else:
+                put(ws.cell(row=r, column=5), budgets.get(label), "usd")
             if label in budgets:
                 put_formula(ws.cell(row=r, column=6), f"=E{r}-D{r}", "usd")
         else:
@@ -99,7 +111,10 @@ def _by_key(ws: Worksheet, t: TableRange, row: int, key: str, title: str, labels
         letter = get_column_letter(c)
         put_formula(ws.cell(row=total, column=c), f"=SUM({letter}{first}:{letter}{last})" if labels else "=0", kind)
     if budgets is not None and budget_total is not None:
-        put(ws.cell(row=total, column=5), budget_total, "usd")
+        if look is not None and look.budgets is not None:
+            put_formula(ws.cell(row=total, column=5), f"={look.general['budget_usd_total']}", "usd")
+        else:
+            put(ws.cell(row=total, column=5), budget_total, "usd")
         put_formula(ws.cell(row=total, column=6), f"=E{total}-D{total}", "usd")
     _bold_total(ws, total, range(1, 5 + (budgets is not None)))
     return total + 2
@@ -140,10 +155,27 @@ def _chart(ws: Worksheet, header: int, n_quarters: int, n_vendors: int, anchor: 
     ws.add_chart(chart, anchor)
 
 
-def write_orders_sheet(ws: Worksheet, plan: dict[str, Any], purchases: pd.DataFrame) -> OrderTotals:
-    """Fill the 'Purchase orders' sheet; returns where the grand total is."""
-    t = write_table(ws, purchases, formulas={
-        "cost_usd": ("usd", lambda r, tb: f"={tb.letter('servers')}{r}*{tb.letter('unit_price_usd')}{r}")})
+def order_lines(plan: dict[str, Any]) -> pd.DataFrame:
+    """Purchase orders (vendor x chip x order quarter) with their price kind and source (from the lines, else
+    from the plan's finance assumptions)."""
+    chips = {c["chip"]: c for c in ((plan.get("finance") or {}).get("assumptions") or {}).get("chips") or []}
+    rows = []
+    for po in purchase_orders(plan.get("purchases") or []):
+        spec = chips.get(po["chip"], {})
+        for key in ("list_price_usd", "discount_fraction", "price_kind", "price_source"):
+            po.setdefault(key, spec.get(key))
+        rows.append(po)
+    return pd.DataFrame([{c: r.get(c) for c in ORDER_COLUMNS} for r in rows], columns=list(ORDER_COLUMNS))
+
+
+def write_orders_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> OrderTotals:
+    """Fill the 'Purchase orders' sheet; returns where the lines and the grand total are."""
+    formulas = {"cost_usd": ("usd", lambda r, tb: f"={tb.letter('servers')}{r}*{tb.letter('unit_price_usd')}{r}")}
+    if look.chips is not None:
+        formulas |= {key: (kind, lambda r, tb, key=key: "=" + look.chip(key, f"$D{r}"))
+                     for key, kind in (("list_price_usd", "usd"), ("discount_fraction", "pct"), ("unit_price_usd", "usd"))}
+    purchases = order_lines(plan)
+    t = write_table(ws, purchases, formulas=formulas)
     row = t.last_row + 2 if not t.empty else t.header_row + 1
     if t.empty:
         put_text(ws.cell(row=row, column=1), "No purchases in this plan.").font = NOTE_FONT
@@ -157,9 +189,24 @@ def write_orders_sheet(ws: Worksheet, plan: dict[str, Any], purchases: pd.DataFr
     top = row
     row = _by_key(ws, t, row, "order_quarter", "Subtotal by order quarter", quarters,
                   budgets if budgets or limits.get("budget_usd_total") is not None else None, grand,
-                  limits.get("budget_usd_total"))
+                  limits.get("budget_usd_total"), look)
     row = _by_key(ws, t, row, "vendor", "Subtotal by vendor", vendors, None, grand, None)
     header, row = _matrix(ws, t, row, quarters, vendors)
     if vendors and quarters:
         _chart(ws, header, len(quarters), len(vendors), f"{get_column_letter(t.col('cost_usd') + 2)}{top}")
-    return OrderTotals(grand, t.first_row, t.last_row)
+    return OrderTotals(grand, t.first_row, t.last_row, t)
+
+
+def write_placement_sheet(ws: Worksheet, plan: dict[str, Any]) -> None:
+    """Where each order's servers go: one row per purchase line (order, site, rack type)."""
+    lines = sorted(plan.get("purchases") or [], key=lambda p: tuple(str(p.get(c)) for c in PLACEMENT_COLUMNS))
+    frame = pd.DataFrame([{c: p.get(c) for c in PLACEMENT_COLUMNS} for p in lines], columns=list(PLACEMENT_COLUMNS))
+    t = write_table(ws, frame)
+    row = t.last_row + 2 if not t.empty else t.header_row + 1
+    if t.empty:
+        put_text(ws.cell(row=row, column=1), "No purchases in this plan.").font = NOTE_FONT
+        return
+    put_text(ws.cell(row=row, column=1), "Total, all placements")
+    for name in ("servers", "chips"):
+        put_formula(ws.cell(row=row, column=t.col(name)), f"=SUM({t.rng(name)})", "int")
+    _bold_total(ws, row, range(1, len(PLACEMENT_COLUMNS) + 1))

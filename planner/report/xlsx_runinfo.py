@@ -8,16 +8,18 @@ import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.report.xlsx_cells import fit_columns, put, put_text, section, write_header, write_table
+from planner.results.summary import objective_of
 
 
 def _pairs(plan: dict[str, Any]) -> list[tuple[str, Any, str]]:
     solver, run = plan.get("solver") or {}, plan.get("run") or {}
+    obj = objective_of(plan)
     rows: list[tuple[str, Any, str]] = [
         ("Scenario", plan.get("scenario"), "text"),
         ("Status", plan.get("status"), "text"),
         ("Solver status (raw)", solver.get("raw_status"), "text"),
-        ("Objective (USD)", plan.get("objective_usd"), "usd"),
-        ("Best bound (USD)", plan.get("best_bound_usd"), "usd"),
+        (obj.label, obj.value, obj.kind),
+        (f"Best bound ({obj.unit})", plan.get("best_bound_usd"), obj.kind),
         ("Optimality gap", plan.get("mip_gap"), "pct"),
         ("Gap target", solver.get("mip_gap_target"), "pct"),
         ("Solver", f"{solver.get('name', '')} {solver.get('version') or ''}".strip(), "text"),

@@ -24,6 +24,8 @@ from planner.report.xlsx_cells import (
 from planner.report.xlsx_formulas import quote_sheet
 from planner.report.xlsx_orders import SHEET as ORDERS_SHEET
 from planner.report.xlsx_orders import OrderTotals
+from planner.report.xlsx_schedule import SHEET as SCHEDULE_SHEET
+from planner.report.xlsx_schedule import ScheduleCells
 from planner.results.summary import Figure, binding_sentences, diagnosis_sentences, key_figures, site_peaks
 
 SHEET = "Summary"
@@ -56,7 +58,7 @@ def _header(ws: Worksheet, plan: dict[str, Any]) -> int:
 
 def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderTotals | None,
                 plan: dict[str, Any]) -> int:
-    section(ws, row, "Cost of ownership over the horizon (USD)")
+    section(ws, row, "Capex + opex - residual value (USD): the optimizer's cost split")
     write_header(ws, row + 1, 1, ["Figure", "Value", "Note"])
     r = row + 2
     cells: dict[str, str] = {}
@@ -88,6 +90,45 @@ def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderT
         opex_formula = f"={cells['energy_usd']}+{cells['facility_usd']}+{cells['lease_usd']}"
     _figure_row(ws, r, figs["opex_usd"], opex_formula)
     return _checks(ws, r + 2, cells, plan)
+
+
+_CASH = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cash_out_usd")
+_NET = (("depreciation_usd", "Depreciation (USD)", "straight line, bought hardware and the existing fleet"),
+        ("writedown_usd", "Write-down to resale value (USD)", "closing net book value - resale value"),
+        ("energy_usd", "Energy (USD)", "IT power x PUE x hours x price"),
+        ("facility_usd", "Facility (USD)", "occupied racks x facility cost per rack-quarter"),
+        ("lease_usd", "Leases paid (USD)", "lease payments inside the horizon"),
+        ("lease_after_horizon_usd", "Leases committed after the horizon (USD)", "minimum terms running past the horizon"),
+        ("net_cost_usd", "Net cost (USD)", "the sum above: what the horizon consumes"),
+        ("resale_value_usd", "Resale value at horizon end (USD)", "closing net book value x resale fraction"),
+        ("net_book_value_usd", "Net book value at horizon end (USD)", "from the Schedule's roll-forward"))
+
+
+def _money_blocks(ws: Worksheet, row: int, figs: dict[str, Figure], schedule: ScheduleCells) -> int:
+    """Cash and net cost over the horizon, each a live link to the Schedule sheet's totals."""
+    link = quote_sheet(SCHEDULE_SHEET)
+    section(ws, row, "Cash over the horizon (USD): what leaves the bank")
+    write_header(ws, row + 1, 1, ["Figure", "Value", "Note"])
+    r = row + 2
+    for key in _CASH:
+        fig = figs.get(key) or Figure(key, "Energy (USD)" if key == "energy_usd" else "Facility (USD)", None, "usd")
+        label = {"energy_usd": "Energy, cash (USD)", "facility_usd": "Facility, cash (USD)"}.get(key, fig.label)
+        _figure_row(ws, r, Figure(key, label, fig.value, "usd", fig.note), f"={link}!{schedule.totals[key]}")
+        r += 1
+    for c in (1, 2):
+        ws.cell(row=r - 1, column=c).font = TOTAL_FONT
+        ws.cell(row=r - 1, column=c).border = TOTAL_BORDER
+    section(ws, r + 1, "Net cost over the horizon (USD): depreciation, not cash, for hardware")
+    write_header(ws, r + 2, 1, ["Figure", "Value", "Note"])
+    r += 3
+    for key, label, note in _NET:
+        _figure_row(ws, r, Figure(key, label, None, "usd", note), f"={link}!{schedule.totals[key]}")
+        if key == "net_cost_usd":
+            for c in (1, 2):
+                ws.cell(row=r, column=c).font = TOTAL_FONT
+                ws.cell(row=r, column=c).border = TOTAL_BORDER
+        r += 1
+    return r + 1
 
 
 def _checks(ws: Worksheet, row: int, cells: dict[str, str], plan: dict[str, Any]) -> int:
@@ -141,11 +182,13 @@ def _sentences(ws: Worksheet, row: int, title: str, lines: list[str], empty: str
 
 
 def write_summary_sheet(ws: Worksheet, plan: dict[str, Any], orders: OrderTotals | None,
-                        warnings: list[Problem]) -> None:
+                        warnings: list[Problem], schedule: ScheduleCells | None = None) -> None:
     """Fill the Summary sheet."""
     figs = {f.key: f for f in key_figures(plan)}
     row = _header(ws, plan)
     row = _simple_block(ws, row, "Result", [figs[k] for k in ("status", "objective_usd", "best_bound_usd", "mip_gap")])
+    if schedule is not None:
+        row = _money_blocks(ws, row, figs, schedule)
     row = _cost_block(ws, row, figs, orders, plan)
     row = _simple_block(ws, row, "Efficiency", [figs[k] for k in ("usd_per_million_tokens", "joules_per_token",
                                                                    "energy_mwh", "served_tokens")])

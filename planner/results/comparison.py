@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.results.summary import site_peaks
+from planner.results.summary import key_figures, site_peaks
 from planner.results.units import is_number
 
 _MONEY = (("tco_usd", "Net horizon cost"), ("capex_usd", "Capex (cash)"), ("energy_usd", "Energy"),
           ("facility_usd", "Facility"), ("residual_value_usd", "Resale value"))
+_FINANCE = ("capex_cash_usd", "lease_usd", "cash_out_usd", "depreciation_usd", "resale_value_usd", "net_cost_usd")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def comparison_rows(plans: list[dict[str, Any]]) -> list[CompareRow]:
     rows = [CompareRow("status", "Status", "text", [p.get("status") for p in plans]),
             CompareRow("mip_gap", "Optimality gap", "pct", [p.get("mip_gap") for p in plans])]
     rows += [CompareRow(key, label, "usd", [k.get(key) for k in kpis]) for key, label in _MONEY]
+    figs = [{f.key: f for f in key_figures(p)} for p in plans]
+    for key in _FINANCE:  # the cash view and the net cost, labelled as in the reports
+        rows.append(CompareRow(key, figs[0][key].label, "usd", [f[key].value for f in figs]))
     rows.append(CompareRow("usd_per_million_tokens", "Cost per million tokens", "usd_small",
                            [k.get("usd_per_million_tokens") for k in kpis]))
     rows.append(CompareRow("joules_per_token", "Energy per token (J)", "joules", [k.get("joules_per_token") for k in kpis]))

@@ -263,6 +263,82 @@ class Run(PlanModel):
     stage_seconds: dict[Text, Number] = {}
 
 
+class FinanceChip(PlanModel):
+    chip: Text
+    vendor: Text
+    lifetime_quarters: Whole
+    lead_time_quarters: OptWhole = None
+    price_components: dict[Text, Number] = {}
+    list_price_usd: OptNumber = None
+    discount_fraction: OptNumber = None
+    unit_price_usd: OptNumber = None
+    price_kind: OptText = None
+    price_source: OptText = None
+    lease_usd_per_chip_hour: OptNumber = None
+
+
+class FinanceSite(PlanModel):
+    site: Text
+    usd_per_kwh: Number
+    pue: Number
+
+
+class FinanceRackType(PlanModel):
+    site: Text
+    rack_type: Text
+    facility_usd_per_quarter: Number
+
+
+class FinanceFleet(PlanModel):
+    site: Text
+    rack_type: Text
+    chip: Text
+    servers: Whole
+    installed_quarter: QuarterStr
+    unit_cost_usd: OptNumber
+    lifetime_quarters: Whole
+    cost_basis: Text
+
+
+class FinanceDepreciation(PlanModel):
+    method: Text
+    salvage_fraction: Number
+    resale_fraction_of_book_value: Number
+
+
+class FinanceAssumptions(PlanModel):
+    hours_per_quarter: Number
+    capex_timing: Literal["order", "delivery"]
+    objective: OptText = None
+    depreciation: FinanceDepreciation
+    budget_usd_total: OptNumber = None
+    budget_usd_by_quarter: dict[QuarterStr, Number] = {}
+    chips: list[FinanceChip] = []
+    sites: list[FinanceSite] = []
+    rack_types: list[FinanceRackType] = []
+    fleet: list[FinanceFleet] = []
+
+
+class ScheduleRow(PlanModel):
+    quarter: QuarterStr
+    capex_cash_usd: Number
+    lease_usd: Number
+    energy_usd: Number
+    facility_usd: Number
+    depreciation_usd: Number
+    net_book_value_usd: Number
+    cash_out_usd: Number
+
+
+class Finance(PlanModel):
+    """`finance`: money assumptions, the per-quarter schedule, its totals, the fixed-asset register."""
+
+    assumptions: FinanceAssumptions | None = None
+    schedule: list[ScheduleRow] = []
+    totals: dict[Text, OptNumber] = {}
+    assets: list[dict[Text, Any]] = []
+
+
 class Plan(PlanModel):
     """The whole `plan.json`."""
 
@@ -276,6 +352,7 @@ class Plan(PlanModel):
     horizon: Horizon
     kpis: Kpis
     limits: Limits
+    finance: Finance | None = None
     purchases: list[Purchase]
     racks: list[Rack]
     deployments: list[Deployment]

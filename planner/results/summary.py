@@ -55,22 +55,90 @@ def status_text(status: str) -> str:
     return _STATUS_TEXT.get(status, f"Status {status!r}.")
 
 
-def key_figures(plan: dict[str, Any]) -> list[Figure]:
-    """Headline figures in reading order: result, cost split, efficiency."""
+#: policy.objective -> (name, unit, how) when the plan does not name its objective (plans before kpis.objective_name)
+_OBJECTIVES = {
+    "min_tco": ("net horizon cost", "USD", "minimised; plus penalties on unmet demand"),
+    "min_energy": ("energy cost", "USD", "minimised, with hardware cost as a tie-break; plus penalties on unmet demand"),
+    "max_tokens": ("unmet demand", "solver units, not USD",
+                   "minimised (serves the most tokens), with cost as a tie-break"),
+}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the optimizer minimised: its name, its unit and its value in that unit."""
+
+    name: str
+    unit: str
+    value: Any
+    how: str
+
+    @property
+    def kind(self) -> str:
+        """Value kind: dollars only when the unit is USD."""
+        unit = self.unit.strip().lower()
+        return "usd" if unit in ("usd", "$") else "tokens" if unit.startswith("token") else "number"
+
+    @property
+    def label(self) -> str:
+        return f"Objective: {self.name} ({self.unit})"
+
+
+def objective_of(plan: dict[str, Any]) -> Objective:
+    """The plan's objective as named in `kpis.objective_name/unit/value`, else from the scenario's policy."""
     k = plan.get("kpis") or {}
+    block = plan.get("objective") if isinstance(plan.get("objective"), dict) else {}
+    if block.get("name") or k.get("objective_name"):
+        name = block.get("name") or k["objective_name"]
+        unit = block.get("unit") or k.get("objective_unit") or "USD"
+        value = block["value"] if "value" in block else k.get("objective_value", plan.get("objective_usd"))
+        return Objective(str(name), str(unit), value, str(block.get("note") or "minimised"))
+    policy = ((plan.get("finance") or {}).get("assumptions") or {}).get("objective") or "min_tco"
+    name, unit, how = _OBJECTIVES.get(str(policy), (str(policy), "solver units", ""))
+    if policy == "min_tco" and is_number(k.get("tco_usd")):  # an optimizer that minimised capex + opex - residual
+        name, how = "TCO", "capex + energy + facility - residual value, minimised; plus penalties on unmet demand"
+    return Objective(name, unit, plan.get("objective_usd"), how)
+
+
+def _money(plan: dict[str, Any], key: str) -> Any:
+    """A horizon money figure: the finance schedule's total, else the optimizer's KPI of the same name."""
+    totals = (plan.get("finance") or {}).get("totals") or {}
+    if is_number(totals.get(key)):
+        return totals[key]
+    return (plan.get("kpis") or {}).get(key)
+
+
+def key_figures(plan: dict[str, Any]) -> list[Figure]:
+    """Headline figures in reading order: result, cash, accounting (net cost), legacy cost split, efficiency."""
+    k = plan.get("kpis") or {}
+    totals = (plan.get("finance") or {}).get("totals") or {}
+    obj = objective_of(plan)
+    bound_kind = obj.kind
+    capex_cash = _money(plan, "capex_cash_usd")
     return [
         Figure("status", "Status", plan.get("status"), "text", status_text(str(plan.get("status")))),
-        Figure("objective_usd", "Objective", plan.get("objective_usd"), "usd",
-               "net horizon cost + epsilon tie-breaks ($1 per rack- and replica-quarter) + penalties (unmet demand); "
-               "empty when the objective is not money (see objective_name)"),
-        Figure("best_bound_usd", "Best bound", plan.get("best_bound_usd"), "usd", "no plan can cost less than this"),
+        Figure("objective_usd", obj.label, obj.value, obj.kind, obj.how),
+        Figure("best_bound_usd", f"Best bound ({obj.unit})", plan.get("best_bound_usd"), bound_kind,
+               "the objective of no plan can be lower than this"),
         Figure("mip_gap", "Optimality gap", plan.get("mip_gap"), "pct", "(objective - bound) / objective"),
+        Figure("capex_cash_usd", "Capex cash (USD)", capex_cash if capex_cash is not None else k.get("capex_usd"), "usd",
+               "cash paid for hardware over the horizon"),
+        Figure("lease_usd", "Leases, cash (USD)", _money(plan, "lease_usd"), "usd", "lease payments over the horizon"),
+        Figure("cash_out_usd", "Cash out (USD)", _money(plan, "cash_out_usd"), "usd",
+               "capex cash + leases + energy + facility"),
+        Figure("depreciation_usd", "Depreciation (USD)", _money(plan, "depreciation_usd"), "usd",
+               "straight line, bought hardware and the existing fleet"),
+        Figure("resale_value_usd", "Resale value at horizon end (USD)", _money(plan, "resale_value_usd"), "usd",
+               "resale fraction x closing net book value (an assumption)"),
+        Figure("net_book_value_usd", "Net book value at horizon end (USD)", totals.get("net_book_value_usd"), "usd",
+               "cost - depreciation of hardware in service"),
+        Figure("net_cost_usd", "Net cost (USD)", _money(plan, "net_cost_usd"), "usd",
+               "depreciation + write-down to resale value + energy + facility + leases"),
         Figure("capex_usd", "Capex (cash)", k.get("capex_usd"), "usd", "hardware bought over the horizon, paid in full"),
         Figure("energy_usd", "Energy", k.get("energy_usd"), "usd", "IT power x PUE x hours x price"),
         Figure("facility_usd", "Facility", k.get("facility_usd"), "usd", "space, cooling and network of occupied racks"),
         Figure("fleet_book_value_start_usd", "Existing fleet book value at the start", k.get("fleet_book_value_start_usd"),
                "usd", "estimate: catalog price as the fleet's cost basis, straight-line"),
-        Figure("lease_usd", "Leases", k.get("lease_usd"), "usd", "lease payments inside the horizon (energy included)"),
         Figure("lease_after_horizon_usd", "Leases committed after the horizon", k.get("lease_after_horizon_usd"), "usd",
                "minimum terms running past the horizon (counted in the net cost, not in cash out)"),
         Figure("residual_value_usd", "Resale value", k.get("residual_value_usd"), "usd",
@@ -79,9 +147,6 @@ def key_figures(plan: dict[str, Any]) -> list[Figure]:
                "capex + fleet book value at the start + energy + facility + leases - resale value "
                "(= depreciation + write-down + energy + facility + leases)"),
         Figure("opex_usd", "Opex", k.get("opex_usd"), "usd", "energy + facility + leases paid"),
-        Figure("depreciation_usd", "Depreciation", k.get("depreciation_usd"), "usd",
-               "charged inside the horizon, bought hardware and the existing fleet"),
-        Figure("cash_out_usd", "Cash out", k.get("cash_out_usd"), "usd", "capex + leases paid + energy + facility"),
         Figure("usd_per_million_tokens", "Cost per million tokens", k.get("usd_per_million_tokens"), "usd_small",
                "net horizon cost / tokens served"),
         Figure("joules_per_token", "Energy per token (J)", k.get("joules_per_token"), "joules",
@@ -156,3 +221,45 @@ def diagnosis_sentences(plan: dict[str, Any]) -> list[str]:
         if not out and plan.get("status") not in ("optimal", "feasible"):
             out.append(f"no plan meets the demand (status {plan.get('status')})")
     return out
+
+
+def _short_usd(value: Any) -> str:
+    """`$175.1M`, `$43,641` (under a million), an em dash when missing."""
+    if not is_number(value):
+        return "—"
+    return f"${value / 1e6:,.1f}M" if abs(value) >= 1e6 else fmt_usd(value)
+
+
+def summary_line(plan: dict[str, Any]) -> str:
+    """One line for the terminal: status, the objective in its own unit, then cash and net cost, each labelled.
+
+    `status optimal, objective (net horizon cost, USD) $96,889,824, gap 0.76%; cash out $196.5M (capex cash $175.1M,
+    leases $0, energy $11.1M, facility $10.4M); depreciation $75.4M, resale value $170.5M, net cost $96.9M`
+    The objective is read from plan.json's `objective` block or `kpis.objective_name/unit/value` when present.
+    """
+    obj = objective_of(plan)
+    parts = [f"status {plan.get('status')}"]
+    if is_number(obj.value):
+        shown = fmt_usd(obj.value) if obj.kind == "usd" else f"{format_value(obj.value, obj.kind)} {obj.unit}"
+        parts.append(f"objective ({obj.name}, {obj.unit}) {shown}" if obj.kind == "usd" else f"objective ({obj.name}) {shown}")
+    if is_number(plan.get("mip_gap")):
+        parts.append(f"gap {plan['mip_gap'] * 100:.2f}%")
+    block = plan.get("objective") if isinstance(plan.get("objective"), dict) else {}
+    tiebreak, solver = block.get("tiebreak_usd"), block.get("solver_objective")
+    if is_number(tiebreak) and is_number(solver) and is_number(obj.value) and abs(tiebreak) > 0.01 * abs(obj.value):
+        parts.append(f"solver objective incl. penalties {fmt_usd(solver)}")
+    line = ", ".join(parts)
+    figs = {f.key: f.value for f in key_figures(plan)}
+    energy, facility = _money(plan, "energy_usd"), _money(plan, "facility_usd")
+    if is_number(figs["cash_out_usd"]):
+        line += (f"; cash out {_short_usd(figs['cash_out_usd'])} (capex cash {_short_usd(figs['capex_cash_usd'])}, "
+                 f"leases {_short_usd(figs['lease_usd'] or 0.0)}, energy {_short_usd(energy)}, "
+                 f"facility {_short_usd(facility)})")
+    elif is_number(figs["capex_cash_usd"]):
+        line += f"; capex cash {_short_usd(figs['capex_cash_usd'])}"
+    money = [(label, figs[key]) for key, label in (("depreciation_usd", "depreciation"),
+                                                   ("resale_value_usd", "resale value"), ("net_cost_usd", "net cost"))
+             if is_number(figs[key])]
+    if money:
+        line += "; " + ", ".join(f"{label} {_short_usd(v)}" for label, v in money)
+    return line

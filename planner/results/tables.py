@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from planner.finance.schedule import ASSET_COLUMNS, SCHEDULE_COLUMNS
+
 #: Known columns of each table, in display order.
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "purchases": ("order_quarter", "delivery_quarter", "vendor", "chip", "site", "servers", "chips",
@@ -33,7 +35,11 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "inputs": ("role", "path", "sha256"),
     "budget": ("quarter", "budget_usd"),
     "site_caps": ("site", "cap_kw"),
+    "finance_schedule": SCHEDULE_COLUMNS,  # plan.json finance.schedule
+    "finance_assets": ASSET_COLUMNS,  # plan.json finance.assets
 }
+#: Tables that are not top-level lists of plan.json: name -> (path of keys to the list)
+_NESTED = {"finance_schedule": ("finance", "schedule"), "finance_assets": ("finance", "assets")}
 
 #: Sort keys of each table (stable sort; missing values last).
 SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -48,6 +54,8 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "inputs": (),
     "budget": ("quarter",),
     "site_caps": ("site",),
+    "finance_schedule": ("quarter",),
+    "finance_assets": (),
 }
 
 
@@ -78,7 +86,9 @@ def _sort_key(series: pd.Series) -> pd.Series:
 def plan_tables(plan: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """All tables of a validated plan, keyed by name (see `TABLE_COLUMNS`)."""
     tables = {name: make_table(name, list(plan.get(name) or [])) for name in TABLE_COLUMNS
-              if name not in ("budget", "site_caps")}
+              if name not in ("budget", "site_caps", *_NESTED)}
+    for name, (outer, inner) in _NESTED.items():
+        tables[name] = make_table(name, list((plan.get(outer) or {}).get(inner) or []))
     limits = plan.get("limits") or {}
     tables["budget"] = make_table(
         "budget", [{"quarter": q, "budget_usd": v} for q, v in (limits.get("budget_usd_by_quarter") or {}).items()])

@@ -1,0 +1,98 @@
+"""The money assumptions of one plan, as plain data: `plan.json`'s `finance.assumptions`.
+
+Everything the finance schedule and the workbook's Assumptions sheet price with, taken from the scenario
+when the plan is made: per chip the price components, discount, net unit price, kind and source, lead time,
+life and lease rate; per site USD/kWh and PUE; per rack type the facility cost; budgets; hours per quarter;
+the depreciation policy; the existing fleet with its cost basis (the catalog list price, an estimate).
+Stored in plan.json so that reports rebuilt from plan.json alone (`planner report`) price the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.io.loader import PlanInputs
+from planner.schemas.chips import ChipSpec
+from solvers.sets import HOURS_PER_QUARTER, plannable_chips
+
+#: price kind of a user's quote in the scenario (`chip_terms.<chip>.price_usd_per_server`)
+QUOTE_KIND = "quote"
+
+
+def _chip_row(inputs: PlanInputs, chip: ChipSpec) -> dict[str, Any]:
+    sc = inputs.scenario
+    terms = sc.chip_terms.get(chip.chip_id)
+    vendor = sc.vendors.get(chip.vendor)
+    lease = chip.lease
+    quoted_lease = getattr(terms, "lease_usd_per_chip_hour", None)  # scenario lease quote, where the schema has one
+    lease_rate = float(quoted_lease) if quoted_lease else float(lease.usd_per_chip_hour) if lease else None
+    row: dict[str, Any] = {
+        "chip": chip.chip_id, "vendor": chip.vendor, "name": chip.name, "purchasable": chip.purchasable,
+        "chips_per_server": chip.server.chips_per_server,
+        "lead_time_quarters": terms.lead_time_quarters if terms and terms.lead_time_quarters is not None
+        else chip.lead_time_quarters,
+        "lifetime_quarters": chip.lifetime_quarters,
+        "lease_usd_per_chip_hour": lease_rate,
+        "price_components": {}, "list_price_usd": None, "discount_fraction": None, "unit_price_usd": None,
+        "price_kind": "", "price_source": "",
+    }
+    quote = terms.price_usd_per_server if terms and terms.price_usd_per_server else None
+    if quote is None and not chip.purchasable:
+        return row  # lease only
+    where = f"scenario chip_terms.{chip.chip_id}"
+    if quote is not None:
+        components = {"system_quote": float(quote)}
+        kind, source = QUOTE_KIND, f"{where}.price_usd_per_server"
+    else:
+        components = dict(chip.price_components_usd)
+        kind, source = chip.price_kind, chip.price_source
+        quoted = dict(getattr(terms, "price_components_usd", None) or {})  # per-component quotes, where the schema has them
+        if quoted:
+            components.update({k: float(v) for k, v in quoted.items()})
+            kind = f"{QUOTE_KIND} + {kind}" if set(components) - set(quoted) else QUOTE_KIND
+            source = "; ".join([f"{k}: {where}.price_components_usd" for k in sorted(quoted)]
+                               + [part for part in source.split("; ") if part.split(":")[0] not in quoted])
+    discount = terms.discount_fraction if terms and terms.discount_fraction is not None else (
+        vendor.discount_fraction if vendor and vendor.discount_fraction is not None else 0.0)
+    listed = float(sum(components.values()))
+    row.update(price_components=components, list_price_usd=round(listed, 2), discount_fraction=float(discount),
+               unit_price_usd=round(listed * (1.0 - discount), 2), price_kind=kind, price_source=source)
+    return row
+
+
+def finance_assumptions(inputs: PlanInputs) -> dict[str, Any]:
+    """`finance.assumptions` of a plan made from `inputs` (see the README's Money section)."""
+    sc = inputs.scenario
+    chips = plannable_chips(inputs)
+    policy = sc.policy
+    dep = policy.depreciation
+    by_quarter: dict[str, float] = {}
+    if policy.capex_budget_usd_per_quarter is not None:
+        by_quarter = dict.fromkeys(inputs.quarters, float(policy.capex_budget_usd_per_quarter))
+    by_quarter.update({q: float(v) for q, v in policy.capex_budget_usd_by_quarter.items()})
+    chip_rows = {c: _chip_row(inputs, spec) for c, spec in chips.items()}
+    fleet = []
+    for f in inputs.fleet:
+        spec = inputs.chips[f.chip_id]
+        basis = chip_rows[f.chip_id]["list_price_usd"] if f.chip_id in chip_rows else None
+        fleet.append({
+            "site": f.site_id, "rack_type": f.rack_type_id, "chip": f.chip_id, "servers": f.servers,
+            "installed_quarter": f.installed_quarter, "unit_cost_usd": basis,
+            "lifetime_quarters": spec.lifetime_quarters,
+            "cost_basis": "estimate: catalog list price" if basis is not None else "no catalog price: not depreciated",
+        })
+    return {
+        "hours_per_quarter": HOURS_PER_QUARTER,
+        "capex_timing": policy.capex_timing,
+        "objective": policy.objective,
+        "depreciation": {"method": dep.method, "salvage_fraction": dep.salvage_fraction,
+                         "resale_fraction_of_book_value": dep.resale_fraction_of_book_value},
+        "budget_usd_total": policy.capex_budget_usd_total,
+        "budget_usd_by_quarter": {q: by_quarter[q] for q in inputs.quarters if q in by_quarter},
+        "chips": [chip_rows[c] for c in sorted(chip_rows)],
+        "sites": [{"site": s, "usd_per_kwh": site.electricity_usd_per_kwh, "pue": site.pue}
+                  for s, site in sorted(inputs.sites.items())],
+        "rack_types": [{"site": s, "rack_type": r.rack_type_id, "facility_usd_per_quarter": r.facility_usd_per_quarter}
+                       for s, site in sorted(inputs.sites.items()) for r in site.rack_types],
+        "fleet": fleet,
+    }
