@@ -13,7 +13,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import range_boundaries
 
 from planner.report.workbook import SHEETS, write_workbook
 from planner.results.plan_io import validate_plan
