@@ -26,7 +26,7 @@ def plan_for_tpot(tpot_ms: float) -> tuple[set[str], set[str]]:
         "policy": {"allowed_chips": ["l40s", "h100_sxm"], "residual_value": False},
         # L40S servers at a give-away price: cheapest per token whenever it may serve at all.
         "chip_terms": {"l40s": {"price_usd_per_server": 10_000, "lead_time_quarters": 0},
-                       "h100_sxm": {"lead_time_quarters": 0}},
+                       "h100_sxm": {"lead_time_quarters": 0, "lease_allowed": False}},  # bought, not leased
     })
     w = WorkloadRow.model_validate({
         "workload_id": "w", "model_id": "llama-3.1-8b", "quarter": "2027Q1", "peak_output_tokens_per_s": 200_000,
