@@ -13,6 +13,7 @@ from planner.schemas.scenario import (
     ChipTerms,
     Horizon,
     InputPaths,
+    MeasurementFile,
     Policy,
     Scenario,
     SolverSettings,
@@ -35,7 +36,7 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert README.index("## Quick start") < README.index("## What it does")
 
 
-@pytest.mark.parametrize("model", [Scenario, Horizon, InputPaths, Policy, VendorTerms, ChipTerms, SolverSettings, WorkloadRow,
+@pytest.mark.parametrize("model", [Scenario, Horizon, InputPaths, MeasurementFile, Policy, VendorTerms, ChipTerms, SolverSettings, WorkloadRow,
                                    Site, RackType, FleetEntry, ChipSpec, PeakTflops, ScaleupFabric, ServerPackaging, Price,
                                    SourceRef, ModelSpec, MoESpec, MLASpec])
 def test_every_field_is_documented(model: type[BaseModel]) -> None:

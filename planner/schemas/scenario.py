@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from planner.schemas.common import Identifier, Quarter, StrictModel
+from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
+from planner.schemas.workloads import Engine
 
 
 class Horizon(StrictModel):
@@ -15,6 +16,20 @@ class Horizon(StrictModel):
 
     first_quarter: Quarter = Field(description="First planned quarter, e.g. 2027Q1.")
     quarters: int = Field(ge=1, le=40, description="Number of quarters planned.")
+
+
+class MeasurementFile(StrictModel):
+    """A benchmark result JSON of vLLM's `benchmark_serving.py --save-result` and the run it measured (the JSON does
+    not say which model, chip, precision, layout or engine it ran)."""
+
+    file: str = Field(description="Result JSON, relative to the scenario file.")
+    model_id: Identifier = Field(description="Model that was served (an id in models.yaml).")
+    chip_id: Identifier = Field(description="Chip it ran on (an id in chips.yaml).")
+    precision: Precision = Field(description="Weight precision it ran in.")
+    tp: int = Field(ge=1, le=4096, description="Tensor parallelism of the server (chips per pipeline stage).")
+    pp: int = Field(default=1, ge=1, le=4096, description="Pipeline parallelism of the server.")
+    ep: int = Field(default=1, ge=1, le=4096, description="Expert parallelism of the server (MoE models).")
+    engine: Engine = Field(default="vllm", description="Engine that served it.")
 
 
 class InputPaths(StrictModel):
@@ -25,6 +40,7 @@ class InputPaths(StrictModel):
     workloads: str = Field(description="Workload forecast CSV.")
     sites: str = Field(description="Sites and existing fleet YAML.")
     calibration: str | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
+    measurements: list[str | MeasurementFile] = Field(default_factory=list, description="Your own benchmark results, used wherever they cover a case: a plain CSV path (columns of the measured-points CSV) or a vLLM benchmark JSON with its run (`file`, `model_id`, `chip_id`, `precision`, `tp`, `pp`, `ep`, `engine`).")
 
 
 class Policy(StrictModel):
@@ -40,6 +56,9 @@ class Policy(StrictModel):
     residual_value: bool = Field(default=True, description="Credit straight-line residual value of hardware at the horizon's end.")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
+    engine: Engine = Field(default="vllm", description="Serving engine of workload rows without an `engine` (`vllm`, `trtllm`, `sglang`; `tuned` = a tuned benchmark submission, the raw calibrated model).")
+    perf_quantile: float = Field(default=0.5, ge=0.05, le=0.95, description="Quantile of the corrected tokens/s the plan buys for (0.5 = median; 0.2 = plan on the pessimistic side).")
+    perf_quantile_compare: bool = Field(default=True, description="When `perf_quantile` is not 0.5, solve again at the median and report the cost difference.")
     replan: ReplanPolicy = Field(default_factory=ReplanPolicy, description="`planner replan` only: penalty and limit on changing the previous plan's future orders.")
 
 
