@@ -22,7 +22,7 @@ def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
     return f"unknown {kind} {name!r}" + (f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known))}")
 
 
-def read_measurements(entries: Sequence[str | MeasurementFile], label: str, models: Mapping[str, ModelSpec] | None,
+def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Mapping[str, ModelSpec] | None,
                       chips: Mapping[str, ChipSpec] | None) -> tuple[list[MeasuredPoint], list[Problem], dict[str, Path]]:
     """(points, problems, {role: path}) for the entries; catalogs (when loaded) check model and chip ids."""
     points: list[MeasuredPoint] = []
@@ -30,22 +30,28 @@ def read_measurements(entries: Sequence[str | MeasurementFile], label: str, mode
     files: dict[str, Path] = {}
     for i, entry in enumerate(entries):
         where = f"inputs.measurements[{i}]"
-        path = Path(entry if isinstance(entry, str) else entry.file)
+        path = Path(entry.file)
+        is_json = path.suffix.lower() == ".json"
         if not path.is_file():
             problems.append(Problem(label, where, f"file not found: {path}. Paths are relative to the scenario file."))
             continue
+        missing = [k for k in ("model_id", "chip_id", "precision", "tp") if getattr(entry, k) is None]
+        if is_json and missing:
+            problems.append(Problem(label, where, f"a benchmark JSON does not say what it ran: add {', '.join(missing)} "
+                                    "as {file: x.json, model_id: ..., chip_id: ..., precision: ..., tp: ..., engine: ...}"))
+            continue
+        if not is_json and len(missing) < 4:
+            problems.append(Problem(label, where, "a plain CSV names its runs in its columns; give only its path "
+                                    f"(columns: {', '.join(PLAIN_CSV_COLUMNS)})"))
+            continue
         try:
-            if isinstance(entry, str):
-                if path.suffix.lower() == ".json":
-                    problems.append(Problem(label, where, "a benchmark JSON does not say what it ran: write it as "
-                                            "{file: x.json, model_id: ..., chip_id: ..., precision: ..., tp: ..., engine: ...}"))
-                    continue
+            if not is_json:
                 got = read_plain_csv(path)
             else:
-                got = [read_vllm_json(path, entry.model_id, entry.chip_id, entry.precision, entry.tp, entry.engine,
-                                      entry.pp, entry.ep)]
+                got = [read_vllm_json(path, str(entry.model_id), str(entry.chip_id), str(entry.precision), int(entry.tp or 1),
+                                      entry.engine, entry.pp, entry.ep)]
         except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
-            hint = "" if not isinstance(entry, str) else f" (plain CSV columns: {', '.join(PLAIN_CSV_COLUMNS)})"
+            hint = "" if is_json else f" (plain CSV columns: {', '.join(PLAIN_CSV_COLUMNS)})"
             for line in str(exc).splitlines() or [repr(exc)]:
                 problems.append(Problem(label, where, f"{line}{hint}"))
             continue
@@ -54,7 +60,7 @@ def read_measurements(entries: Sequence[str | MeasurementFile], label: str, mode
                 problems.append(Problem(label, where, f"{path.name}: {_unknown('model', p.model_id, list(models))}"))
             if chips is not None and p.chip_id not in chips:
                 problems.append(Problem(label, where, f"{path.name}: {_unknown('chip', p.chip_id, list(chips))}"))
-            if p.concurrency is None and not isinstance(entry, str):
+            if p.concurrency is None and is_json:
                 problems.append(Problem(label, where, f"{path.name}: max_concurrency is missing or null; run "
                                         "benchmark_serving with --max-concurrency so the point says how loaded the server was"))
         points += got

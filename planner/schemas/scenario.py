@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
@@ -19,17 +19,18 @@ class Horizon(StrictModel):
 
 
 class MeasurementFile(StrictModel):
-    """A benchmark result JSON of vLLM's `benchmark_serving.py --save-result` and the run it measured (the JSON does
-    not say which model, chip, precision, layout or engine it ran)."""
+    """One of the user's result files: a plain CSV (only `file`; written in the scenario as the bare path), or a
+    vLLM `benchmark_serving.py --save-result` JSON with the run it measured (the JSON does not say which model,
+    chip, precision, layout or engine it ran)."""
 
-    file: str = Field(description="Result JSON, relative to the scenario file.")
-    model_id: Identifier = Field(description="Model that was served (an id in models.yaml).")
-    chip_id: Identifier = Field(description="Chip it ran on (an id in chips.yaml).")
-    precision: Precision = Field(description="Weight precision it ran in.")
-    tp: int = Field(ge=1, le=4096, description="Tensor parallelism of the server (chips per pipeline stage).")
-    pp: int = Field(default=1, ge=1, le=4096, description="Pipeline parallelism of the server.")
-    ep: int = Field(default=1, ge=1, le=4096, description="Expert parallelism of the server (MoE models).")
-    engine: Engine = Field(default="vllm", description="Engine that served it.")
+    file: str = Field(description="Result file (plain CSV or vLLM benchmark JSON), relative to the scenario file.")
+    model_id: Identifier | None = Field(default=None, description="JSON: model that was served (an id in models.yaml).")
+    chip_id: Identifier | None = Field(default=None, description="JSON: chip it ran on (an id in chips.yaml).")
+    precision: Precision | None = Field(default=None, description="JSON: weight precision it ran in.")
+    tp: int | None = Field(default=None, ge=1, le=4096, description="JSON: tensor parallelism of the server (chips per pipeline stage).")
+    pp: int = Field(default=1, ge=1, le=4096, description="JSON: pipeline parallelism of the server.")
+    ep: int = Field(default=1, ge=1, le=4096, description="JSON: expert parallelism of the server (MoE models).")
+    engine: Engine = Field(default="vllm", description="JSON: engine that served it.")
 
 
 class InputPaths(StrictModel):
@@ -40,7 +41,15 @@ class InputPaths(StrictModel):
     workloads: str = Field(description="Workload forecast CSV.")
     sites: str = Field(description="Sites and existing fleet YAML.")
     calibration: str | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
-    measurements: list[str | MeasurementFile] = Field(default_factory=list, description="Your own benchmark results, used wherever they cover a case: a plain CSV path (columns of the measured-points CSV) or a vLLM benchmark JSON with its run (`file`, `model_id`, `chip_id`, `precision`, `tp`, `pp`, `ep`, `engine`).")
+
+    @field_validator("measurements", mode="before")
+    @classmethod
+    def _bare_paths(cls, value: object) -> object:
+        """A bare path is a plain-CSV entry."""
+        if isinstance(value, list):
+            return [{"file": v} if isinstance(v, str) else v for v in value]
+        return value
+    measurements: list[MeasurementFile] = Field(default_factory=list, description="Your own benchmark results, used wherever they cover a case: a plain CSV path (columns of the measured-points CSV) or a vLLM benchmark JSON with its run (`file`, `model_id`, `chip_id`, `precision`, `tp`, `pp`, `ep`, `engine`).")
 
 
 class Policy(StrictModel):
