@@ -195,7 +195,9 @@ def test_engine_batch_cap_in_options_perf_and_evaluation(capsys: pytest.CaptureF
     code, out, _ = run_cli(["perf", "--model", "llama-3.1-8b", "--chip", "h200_sxm", "--chips", "1", "--precision", "fp8",
                             "--prompt-tokens", "200", "--output-tokens", "200", "--engine", "vllm", "--json"], capsys)
     assert code == 0 and json.loads(out)["batch"] <= ENGINE_BATCH_CAP["vllm"]
-    from planner.perf.predictor import predict_point  # what measured_eval and benchmarks/perf_accuracy.py call
+    from planner.perf.predictor import (
+        predict_point,  # what measured_eval and benchmarks/perf_accuracy.py call
+    )
 
     raw = Predictor(CAL, use_measured=False, use_correction=False)
     p = MeasuredPoint("x", "llama-3.1-8b", "h200_sxm", "fp8", 1, 1, 1, "vllm", 200, 200, None, 1.0, None, None, "t")
