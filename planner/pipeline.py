@@ -47,6 +47,7 @@ class PlanOutcome:
     plan: dict[str, Any]
     exit_code: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    perf_fit: dict[str, Any] | None = None  # fit report of the predictor the plan used (run folder: perf_fit.json)
 
 
 def _versions() -> dict[str, str]:
@@ -67,6 +68,12 @@ def plan_predictor(inputs: PlanInputs, quantile: float | None = None) -> Any:
 
     q = inputs.scenario.policy.perf_quantile if quantile is None else quantile
     return build_predictor(load_calibration(inputs.calibration_path), inputs.measurements, q, inputs.models, inputs.chips)
+
+
+def perf_fit_report(inputs: PlanInputs) -> dict[str, Any]:
+    """The fit report of the plan's predictor: factors, intervals' source, every bundled and user point's residuals."""
+    pr = plan_predictor(inputs)
+    return {"quantile": pr.quantile, "default_engine": inputs.scenario.policy.engine, **dict(pr.report)}
 
 
 def deployment_table(inputs: PlanInputs, quantile: float | None = None) -> pd.DataFrame:
@@ -229,7 +236,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
         plan["perf_quantile"] = stage("quantile_compare", lambda: quantile_cost(inputs, settings, plan))
         short = [c for c in plan["capacity"] if c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
-        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings)  # exit 0 only when every row is served
+        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings, perf_fit_report(inputs))  # exit 0 only when every row is served
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
@@ -252,7 +259,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         infeasible = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
                                  result.solver_name, result.solver_version, {}, result.notes)
         plan = assemble_plan(inputs, S, m2, infeasible, settings, const2, options, timings, started, diagnosis, values=r2.values)
-        return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
+        return PlanOutcome(plan, EXIT_INFEASIBLE, timings, perf_fit_report(inputs))
 
     if result.status == "unbounded":
         raise PlannerError("the model is unbounded: some cost is missing or negative. Check residual values and prices; report it if inputs look sane.", EXIT_NO_PLAN)

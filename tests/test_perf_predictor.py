@@ -303,3 +303,44 @@ def test_perf_bad_engine_and_concurrency_exit_2(capsys: pytest.CaptureFixture[st
     assert code == 2 and "unknown engine 'vllm2'" in err and "trtllm" in err
     code, _, err = run_cli([*base, "--concurrency", "0"], capsys)
     assert code == 2 and "--concurrency" in err
+
+
+def test_perf_reads_your_csv_measurements_and_reports_their_residuals(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs.csv"
+    runs.write_text("model_id,chip_id,precision,tp,engine,prompt_tokens,output_tokens,concurrency,output_tokens_per_s,"
+                    "ttft_ms,tpot_ms\n"
+                    "llama-3.1-8b,h100_sxm,fp8,1,sglang,1000,200,16,2400,150,6\n"
+                    "llama-3.1-8b,h100_sxm,fp8,1,sglang,1000,200,64,6400,400,9\n")
+    base = ["perf", "--model", "llama-3.1-8b", "--chip", "h100_sxm", "--chips", "1", "--tp", "1", "--precision", "fp8",
+            "--prompt-tokens", "1100", "--output-tokens", "190", "--engine", "sglang", "--measurements", str(runs)]
+    code, out, err = run_cli([*base, "--concurrency", "32", "--json"], capsys)
+    assert code == 0, err
+    ev = json.loads(out)
+    # lengths within 25 %: covered; 32 clients is halfway between 16 and 64 in ln C
+    assert ev["perf_source"] == "measured" and ev["extrapolated"] is False
+    assert ev["tokens_per_s_per_replica"] == pytest.approx((2400 + 6400) / 2, rel=1e-9)
+    code, out, err = run_cli([*base, "--concurrency", "128", "--json"], capsys)  # beyond the measured range
+    assert code == 0, err
+    assert json.loads(out)["perf_source"] == "corrected" and json.loads(out)["extrapolated"] is True
+    code, out, err = run_cli([*base, "--concurrency", "32", "--fit-report"], capsys)
+    assert code == 0, err
+    assert "source             measured (sglang at concurrency 32)" in out
+    assert "runs:2: llama-3.1-8b h100_sxm fp8 TP1 sglang c=16.0: 2,400.0 /" in out
+
+
+def test_a_quantile_other_than_the_median_is_priced_against_p50(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.generate import generate
+    from planner.pipeline import plan_scenario
+
+    scenario = generate("tiny", 0, tmp_path / "tiny")
+    out = plan_scenario(scenario, sets=["policy.perf_quantile=0.2", "policy.engine=vllm"])
+    q = out.plan["perf_quantile"]
+    assert q["quantile"] == 0.2 and q["p50_status"] in ("optimal", "feasible")
+    assert q["extra_objective_usd"] == pytest.approx(q["objective_usd"] - q["p50_objective_usd"], abs=0.01)
+    assert q["objective_usd"] == out.plan["objective_usd"]
+    assert {d["perf_source"] for d in out.plan["deployments"]} <= {"corrected", "measured"}
+    assert out.perf_fit and out.perf_fit["quantile"] == 0.2 and out.perf_fit["rows"]

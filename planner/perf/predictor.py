@@ -32,7 +32,8 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +127,17 @@ class Predictor:
     def with_quantile(self, quantile: float) -> Predictor:
         return replace(self, quantile=quantile)
 
-    def digest(self) -> str:
-        """Hash of everything a prediction depends on (for memo and cache keys)."""
+    @cached_property
+    def _digest(self) -> str:
         payload = [self.calibration.digest(), sorted(self.correction.by_group.items()),
                    sorted(self.correction.by_engine.items()), self.correction.pooled,
                    sorted(self.intervals.by_group.items()), sorted(self.intervals.by_engine.items()), self.intervals.pooled,
                    [repr(p) for p in self.measured], self.quantile, self.use_measured, self.use_correction]
         return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:16]
+
+    def digest(self) -> str:
+        """Hash of everything a prediction depends on (for memo and cache keys)."""
+        return self._digest
 
     def family(self, chip: ChipSpec) -> str:
         return self.calibration.family(chip)
@@ -209,16 +214,25 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
         sp = stack([_stage(model, lanes[i], cal, q.engine) for i in idx])  # type: ignore[misc]
         fams = [pr.family(lanes[i].chip) for i in idx]
         levels = [pr.speed(q.engine, fam, 0.5)[1] for fam in fams]
-        for quant in dict.fromkeys((*QUANTILES, pr.quantile)):
-            scale = np.array([pr.speed(q.engine, fam, quant)[0] for fam in fams], dtype=float)
-            ops[quant] = _run(sp, q, cal, scale)
+        quants = list(dict.fromkeys((*QUANTILES, pr.quantile)))
+        # every quantile's lanes in one vectorised search (the per-call cost dominates for small tables)
+        tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
+                               for f in fields(StageParams)})
+        scale = np.array([pr.speed(q.engine, fam, quant)[0] for quant in quants for fam in fams], dtype=float)
+        op = _run(tiled, q, cal, scale)
+        n = len(idx)
+        for j, quant in enumerate(quants):
+            ops[quant] = OperatingPoint(**{f.name: np.asarray(getattr(op, f.name)).reshape(-1)[j * n:(j + 1) * n]
+                                           if np.ndim(getattr(op, f.name)) else getattr(op, f.name)
+                                           for f in fields(OperatingPoint)})
+    model_points = [p for p in pr.measured if p.model_id == model.model_id] if pr.use_measured else []
     family_of = dict(cal.families)
     for k, i in enumerate(idx):
         lane = lanes[i]
         mid, use = ops[0.5], ops[pr.quantile]
         answer, covered = None, False
-        if pr.use_measured:
-            group = covering_group(pr.measured, model.model_id, lane.chip.chip_id, lane.precision, lane.layout,
+        if model_points:
+            group = covering_group(model_points, model.model_id, lane.chip.chip_id, lane.precision, lane.layout,
                                    q.engine, q.prompt_tokens, q.output_tokens)
             covered = bool(group)
             if group:
@@ -244,7 +258,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
                 measured_points=answer.points)
             continue
         fam = pr.family(lane.chip)
-        near = pr.use_measured and near_measurement(pr.measured, model.model_id, family_of, fam, q.engine,
+        near = bool(model_points) and near_measurement(model_points, model.model_id, family_of, fam, q.engine,
                                                     q.prompt_tokens, q.output_tokens)
         feasible = bool(np.asarray(use.feasible).reshape(-1)[k]) and math.isfinite(_f(use.tokens_per_s, k))
         out[i] = Prediction(
