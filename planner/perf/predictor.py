@@ -18,8 +18,8 @@ a percentile, engine, optionally a closed-loop client concurrency and a running-
      quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals.
 `extrapolated` is true when the figure does not come from a measurement and no measurement exists of the same
 model on the same chip family with the same engine at prompt and output lengths within 25 %, or when a covering
-measurement exists but the question lies outside its measured concurrency range (or its smallest concurrency
-already misses a target).
+measurement exists but cannot answer the question (outside its measured concurrency range, its smallest
+concurrency already misses a target, or only offline points for a question with latency targets).
 
 The factor and intervals are fitted when a predictor is built (`build_predictor`: about 50 predictions of the
 bundled table `data/measured.csv`, well under a second, memoised): residuals of the raw predictor, i.e. of this
