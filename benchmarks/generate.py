@@ -92,9 +92,10 @@ FILL = 0.45
 #: always in the catalog selection (the existing fleet's chips and the mainstream current SKUs)
 CORE_CHIPS = ["h100_sxm", "a100_80gb_sxm", "h200_sxm", "b200", "gb200", "mi300x"]
 #: sampled (per seed) to fill the selection up to the size's SKU count
-MORE_CHIPS = ["mi325x", "gaudi3", "l40s", "tpu_v6e", "trainium2", "tt_blackhole_p150", "h100_pcie", "l4",
-              "tpu_v5p", "gaudi2", "h100_nvl", "groq_lpu_v1", "cerebras_wse3", "tt_wormhole_n300", "tpu_v5e",
-              "inferentia2", "tpu_v4"]
+#: purchasable chips only: the cloud-only parts (TPU, Trainium, Inferentia) are lease-only in the catalog and stay
+#: out of generated scenarios until the MILP prices leases (issue 22, item 2).
+MORE_CHIPS = ["mi325x", "gaudi3", "l40s", "tt_blackhole_p150", "h100_pcie", "l4", "gaudi2", "h100_nvl",
+              "groq_lpu_v1", "cerebras_wse3", "tt_wormhole_n300", "b300", "mi355x", "gb300"]
 DENSE_MODELS = ["llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "qwen3-32b", "llama-2-13b", "llama-2-70b",
                 "gpt-j-6b", "llama-2-7b"]
 MOE_MODELS = ["deepseek-r1", "mixtral-8x7b", "qwen3-235b-a22b", "gpt-oss-120b", "llama-4-maverick"]
@@ -372,7 +373,7 @@ def generate(size_name: str, seed: int, out: Path, **overrides: float | int | No
         late = [c for c in allowed[len(CORE_CHIPS):] if chips[c].lead_time_quarters <= 1]
         if late and size.quarters >= 4:
             chip_terms.setdefault(late[0], {})["available_from_quarter"] = quarters[size.quarters // 4]
-        cloud = [c for c in allowed if chips[c].price.kind == "cloud_equivalent"]
+        cloud = [c for c in allowed if not chips[c].purchasable]
         if cloud:
             chip_terms.setdefault(cloud[0], {})["min_order_servers"] = 4
 

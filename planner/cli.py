@@ -1,4 +1,4 @@
-"""Command line: `planner validate | perf | topology | plan | report | compare`.
+"""Command line: `planner validate | perf | topology | plan | report | compare | catalog`.
 
 The subcommands mirror the pipeline stages. Every user error ends in a located message and exit code 2,
 never a traceback (set PLANNER_DEBUG=1 to see tracebacks of internal errors).
@@ -80,6 +80,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("planner.sweep.cli", "add_sweep_parser"),
     ("planner.sweep.cli", "add_breakeven_parser"),
     ("planner.replan.cli", "add_replan_parser"),
+    ("planner.catalog_cli", "add_catalog_parser"),
 )
 
 

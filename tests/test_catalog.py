@@ -63,11 +63,17 @@ def models() -> dict[str, ModelSpec]:
     return load_model_catalog()
 
 
+#: Blocks that carry their own `source` and `kind` per figure (checked by the price and lease tests below), so
+#: they are not named in the entry's SourceRefs.
+SELF_SOURCED = ("sources", "price", "lease")
+
+
 def numeric_paths(obj: BaseModel, prefix: str = "") -> dict[str, float]:
-    """Dotted name -> value of every numeric (non-bool, non-None) field, recursing into sub-models; skips `sources`."""
+    """Dotted name -> value of every numeric (non-bool, non-None) field, recursing into sub-models; skips
+    `sources` and the self-sourced `price` and `lease` blocks."""
     out: dict[str, float] = {}
     for name in type(obj).model_fields:
-        if name == "sources":
+        if name in SELF_SOURCED:
             continue
         value = getattr(obj, name)
         path = f"{prefix}{name}"
@@ -156,21 +162,122 @@ def test_chip_sources_name_real_fields(chips):
     assert not problems, f"SourceRef.fields that name no numeric field: {problems}"
 
 
-def test_estimated_prices_carry_an_estimate_source(chips):
+# ------------------------------------------------------------------------------------------------ money
+#: Cloud-only parts: sold as chip-hours, never as hardware (reference rows whose price basis is a cloud rental,
+#: plus the cloud-only parts added after the reference data).
+CLOUD_ONLY = {"tpu_v4", "tpu_v5e", "tpu_v5p", "tpu_v6e", "tpu_v7", "inferentia2", "trainium2", "trainium3"}
+#: Units whose vendor price is a whole system (rack or wafer); their host is inside that price.
+WHOLE_SYSTEMS = {"gb200", "gb300", "vera_rubin_nvl144", "cerebras_wse3"}
+
+
+def test_cloud_only_parts_are_lease_only(chips):
+    cloud_rows = {cid for cid, row in CHIP_ROWS.items() if row["price_basis"].upper().startswith("CLOUD")}
+    assert {"tpu_v4", "tpu_v5e", "tpu_v5p", "tpu_v6e", "inferentia2", "trainium2"} <= cloud_rows
+    assert cloud_rows <= CLOUD_ONLY
+    for cid in sorted(CLOUD_ONLY & set(chips)):
+        chip = chips[cid]
+        assert chip.price is None and not chip.purchasable, f"{cid} is cloud-only: it must not carry a purchase price"
+        assert chip.lease is not None and chip.lease.usd_per_chip_hour > 0, f"{cid}: cloud-only parts need lease terms"
+        assert chip.lease.min_term_quarters >= 1
+
+
+def test_no_bundled_entry_uses_the_legacy_single_figure_price(chips):
+    from planner.schemas.chips import SystemPrice
+    legacy = [cid for cid, chip in chips.items() if chip.price is not None and not isinstance(chip.price, SystemPrice)]
+    assert not legacy, f"bundled prices must be system components, not a single figure: {legacy}"
+
+
+def test_price_and_lease_lines_carry_source_and_kind(chips):
     problems = []
-    for chip_id, chip in chips.items():
-        if chip.price.kind in ("estimate", "cloud_equivalent") and not any(
-            src.estimate and "price.usd" in src.fields for src in chip.sources
-        ):
-            problems.append(chip_id)
-    assert not problems, f"price.kind estimate/cloud_equivalent without an estimate SourceRef for price.usd: {problems}"
+    for cid, chip in chips.items():
+        lines = list(chip.price.components) if chip.price is not None else []
+        lines += [chip.lease] if chip.lease is not None else []
+        for line in lines:
+            what = getattr(line, "component", "lease")
+            if len(line.source.strip()) < 10:
+                problems.append(f"{cid}.{what}: source {line.source!r}")
+            if line.kind not in ("list", "reported", "estimate"):
+                problems.append(f"{cid}.{what}: kind {line.kind!r}")
+            if line.kind == "estimate" and not (line.note and len(line.note) > 20):
+                problems.append(f"{cid}.{what}: an estimate needs its reasoning in `note`")
+    assert not problems, problems
 
 
-def test_cloud_priced_rows_are_cloud_equivalent(chips):
-    cloud = [cid for cid, row in CHIP_ROWS.items() if row["price_basis"].upper().startswith("CLOUD")]
-    assert cloud, "reference data should have cloud-priced (TPU) rows"
-    wrong = [cid for cid in cloud if chips[cid].price.kind != "cloud_equivalent"]
-    assert not wrong, f"chip-hour prices must be converted (price.kind cloud_equivalent): {wrong}"
+def test_every_purchasable_unit_includes_its_host(chips):
+    """No plan may buy a card without a host: accelerators and host_platform are both priced (> 0)."""
+    problems = []
+    for cid, chip in chips.items():
+        if not chip.purchasable:
+            continue
+        comps = chip.price_components_usd
+        if comps.get("accelerators", 0) <= 0:
+            problems.append(f"{cid}: no accelerators line")
+        if comps.get("host_platform", 0) <= 0:
+            problems.append(f"{cid}: no host_platform line (a card is not a purchasable system)")
+        if cid in WHOLE_SYSTEMS:  # the vendor price is whole-system: its notes must say so
+            notes = " ".join(c.note or "" for c in chip.price.components).lower()
+            assert "whole-system" in notes, f"{cid}: whole-system vendor price must be stated in the component notes"
+    assert not problems, problems
+
+
+def test_components_sum_to_the_unit_price(chips):
+    for cid, chip in chips.items():
+        if chip.purchasable:
+            assert sum(chip.price_components_usd.values()) == pytest.approx(chip.price_usd_per_server), cid
+            assert set(chip.price_components_usd) == {"accelerators", "host_platform", "scaleout_network", "integration_support"}, cid
+
+
+def test_system_overhead_share_is_sane(chips):
+    """Host + network + integration as a share of the unit. 8-chip servers: 10-60 % (cheap cards carry a host that
+    costs as much as they do); flagship SXM/OAM servers (accelerators >= 150k USD per server): 10-40 %, the range
+    of public BOMs (DGX H100: GPUs ~75-80 % of the server). Whole systems: the host is inside the vendor price."""
+    problems = []
+    for cid, chip in chips.items():
+        if not chip.purchasable or cid in WHOLE_SYSTEMS:
+            continue
+        comps = chip.price_components_usd
+        share = 1 - comps["accelerators"] / chip.price_usd_per_server
+        upper = 0.40 if comps["accelerators"] >= 150_000 else 0.60 if chip.server.chips_per_server >= 8 else 0.75
+        if not 0.10 <= share <= upper:
+            problems.append(f"{cid}: non-accelerator share {share:.0%} outside 10-{upper:.0%}")
+    assert not problems, problems
+
+
+def test_defaults_are_consistent_across_vendors(chips):
+    """The same host and integration reasoning for every vendor: one host default per server class, and
+    integration_support = 7 % of the hardware for servers, 4 % for whole systems."""
+    for cid, chip in chips.items():
+        if not chip.purchasable:
+            continue
+        comps = chip.price_components_usd
+        hardware = comps["accelerators"] + comps["host_platform"] + comps["scaleout_network"]
+        rate = 0.04 if cid in WHOLE_SYSTEMS else 0.07
+        assert comps["integration_support"] == pytest.approx(rate * hardware, abs=1.0), cid
+    eight_way = {cid: chips[cid].price_components_usd["host_platform"] for cid in
+                 ("a100_80gb_sxm", "h100_sxm", "h200_sxm", "b200", "b300", "mi300x", "mi325x", "mi355x", "gaudi2", "gaudi3")}
+    assert len(set(eight_way.values())) == 1, f"8-way SXM/OAM hosts must share one default: {eight_way}"
+
+
+def test_popular_gpus_can_be_leased_or_bought(chips):
+    for cid in ("h100_sxm", "h200_sxm", "b200", "mi300x"):
+        chip = chips[cid]
+        assert chip.purchasable and chip.lease is not None, f"{cid}: needs both a system price and a lease default"
+    h100 = chips["h100_sxm"].lease
+    assert 1.5 <= h100.usd_per_chip_hour <= 3.5, "H100 neocloud lease 2025-26 is ~2-3 USD/GPU-h"
+
+
+def test_lease_prices_recover_the_reference_chip_hour_prices(chips):
+    """The reference data gives TPU prices per chip-hour; the lease carries them unchanged."""
+    for cid, row in CHIP_ROWS.items():
+        if row["price_basis"].upper().startswith("CLOUD") and _num(row["price_usd_low"]) is not None:
+            assert chips[cid].lease.usd_per_chip_hour == pytest.approx(float(row["price_usd_low"])), cid
+
+
+def test_unit_prices_against_public_anchors(chips):
+    """Order-of-magnitude anchors from public reports (not the catalog's own figures): an HGX H100 server
+    ~270-330k USD incl. its fabric share; a GB200 NVL72 rack ~3M USD+."""
+    assert 250_000 <= chips["h100_sxm"].price_usd_per_server <= 350_000
+    assert 3_000_000 <= chips["gb200"].price_usd_per_server <= 4_000_000
 
 
 def test_sram_only_chips_are_marked_sram(chips):
@@ -270,3 +377,36 @@ def test_every_numeric_model_field_is_sourced(models):
         problems += [f"{key}.{path}" for path in numeric_paths(m) if path not in fields]
         problems += [f"{key}: SourceRef names unknown field {f}" for f in fields if f not in numeric_paths(m)]
     assert not problems, problems
+
+
+# ------------------------------------------------------------------------------------ 2027-28 buying window
+NEW_CHIPS = ("b300", "gb300", "mi355x", "tpu_v7", "trainium3", "vera_rubin_nvl144")
+
+
+def test_catalog_covers_the_2027_28_buying_window(chips):
+    missing = [cid for cid in NEW_CHIPS if cid not in chips]
+    assert not missing, f"chips for the 2027-28 buying window missing: {missing}"
+    assert not chips["tpu_v7"].purchasable and not chips["trainium3"].purchasable
+    for cid in ("b300", "gb300", "mi355x", "vera_rubin_nvl144"):
+        assert chips[cid].purchasable and chips[cid].price_kind == "estimate", cid
+    rubin = chips["vera_rubin_nvl144"]
+    assert rubin.lead_time_quarters >= 3, "Rubin does not ship before 2026H2: an early-2027 order is not usable for a year"
+    assert rubin.server.kind == "rack_scale" and rubin.server.chips_per_server == rubin.scaleup.domain_size_chips == 72
+    gb300 = chips["gb300"]
+    assert gb300.server.kind == "rack_scale" and 110_000 <= gb300.server_power_w <= 140_000
+
+
+@pytest.mark.parametrize("chip_id", NEW_CHIPS)
+def test_new_chips_run_through_the_performance_model(chip_id, capsys):
+    import argparse
+    import json
+
+    from planner.perf.cli import add_perf_parser
+
+    ap = argparse.ArgumentParser(prog="planner")
+    add_perf_parser(ap.add_subparsers())
+    args = ap.parse_args(["perf", "--model", "llama-3.1-70b", "--chip", chip_id, "--chips", "8", "--precision", "fp8",
+                          "--prompt-tokens", "1000", "--output-tokens", "1000", "--json"])
+    assert args.func(args) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["fits"] is True and d["throughput_tokens_per_s"] > 0 and d["power_w"] > 0

@@ -7,10 +7,20 @@ import re
 import pytest
 from pydantic import BaseModel
 
-from planner.schemas.chips import ChipSpec, PeakTflops, Price, ScaleupFabric, ServerPackaging, SourceRef
+from planner.schemas.chips import (
+    ChipSpec,
+    LeaseTerms,
+    PeakTflops,
+    Price,
+    PriceComponent,
+    ScaleupFabric,
+    ServerPackaging,
+    SourceRef,
+)
 from planner.schemas.models import MLASpec, ModelSpec, MoESpec
 from planner.schemas.scenario import (
     ChipTerms,
+    DepreciationPolicy,
     Horizon,
     InputPaths,
     MeasurementFile,
@@ -38,6 +48,7 @@ def test_quick_start_has_exactly_two_commands() -> None:
 
 @pytest.mark.parametrize("model", [Scenario, Horizon, InputPaths, MeasurementFile, Policy, VendorTerms, ChipTerms, SolverSettings, WorkloadRow,
                                    Site, RackType, FleetEntry, ChipSpec, PeakTflops, ScaleupFabric, ServerPackaging, Price,
+                                   PriceComponent, LeaseTerms, DepreciationPolicy,
                                    SourceRef, ModelSpec, MoESpec, MLASpec])
 def test_every_field_is_documented(model: type[BaseModel]) -> None:
     missing = [name for name in model.model_fields if not re.search(rf"`([a-z_]+\.)?{name}`", README)]

@@ -20,6 +20,10 @@ MAX_YAML_BYTES = 10 * 1024 * 1024
 MAX_ALIASES = 200
 MAX_DEPTH = 64
 MAX_NODES = 200_000  # the bundled chip catalog has ~3,700
+#: separators (`,` and line breaks) beyond which a file cannot hold fewer than MAX_NODES values in any sane layout;
+#: counted before parsing, because PyYAML's pure-Python scanner needs tens of seconds to reach the node limit on a
+#: file of millions of tiny values. A prose field with more than this many commas is refused too (split the file).
+MAX_SEPARATORS = 4 * MAX_NODES
 
 
 class _LimitedLoader(yaml.SafeLoader):
@@ -139,6 +143,10 @@ def load_yaml(path: Path, label: str) -> tuple[Any, list[Problem]]:
         return None, problems
     if not text.strip():
         return None, [Problem(label, "", "file is empty.")]
+    separators = text.count(",") + text.count("\n")
+    if separators > MAX_SEPARATORS:
+        return None, [Problem(label, "", f"{separators:,} commas and line breaks: more than {MAX_NODES:,} YAML values "
+                              "are refused (split the file or trim it).")]
     try:
         loader = _LimitedLoader(text)
         try:

@@ -37,7 +37,9 @@ def joules_per_token(power_w: Num, tokens_per_s: Num) -> Num:
 
 def chip_price_usd(chip: ChipSpec) -> float:
     """Catalog price of one chip (per-server prices divided by chips per server)."""
-    return chip.price.usd if chip.price.basis == "per_chip" else chip.price.usd / chip.server.chips_per_server
+    if not chip.purchasable and chip.lease is not None:  # lease only: 3 years of chip-hours as the capital figure
+        return chip.lease.usd_per_chip_hour * 3 * 8760
+    return chip.price_usd_per_server / chip.server.chips_per_server
 
 
 def usd_per_million_tokens(tokens_per_s: float, power_w: float, capex_usd: float, lifetime_years: float,

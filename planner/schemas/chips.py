@@ -76,6 +76,62 @@ class Price(StrictModel):
     )
 
 
+PriceKind = Literal["list", "reported", "estimate"]
+#: Components of a purchasable system's price, in the order a bill of materials lists them.
+PRICE_COMPONENTS: tuple[str, ...] = ("accelerators", "host_platform", "scaleout_network", "integration_support")
+
+
+class PriceComponent(StrictModel):
+    """One line of a purchasable system's price (per server/system, USD), with its own source."""
+
+    component: Literal["accelerators", "host_platform", "scaleout_network", "integration_support"] = Field(
+        description="accelerators = the chips (GPU boards/modules, wafer, cards); host_platform = CPUs, memory, "
+        "storage, chassis, baseboard, power supplies; scaleout_network = NICs, switch ports and optics per system; "
+        "integration_support = OEM integration, racking, installation and support contract."
+    )
+    usd: float = Field(ge=0, le=1e9, description="USD per purchasable unit (server or rack-scale system).")
+    kind: PriceKind = Field(description="list = vendor/OEM list price; reported = vendor or press statement; estimate = "
+                            "analyst BOM or our own estimate.")
+    source: str = Field(min_length=3, description="Where the figure comes from (document, URL, or 'planner default').")
+    note: str | None = Field(default=None, description="How it was derived, when it was.")
+
+
+class SystemPrice(StrictModel):
+    """Price of one purchasable unit (an 8-GPU server, a rack-scale system, a CS-3), as components."""
+
+    components: list[PriceComponent] = Field(min_length=1, description="Price lines that sum to the unit price.")
+
+    @model_validator(mode="after")
+    def _unique_components(self) -> SystemPrice:
+        names = [c.component for c in self.components]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"price component(s) listed twice: {', '.join(dup)}")
+        return self
+
+    @property
+    def usd(self) -> float:
+        return float(sum(c.usd for c in self.components))
+
+    @property
+    def kind(self) -> str:
+        """The weakest kind among the components (estimate < reported < list)."""
+        kinds = {c.kind for c in self.components}
+        return "estimate" if "estimate" in kinds else "reported" if "reported" in kinds else "list"
+
+
+class LeaseTerms(StrictModel):
+    """Lease (cloud or neocloud rental) terms for a chip; cloud-only parts have only these."""
+
+    usd_per_chip_hour: float = Field(gt=0, le=1000, description="Lease price per chip-hour, USD.")
+    min_term_quarters: int = Field(default=1, ge=1, le=40, description="Shortest commitment, quarters.")
+    capacity_chips_per_quarter: int | None = Field(default=None, ge=0, le=10_000_000,
+                                                   description="Chips that can be leased per quarter (absent = no cap).")
+    kind: PriceKind = Field(description="list = provider's published on-demand/committed price; reported; estimate.")
+    source: str = Field(min_length=3, description="Where the figure comes from.")
+    note: str | None = Field(default=None, description="How it was derived, when it was.")
+
+
 class ChipSpec(StrictModel):
     """One accelerator in the catalog."""
 
@@ -94,7 +150,9 @@ class ChipSpec(StrictModel):
     scaleup: ScaleupFabric = Field(description="Scale-up fabric.")
     server: ServerPackaging = Field(description="How chips are packaged into purchasable units.")
     cooling: Literal["air", "liquid"] = Field(description="Cooling the server needs.")
-    price: Price = Field(description="Default purchase price.")
+    price: SystemPrice | Price | None = Field(default=None, description="Default purchase price of one purchasable unit "
+                                              "(components; the legacy `usd`/`basis` form is still read). Absent = lease only.")
+    lease: LeaseTerms | None = Field(default=None, description="Default lease terms; cloud-only parts have only these.")
     lead_time_quarters: int = Field(ge=0, le=12, description="Default quarters from order to usable hardware.")
     lifetime_quarters: int = Field(ge=1, le=40, description="Service life in quarters (straight-line depreciation).")
     release_year: int | None = Field(default=None, ge=2015, le=2035, description="Year the chip became available.")
@@ -107,9 +165,48 @@ class ChipSpec(StrictModel):
             raise ValueError("peak_tflops must give at least one precision")
         return self
 
+    @model_validator(mode="after")
+    def _priced_somehow(self) -> ChipSpec:
+        if self.price is None and self.lease is None:
+            raise ValueError("give `price` (to buy) or `lease` (to rent), or both")
+        return self
+
+    @property
+    def purchasable(self) -> bool:
+        """False for lease-only parts (cloud TPUs, Trainium, Inferentia)."""
+        return self.price is not None
+
+    @property
+    def price_components_usd(self) -> dict[str, float]:
+        """Component -> USD per purchasable unit (sums to `price_usd_per_server`); empty when lease only.
+        A legacy single-figure price is reported as one `accelerators` line."""
+        if self.price is None:
+            return {}
+        if isinstance(self.price, SystemPrice):
+            return {c.component: float(c.usd) for c in self.price.components}
+        return {"accelerators": self.price_usd_per_server}
+
     @property
     def price_usd_per_server(self) -> float:
+        """Price of one purchasable unit, USD. Raises ValueError for a lease-only part."""
+        if self.price is None:
+            raise ValueError(f"{self.chip_id} is lease only: it has no purchase price")
+        if isinstance(self.price, SystemPrice):
+            return self.price.usd
         return self.price.usd * (self.server.chips_per_server if self.price.basis == "per_chip" else 1)
+
+    @property
+    def price_kind(self) -> str:
+        return "" if self.price is None else str(self.price.kind)
+
+    @property
+    def price_source(self) -> str:
+        """Citations of the price lines (or of the SourceRef naming `price.usd` for a legacy price)."""
+        if self.price is None:
+            return ""
+        if isinstance(self.price, SystemPrice):
+            return "; ".join(f"{c.component}: {c.source}" for c in self.price.components)
+        return "; ".join(s.citation for s in self.sources if "price.usd" in s.fields)
 
     @property
     def server_power_w(self) -> float:

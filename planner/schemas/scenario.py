@@ -52,6 +52,14 @@ class InputPaths(StrictModel):
     measurements: list[MeasurementFile] = Field(default_factory=list, description="Your own benchmark results, used wherever they cover a case: a plain CSV path (columns of the measured-points CSV) or a vLLM benchmark JSON with its run (`file`, `model_id`, `chip_id`, `precision`, `tp`, `pp`, `ep`, `engine`).")
 
 
+class DepreciationPolicy(StrictModel):
+    """How hardware is depreciated and what it is assumed to be worth when the horizon ends."""
+
+    method: Literal["straight_line"] = Field(default="straight_line", description="Depreciation method (straight line from the delivery quarter over the chip's life).")
+    salvage_fraction: float = Field(default=0.0, ge=0, lt=1, description="Value left at the end of the chip's life, as a fraction of its cost.")
+    resale_fraction_of_book_value: float = Field(default=1.0, ge=0, le=1, description="What hardware is worth at the horizon's end, as a fraction of its net book value (an explicit assumption: 1 = book value, 0 = worthless).")
+
+
 class Policy(StrictModel):
     """What the plan optimises and the limits it must respect."""
 
@@ -68,6 +76,7 @@ class Policy(StrictModel):
     engine: Engine = Field(default="vllm", description="Serving engine of workload rows without an `engine` (`vllm`, `trtllm`, `sglang`; `tuned` = a tuned benchmark submission, the raw calibrated model).")
     perf_quantile: float = Field(default=0.5, ge=0.05, le=0.95, description="Quantile of the corrected tokens/s the plan buys for (0.5 = median; 0.2 = plan on the pessimistic side).")
     perf_quantile_compare: bool = Field(default=True, description="When `perf_quantile` is not 0.5, solve again at the median and report the cost difference.")
+    depreciation: DepreciationPolicy = Field(default_factory=DepreciationPolicy, description="Depreciation method, salvage and the resale assumption at the horizon's end.")
     replan: ReplanPolicy = Field(default_factory=ReplanPolicy, description="`planner replan` only: penalty and limit on changing the previous plan's future orders.")
 
 
