@@ -127,3 +127,6 @@ def test_run_folder_says_where_tokens_came_from(run_folder: Path, plan: dict[str
     assert plan["deployments"] and {d["perf_source"] for d in plan["deployments"]} <= {expected, "measured"}
     assert all(d["tokens_per_s_p10"] <= d["tokens_per_s"] <= d["tokens_per_s_p90"] for d in plan["deployments"])
     assert plan["perf_quantile"]["quantile"] == inputs.scenario.policy.perf_quantile
+    html = (run_folder / "report.html").read_text()
+    replicas = sum(d["replicas"] for d in plan["deployments"])
+    assert "Performance figures" in html and f"{replicas:,} of {replicas:,} replica-quarters rest on" in html
