@@ -49,6 +49,10 @@ sys.path.insert(0, str(ROOT))
 
 from planner.catalog import load_chip_catalog, load_model_catalog  # noqa: E402
 from planner.perf.options import deployment_options, load_calibration  # noqa: E402
+
+#: Generated instances keep the tuned-submission regime (the raw model) they were sized and timed with, so the
+#: solver benchmarks in the README stay comparable; `--set policy.engine=vllm` plans one with a stock engine.
+ENGINE = "tuned"
 from planner.schemas.common import quarter_range  # noqa: E402
 from planner.schemas.sites import RackType  # noqa: E402
 from planner.schemas.workloads import WorkloadRow  # noqa: E402
@@ -292,7 +296,8 @@ def generate(size_name: str, seed: int, out: Path, **overrides: float | int | No
                 "prompt_tokens_mean": p, "output_tokens_mean": o, "ttft_ms": ttft, "tpot_ms": tpot,
                 "latency_percentile": pct, "allowed_precisions": prec,
             })
-            eff = _efficiency(deployment_options(probe, models[model_id], chip_specs, cal), chips, models, model_id)
+            eff = _efficiency(deployment_options(probe, models[model_id], chip_specs, cal, default_engine=ENGINE),
+                              chips, models, model_id)
             # a workload served from the first quarter runs on the existing H100 fleet (every chip has a lead time)
             if len(eff) >= min(3, len(allowed)) and (start > 0 or "h100_sxm" in eff):
                 break
@@ -394,7 +399,7 @@ def generate(size_name: str, seed: int, out: Path, **overrides: float | int | No
         "horizon": {"first_quarter": FIRST_QUARTER, "quarters": size.quarters},
         "inputs": {"chips": rel(CHIPS_YAML), "models": rel(MODELS_YAML), "workloads": "workloads.csv", "sites": "sites.yaml"},
         "policy": {"objective": "min_tco", "capex_timing": "order", "headroom_fraction": headroom, "redundancy": "none",
-                   "depreciation": {"resale_fraction_of_book_value": 1.0}, "allowed_chips": allowed},
+                   "depreciation": {"resale_fraction_of_book_value": 1.0}, "allowed_chips": allowed, "engine": ENGINE},
         "vendors": vendors,
         "chip_terms": chip_terms,
         "solver": {"name": "highs", "time_limit_s": size.time_limit_s, "mip_gap": 0.0 if tiny else 0.01, "threads": 1, "seed": 0,

@@ -72,7 +72,9 @@ def accuracy() -> None:
 
 
 def measured_accuracy() -> None:
-    """Stock-engine public measurements (planner/perf/data/measured.csv): raw model, corrected in-sample, LOSO."""
+    """Stock-engine public measurements (planner/perf/data/measured.csv) through the one predictor: raw model (what
+    plans used before measured-first), corrected in-sample, and leave-one-source-out (LOSO) measured-first - what
+    plans use now for a publisher never seen - and LOSO with the corrected model alone."""
     from planner.perf.calibration import load_calibration
     from planner.perf.measured import load_table
     from planner.perf.measured_eval import evaluate_points, summarise
@@ -81,20 +83,23 @@ def measured_accuracy() -> None:
     ok = [r for r in rows if r["modelled"]]
     print()
     print(f"Stock-engine measurements: {len(rows)} rows, {len(ok)} modelled "
-          f"(not: {', '.join(str(r['id']) for r in rows if not r['modelled'])})")
-    print(f"  {'group':<34} {'raw med|e| p90 signed':>24} {'in-sample':>24} {'leave-one-source-out':>24}   n")
+          f"(not: {', '.join(str(r['id']) for r in rows if not r['modelled'])}); median |err|, p90 |err|, median signed (%)")
+    cols = (("raw_err", "raw model"), ("in_err", "corrected in-sample"), ("loso_err", "LOSO measured-first"),
+            ("loso_model_err", "LOSO corrected model"))
+    print(f"  {'group':<40}" + "".join(f"{name:>24}" for _, name in cols) + "    n")
 
     def line(label: str, sel: list) -> None:
         cells = []
-        for k in ("raw_err", "in_err", "loso_err"):
+        for k, _ in cols:
             m, p90, sg, n = summarise([r[k] for r in sel])
             cells.append(f"{m:6.1f} {p90:6.1f} {sg:+7.1f}")
-        print(f"  {label:<34} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {len(sel):4d}")
+        print(f"  {label[:40]:<40}" + "".join(f"{c:>24}" for c in cells) + f" {len(sel):4d}")
 
     line("overall", ok)
-    for key in ("kind", "family", "engine"):
+    for key in ("source", "kind", "engine", "family", "loso_source"):
         for v in sorted({str(r[key]) for r in ok}):
-            line(f"{key}={v}", [r for r in ok if str(r[key]) == v])
+            label = v.split("/blob/")[0].replace("https://", "") + (" @" + v.split("/blob/")[1][:8] if "/blob/" in v else "")
+            line(f"{key}={label}", [r for r in ok if str(r[key]) == v])
 
 
 def sensitivity() -> None:

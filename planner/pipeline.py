@@ -42,6 +42,7 @@ KPI_KEYS = ("capex_cash_usd", "lease_usd", "lease_after_horizon_usd", "energy_us
 OPTION_COLUMNS = [
     "workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "chips_per_replica", "batch",
     "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token", "bound",
+    "engine", "perf_source", "extrapolated", "tokens_per_s_p10", "tokens_per_s_p50", "tokens_per_s_p90",
 ]
 
 
@@ -52,6 +53,7 @@ class PlanOutcome:
     plan: dict[str, Any]
     exit_code: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    perf_fit: dict[str, Any] | None = None  # fit report of the predictor the plan used (run folder: perf_fit.json)
 
 
 def _versions() -> dict[str, str]:
@@ -64,12 +66,28 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def deployment_table(inputs: PlanInputs) -> pd.DataFrame:
-    """Stage 2: the performance model's options for every workload row (what each chip layout delivers)."""
-    from planner.perf.options import load_calibration, options_table
+def plan_predictor(inputs: PlanInputs, quantile: float | None = None) -> Any:
+    """The predictor a plan uses: bundled fit on the scenario's calibration, the user's measurements, the
+    scenario's `policy.perf_quantile` (or `quantile`)."""
+    from planner.perf.calibration import load_calibration
+    from planner.perf.predictor import build_predictor
 
-    calibration = load_calibration(inputs.calibration_path)
-    return options_table(inputs.workloads, inputs.models, plannable_chips(inputs), calibration)
+    q = inputs.scenario.policy.perf_quantile if quantile is None else quantile
+    return build_predictor(load_calibration(inputs.calibration_path), inputs.measurements, q, inputs.models, inputs.chips)
+
+
+def perf_fit_report(inputs: PlanInputs) -> dict[str, Any]:
+    """The fit report of the plan's predictor: factors, intervals' source, every bundled and user point's residuals."""
+    pr = plan_predictor(inputs)
+    return {"quantile": pr.quantile, "default_engine": inputs.scenario.policy.engine, **dict(pr.report)}
+
+
+def deployment_table(inputs: PlanInputs, quantile: float | None = None) -> pd.DataFrame:
+    """Stage 2: the performance model's options for every workload row (what each chip layout delivers)."""
+    from planner.perf.options import options_table
+
+    return options_table(inputs.workloads, inputs.models, plannable_chips(inputs), predictor=plan_predictor(inputs, quantile),
+                         default_engine=inputs.scenario.policy.engine)
 
 
 def effective_settings(inputs: PlanInputs, overrides: dict[str, Any] | None) -> SolverSettings:
@@ -84,6 +102,28 @@ def _options_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     cols = [c for c in OPTION_COLUMNS if c in table.columns]
     return table[cols].round(4).to_dict(orient="records")
+
+
+PERF_KEY = ("workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep")
+
+
+def _with_perf_source(deployments: list[dict[str, Any]], options: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each deployment with where its tokens/s came from (its option's perf_source, extrapolated) and the P10/P90
+    of its tokens/s (replicas x the option's per-replica interval)."""
+    if options.empty or "perf_source" not in options.columns:
+        return deployments
+    by_key = {tuple(r[k] for k in PERF_KEY): r for r in options.to_dict(orient="records")}
+    out = []
+    for d in deployments:
+        o = by_key.get((d["workload"], d["quarter"], d["chip"], d["precision"], d["tp"], d["pp"], d.get("ep", 1)))
+        if o is None:
+            out.append(d)
+            continue
+        k = d["replicas"]
+        out.append({**d, "perf_source": o["perf_source"], "extrapolated": bool(o["extrapolated"]),
+                    "tokens_per_s_p10": round(k * float(o["tokens_per_s_p10"]), 3),
+                    "tokens_per_s_p90": round(k * float(o["tokens_per_s_p90"]), 3)})
+    return out
 
 
 def _usd(x: float | None, const: float) -> float | None:
@@ -176,7 +216,7 @@ def assemble_plan(
         },
         "purchases": ex.purchases if ex else [],
         "racks": ex.racks if ex else [],
-        "deployments": ex.deployments if ex else [],
+        "deployments": _with_perf_source(ex.deployments, options) if ex else [],
         "capacity": ex.capacity if ex else [],
         "power": ex.power if ex else [],
         "leases": ex.leases if ex else [],
@@ -193,6 +233,27 @@ def assemble_plan(
     }
     plan["finance"] = build_finance(plan, finance_assumptions(inputs))  # cash, depreciation, NBV per quarter
     return plan
+
+
+def quantile_cost(inputs: PlanInputs, settings: SolverSettings, plan: dict[str, Any]) -> dict[str, Any]:
+    """What planning at `policy.perf_quantile` costs against planning at the median (P50): a second solve at P50
+    when the quantile is not 0.5 and `policy.perf_quantile_compare` is on."""
+    q = inputs.scenario.policy.perf_quantile
+    out: dict[str, Any] = {"quantile": q, "objective_usd": plan.get("objective_usd"),
+                           "capex_usd": (plan.get("kpis") or {}).get("capex_usd")}
+    if q == 0.5 or not inputs.scenario.policy.perf_quantile_compare:
+        return out
+    S2 = build_sets(inputs, deployment_table(inputs, 0.5))
+    m2, const2 = build_model(S2)
+    r2 = solve(m2, settings)
+    if not r2.has_solution:
+        return {**out, "p50_status": r2.status}
+    ex2 = extract(S2, m2, r2.values, const2)
+    obj2 = _usd(r2.objective, const2)
+    cap2 = ex2.kpis.get("capex_usd")
+    return {**out, "p50_status": r2.status, "p50_objective_usd": obj2, "p50_capex_usd": cap2,
+            "extra_objective_usd": None if out["objective_usd"] is None or obj2 is None else round(out["objective_usd"] - obj2, 2),
+            "extra_capex_usd": None if out["capex_usd"] is None or cap2 is None else round(out["capex_usd"] - cap2, 2)}
 
 
 def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = None, progress: Progress | None = None,
@@ -235,9 +296,10 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
                 "try --solver cbc, a smaller --mip-gap, or report it.", EXIT_NO_PLAN,
             )
         plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
+        plan["perf_quantile"] = stage("quantile_compare", lambda: quantile_cost(inputs, settings, plan))
         short = [c for c in plan["capacity"] if not c.get("tail")  # a short demand tail is a warning, not a failure
                  and c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
-        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings)  # exit 0 only when every row is served
+        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings, perf_fit_report(inputs))  # exit 0 only when every row is served
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
@@ -260,7 +322,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         infeasible = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
                                  result.solver_name, result.solver_version, {}, result.notes)
         plan = assemble_plan(inputs, S, m2, infeasible, settings, const2, options, timings, started, diagnosis, values=r2.values)
-        return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
+        return PlanOutcome(plan, EXIT_INFEASIBLE, timings, perf_fit_report(inputs))
 
     if result.status == "unbounded":
         raise PlannerError("the model is unbounded: some cost is missing or negative. Check residual values and prices; report it if inputs look sane.", EXIT_NO_PLAN)

@@ -13,7 +13,8 @@ from planner.pipeline import PlanOutcome
 
 
 def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
-    """Write plan.json, plan.xlsx, report.html and csv/ into a temp folder, then move it to `out_dir`.
+    """Write plan.json, plan.xlsx, report.html, csv/ (and perf_fit.json: the performance correction's fit report
+    with the residuals of the scenario's own measurements) into a temp folder, then move it to `out_dir`.
 
     See `planner.results.run_folder` for what may be replaced and how a stopped run is recovered.
     """
@@ -24,6 +25,8 @@ def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
     try:
         with assembling(out_dir, force) as tmp:
             write_json_atomic(tmp / "plan.json", outcome.plan)
+            if outcome.perf_fit:
+                write_json_atomic(tmp / "perf_fit.json", outcome.perf_fit)
             write_all_reports(outcome.plan, tmp)
     except OSError as exc:
         raise PlannerError(f"cannot write the run folder {out_dir}: {exc.strerror or exc}"

@@ -127,3 +127,17 @@ def test_run_folder_has_every_output(run_folder: Path) -> None:
 def test_existing_run_folder_is_refused_without_force(run_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["plan", str(EXAMPLE), "--out", str(run_folder), "--quiet"], capsys)
     assert code == 2 and "--force" in err
+
+
+def test_run_folder_says_where_tokens_came_from(run_folder: Path, plan: dict[str, Any]) -> None:
+    inputs = load_inputs(EXAMPLE)
+    fit = json.loads((run_folder / "perf_fit.json").read_text())
+    assert fit["default_engine"] == inputs.scenario.policy.engine
+    assert len([r for r in fit["rows"] if r["origin"] == "bundled"]) == fit["points"]
+    expected = "model" if inputs.scenario.policy.engine == "tuned" else "corrected"
+    assert plan["deployments"] and {d["perf_source"] for d in plan["deployments"]} <= {expected, "measured"}
+    assert all(d["tokens_per_s_p10"] <= d["tokens_per_s"] <= d["tokens_per_s_p90"] for d in plan["deployments"])
+    assert plan["perf_quantile"]["quantile"] == inputs.scenario.policy.perf_quantile
+    html = (run_folder / "report.html").read_text()
+    replicas = sum(d["replicas"] for d in plan["deployments"])
+    assert "Performance figures" in html and f"{replicas:,} of {replicas:,} replica-quarters rest on" in html

@@ -23,6 +23,7 @@ from planner.schemas.scenario import (
     DepreciationPolicy,
     Horizon,
     InputPaths,
+    MeasurementFile,
     Policy,
     Scenario,
     SolverSettings,
@@ -45,7 +46,7 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert README.index("## Quick start") < README.index("## What it does")
 
 
-@pytest.mark.parametrize("model", [Scenario, Horizon, InputPaths, Policy, VendorTerms, ChipTerms, SolverSettings, WorkloadRow,
+@pytest.mark.parametrize("model", [Scenario, Horizon, InputPaths, MeasurementFile, Policy, VendorTerms, ChipTerms, SolverSettings, WorkloadRow,
                                    Site, RackType, FleetEntry, ChipSpec, PeakTflops, ScaleupFabric, ServerPackaging, Price,
                                    PriceComponent, LeaseTerms, DepreciationPolicy,
                                    SourceRef, ModelSpec, MoESpec, MLASpec])

@@ -19,6 +19,7 @@ PERF_BOUNDS: tuple[tuple[str, float, float, str], ...] = (
     ("pp", 1, 4096, "stages"),
     ("ep", 1, 4096, "chips"),
     ("batch", 1, 1_000_000, "requests"),
+    ("concurrency", 1e-9, 10_000_000, "requests"),
     ("ttft_ms", 1e-9, 3_600_000, "ms"),
     ("tpot_ms", 1e-9, 3_600_000, "ms"),
     ("percentile", 1e-9, 100 - 1e-9, "percent"),

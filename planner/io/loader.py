@@ -38,6 +38,7 @@ class PlanInputs:
     sites: dict[str, Site]
     fleet: list[FleetEntry]
     calibration_path: Path | None = None
+    measurements: list[Any] = field(default_factory=list)  # planner.perf.measured.MeasuredPoint of inputs.measurements
     file_hashes: dict[str, str] = field(default_factory=dict)
     file_paths: dict[str, str] = field(default_factory=dict)
 
@@ -149,6 +150,10 @@ def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     calibration = Path(scenario.inputs.calibration) if scenario.inputs.calibration else None
     if calibration is not None:
         all_problems += _check_calibration(calibration, label)
+    from planner.io.measurements import read_measurements
+
+    measured, p, measurement_files = read_measurements(scenario.inputs.measurements, label, models, chips)
+    all_problems += p
 
     # Cross-file checks run on whatever loaded, so one report lists every problem; a check whose file
     # failed to load at all is skipped (its own problems are already reported).
@@ -166,6 +171,9 @@ def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     if calibration is not None:
         hashes["calibration"] = sha256_of(calibration)
         file_paths["calibration"] = str(calibration)
+    for role, path in measurement_files.items():
+        hashes[role] = sha256_of(path)
+        file_paths[role] = str(path)
     return PlanInputs(
         scenario=scenario,
         scenario_path=scenario_path,
@@ -176,6 +184,7 @@ def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
         sites={s.site_id: s for s in sites_file.sites},
         fleet=list(sites_file.fleet),
         calibration_path=calibration,
+        measurements=measured,
         file_hashes=hashes,
         file_paths=file_paths,
     )

@@ -33,6 +33,18 @@ def _resolve_input_paths(raw: dict[str, Any], folder: Path) -> None:
             if isinstance(value, str) and value.strip():
                 p = Path(value.strip())
                 inputs[key] = str(p if p.is_absolute() else (folder / p))
+            elif key == "measurements" and isinstance(value, list):  # CSV paths, or {file: ..., ...} entries
+                inputs[key] = [_resolved_entry(v, folder) for v in value]
+
+
+def _resolved_entry(value: Any, folder: Path) -> Any:
+    if isinstance(value, str) and value.strip():
+        p = Path(value.strip())
+        return str(p if p.is_absolute() else (folder / p))
+    if isinstance(value, dict) and isinstance(value.get("file"), str) and value["file"].strip():
+        p = Path(value["file"].strip())
+        return {**value, "file": str(p if p.is_absolute() else (folder / p))}
+    return value
 
 
 def _record_origins(data: dict[str, Any], label: str, origins: dict[str, str], prefix: str = "") -> None:

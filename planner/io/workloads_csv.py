@@ -62,8 +62,9 @@ def read_workloads(path: Path, label: str | None = None) -> tuple[list[WorkloadR
                 problems.append(Problem(label, f"row {line_no}", f"has {len(values)} values but the header has {len(header)} columns."))
                 continue
             record = {k: v.strip() for k, v in zip(header, values, strict=True)}
-            if record.get("allowed_sites") == "":
-                record.pop("allowed_sites")
+            for optional in ("allowed_sites", "engine"):
+                if record.get(optional) == "":
+                    record.pop(optional)
             for k, v in list(record.items()):
                 if v == "" and k in REQUIRED_WORKLOAD_COLUMNS:
                     record.pop(k)  # reported as missing

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from planner.perf.layout import Layout, ep_candidates, pipeline_depths, tp_candidates
-from planner.perf.memory import min_pipeline_depth
+from planner.perf.memory import DEFAULT_RESERVE_ENGINE, min_pipeline_depth
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 
 
 def candidate_layouts(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str,
-                      context_tokens: float, max_chips: int | None = None) -> list[Layout]:
-    """Layouts in which one sequence of `context_tokens` fits, using at most `max_chips` chips per replica."""
+                      context_tokens: float, max_chips: int | None = None,
+                      engine: str = DEFAULT_RESERVE_ENGINE) -> list[Layout]:
+    """Layouts in which one sequence of `context_tokens` fits beside the `engine`'s memory reserve, using at most
+    `max_chips` chips per replica."""
     sram = chip.memory_kind == "sram"
     out: list[Layout] = []
     for tp in tp_candidates(model, chip):
-        pp_min = min_pipeline_depth(model, chip, precision, kv_precision, tp, context_tokens)
+        pp_min = min_pipeline_depth(model, chip, precision, kv_precision, tp, context_tokens, engine)
         if pp_min is None:
             continue
         for pp in pipeline_depths(pp_min, sram, model.n_layers):

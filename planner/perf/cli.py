@@ -1,5 +1,10 @@
 """`planner perf`: evaluate one model on one chip type, print a table or JSON, optionally plot the roofline.
 
+Figures come from the one predictor (`planner.perf.predictor`) that plans use: a measurement where one covers
+the case (the bundled table, or --measurements), else the model corrected for --engine.
+`--concurrency C` asks for a closed-loop benchmark client with C requests in flight against the whole system
+(spread evenly over its replicas); `--batch B` limits the running batch per replica.
+
 Exit codes: 0 ok; 2 bad input (unknown model or chip, a precision the chip cannot run, a layout that is not
 allowed or does not fit, unreadable calibration); 3 the layout fits but no batch meets the latency targets.
 """
@@ -15,10 +20,13 @@ from pathlib import Path
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
 from planner.perf.calibration import load_calibration
+from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine
 from planner.perf.evaluate import Evaluation, best_evaluation, evaluate
 from planner.perf.layout import Layout, layout_problem, tp_limit
+from planner.perf.measured import MeasuredPoint, read_plain_csv, read_vllm_json
 from planner.perf.memory import memory_fit
 from planner.perf.precision import DEFAULT_KV_PRECISION, compute_precision
+from planner.perf.predictor import Predictor, build_predictor
 from planner.perf.serving import RequestShape, Targets
 from planner.schemas.common import PRECISIONS
 
@@ -37,7 +45,18 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tp", type=int, help="tensor parallelism (default: best layout)")
     p.add_argument("--pp", type=int, help="pipeline parallelism (default: best layout)")
     p.add_argument("--ep", type=int, default=1, help="expert parallelism for MoE models (divides TP)")
-    p.add_argument("--batch", type=int, help="batch per replica (default: the largest that fits and meets targets)")
+    p.add_argument("--batch", type=int, help="running-batch limit per replica (default: the engine's limit and memory)")
+    p.add_argument("--concurrency", type=float,
+                   help="closed-loop client concurrency against the whole system (requests in flight, as a benchmark's "
+                        "max_concurrency); default: the largest load meeting the targets, or offline without targets")
+    p.add_argument("--engine", default=DEFAULT_ENGINE,
+                   help=f"serving engine: {', '.join(ENGINES)} (tuned = a tuned benchmark submission, the raw "
+                        f"calibrated model; default {DEFAULT_ENGINE})")
+    p.add_argument("--measurements", type=Path, nargs="+", metavar="FILE",
+                   help="your own results: plain CSVs (measured-points columns) or vLLM benchmark_serving JSONs "
+                        "(a JSON is taken to be this --model/--chip/--precision/--tp/--pp/--ep/--engine)")
+    p.add_argument("--fit-report", action="store_true",
+                   help="also print the correction factors and the residuals of the --measurements against the model")
     p.add_argument("--ttft-ms", type=float, help="TTFT target at the percentile, ms")
     p.add_argument("--tpot-ms", type=float, help="TPOT target at the percentile, ms")
     p.add_argument("--percentile", type=float, default=99.0, help="latency percentile of the targets (default 99)")
@@ -91,6 +110,7 @@ def _table(ev: Evaluation) -> str:
         ("batch per replica", f"{ev.batch} (memory allows {ev.max_batch} at {ev.memory['occupancy_context_tokens']:.0f} tokens)"),
         ("bound", ev.bound),
         ("throughput", f"{ev.throughput_tokens_per_s:,.0f} output tokens/s ({ev.tokens_per_s_per_replica:,.0f} per replica)"),
+        ("source", _source_line(ev)),
         ("TTFT", f"{ev.ttft_ms:,.1f} ms (prompt alone {ev.prefill_ms_batch1:,.1f} ms)"),
         ("TPOT", f"{ev.tpot_ms:,.2f} ms (batch 1: {ev.tpot_ms_batch1:,.2f} ms)"),
         ("prefill share", f"{100 * ev.prefill_share:.0f} % of compute"),
@@ -100,6 +120,48 @@ def _table(ev: Evaluation) -> str:
     w = max(len(k) for k, _ in rows)
     out = [f"  {k:<{w}}  {v}" for k, v in rows]
     return "\n".join(out + [f"  note: {n}" for n in ev.notes])
+
+
+def _source_line(ev: Evaluation) -> str:
+    conc = "" if ev.concurrency is None else f" at concurrency {ev.concurrency:g}"
+    if ev.perf_source == "measured":
+        return f"measured ({ev.engine}{conc})"
+    band = (f"; P10-P90 {ev.tokens_per_s_p10 * ev.replicas:,.0f}-{ev.tokens_per_s_p90 * ev.replicas:,.0f} tokens/s"
+            if math.isfinite(ev.tokens_per_s_p10) else "")
+    what = "raw model (tuned submission)" if ev.perf_source == "model" else f"model x {ev.factor:.3f} ({ev.factor_level})"
+    return f"{what}, engine {ev.engine}{conc}{band}" + ("; extrapolated" if ev.extrapolated else "")
+
+
+def _user_points(args: argparse.Namespace, engine: str) -> list[MeasuredPoint]:
+    """Points of --measurements; raises ValueError naming the file and what is wrong."""
+    out: list[MeasuredPoint] = []
+    for path in args.measurements or []:
+        if path.suffix.lower() == ".json":
+            if args.tp is None:
+                raise ValueError(f"--measurements {path}: a benchmark JSON does not say its layout; give --tp (and --pp)")
+            out.append(read_vllm_json(path, args.model, args.chip, args.precision, args.tp, engine, args.pp or 1, args.ep))
+        else:
+            out += read_plain_csv(path)
+    return out
+
+
+def _fit_report(pr: Predictor) -> str:
+    rep = pr.report
+    fac = rep.get("factors", {})
+    lines = ["fit: " + str(rep.get("method", "")),
+             "  factors (engine|family): " + ", ".join(f"{k} {v:.3f}" for k, v in fac.get("engine_x_family", {}).items()),
+             "  factors (engine): " + ", ".join(f"{k} {v:.3f}" for k, v in fac.get("engine", {}).items())
+             + f"; pooled {fac.get('pooled', 1.0):.3f}"]
+    user = [r for r in rep.get("rows", []) if r["origin"] == "user"]
+    if user:
+        lines.append("  your measurements (tokens/s per chip): measured / raw model / corrected, error of the corrected")
+    for r in user:
+        err = r["corrected_error_pct"]
+        lines.append(f"    {r['id']}: {r['model']} {r['chip']} {r['precision']} TP{r['tp']} {r['engine']} "
+                     f"c={r['concurrency']}: {r['measured_tokens_per_s_per_chip']:,.1f} / "
+                     f"{r['raw_tokens_per_s_per_chip'] or float('nan'):,.1f} / {r['corrected_tokens_per_s_per_chip'] or float('nan'):,.1f}"
+                     + ("" if err is None else f" ({err:+.1f} %)"))
+    return "\n".join(lines)
 
 
 def run_perf(args: argparse.Namespace) -> int:
@@ -116,6 +178,8 @@ def run_perf(args: argparse.Namespace) -> int:
         chips = load_chip_catalog(args.chip_catalog) if args.chip_catalog else load_chip_catalog()
         models = load_model_catalog(args.model_catalog) if args.model_catalog else load_model_catalog()
         calibration = load_calibration(args.calibration)
+        engine = normalise_engine(args.engine)
+        predictor = build_predictor(calibration, _user_points(args, engine), 0.5, models, chips)
     except InputError as exc:
         _err(exc.report())
         return EXIT_BAD_INPUT
@@ -137,6 +201,7 @@ def run_perf(args: argparse.Namespace) -> int:
     shape = RequestShape(args.prompt_tokens, args.output_tokens, args.length_cv)
     targets = Targets((args.ttft_ms or math.inf) / 1e3, (args.tpot_ms or math.inf) / 1e3, args.percentile)
     kw = {"electricity_usd_per_kwh": args.electricity_usd_per_kwh, "pue": args.pue}
+    how = {"predictor": predictor, "engine": engine}
     if args.tp is not None or args.pp is not None:
         layout = Layout(args.tp or 1, args.pp or 1, args.ep)
         bad = layout_problem(model, chip, layout)
@@ -146,10 +211,12 @@ def run_perf(args: argparse.Namespace) -> int:
         if args.chips % layout.chips:
             _err(f"--chips {args.chips} is not a multiple of TP x PP = {layout.chips}")
             return EXIT_BAD_INPUT
+        conc = None if args.concurrency is None else args.concurrency / (args.chips // layout.chips)
         ev: Evaluation | None = evaluate(model, chip, args.chips, args.precision, kv, layout, shape, targets,
-                                         calibration, args.batch, **kw)
+                                         calibration, args.batch, concurrency=conc, **how, **kw)  # type: ignore[arg-type]
     else:
-        ev = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, args.batch, **kw)
+        ev = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, args.batch,
+                             system_concurrency=args.concurrency, **how, **kw)  # type: ignore[arg-type]
         if ev is None:
             widest = Layout(tp=min(tp_limit(model, chip), args.chips), pp=1)
             mf = memory_fit(model, chip, args.precision, kv, widest, shape.full_context)
@@ -171,6 +238,8 @@ def run_perf(args: argparse.Namespace) -> int:
         return EXIT_INFEASIBLE
     if not args.json:
         print(_table(ev))
+    if args.fit_report:
+        print(_fit_report(predictor), file=sys.stderr if args.json else sys.stdout)
     if args.plot:
         from planner.perf.plot import plot_roofline
 

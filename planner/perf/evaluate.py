@@ -1,6 +1,7 @@
 """One (model, chip, precision, layout, request shape) evaluated end to end: memory, speed, latency, power.
 
 This is what `planner perf` prints; `best_evaluation` picks the layout with the highest system throughput.
+Speed and latency come from the one predictor (`planner.perf.predictor`), as for the options table.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from typing import Any
 
 from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
-from planner.perf.layout import Layout, ep_candidates, tp_candidates
+from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine
+from planner.perf.layout import Layout, ep_candidates, layout_problem, tp_candidates
 from planner.perf.memory import memory_fit
 from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w, usd_per_million_tokens
 from planner.perf.precision import compute_precision
-from planner.perf.serving import RequestShape, Targets, operating_point
+from planner.perf.predictor import Lane, Predictor, Question, build_predictor
+from planner.perf.serving import RequestShape, Targets
 from planner.perf.stage import StageParams, stage_params
 from planner.perf.step import decode_step, prefill_latency
 from planner.schemas.chips import ChipSpec
@@ -55,6 +58,15 @@ class Evaluation:
     usd_per_million_tokens: float
     memory: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    engine: str = "vllm"
+    concurrency: float | None = None      # closed-loop client concurrency per replica, when asked
+    perf_source: str = "model"            # measured | corrected | model
+    extrapolated: bool = True
+    tokens_per_s_p10: float = math.nan    # per replica
+    tokens_per_s_p50: float = math.nan
+    tokens_per_s_p90: float = math.nan
+    factor: float = 1.0                   # speed factor of the correction applied
+    factor_level: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -63,33 +75,39 @@ class Evaluation:
 
 def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_precision: str, layout: Layout,
              shape: RequestShape, targets: Targets, calibration: Calibration, batch: int | None = None,
-             electricity_usd_per_kwh: float = 0.08, pue: float = 1.3) -> Evaluation:
+             electricity_usd_per_kwh: float = 0.08, pue: float = 1.3, predictor: Predictor | None = None,
+             engine: str = DEFAULT_ENGINE, concurrency: float | None = None) -> Evaluation:
     """Evaluate one layout; a layout that does not fit comes back with fits=False and the memory numbers."""
+    pr = predictor if predictor is not None else build_predictor(calibration)
     cp = compute_precision(chip, precision) or precision
-    mem = memory_fit(model, chip, precision, kv_precision, layout, shape.occupancy_context)
-    full = memory_fit(model, chip, precision, kv_precision, layout, shape.full_context)
-    p: StageParams = stage_params(model, chip, precision, kv_precision, layout, calibration)
-    op = operating_point(p, shape, targets, calibration.request_overhead_ms / 1e3, batch)
+    reserve = reserve_engine(engine)
+    mem = memory_fit(model, chip, precision, kv_precision, layout, shape.occupancy_context, reserve)
+    full = memory_fit(model, chip, precision, kv_precision, layout, shape.full_context, reserve)
+    p: StageParams = stage_params(model, chip, precision, kv_precision, layout, calibration, engine=reserve)
+    q = Question(shape.prompt_tokens, shape.output_tokens, shape.length_cv, targets.ttft_s * 1e3, targets.tpot_s * 1e3,
+                 targets.percentile, engine, concurrency, batch)
+    r = pr.predict(model, [Lane(chip, precision, kv_precision, layout)], q)[0]
     replicas = chips // layout.chips
-    fits = full.fits and mem.max_batch >= (batch or 1)
-    ok = bool(op.feasible) and fits
-    x = float(op.tokens_per_s) if ok else math.nan
-    pw = float(replica_power_w(layout.chips, chip.tdp_w, float(op.utilisation), chip.server.chips_per_server,
+    fits = (full.fits and mem.max_batch >= (batch or 1)) or r.perf_source == "measured"
+    ok = r.feasible and fits
+    x = r.tokens_per_s_per_replica if ok else math.nan
+    pw = float(replica_power_w(layout.chips, chip.tdp_w, r.utilisation, chip.server.chips_per_server,
                                chip.server.overhead_power_w)) if ok else math.nan
     price = chip_price_usd(chip) * layout.chips
     notes = []
     if cp != precision:
         notes.append(f"{precision} weights computed in {cp} (weight-only quantization: memory gain, no compute gain)")
+    f = r.factor if r.perf_source != "measured" else 1.0
     tpot1, _ = decode_step(p, 1.0, shape.occupancy_context)
     return Evaluation(
         model=model.model_id, chip=chip.chip_id, chips=chips, precision=precision, kv_precision=kv_precision,
         compute_precision=cp, tp=layout.tp, pp=layout.pp, ep=layout.ep, replicas=replicas,
-        batch=int(op.batch) if ok else 0, max_batch=mem.max_batch, fits=fits, meets_targets=ok,
-        bound=str(op.bound) if ok else "none",
+        batch=int(r.batch) if ok else 0, max_batch=min(mem.max_batch, int(batch_cap(engine))), fits=fits, meets_targets=ok,
+        bound=r.bound if ok else "none",
         throughput_tokens_per_s=x * replicas, tokens_per_s_per_replica=x,
-        ttft_ms=float(op.ttft_s) * 1e3, tpot_ms=float(op.tpot_s) * 1e3,
-        prefill_ms_batch1=float(prefill_latency(p, shape.prompt_tokens)) * 1e3, tpot_ms_batch1=float(tpot1) * 1e3,
-        prefill_share=float(op.prefill_share), utilisation=float(op.utilisation),
+        ttft_ms=r.ttft_ms, tpot_ms=r.tpot_ms,
+        prefill_ms_batch1=float(prefill_latency(p, shape.prompt_tokens)) * 1e3 / f, tpot_ms_batch1=float(tpot1) * 1e3 / f,
+        prefill_share=r.prefill_share, utilisation=r.utilisation,
         power_w=pw * replicas, power_w_per_replica=pw, joules_per_token=float(joules_per_token(pw, x)),
         usd_per_million_tokens=(usd_per_million_tokens(x, pw, price, chip.lifetime_quarters / 4.0,
                                                        electricity_usd_per_kwh, pue) if ok else math.nan),
@@ -102,23 +120,33 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
             "max_batch": mem.max_batch,
         },
         notes=notes + ([] if full.fits else [full.explain()]),
+        engine=engine, concurrency=concurrency, perf_source=r.perf_source, extrapolated=r.extrapolated,
+        tokens_per_s_p10=r.tokens_per_s_p10 if ok else math.nan, tokens_per_s_p50=r.tokens_per_s_p50 if ok else math.nan,
+        tokens_per_s_p90=r.tokens_per_s_p90 if ok else math.nan, factor=r.factor, factor_level=r.factor_level,
     )
 
 
 def best_evaluation(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_precision: str,
                     shape: RequestShape, targets: Targets, calibration: Calibration, batch: int | None = None,
-                    **kw: float) -> Evaluation | None:
-    """The candidate layout with the highest system throughput (ties: lower TPOT); None when none fits."""
+                    predictor: Predictor | None = None, engine: str = DEFAULT_ENGINE,
+                    system_concurrency: float | None = None, **kw: float) -> Evaluation | None:
+    """The candidate layout with the highest system throughput (ties: lower TPOT); None when none fits.
+    `system_concurrency`: closed-loop clients against all `chips`, spread evenly over each layout's replicas."""
     feasible: list[Evaluation] = []
     fitting: list[Evaluation] = []
-    layouts = candidate_layouts(model, chip, precision, kv_precision, shape.full_context, chips)
+    pr = predictor if predictor is not None else build_predictor(calibration)
+    layouts = candidate_layouts(model, chip, precision, kv_precision, shape.full_context, chips, reserve_engine(engine))
+    layouts += [lay for lay in pr.measured_layouts(model.model_id, chip.chip_id, precision, engine, shape.prompt_tokens,
+                                                   shape.output_tokens) if layout_problem(model, chip, lay) is None]
     # Also the layouts that use the whole system as one pipeline (e.g. 576 Groq chips = TP8 x PP72).
     layouts += [Layout(tp=tp, pp=chips // tp, ep=ep) for tp in tp_candidates(model, chip)
                 if chips % tp == 0 and 1 < chips // tp <= model.n_layers for ep in ep_candidates(model, tp)]
     for layout in dict.fromkeys(layouts):
         if chips % layout.chips:
             continue
-        ev = evaluate(model, chip, chips, precision, kv_precision, layout, shape, targets, calibration, batch, **kw)
+        ev = evaluate(model, chip, chips, precision, kv_precision, layout, shape, targets, calibration, batch,
+                      predictor=pr, engine=engine, **kw,  # type: ignore[arg-type]
+                      concurrency=None if system_concurrency is None else system_concurrency / (chips // layout.chips))
         (feasible if ev.meets_targets else fitting if ev.fits else []).append(ev)
     if feasible:
         return max(feasible, key=lambda e: (e.throughput_tokens_per_s, -e.tpot_ms))

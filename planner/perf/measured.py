@@ -27,25 +27,11 @@ import numpy as np
 import pandas as pd
 
 from planner.perf.calibration import DATA_DIR
+from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine  # noqa: F401 (re-exported)
 
 BUNDLED_MEASURED = DATA_DIR / "measured.csv"
-#: Engines the model knows; `trt` (InferenceX spelling) is read as `trtllm`.
-ENGINES = ("trtllm", "vllm", "sglang")
-DEFAULT_ENGINE = "vllm"
-_ENGINE_ALIASES = {"trt": "trtllm", "tensorrt-llm": "trtllm", "tensorrt_llm": "trtllm", "trt-llm": "trtllm"}
 PLAIN_CSV_COLUMNS = ("model_id", "chip_id", "precision", "tp", "engine", "prompt_tokens", "output_tokens",
                      "concurrency", "output_tokens_per_s", "ttft_ms", "tpot_ms")
-
-
-def normalise_engine(name: object) -> str:
-    """'trt' -> 'trtllm'; empty -> DEFAULT_ENGINE; raises ValueError for an unknown engine."""
-    s = str(name or "").strip().lower()
-    if not s or s == "nan":
-        return DEFAULT_ENGINE
-    s = _ENGINE_ALIASES.get(s, s)
-    if s not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}; expected one of {', '.join(ENGINES)}")
-    return s
 
 
 @dataclass(frozen=True)
@@ -67,6 +53,9 @@ class MeasuredPoint:
     ttft_ms: float | None
     tpot_ms: float | None
     source: str
+    ttft_p99_ms: float | None = None  # 99th-percentile latencies where the source gives them
+    tpot_p99_ms: float | None = None
+    user: bool = False              # from the user's own files (scenario `inputs.measurements`), not the bundled table
 
     @property
     def chips(self) -> int:
@@ -115,12 +104,13 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
             prompt_tokens=float(r["isl"]), output_tokens=float(r["osl"]), concurrency=conc,
             tokens_per_s_per_chip=per_chip, ttft_ms=_f(r.get("ttft_mean_ms")), tpot_ms=_f(r.get("tpot_mean_ms")),
             source=str(r.get("source_url") or r.get("source") or path.name),
+            ttft_p99_ms=_f(r.get("ttft_p99_ms")), tpot_p99_ms=_f(r.get("tpot_p99_ms")),
         ))
     return out
 
 
 def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: int, engine: str = "vllm",
-                   pp: int = 1) -> MeasuredPoint:
+                   pp: int = 1, ep: int = 1) -> MeasuredPoint:
     """One result JSON of vLLM's `benchmark_serving.py --save-result`; raises ValueError naming a missing key."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -135,12 +125,15 @@ def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: 
     if n <= 0:
         raise ValueError(f"{path}: completed must be > 0")
     conc = _f(doc.get("max_concurrency"))
+    if conc is not None and conc <= 0:
+        raise ValueError(f"{path}: max_concurrency must be > 0 (or absent/null for an unlimited run)")
     return MeasuredPoint(
-        row_id=Path(path).stem, model_id=model_id, chip_id=chip_id, precision=precision, tp=tp, pp=pp, ep=1,
+        row_id=Path(path).stem, model_id=model_id, chip_id=chip_id, precision=precision, tp=tp, pp=pp, ep=ep,
         engine=normalise_engine(engine), prompt_tokens=float(doc["total_input_tokens"]) / n,
         output_tokens=float(doc["total_output_tokens"]) / n, concurrency=conc,
         tokens_per_s_per_chip=float(doc["output_throughput"]) / (tp * pp),
         ttft_ms=_f(doc.get("mean_ttft_ms")), tpot_ms=_f(doc.get("mean_tpot_ms")), source=str(path),
+        ttft_p99_ms=_f(doc.get("p99_ttft_ms")), tpot_p99_ms=_f(doc.get("p99_tpot_ms")), user=True,
     )
 
 
@@ -166,7 +159,7 @@ def read_plain_csv(path: Path) -> list[MeasuredPoint]:
             precision=str(r["precision"]).lower(), tp=tp, pp=1, ep=1, engine=eng,
             prompt_tokens=float(r["prompt_tokens"]), output_tokens=float(r["output_tokens"]),
             concurrency=_f(r["concurrency"]), tokens_per_s_per_chip=x / tp, ttft_ms=_f(r["ttft_ms"]),
-            tpot_ms=_f(r["tpot_ms"]), source=str(path),
+            tpot_ms=_f(r["tpot_ms"]), source=str(path), user=True,
         ))
     if problems:
         raise ValueError("\n".join(problems))

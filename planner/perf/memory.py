@@ -98,13 +98,14 @@ class MemoryFit:
 
 
 def memory_fit(
-    model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout, context_tokens: float
+    model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout, context_tokens: float,
+    engine: str = DEFAULT_RESERVE_ENGINE,
 ) -> MemoryFit:
-    """Weights, KV per token, reserve and the largest batch at `context_tokens` for one layout."""
+    """Weights, KV per token, the `engine`'s reserve and the largest batch at `context_tokens` for one layout."""
     weights = model_costs(model).weight_bytes(precision) / layout.chips
     kv = kv_bytes_per_token_per_chip(model, kv_precision, layout)
     mem = memory_bytes(chip)
-    reserve = reserve_bytes(chip, weights)
+    reserve = reserve_bytes(chip, weights, engine)
     free = mem - weights - reserve
     per_seq = kv * max(context_tokens, 1.0)
     max_batch = int(min(MAX_BATCH_PER_REPLICA, math.floor(free / per_seq))) if free > 0 else 0
@@ -112,7 +113,7 @@ def memory_fit(
 
 
 def min_pipeline_depth(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, tp: int,
-                       context_tokens: float) -> int | None:
+                       context_tokens: float, engine: str = DEFAULT_RESERVE_ENGINE) -> int | None:
     """Smallest PP (any integer) at which one sequence of `context_tokens` fits with TP=`tp`; None if none does."""
     weights = model_costs(model).weight_bytes(precision)
     mem = memory_bytes(chip) * (1.0 - RESERVE_FRACTION[chip.memory_kind])
@@ -120,7 +121,7 @@ def min_pipeline_depth(model: ModelSpec, chip: ChipSpec, precision: str, kv_prec
     # weights/(tp*pp) + kv_all/pp <= mem  ->  pp >= (weights/tp + kv_all) / mem
     pp = max(1, math.ceil((weights / tp + kv_all) / mem))
     while pp <= model.n_layers:
-        if memory_fit(model, chip, precision, kv_precision, Layout(tp=tp, pp=pp), context_tokens).fits:
+        if memory_fit(model, chip, precision, kv_precision, Layout(tp=tp, pp=pp), context_tokens, engine).fits:
             return pp
         pp += 1
     return None

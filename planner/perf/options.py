@@ -1,8 +1,10 @@
 """Deployment options: for a workload, every (chip, precision, TP, PP, EP) layout that meets its latency targets.
 
 For each chip and each allowed precision the chip can run (natively, or weight-only: memory gain without compute
-gain), the candidate layouts of `planner.perf.candidates` are evaluated at once (numpy lanes) at their operating
-point (`planner.perf.serving`): the largest load whose TTFT and TPOT at the workload's percentile meet its targets.
+gain), the candidate layouts of `planner.perf.candidates` (with the memory reserve of the workload's engine), plus
+any layout a measurement covers, are evaluated at once by the one predictor (`planner.perf.predictor`): measured
+where a measurement covers the case, else the corrected model at its operating point (the largest load whose TTFT
+and TPOT at the workload's percentile meet its targets, under the engine's batch limit).
 Dominated layouts are dropped per (chip, precision): a layout is kept only if no other one is at least as good in
 both tokens/s per chip and latency (TPOT; TTFT already meets its target) and better in one of them.
 Results are memoised per input hash (workload shape, model, chips, calibration) in process, and optionally as CSV
@@ -18,23 +20,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from planner.perf.calibration import Calibration, load_calibration
+from planner.perf.calibration import Calibration, load_calibration  # noqa: F401 (load_calibration re-exported)
 from planner.perf.candidates import candidate_layouts
-from planner.perf.layout import Layout
+from planner.perf.engines import DEFAULT_ENGINE, reserve_engine
+from planner.perf.layout import layout_problem
 from planner.perf.power import joules_per_token, replica_power_w
 from planner.perf.precision import DEFAULT_KV_PRECISION, compute_precision
-from planner.perf.serving import RequestShape, Targets, operating_point
-from planner.perf.stage import StageParams, stack, stage_params
+from planner.perf.predictor import _STAGE_MEMO as PREDICTOR_STAGE_MEMO
+from planner.perf.predictor import Lane, Predictor, Question, build_predictor, spec_hash
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 from planner.schemas.workloads import WorkloadRow
 
 #: Coefficient of variation of request lengths assumed for forecast workloads (only means are given).
 WORKLOAD_LENGTH_CV = 1.0
-CACHE_VERSION = "options/1"
+CACHE_VERSION = "options/2"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,13 @@ class DeploymentOption:
     tpot_ms: float
     power_w_per_replica: float  # chips x (idle + util x (TDP-idle)) + chips/chips_per_server x server overhead
     joules_per_token: float
-    bound: str              # "memory" | "compute" | "interconnect"
+    bound: str              # "memory" | "compute" | "interconnect" | "measured"
+    engine: str = "vllm"    # serving engine the figures assume (planner.perf.engines)
+    perf_source: str = "model"  # "measured" | "corrected" | "model" (planner.perf.predictor)
+    extrapolated: bool = True   # far from any measurement (planner.perf.predictor)
+    tokens_per_s_p10: float = math.nan  # per replica, leave-one-source-out interval of the corrected model
+    tokens_per_s_p50: float = math.nan
+    tokens_per_s_p90: float = math.nan
 
     @property
     def tokens_per_s_per_chip(self) -> float:
@@ -63,36 +71,30 @@ class DeploymentOption:
 
 OPTION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DeploymentOption))
 
-_SPEC_HASH: dict[int, tuple[object, str]] = {}
 _MEMO: dict[str, list[DeploymentOption]] = {}
-_STAGE_MEMO: dict[tuple[str, str, str, str, Layout, str], StageParams] = {}
+_STAGE_MEMO = PREDICTOR_STAGE_MEMO  # cleared by benchmarks that time a cold table
 
 
-def _spec_hash(obj: ModelSpec | ChipSpec) -> str:
-    """Content hash of a catalog entry (memoised by object identity; the object is kept alive with it)."""
-    hit = _SPEC_HASH.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    h = hashlib.sha256(obj.model_dump_json().encode()).hexdigest()[:16]
-    _SPEC_HASH[id(obj)] = (obj, h)
-    return h
+def workload_engine(workload: WorkloadRow, default_engine: str = DEFAULT_ENGINE) -> str:
+    """The engine a workload row is served with: its own `engine` column, else the scenario default."""
+    return workload.engine or default_engine
 
 
-def workload_shape_key(workload: WorkloadRow, model: ModelSpec, chips: Sequence[ChipSpec], calibration: Calibration) -> str:
+def workload_question(workload: WorkloadRow, default_engine: str = DEFAULT_ENGINE) -> Question:
+    """The predictor question of a workload row (`planner perf` asks the same with the same flags)."""
+    return Question(workload.prompt_tokens_mean, workload.output_tokens_mean, WORKLOAD_LENGTH_CV, workload.ttft_ms,
+                    workload.tpot_ms, workload.latency_percentile, workload_engine(workload, default_engine))
+
+
+def workload_shape_key(workload: WorkloadRow, model: ModelSpec, chips: Sequence[ChipSpec], predictor: Predictor,
+                       default_engine: str = DEFAULT_ENGINE) -> str:
     """Hash of everything an option list depends on (not the workload id, quarter or demand)."""
     payload = [
         CACHE_VERSION, workload.model_id, workload.prompt_tokens_mean, workload.output_tokens_mean, workload.ttft_ms,
-        workload.tpot_ms, workload.latency_percentile, sorted(workload.allowed_precisions), _spec_hash(model),
-        sorted((c.chip_id, _spec_hash(c)) for c in chips), calibration.digest(),
+        workload.tpot_ms, workload.latency_percentile, sorted(workload.allowed_precisions), spec_hash(model),
+        sorted((c.chip_id, spec_hash(c)) for c in chips), predictor.digest(), workload_engine(workload, default_engine),
     ]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
-
-
-def _stage(model: ModelSpec, chip: ChipSpec, p: str, kv: str, layout: Layout, cal: Calibration) -> StageParams:
-    key = (_spec_hash(model), _spec_hash(chip), p, kv, layout, cal.digest())
-    if key not in _STAGE_MEMO:
-        _STAGE_MEMO[key] = stage_params(model, chip, p, kv, layout, cal)
-    return _STAGE_MEMO[key]
 
 
 def _dominated(a: DeploymentOption, b: DeploymentOption) -> bool:
@@ -115,42 +117,44 @@ def prune_dominated(options: Sequence[DeploymentOption]) -> list[DeploymentOptio
 
 
 def deployment_options(workload: WorkloadRow, model: ModelSpec, chips: Iterable[ChipSpec],
-                       calibration: Calibration | None = None) -> list[DeploymentOption]:
-    """Every layout meeting the workload's latency targets and allowed precisions (one best batch per layout)."""
-    cal = calibration if calibration is not None else load_calibration()
+                       calibration: Calibration | None = None, predictor: Predictor | None = None,
+                       default_engine: str = DEFAULT_ENGINE) -> list[DeploymentOption]:
+    """Every layout meeting the workload's latency targets and allowed precisions (one best batch per layout).
+    `predictor` defaults to the bundled fit on `calibration`; `default_engine` serves rows without an engine."""
+    pr = predictor if predictor is not None else build_predictor(calibration)
     chip_list = list(chips)
-    key = workload_shape_key(workload, model, chip_list, cal)
+    key = workload_shape_key(workload, model, chip_list, pr, default_engine)
     if key in _MEMO:
         return list(_MEMO[key])
-    shape = RequestShape(workload.prompt_tokens_mean, workload.output_tokens_mean, WORKLOAD_LENGTH_CV)
-    targets = Targets(workload.ttft_ms / 1e3, workload.tpot_ms / 1e3, workload.latency_percentile)
-    lanes: list[tuple[ChipSpec, str, str, Layout]] = []
-    params: list[StageParams] = []
+    q = workload_question(workload, default_engine)
+    lanes: list[Lane] = []
     for chip in chip_list:
         for p in dict.fromkeys(workload.allowed_precisions):
             if compute_precision(chip, p) is None:
                 continue
             kv = DEFAULT_KV_PRECISION[p]
-            for layout in candidate_layouts(model, chip, p, kv, shape.full_context):
-                lanes.append((chip, p, kv, layout))
-                params.append(_stage(model, chip, p, kv, layout, cal))
+            layouts = candidate_layouts(model, chip, p, kv, q.shape.full_context, engine=reserve_engine(q.engine))
+            for lay in pr.measured_layouts(model.model_id, chip.chip_id, p, q.engine, q.prompt_tokens, q.output_tokens):
+                if lay not in layouts and layout_problem(model, chip, lay) is None:
+                    layouts.append(lay)
+            lanes += [Lane(chip, p, kv, layout) for layout in layouts]
     out: list[DeploymentOption] = []
-    if params:
-        sp = stack(params)
-        op = operating_point(sp, shape, targets, cal.request_overhead_ms / 1e3)
-        n_chips = np.array([lay.chips for _, _, _, lay in lanes], dtype=float)
-        power = replica_power_w(n_chips, sp.tdp_w, op.utilisation, sp.chips_per_server, sp.server_overhead_w)
-        jpt = joules_per_token(power, op.tokens_per_s)
-        for i, (chip, p, kv, lay) in enumerate(lanes):
-            if not bool(op.feasible[i]) or not math.isfinite(float(op.tokens_per_s[i])):
-                continue
-            out.append(DeploymentOption(
-                chip_id=chip.chip_id, precision=p, kv_precision=kv, tp=lay.tp, pp=lay.pp, ep=lay.ep,
-                chips_per_replica=lay.chips, batch=int(op.batch[i]),
-                tokens_per_s_per_replica=float(op.tokens_per_s[i]), ttft_ms=float(op.ttft_s[i]) * 1e3,
-                tpot_ms=float(op.tpot_s[i]) * 1e3, power_w_per_replica=float(power[i]),
-                joules_per_token=float(jpt[i]), bound=str(op.bound[i]),
-            ))
+    preds = pr.predict(model, lanes, q)
+    for lane, r in zip(lanes, preds, strict=True):
+        if not r.feasible or not math.isfinite(r.tokens_per_s_per_replica):
+            continue
+        chip, lay = lane.chip, lane.layout
+        power = float(replica_power_w(float(lay.chips), chip.tdp_w, r.utilisation, float(chip.server.chips_per_server),
+                                      chip.server.overhead_power_w))
+        out.append(DeploymentOption(
+            chip_id=chip.chip_id, precision=lane.precision, kv_precision=lane.kv_precision, tp=lay.tp, pp=lay.pp,
+            ep=lay.ep, chips_per_replica=lay.chips, batch=int(r.batch), tokens_per_s_per_replica=r.tokens_per_s_per_replica,
+            ttft_ms=r.ttft_ms, tpot_ms=r.tpot_ms, power_w_per_replica=power,
+            joules_per_token=float(joules_per_token(power, r.tokens_per_s_per_replica)), bound=r.bound,
+            engine=q.engine, perf_source=r.perf_source, extrapolated=r.extrapolated,
+            tokens_per_s_p10=r.tokens_per_s_p10, tokens_per_s_p50=r.tokens_per_s_p50,
+            tokens_per_s_p90=r.tokens_per_s_p90,
+        ))
     out = sorted(prune_dominated(out), key=lambda o: (o.chip_id, o.precision, -o.tokens_per_s_per_chip))
     _MEMO[key] = out
     return list(out)
@@ -164,17 +168,18 @@ def _read_cache(path: Path) -> list[DeploymentOption] | None:
     if tuple(df.columns) != OPTION_COLUMNS:
         return None
     types = {f.name: f.type for f in fields(DeploymentOption)}
-    conv = {"int": int, "float": float, "str": str}
+    conv = {"int": int, "float": float, "str": str, "bool": lambda v: str(v).strip().lower() in ("true", "1")}
     return [DeploymentOption(**{k: conv[types[k]](v) for k, v in rec.items()})  # type: ignore[index]
             for rec in df.to_dict("records")]
 
 
 def options_table(workloads: Sequence[WorkloadRow], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
-                  calibration: Calibration | None = None, cache_dir: Path | None = None) -> pd.DataFrame:
+                  calibration: Calibration | None = None, cache_dir: Path | None = None,
+                  predictor: Predictor | None = None, default_engine: str = DEFAULT_ENGINE) -> pd.DataFrame:
     """Tidy table: one row per (workload_id, quarter, option) with columns workload_id, quarter, model_id and every
     DeploymentOption field. Cached per input hash (in-process memo keyed by the workload shape; optionally an on-disk
     cache under `cache_dir`). Raises ValueError naming workloads whose model is not in `models`."""
-    cal = calibration if calibration is not None else load_calibration()
+    pr = predictor if predictor is not None else build_predictor(calibration)
     missing = sorted({w.model_id for w in workloads if w.model_id not in models})
     if missing:
         raise ValueError(f"workloads name model(s) not in the catalog: {', '.join(missing)}")
@@ -188,10 +193,10 @@ def options_table(workloads: Sequence[WorkloadRow], models: Mapping[str, ModelSp
         opts: list[DeploymentOption] | None = None
         path = None
         if cache_dir is not None:
-            path = Path(cache_dir) / f"perf-options-{workload_shape_key(w, model, chip_list, cal)}.csv"
+            path = Path(cache_dir) / f"perf-options-{workload_shape_key(w, model, chip_list, pr, default_engine)}.csv"
             opts = _read_cache(path) if path.exists() else None
         if opts is None:
-            opts = deployment_options(w, model, chip_list, cal)
+            opts = deployment_options(w, model, chip_list, predictor=pr, default_engine=default_engine)
             if path is not None:
                 pd.DataFrame([asdict(o) for o in opts], columns=list(OPTION_COLUMNS)).to_csv(path, index=False)
         for o in opts:

@@ -14,6 +14,9 @@ With targets (Poisson arrivals, latency percentile p, z = z_p), see `planner.per
                  W_p the M/G/1 wait of the prompt behind other prompts (rho = X/O x prefill compute time).
 The operating point is the largest a with TPOT_p <= target and TTFT_p <= target (both grow with a), found by
 bisection; its batch is c(a) rounded up.
+A speed factor f (`time_scale`, the measured correction of `planner.perf.correction`, per lane) divides every
+modelled time (step times, prefill, queueing wait and the request overhead): at a fixed load tokens/s are x f and
+TPOT, TTFT / f, and the targets are checked on those corrected times inside the search.
 """
 
 from __future__ import annotations
@@ -99,26 +102,27 @@ def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None) -> Num:
     return b if cap is None else np.minimum(b, cap)
 
 
-def _at_load(p: StageParams, shape: RequestShape, t: Targets, load: Num, cap: Num, overhead_s: float
-             ) -> tuple[Num, Num, Num, Num, Num]:
-    """(slots, X, TPOT_p, TTFT_p, rho) at mean load a."""
+def _at_load(p: StageParams, shape: RequestShape, t: Targets, load: Num, cap: Num, overhead_s: float,
+             f: Num = 1.0) -> tuple[Num, Num, Num, Num, Num]:
+    """(slots, X, TPOT_p, TTFT_p, rho) at mean load a, every time divided by the speed factor f."""
     i, o, w = shape.prompt_tokens, shape.output_tokens, shape.beam_width
     ctx = shape.occupancy_context
     z = 0.0 if t.offline else z_score(t.percentile)
     slots = np.minimum(slots_needed(load, z), cap)
-    tpot_mean, _ = decode_step(p, load, ctx, i / (o * w), i)
+    tpot_mean = decode_step(p, load, ctx, i / (o * w), i)[0] / f
     x = load / (w * tpot_mean)
-    tpot_p, _ = decode_step(p, slots, ctx, i / (o * w), i)
-    s_p = prefill_compute_time(p, i)
+    tpot_p = decode_step(p, slots, ctx, i / (o * w), i)[0] / f
+    s_p = prefill_compute_time(p, i) / f
     rho = x / o * s_p
     wait = 0.0 if t.offline else mg1_wait_percentile(rho, s_p, shape.length_cv**2, t.percentile)
-    ttft = overhead_s + prefill_latency(p, i) + tpot_p / p.pp + wait
+    ttft = (overhead_s + prefill_latency(p, i)) / f + tpot_p / p.pp + wait
     return slots, x, tpot_p, ttft, rho
 
 
 def operating_point(p: StageParams, shape: RequestShape, targets: Targets, request_overhead_s: float,
-                    batch_cap: Num = None) -> OperatingPoint:
-    """Largest load meeting the targets (module docstring); `batch_cap` limits the batch (e.g. a user's --batch)."""
+                    batch_cap: Num = None, time_scale: Num = 1.0) -> OperatingPoint:
+    """Largest load meeting the targets (module docstring); `batch_cap` limits the batch (the engine's limit, a
+    user's --batch); `time_scale` is the speed factor f (module docstring)."""
     cap = memory_batch(p, shape, batch_cap)
     fits = cap >= 1.0
     capf = np.maximum(cap, 1.0)
@@ -130,7 +134,7 @@ def operating_point(p: StageParams, shape: RequestShape, targets: Targets, reque
         lo = np.minimum(np.full_like(np.asarray(hi, dtype=float), MIN_LOAD), hi)
 
         def ok(a: Num) -> Num:
-            _, _, tpot_p, ttft_p, rho = _at_load(p, shape, targets, a, capf, request_overhead_s)
+            _, _, tpot_p, ttft_p, rho = _at_load(p, shape, targets, a, capf, request_overhead_s, time_scale)
             return (tpot_p <= targets.tpot_s) & (ttft_p <= targets.ttft_s) & (rho < 1.0)
 
         good_hi = ok(hi)
@@ -142,26 +146,48 @@ def operating_point(p: StageParams, shape: RequestShape, targets: Targets, reque
             hi = np.where(m_ok, hi, mid)
         load = np.where(good_hi, hi, lo)
         fits = fits & good_lo
-    slots, x, tpot_p, ttft_p, _ = _at_load(p, shape, targets, load, capf, request_overhead_s)
+    slots, x, tpot_p, ttft_p, _ = _at_load(p, shape, targets, load, capf, request_overhead_s, time_scale)
+    batch = np.ceil(slots - 1e-9) if not targets.offline else capf
+    return _result(p, shape, fits, load, batch, cap, x, ttft_p, tpot_p)
+
+
+def _result(p: StageParams, shape: RequestShape, fits: Num, load: Num, batch: Num, cap: Num, x: Num, ttft: Num,
+            tpot: Num) -> OperatingPoint:
+    """OperatingPoint at mean load `load` (prefill share, utilisation and bound of the mean pass)."""
     b = micro_batch(p, load)
     q = b * shape.prompt_tokens / (shape.output_tokens * shape.beam_width)
     st = stage_step(p, b, q, shape.occupancy_context, shape.prompt_tokens)
     hop = hop_time(p, b + q)
     pre_flops = q * p.flops_prefill_token + p.attn_flops_token_ctx * q * shape.prompt_tokens / 2.0
     nan = np.nan
-    batch = np.ceil(slots - 1e-9) if not targets.offline else capf
     return OperatingPoint(
         feasible=fits,
         load=np.where(fits, load, nan),
         batch=np.where(fits, batch, nan),
         max_batch=cap,
         tokens_per_s=np.where(fits, x, nan),
-        ttft_s=np.where(fits, ttft_p, nan),
-        tpot_s=np.where(fits, tpot_p, nan),
+        ttft_s=np.where(fits, ttft, nan),
+        tpot_s=np.where(fits, tpot, nan),
         prefill_share=np.where(fits, pre_flops / np.maximum(st.flops, 1e-30), nan),
         utilisation=np.where(fits, utilisation(p, st, hop), nan),
         bound=np.where(fits, bound_of(st, hop), "none"),
     )
+
+
+def closed_loop(p: StageParams, shape: RequestShape, concurrency: float, targets: Targets, request_overhead_s: float,
+                batch_cap: Num = None, time_scale: Num = 1.0) -> OperatingPoint:
+    """A closed-loop client at `concurrency` requests (a benchmark's max_concurrency, per replica): b = min(C, the
+    batch memory and the engine allow) sequences run; each user alternates one prompt and O decode steps, so
+      X = b O / (TTFT + O TPOT(b)),  TTFT = request overhead + prefill latency of one prompt,
+    every time divided by the speed factor f. Feasible when b >= 1 and TTFT, TPOT meet the targets (if any)."""
+    cap = memory_batch(p, shape, batch_cap)
+    b = np.minimum(cap, float(concurrency))
+    i, o = shape.prompt_tokens, shape.output_tokens
+    tpot = decode_step(p, np.maximum(b, 1.0), shape.occupancy_context, i / o, i)[0] / time_scale
+    ttft = (request_overhead_s + prefill_latency(p, i)) / time_scale
+    x = np.maximum(b, 1.0) * o / (ttft + o * tpot)
+    fits = (b >= 1.0) & (tpot <= targets.tpot_s) & (ttft <= targets.ttft_s)
+    return _result(p, shape, fits, np.maximum(b, 1.0), np.maximum(b, 1.0), cap, x, ttft, tpot)
 
 
 def static_batch_throughput(p: StageParams, batch: Num, prompt: float, output: float) -> Num:

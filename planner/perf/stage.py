@@ -15,7 +15,12 @@ import numpy as np
 
 from planner.perf.calibration import Calibration
 from planner.perf.layout import Layout
-from planner.perf.memory import kv_bytes_per_token_per_chip, memory_bytes, reserve_bytes
+from planner.perf.memory import (
+    DEFAULT_RESERVE_ENGINE,
+    kv_bytes_per_token_per_chip,
+    memory_bytes,
+    reserve_bytes,
+)
 from planner.perf.model_costs import model_costs
 from planner.perf.precision import compute_precision, peak_flops
 from planner.schemas.chips import ChipSpec
@@ -66,8 +71,9 @@ class StageParams:
 
 
 def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout,
-                 calibration: Calibration, compute: str | None = None) -> StageParams:
+                 calibration: Calibration, compute: str | None = None, engine: str = DEFAULT_RESERVE_ENGINE) -> StageParams:
     """Build `StageParams` for one (model, chip, precision, layout); raise ValueError if the chip cannot run it.
+    `engine` chooses the memory reserve (`planner.perf.memory.reserve_bytes`).
     `compute` forces the matmul precision (e.g. a measured weight-only deployment on a chip that has the narrow one)."""
     cp = compute if compute and chip.peak_tflops.get(compute) else compute_precision(chip, precision)
     if cp is None:
@@ -116,7 +122,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         step_overhead=calibration.step_overhead_us * 1e-6,
         layers=float(layers),
         layer_latency=calibration.layer_latency_s(chip),
-        free_kv_bytes=mem - weights - reserve_bytes(chip, weights),
+        free_kv_bytes=mem - weights - reserve_bytes(chip, weights, engine),
         tdp_w=chip.tdp_w,
         chips_per_server=float(chip.server.chips_per_server),
         server_overhead_w=chip.server.overhead_power_w,

@@ -13,6 +13,7 @@ import pandas as pd
 
 from planner.report import charts
 from planner.report.html_parts import card, esc, image, page, rows_table, table
+from planner.report.perf_lines import perf_sentences
 from planner.results.atomic import atomic_write
 from planner.results.reconcile import reconcile
 from planner.results.summary import binding_sentences, diagnosis_sentences, key_figures, site_peaks
@@ -140,6 +141,7 @@ def build_html(plan: dict[str, Any]) -> str:
     warnings = [f"{p.locator}: {p.message}" for p in reconcile(plan)]
     body = [
         _header(plan, warnings), _key_figures(plan), _findings(plan), _money(tables),
+        '<h3>Performance figures</h3><ul class="findings">' + "".join(f"<li>{esc(x)}</li>" for x in perf_sentences(plan)) + "</ul>",
         _spend(plan, tables["purchases"], quarters),
         "<h2>Capacity</h2>" + image(charts.capacity_chart(tables["capacity"]),
                                     "Line charts of demand, required and served tokens per second by workload",

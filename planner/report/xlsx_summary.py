@@ -8,6 +8,7 @@ from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.errors import Problem
+from planner.report.perf_lines import perf_sentences
 from planner.report.xlsx_cells import (
     NOTE_FONT,
     TITLE_FONT,
@@ -196,6 +197,7 @@ def write_summary_sheet(ws: Worksheet, plan: dict[str, Any], orders: OrderTotals
     row = _sentences(ws, row, "Binding constraints (what relaxing a limit is worth)", binding_sentences(plan),
                      "No binding constraints reported.")
     row = _sentences(ws, row, "Unmet demand", diagnosis_sentences(plan), "All demand is met in every quarter.")
+    row = _sentences(ws, row, "Performance figures (where tokens/s came from)", perf_sentences(plan), "No deployments.")
     lines = [f"{p.locator}: {p.message}" for p in warnings]
     section(ws, row, "Consistency of plan.json")
     for i, line in enumerate(lines or ["All totals in plan.json add up (orders, capex, opex, TCO)."]):

@@ -197,6 +197,10 @@ class Deployment(PlanModel):
     chips: Whole
     tokens_per_s: Number
     power_kw: Number
+    perf_source: OptText = None          # measured | corrected | model (where its tokens/s came from)
+    extrapolated: bool | None = None     # far from any measurement
+    tokens_per_s_p10: OptNumber = None   # replicas x the option's P10 / P90 tokens/s
+    tokens_per_s_p90: OptNumber = None
 
 
 class CapacityRow(PlanModel):
@@ -247,6 +251,12 @@ class Option(PlanModel):
     power_w_per_replica: Number
     joules_per_token: OptNumber
     bound: OptText
+    engine: OptText = None
+    perf_source: OptText = None          # measured | corrected | model
+    extrapolated: bool | None = None
+    tokens_per_s_p10: OptNumber = None   # per replica
+    tokens_per_s_p50: OptNumber = None
+    tokens_per_s_p90: OptNumber = None
 
 
 class InputFile(PlanModel):
@@ -339,6 +349,19 @@ class Finance(PlanModel):
     assets: list[dict[Text, Any]] = []
 
 
+class PerfQuantile(PlanModel):
+    """The quantile of tokens/s the plan bought for, and what it costs against planning at the median (P50)."""
+
+    quantile: Number
+    objective_usd: OptNumber = None
+    capex_usd: OptNumber = None
+    p50_status: OptText = None
+    p50_objective_usd: OptNumber = None
+    p50_capex_usd: OptNumber = None
+    extra_objective_usd: OptNumber = None
+    extra_capex_usd: OptNumber = None
+
+
 class Plan(PlanModel):
     """The whole `plan.json`."""
 
@@ -363,5 +386,6 @@ class Plan(PlanModel):
     binding: list[Binding]
     diagnosis: list[Diagnosis]
     options: list[Option]
+    perf_quantile: PerfQuantile | None = None
     inputs: list[InputFile]
     run: Run

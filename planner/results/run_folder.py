@@ -31,7 +31,7 @@ from pathlib import Path
 from planner.errors import EXIT_BAD_INPUT, PlannerError
 
 MARKER = ".fleet-planner-run"
-TOP_FILES = frozenset({"plan.json", "plan.xlsx", "report.html", MARKER})
+TOP_FILES = frozenset({"plan.json", "plan.xlsx", "report.html", "perf_fit.json", MARKER})
 CSV_DIR = "csv"
 # Temporary twins left by `atomic_write` if a process died mid-write: `.plan.json.0123456789ab.tmp`.
 _ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")

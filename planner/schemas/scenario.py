@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from planner.schemas.common import Identifier, Quarter, StrictModel
+from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
+from planner.schemas.workloads import Engine
 
 
 class Horizon(StrictModel):
@@ -15,6 +16,21 @@ class Horizon(StrictModel):
 
     first_quarter: Quarter = Field(description="First planned quarter, e.g. 2027Q1.")
     quarters: int = Field(ge=1, le=40, description="Number of quarters planned.")
+
+
+class MeasurementFile(StrictModel):
+    """One of the user's result files: a plain CSV (only `file`; written in the scenario as the bare path), or a
+    vLLM `benchmark_serving.py --save-result` JSON with the run it measured (the JSON does not say which model,
+    chip, precision, layout or engine it ran)."""
+
+    file: str = Field(description="Result file (plain CSV or vLLM benchmark JSON), relative to the scenario file.")
+    model_id: Identifier | None = Field(default=None, description="JSON: model that was served (an id in models.yaml).")
+    chip_id: Identifier | None = Field(default=None, description="JSON: chip it ran on (an id in chips.yaml).")
+    precision: Precision | None = Field(default=None, description="JSON: weight precision it ran in.")
+    tp: int | None = Field(default=None, ge=1, le=4096, description="JSON: tensor parallelism of the server (chips per pipeline stage).")
+    pp: int = Field(default=1, ge=1, le=4096, description="JSON: pipeline parallelism of the server.")
+    ep: int = Field(default=1, ge=1, le=4096, description="JSON: expert parallelism of the server (MoE models).")
+    engine: Engine = Field(default="vllm", description="JSON: engine that served it.")
 
 
 class InputPaths(StrictModel):
@@ -25,6 +41,15 @@ class InputPaths(StrictModel):
     workloads: str = Field(description="Workload forecast CSV.")
     sites: str = Field(description="Sites and existing fleet YAML.")
     calibration: str | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
+
+    @field_validator("measurements", mode="before")
+    @classmethod
+    def _bare_paths(cls, value: object) -> object:
+        """A bare path is a plain-CSV entry."""
+        if isinstance(value, list):
+            return [{"file": v} if isinstance(v, str) else v for v in value]
+        return value
+    measurements: list[MeasurementFile] = Field(default_factory=list, description="Your own benchmark results, used wherever they cover a case: a plain CSV path (columns of the measured-points CSV) or a vLLM benchmark JSON with its run (`file`, `model_id`, `chip_id`, `precision`, `tp`, `pp`, `ep`, `engine`).")
 
 
 class DepreciationPolicy(StrictModel):
@@ -52,6 +77,9 @@ class Policy(StrictModel):
         "`true` leaves the fraction as given (default 1: worth its net book value).")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
+    engine: Engine = Field(default="vllm", description="Serving engine of workload rows without an `engine` (`vllm`, `trtllm`, `sglang`; `tuned` = a tuned benchmark submission, the raw calibrated model).")
+    perf_quantile: float = Field(default=0.5, ge=0.05, le=0.95, description="Quantile of the corrected tokens/s the plan buys for (0.5 = median; 0.2 = plan on the pessimistic side).")
+    perf_quantile_compare: bool = Field(default=True, description="When `perf_quantile` is not 0.5, solve again at the median and report the cost difference.")
     depreciation: DepreciationPolicy = Field(default_factory=DepreciationPolicy, description="Depreciation method, salvage and the resale assumption at the horizon's end.")
     horizon_tail_quarters: int = Field(
         default=0, ge=0, le=12,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 
-#: CSV columns in order; the first ten are required, `allowed_sites` may be absent or blank.
+#: CSV columns in order; the first ten are required, `allowed_sites` and `engine` may be absent or blank.
 WORKLOAD_COLUMNS: tuple[str, ...] = (
     "workload_id", "model_id", "quarter", "peak_output_tokens_per_s", "prompt_tokens_mean",
-    "output_tokens_mean", "ttft_ms", "tpot_ms", "latency_percentile", "allowed_precisions", "allowed_sites",
+    "output_tokens_mean", "ttft_ms", "tpot_ms", "latency_percentile", "allowed_precisions", "allowed_sites", "engine",
 )
+#: Serving engines (planner.perf.engines.ENGINES): `tuned` = a tuned benchmark submission (the raw calibrated model).
+Engine = Literal["vllm", "trtllm", "sglang", "tuned"]
+_ENGINE_SPELLINGS = {"trt": "trtllm", "tensorrt-llm": "trtllm", "tensorrt_llm": "trtllm", "trt-llm": "trtllm",
+                     "mlperf": "tuned"}
 REQUIRED_WORKLOAD_COLUMNS: tuple[str, ...] = WORKLOAD_COLUMNS[:10]
 
 
@@ -28,6 +34,15 @@ class WorkloadRow(StrictModel):
     latency_percentile: float = Field(gt=0, lt=100, description="Percentile the latency targets refer to, e.g. 99.")
     allowed_precisions: list[Precision] = Field(min_length=1, description="Weight precisions the quality floor allows; CSV: `fp8;int8`.")
     allowed_sites: list[Identifier] = Field(default_factory=list, description="Sites allowed to serve it; empty = any. CSV: `site_a;site_b`.")
+    engine: Engine | None = Field(default=None, description="Serving engine (`vllm`, `trtllm`, `sglang`, or `tuned` for a tuned benchmark submission); empty = the scenario's `policy.engine`.")
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, value: object) -> object:
+        if isinstance(value, str):
+            s = value.strip().lower()
+            return _ENGINE_SPELLINGS.get(s, s) or None
+        return value
 
     @field_validator("allowed_precisions", "allowed_sites", mode="before")
     @classmethod

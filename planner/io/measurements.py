@@ -1,0 +1,68 @@
+"""Read the scenario's `inputs.measurements` (the user's own benchmark results) into measured points.
+
+Every problem is located as (scenario file, `inputs.measurements[i]`) and says what is wrong and how to fix it;
+all of them are reported together with the other input problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from planner.errors import Problem
+from planner.perf.measured import PLAIN_CSV_COLUMNS, MeasuredPoint, read_plain_csv, read_vllm_json
+from planner.schemas.chips import ChipSpec
+from planner.schemas.models import ModelSpec
+from planner.schemas.scenario import MeasurementFile
+
+
+def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3)
+    return f"unknown {kind} {name!r}" + (f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known))}")
+
+
+def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Mapping[str, ModelSpec] | None,
+                      chips: Mapping[str, ChipSpec] | None) -> tuple[list[MeasuredPoint], list[Problem], dict[str, Path]]:
+    """(points, problems, {role: path}) for the entries; catalogs (when loaded) check model and chip ids."""
+    points: list[MeasuredPoint] = []
+    problems: list[Problem] = []
+    files: dict[str, Path] = {}
+    for i, entry in enumerate(entries):
+        where = f"inputs.measurements[{i}]"
+        path = Path(entry.file)
+        is_json = path.suffix.lower() == ".json"
+        if not path.is_file():
+            problems.append(Problem(label, where, f"file not found: {path}. Paths are relative to the scenario file."))
+            continue
+        missing = [k for k in ("model_id", "chip_id", "precision", "tp") if getattr(entry, k) is None]
+        if is_json and missing:
+            problems.append(Problem(label, where, f"a benchmark JSON does not say what it ran: add {', '.join(missing)} "
+                                    "as {file: x.json, model_id: ..., chip_id: ..., precision: ..., tp: ..., engine: ...}"))
+            continue
+        if not is_json and len(missing) < 4:
+            problems.append(Problem(label, where, "a plain CSV names its runs in its columns; give only its path "
+                                    f"(columns: {', '.join(PLAIN_CSV_COLUMNS)})"))
+            continue
+        try:
+            if not is_json:
+                got = read_plain_csv(path)
+            else:
+                got = [read_vllm_json(path, str(entry.model_id), str(entry.chip_id), str(entry.precision), int(entry.tp or 1),
+                                      entry.engine, entry.pp, entry.ep)]
+        except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
+            hint = "" if is_json else f" (plain CSV columns: {', '.join(PLAIN_CSV_COLUMNS)})"
+            for line in str(exc).splitlines() or [repr(exc)]:
+                problems.append(Problem(label, where, f"{line}{hint}"))
+            continue
+        for p in got:
+            if models is not None and p.model_id not in models:
+                problems.append(Problem(label, where, f"{path.name}: {_unknown('model', p.model_id, list(models))}"))
+            if chips is not None and p.chip_id not in chips:
+                problems.append(Problem(label, where, f"{path.name}: {_unknown('chip', p.chip_id, list(chips))}"))
+            if p.concurrency is None and is_json:
+                problems.append(Problem(label, where, f"{path.name}: max_concurrency is missing or null; run "
+                                        "benchmark_serving with --max-concurrency so the point says how loaded the server was"))
+        points += got
+        files[f"measurements[{i}]"] = path
+    return points, problems, files

@@ -1,0 +1,107 @@
+"""Correction of the analytic model from measurements: a speed factor and an interval per (engine, chip family).
+
+Residuals are r = ln(measured / predicted) over measured points (per chip output tokens/s; predicted by the raw
+model through `planner.perf.predictor`, the very predictor the factor is then applied to).
+  * factor f = exp(median r) of the (engine, family) group when it has >= MIN_GROUP_POINTS points, else of the
+    engine's points (any number), else of all points pooled over every engine. The tuned-submission regime
+    (`engine: tuned`) is the raw calibrated model: f = 1.
+  * interval: leave-one-source-out (LOSO) residuals rl = ln(measured / (predicted x f fitted without the point's
+    source)) grouped the same way, with MIN_INTERVAL_POINTS per group (else engine, else pooled). The figure at
+    quantile q is the corrected prediction x exp(Q(q) - Q(0.5)), Q the empirical quantile (linear between order
+    statistics) of rl, so P50 is the corrected prediction and P10 / P90 spread around it as held-out errors did.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.perf.engines import TUNED
+
+MIN_GROUP_POINTS = 3
+MIN_INTERVAL_POINTS = 5
+#: Level a factor or interval came from, most to least specific.
+LEVELS = ("engine x family", "engine", "pooled", "none")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """Median log residual per (engine, family), per engine, and pooled."""
+
+    by_group: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    by_engine: Mapping[str, float] = field(default_factory=dict)
+    pooled: float = 0.0
+
+    def lookup(self, engine: str, family: str) -> tuple[float, str]:
+        """(factor, level) with the fallback chain engine x family -> engine -> pooled (tuned: 1, 'none')."""
+        if engine == TUNED:
+            return 1.0, "none"
+        if (engine, family) in self.by_group:
+            return math.exp(self.by_group[(engine, family)]), LEVELS[0]
+        if engine in self.by_engine:
+            return math.exp(self.by_engine[engine]), LEVELS[1]
+        return math.exp(self.pooled), LEVELS[2]
+
+    def factor(self, engine: str, family: str) -> float:
+        return self.lookup(engine, family)[0]
+
+
+def _groups(residuals: Sequence[tuple[str, str, float]]) -> tuple[dict[tuple[str, str], list[float]], dict[str, list[float]], list[float]]:
+    groups: dict[tuple[str, str], list[float]] = {}
+    engines: dict[str, list[float]] = {}
+    pooled: list[float] = []
+    for engine, family, r in residuals:
+        if not math.isfinite(r):
+            continue
+        groups.setdefault((engine, family), []).append(r)
+        engines.setdefault(engine, []).append(r)
+        pooled.append(r)
+    return groups, engines, pooled
+
+
+def fit_correction(residuals: Sequence[tuple[str, str, float]]) -> Correction:
+    """Correction from (engine, family, ln(measured / predicted)) triples (module docstring)."""
+    groups, engines, pooled = _groups(residuals)
+    return Correction(
+        {k: float(np.median(v)) for k, v in groups.items() if len(v) >= MIN_GROUP_POINTS},
+        {k: float(np.median(v)) for k, v in engines.items()},
+        float(np.median(pooled)) if pooled else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """LOSO log residuals per (engine, family), per engine and pooled, for quantiles of the corrected figure."""
+
+    by_group: Mapping[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+    by_engine: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    pooled: tuple[float, ...] = ()
+
+    def residuals(self, engine: str, family: str) -> tuple[tuple[float, ...], str]:
+        """The residuals an (engine, family) takes its interval from, and their level (tuned: pooled)."""
+        if (engine, family) in self.by_group:
+            return self.by_group[(engine, family)], LEVELS[0]
+        if engine in self.by_engine:
+            return self.by_engine[engine], LEVELS[1]
+        return self.pooled, LEVELS[2]
+
+    def scale(self, engine: str, family: str, quantile: float) -> float:
+        """exp(Q(q) - Q(0.5)) of the group's LOSO residuals: the figure at quantile q over P50 (1 without data)."""
+        r, _ = self.residuals(engine, family)
+        if not r or quantile == 0.5:
+            return 1.0
+        a = np.asarray(r, dtype=float)
+        return float(math.exp(np.quantile(a, quantile) - np.quantile(a, 0.5)))
+
+
+def fit_intervals(loso_residuals: Sequence[tuple[str, str, float]]) -> Intervals:
+    """Intervals from (engine, family, LOSO log residual) triples (module docstring)."""
+    groups, engines, pooled = _groups(loso_residuals)
+    return Intervals(
+        {k: tuple(sorted(v)) for k, v in groups.items() if len(v) >= MIN_INTERVAL_POINTS},
+        {k: tuple(sorted(v)) for k, v in engines.items() if len(v) >= MIN_INTERVAL_POINTS},
+        tuple(sorted(pooled)),
+    )

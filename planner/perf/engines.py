@@ -1,0 +1,50 @@
+"""Serving engines: the names the planner knows, their default batch limit and which memory reserve they keep.
+
+`tuned` is the regime of a tuned benchmark submission (MLPerf Inference): the analytic model is calibrated on such
+runs (`planner.perf.calibration`), so `tuned` is the raw calibrated model, with no engine correction, the largest
+batch memory allows (up to MAX_BATCH_PER_REPLICA) and the default (vLLM-style) memory reserve it was fitted with.
+The stock engines (`vllm`, `trtllm`, `sglang`) run at their default batch limit and memory reserve, and the
+model is corrected per (engine, chip family) from measurements (`planner.perf.correction`).
+"""
+
+from __future__ import annotations
+
+from planner.perf.memory import DEFAULT_RESERVE_ENGINE, MAX_BATCH_PER_REPLICA
+
+TUNED = "tuned"
+#: Every engine name the planner accepts (workload CSV `engine`, `policy.engine`, `planner perf --engine`).
+ENGINES: tuple[str, ...] = ("vllm", "trtllm", "sglang", TUNED)
+#: Default of `policy.engine`: vLLM, the most widely deployed open engine and the one whose benchmark tool
+#: (`benchmark_serving.py`) users are most likely to have run themselves.
+DEFAULT_ENGINE = "vllm"
+#: Spellings read as an engine name.
+ENGINE_ALIASES: dict[str, str] = {"trt": "trtllm", "tensorrt-llm": "trtllm", "tensorrt_llm": "trtllm", "trt-llm": "trtllm",
+                                  "mlperf": TUNED}
+#: Largest running batch per replica: vLLM max_num_seqs default 256; TensorRT-LLM max_batch_size as its
+#: perf-overview benchmarks run it (2048); SGLang max_running_requests has no fixed default, 1024 is used;
+#: tuned submissions: whatever memory holds.
+ENGINE_BATCH_CAP: dict[str, float] = {"vllm": 256.0, "trtllm": 2048.0, "sglang": 1024.0,
+                                      TUNED: float(MAX_BATCH_PER_REPLICA)}
+
+
+def normalise_engine(name: object, default: str = DEFAULT_ENGINE) -> str:
+    """'trt' -> 'trtllm'; empty -> `default`; raises ValueError naming the known engines for anything else."""
+    s = str(name if name is not None else "").strip().lower()
+    if not s or s == "nan":
+        return default
+    s = ENGINE_ALIASES.get(s, s)
+    if s not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}; expected one of {', '.join(ENGINES)}")
+    return s
+
+
+def reserve_engine(engine: str) -> str:
+    """Whose memory reserve an engine keeps: TensorRT-LLM its own; vLLM, SGLang (same default
+    mem_fraction 0.9 of the total) and tuned runs (the calibration's) the vLLM one."""
+    return "trtllm" if engine == "trtllm" else DEFAULT_RESERVE_ENGINE
+
+
+def batch_cap(engine: str, user_batch: float | None = None) -> float:
+    """The engine's batch limit, lowered to the user's own running-batch limit when one is given."""
+    cap = ENGINE_BATCH_CAP[engine]
+    return cap if user_batch is None else min(cap, float(user_batch))

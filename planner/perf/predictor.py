@@ -1,0 +1,386 @@
+"""The one predictor: what a replica of a layout delivers for a question, measured first, else the corrected model.
+
+`planner perf`, the deployment-options table (so every plan, compare, sweep and breakeven) and the accuracy
+evaluation (`planner.perf.measured_eval`, `benchmarks/perf_accuracy.py`) all call `Predictor.predict`.
+
+For each lane (chip, weight precision, KV precision, layout) and one question (request lengths, latency targets at
+a percentile, engine, optionally a closed-loop client concurrency and a running-batch limit):
+  1. The engine sets the running-batch limit (`planner.perf.engines.ENGINE_BATCH_CAP`, lowered to a user's
+     --batch) and the memory reserve (`reserve_engine`), in every path.
+  2. Measured first: when a measured point covers the lane (`planner.perf.coverage`: same model, chip, precision,
+     layout and engine, lengths within 25 %) and answers the question (concurrency inside the measured range, an
+     offline point, or the largest measured concurrency meeting the targets), its tokens/s per chip x chips per
+     replica is the figure: perf_source `measured`, P10 = P50 = P90 = it.
+  3. Else the analytic model with the speed factor f of the lane's (engine, chip family) -> engine -> pooled
+     (`planner.perf.correction`) applied inside the operating-point search (tokens/s x f, TPOT and TTFT / f, so
+     the targets are checked on corrected times): perf_source `corrected`, or `model` for `engine: tuned` (the raw
+     model calibrated on tuned MLPerf submissions, f = 1). P10 / P50 / P90 and the figure at the predictor's
+     quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals.
+`extrapolated` is true when the figure does not come from a measurement and no measurement exists of the same
+model on the same chip family with the same engine at prompt and output lengths within 25 %, or when a covering
+measurement exists but cannot answer the question (outside its measured concurrency range, its smallest
+concurrency already misses a target, or only offline points for a question with latency targets).
+
+The factor and intervals are fitted when a predictor is built (`build_predictor`: about 50 predictions of the
+bundled table `data/measured.csv`, well under a second, memoised): residuals of the raw predictor, i.e. of this
+very function with f = 1 and no measured lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.perf.calibration import Calibration, load_calibration
+from planner.perf.correction import Correction, Intervals, fit_correction, fit_intervals
+from planner.perf.coverage import at_concurrency, covering_group, near_measurement, offline, under_targets
+from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap, reserve_engine
+from planner.perf.layout import Layout
+from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
+from planner.perf.serving import OperatingPoint, RequestShape, Targets, closed_loop, operating_point
+from planner.perf.stage import StageParams, stack, stage_params
+from planner.schemas.chips import ChipSpec
+from planner.schemas.models import ModelSpec
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What is asked of every lane: request lengths, targets (ms, at a percentile; inf = none), engine, and
+    optionally a closed-loop client concurrency per replica and a running-batch limit."""
+
+    prompt_tokens: float
+    output_tokens: float
+    length_cv: float = 1.0
+    ttft_ms: float = math.inf
+    tpot_ms: float = math.inf
+    percentile: float = 99.0
+    engine: str = DEFAULT_ENGINE
+    concurrency: float | None = None
+    batch: int | None = None
+
+    @property
+    def shape(self) -> RequestShape:
+        return RequestShape(self.prompt_tokens, self.output_tokens, self.length_cv)
+
+    @property
+    def targets(self) -> Targets:
+        return Targets(self.ttft_ms / 1e3, self.tpot_ms / 1e3, self.percentile)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One deployment of a model: chip, weight and KV precision, layout."""
+
+    chip: ChipSpec
+    precision: str
+    kv_precision: str
+    layout: Layout
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Result for one lane. Tokens/s are output tokens/s of one replica; times are ms at the question's percentile."""
+
+    feasible: bool
+    tokens_per_s_per_replica: float  # at the predictor's quantile: the figure plans use
+    tokens_per_s_p10: float
+    tokens_per_s_p50: float
+    tokens_per_s_p90: float
+    ttft_ms: float
+    tpot_ms: float
+    batch: float
+    load: float
+    max_batch: float
+    utilisation: float
+    prefill_share: float
+    bound: str
+    perf_source: str        # measured | corrected | model
+    extrapolated: bool
+    factor: float           # speed factor f applied (1 for measured and tuned)
+    factor_level: str       # engine x family | engine | pooled | none | measured
+    measured_points: int    # points of the covering group that answered (0 when not measured)
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """Calibration + correction + intervals + measured points + the quantile plans use."""
+
+    calibration: Calibration
+    correction: Correction = field(default_factory=Correction)
+    intervals: Intervals = field(default_factory=Intervals)
+    measured: tuple[MeasuredPoint, ...] = ()
+    quantile: float = 0.5
+    use_measured: bool = True
+    use_correction: bool = True
+    report: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def with_quantile(self, quantile: float) -> Predictor:
+        return replace(self, quantile=quantile)
+
+    @cached_property
+    def _digest(self) -> str:
+        payload = [self.calibration.digest(), sorted(self.correction.by_group.items()),
+                   sorted(self.correction.by_engine.items()), self.correction.pooled,
+                   sorted(self.intervals.by_group.items()), sorted(self.intervals.by_engine.items()), self.intervals.pooled,
+                   [repr(p) for p in self.measured], self.quantile, self.use_measured, self.use_correction]
+        return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:16]
+
+    def digest(self) -> str:
+        """Hash of everything a prediction depends on (for memo and cache keys)."""
+        return self._digest
+
+    def family(self, chip: ChipSpec) -> str:
+        return self.calibration.family(chip)
+
+    def speed(self, engine: str, family: str, quantile: float) -> tuple[float, str]:
+        """(f x exp(Q(q) - Q(0.5)), level of f) for a lane's group."""
+        if not self.use_correction:
+            return 1.0, "none"
+        f, level = self.correction.lookup(engine, family)
+        return f * self.intervals.scale(engine, family, quantile), level
+
+    def measured_layouts(self, model_id: str, chip_id: str, precision: str, engine: str, prompt: float,
+                         output: float) -> list[Layout]:
+        """Layouts some measurement covers for this case (added to the candidates so a measured layout is offered)."""
+        if not self.use_measured:
+            return []
+        out = []
+        for p in self.measured:
+            lay = Layout(tp=p.tp, pp=p.pp, ep=p.ep)
+            if lay not in out and covering_group([p], model_id, chip_id, precision, lay, engine, prompt, output):
+                out.append(lay)
+        return out
+
+    def predict(self, model: ModelSpec, lanes: Sequence[Lane], q: Question) -> list[Prediction]:
+        """Predictions for every lane (module docstring). Lanes the chip cannot run come back infeasible."""
+        return _predict(self, model, lanes, q)
+
+
+_STAGE_MEMO: dict[tuple[object, ...], StageParams | None] = {}
+_SPEC_HASH: dict[int, tuple[object, str]] = {}
+
+
+def spec_hash(obj: ModelSpec | ChipSpec) -> str:
+    """Content hash of a catalog entry (memoised by object identity; the object is kept alive with it)."""
+    hit = _SPEC_HASH.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    h = hashlib.sha256(obj.model_dump_json().encode()).hexdigest()[:16]
+    _SPEC_HASH[id(obj)] = (obj, h)
+    return h
+
+
+def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str) -> StageParams | None:
+    key = (spec_hash(model), spec_hash(lane.chip), lane.precision, lane.kv_precision, lane.layout,
+           cal.digest(), reserve_engine(engine))
+    if key not in _STAGE_MEMO:
+        try:
+            _STAGE_MEMO[key] = stage_params(model, lane.chip, lane.precision, lane.kv_precision, lane.layout, cal,
+                                            engine=reserve_engine(engine))
+        except ValueError:
+            _STAGE_MEMO[key] = None
+    return _STAGE_MEMO[key]
+
+
+def _run(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarray) -> OperatingPoint:
+    cap = batch_cap(q.engine, q.batch)
+    overhead = cal.request_overhead_ms / 1e3
+    if q.concurrency is not None:
+        return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale)
+    return operating_point(sp, q.shape, q.targets, overhead, cap, scale)
+
+
+def _f(a: Any, i: int) -> float:
+    return float(np.asarray(a, dtype=float).reshape(-1)[i])
+
+
+def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question) -> list[Prediction]:
+    cal = pr.calibration
+    idx = [i for i, lane in enumerate(lanes) if _stage(model, lane, cal, q.engine) is not None]
+    out: list[Prediction | None] = [None] * len(lanes)
+    ops: dict[float, OperatingPoint] = {}
+    levels: list[str] = []
+    if idx:
+        sp = stack([_stage(model, lanes[i], cal, q.engine) for i in idx])  # type: ignore[misc]
+        fams = [pr.family(lanes[i].chip) for i in idx]
+        levels = [pr.speed(q.engine, fam, 0.5)[1] for fam in fams]
+        quants = list(dict.fromkeys((*QUANTILES, pr.quantile)))
+        # every quantile's lanes in one vectorised search (the per-call cost dominates for small tables)
+        tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
+                               for f in fields(StageParams)})
+        scale = np.array([pr.speed(q.engine, fam, quant)[0] for quant in quants for fam in fams], dtype=float)
+        op = _run(tiled, q, cal, scale)
+        n = len(idx)
+        for j, quant in enumerate(quants):
+            ops[quant] = OperatingPoint(**{f.name: np.asarray(getattr(op, f.name)).reshape(-1)[j * n:(j + 1) * n]
+                                           if np.ndim(getattr(op, f.name)) else getattr(op, f.name)
+                                           for f in fields(OperatingPoint)})
+    model_points = [p for p in pr.measured if p.model_id == model.model_id] if pr.use_measured else []
+    family_of = dict(cal.families)
+    for k, i in enumerate(idx):
+        lane = lanes[i]
+        mid, use = ops[0.5], ops[pr.quantile]
+        answer, covered = None, False
+        if model_points:
+            group = covering_group(model_points, model.model_id, lane.chip.chip_id, lane.precision, lane.layout,
+                                   q.engine, q.prompt_tokens, q.output_tokens)
+            covered = bool(group)
+            if group:
+                if q.concurrency is not None:
+                    answer = at_concurrency(group, q.concurrency)
+                elif math.isinf(q.ttft_ms) and math.isinf(q.tpot_ms):
+                    answer = offline(group)
+                else:
+                    answer = under_targets(group, q.ttft_ms, q.tpot_ms)
+        if answer is not None:
+            x = answer.tokens_per_s_per_chip * lane.layout.chips
+            model_ok = bool(np.asarray(mid.feasible).reshape(-1)[k])
+            conc = answer.concurrency if answer.concurrency is not None else (_f(mid.batch, k) if model_ok else 1.0)
+            out[i] = Prediction(
+                feasible=True, tokens_per_s_per_replica=x, tokens_per_s_p10=x, tokens_per_s_p50=x, tokens_per_s_p90=x,
+                ttft_ms=answer.ttft_ms if answer.ttft_ms is not None else _f(mid.ttft_s, k) * 1e3,
+                tpot_ms=answer.tpot_ms if answer.tpot_ms is not None else _f(mid.tpot_s, k) * 1e3,
+                batch=float(math.ceil(conc - 1e-9)), load=conc, max_batch=_f(mid.max_batch, k),
+                utilisation=_f(mid.utilisation, k) if model_ok else 1.0,
+                prefill_share=_f(mid.prefill_share, k) if model_ok else math.nan,
+                bound=str(np.asarray(mid.bound).reshape(-1)[k]) if model_ok else "measured",
+                perf_source="measured", extrapolated=False, factor=1.0, factor_level="measured",
+                measured_points=answer.points)
+            continue
+        fam = pr.family(lane.chip)
+        near = bool(model_points) and near_measurement(model_points, model.model_id, family_of, fam, q.engine,
+                                                    q.prompt_tokens, q.output_tokens)
+        feasible = bool(np.asarray(use.feasible).reshape(-1)[k]) and math.isfinite(_f(use.tokens_per_s, k))
+        out[i] = Prediction(
+            feasible=feasible, tokens_per_s_per_replica=_f(use.tokens_per_s, k),
+            tokens_per_s_p10=_f(ops[0.1].tokens_per_s, k), tokens_per_s_p50=_f(mid.tokens_per_s, k),
+            tokens_per_s_p90=_f(ops[0.9].tokens_per_s, k),
+            ttft_ms=_f(use.ttft_s, k) * 1e3, tpot_ms=_f(use.tpot_s, k) * 1e3, batch=_f(use.batch, k),
+            load=_f(use.load, k), max_batch=_f(use.max_batch, k), utilisation=_f(use.utilisation, k),
+            prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
+            perf_source="model" if (q.engine == TUNED or not pr.use_correction) else "corrected",
+            extrapolated=covered or not near, factor=pr.speed(q.engine, fam, 0.5)[0], factor_level=levels[k],
+            measured_points=0)
+    nan = math.nan
+    return [o if o is not None else Prediction(False, nan, nan, nan, nan, nan, nan, nan, 0.0, 0.0, 0.0, nan, nan,
+                                               "none", "model", True, 1.0, "none", 0) for o in out]
+
+
+# --- fitting -------------------------------------------------------------------------------------------------
+
+
+def point_lane(p: MeasuredPoint, chip: ChipSpec) -> Lane:
+    """The lane a measured point ran (KV cache in FP8 for FP8/FP4 weights, else as the weights)."""
+    kv = "fp8" if p.precision in ("fp8", "fp4") else p.precision
+    return Lane(chip, p.precision, kv, Layout(tp=p.tp, pp=p.pp, ep=p.ep))
+
+
+def point_question(p: MeasuredPoint) -> Question:
+    """The question a measured point answers (benchmarks use near-fixed lengths: CV 0.1)."""
+    return Question(p.prompt_tokens, p.output_tokens, 0.1, engine=p.engine, concurrency=p.concurrency)
+
+
+def predict_point(pr: Predictor, p: MeasuredPoint, models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec]
+                  ) -> Prediction | None:
+    """The predictor's answer for a measured point's setting, None when its model or chip is not in the catalogs."""
+    if p.model_id not in models or p.chip_id not in chips:
+        return None
+    return pr.predict(models[p.model_id], [point_lane(p, chips[p.chip_id])], point_question(p))[0]
+
+
+def per_chip(pred: Prediction | None, p: MeasuredPoint) -> float:
+    """P50 tokens/s per chip of a prediction (NaN when none)."""
+    if pred is None or not pred.feasible:
+        return math.nan
+    return pred.tokens_per_s_p50 / p.chips
+
+
+def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequence[MeasuredPoint], quantile: float,
+                  models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec]) -> Predictor:
+    """Fit the correction and intervals on `bundled` (module docstring of `planner.perf.correction`); the predictor
+    answers from `user` and `bundled` points where they cover a case."""
+    raw = Predictor(cal, use_measured=False, use_correction=False)
+    fam = [cal.families.get(p.chip_id, p.chip_id) for p in bundled]
+    preds = [per_chip(predict_point(raw, p, models, chips), p) for p in bundled]
+    res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan
+           for p, y in zip(bundled, preds, strict=True)]
+    triples = [(p.engine, f, r) for p, f, r in zip(bundled, fam, res, strict=True)]
+    correction = fit_correction(triples)
+    loso: list[tuple[str, str, float]] = []
+    loso_factor: list[float] = []
+    for i, p in enumerate(bundled):
+        held = fit_correction([t for t, q in zip(triples, bundled, strict=True) if q.source != p.source])
+        f = held.factor(p.engine, fam[i])
+        loso_factor.append(f)
+        loso.append((p.engine, fam[i], res[i] - math.log(f)))
+    intervals = fit_intervals(loso)
+    rows: list[dict[str, Any]] = []
+    for i, p in enumerate(bundled):
+        rows.append(_report_row(p, fam[i], preds[i], correction.factor(p.engine, fam[i]), loso_factor[i], "bundled"))
+    for p in user:
+        y = per_chip(predict_point(raw, p, models, chips), p)
+        f = correction.factor(p.engine, cal.families.get(p.chip_id, p.chip_id))
+        rows.append(_report_row(p, cal.families.get(p.chip_id, p.chip_id), y, f, f, "user"))
+    report = {
+        "method": "median ln(measured / raw model) per (engine, chip family) with >= 3 points, else per engine, "
+                  "else pooled; intervals from leave-one-source-out residuals (planner.perf.correction)",
+        "table": str(BUNDLED_MEASURED.name), "points": len(bundled), "user_points": len(user),
+        "factors": {
+            "engine_x_family": {f"{e}|{f}": round(math.exp(v), 4) for (e, f), v in sorted(correction.by_group.items())},
+            "engine": {e: round(math.exp(v), 4) for e, v in sorted(correction.by_engine.items())},
+            "pooled": round(math.exp(correction.pooled), 4),
+        },
+        "rows": rows,
+    }
+    return Predictor(cal, correction, intervals, (*user, *bundled), quantile, report=report)
+
+
+def _pct(pred: float, measured: float) -> float | None:
+    return None if not math.isfinite(pred) else round(100.0 * (pred - measured) / measured, 2)
+
+
+def _report_row(p: MeasuredPoint, family: str, raw: float, f: float, f_loso: float, origin: str) -> dict[str, Any]:
+    m = p.tokens_per_s_per_chip
+    return {
+        "id": p.row_id, "origin": origin, "source": p.source, "model": p.model_id, "chip": p.chip_id,
+        "family": family, "engine": p.engine, "precision": p.precision, "tp": p.tp, "pp": p.pp,
+        "prompt_tokens": round(p.prompt_tokens, 1), "output_tokens": round(p.output_tokens, 1),
+        "concurrency": p.concurrency, "measured_tokens_per_s_per_chip": round(m, 3),
+        "raw_tokens_per_s_per_chip": None if not math.isfinite(raw) else round(raw, 3),
+        "corrected_tokens_per_s_per_chip": None if not math.isfinite(raw) else round(raw * f, 3),
+        "raw_error_pct": _pct(raw, m), "corrected_error_pct": _pct(raw * f, m),
+        "loso_error_pct": _pct(raw * f_loso, m) if origin == "bundled" else None,
+    }
+
+
+_BUILT: dict[str, Predictor] = {}
+
+
+def build_predictor(calibration: Calibration | None = None, user_points: Sequence[MeasuredPoint] = (),
+                    quantile: float = 0.5, models: Mapping[str, ModelSpec] | None = None,
+                    chips: Mapping[str, ChipSpec] | None = None, table: Path = BUNDLED_MEASURED) -> Predictor:
+    """Fit the correction and intervals on the bundled table and add the user's points (memoised). Catalogs
+    default to the bundled ones; given catalogs override them entry by entry."""
+    from planner.catalog import load_chip_catalog, load_model_catalog
+
+    cal = calibration if calibration is not None else load_calibration()
+    all_models = {**load_model_catalog(), **(models or {})}
+    all_chips = {**load_chip_catalog(), **(chips or {})}
+    key = hashlib.sha256(json.dumps([
+        cal.digest(), str(table), Path(table).stat().st_mtime_ns, [repr(p) for p in user_points], quantile,
+        sorted((k, v.model_dump_json()) for k, v in all_models.items()),
+        sorted((k, v.model_dump_json()) for k, v in all_chips.items()),
+    ]).encode()).hexdigest()
+    if key not in _BUILT:
+        _BUILT[key] = fit_predictor(cal, load_table(table), list(user_points), quantile, all_models, all_chips)
+    return _BUILT[key]
