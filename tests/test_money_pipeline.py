@@ -53,7 +53,7 @@ def test_cli_prints_the_horizon_end_warning(tmp_path: Path, capsys: pytest.Captu
         args += ["--set", f"{key}={value}"]
     assert main(args) == 0
     out, err = capsys.readouterr()
-    assert "objective (net horizon cost) $" in out and "capex cash $" in out and "cash out $" in out
+    assert "objective (net horizon cost, USD) $" in out and "capex cash $" in out and "cash out $" in out
     assert "warning: horizon end: nothing can be ordered in 2027Q3" in err
 
 

@@ -228,7 +228,7 @@ def _plan_at(quantile: float) -> tuple[float, int]:
         "name": "q", "horizon": {"first_quarter": "2027Q1", "quarters": 1},
         "inputs": {"chips": "-", "models": "-", "workloads": "-", "sites": "-"},
         "policy": {"allowed_chips": ["h100_sxm"], "residual_value": False, "engine": "vllm", "perf_quantile": quantile},
-        "chip_terms": {"h100_sxm": {"lead_time_quarters": 0}},
+        "chip_terms": {"h100_sxm": {"lead_time_quarters": 0, "lease_allowed": False}},  # counts purchases
     })
     w = _workload(model_id="llama-3.1-8b", peak_output_tokens_per_s=2_000_000, prompt_tokens_mean=500,
                   output_tokens_mean=200, ttft_ms=1000, tpot_ms=40)
@@ -260,7 +260,7 @@ def test_bad_engine_in_workloads_and_policy_is_located(example_copy: Path, capsy
     lines[1] += ",vlm"
     lines[2:] = [ln + "," for ln in lines[2:]]
     csv.write_text("\n".join(lines) + "\n")
-    example_copy.write_text(example_copy.read_text().replace("  engine: tuned", "  engine: trt_llm"))
+    example_copy.write_text(example_copy.read_text().replace("  objective: min_tco", "  objective: min_tco\n  engine: trt_llm"))
     code, _, err = run_cli(["validate", str(example_copy)], capsys)
     assert code == 2
     assert "(workloads.csv, row 2, engine)" in err and "vllm" in err

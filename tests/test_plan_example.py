@@ -77,6 +77,8 @@ def test_chips_used_within_installed(plan: dict[str, Any]) -> None:
     installed: dict[tuple[str, str, str], int] = defaultdict(int)
     for r in plan["racks"]:
         installed[(r["site"], r["chip"], r["quarter"])] += r["servers"] * inputs.chips[r["chip"]].server.chips_per_server
+    for r in plan.get("leases") or []:  # leased servers stand at the provider's virtual site
+        installed[(r["site"], r["chip"], r["quarter"])] += r["chips"]
     used: dict[tuple[str, str, str], int] = defaultdict(int)
     for d in plan["deployments"]:
         used[(d["site"], d["chip"], d["quarter"])] += d["chips"]
