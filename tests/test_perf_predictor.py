@@ -20,7 +20,7 @@ from planner.perf.measured import MeasuredPoint
 from planner.perf.memory import memory_bytes
 from planner.perf.model_costs import model_costs
 from planner.perf.options import options_table
-from planner.perf.predictor import Lane, Predictor, Question, build_predictor
+from planner.perf.predictor import Lane, Predictor, Question, build_predictor, correction_key
 from planner.pipeline import _with_perf_source, deployment_table
 from planner.schemas.scenario import Scenario, SolverSettings
 from planner.schemas.workloads import WorkloadRow
@@ -166,7 +166,7 @@ def test_correction_scales_step_times_inside_the_search() -> None:
     lane = Lane(chip, "fp8", "fp8", Layout())
     f = 0.5
     raw = Predictor(CAL, use_measured=False, use_correction=False)
-    half = Predictor(CAL, Correction({}, {"vllm": math.log(f)}, 0.0), use_measured=False)
+    half = Predictor(CAL, Correction({}, {correction_key("vllm", model): math.log(f)}, 0.0), use_measured=False)
     offline = Question(1000, 200, 0.1, engine="vllm")
     a, b = raw.predict(model, [lane], offline)[0], half.predict(model, [lane], offline)[0]
     assert b.tokens_per_s_p50 == pytest.approx(f * a.tokens_per_s_p50, rel=1e-9)  # same batch, every step 1/f longer
@@ -344,3 +344,19 @@ def test_a_quantile_other_than_the_median_is_priced_against_p50(tmp_path: Path) 
     assert q["objective_usd"] == out.plan["objective_usd"]
     assert {d["perf_source"] for d in out.plan["deployments"]} <= {"corrected", "measured"}
     assert out.perf_fit and out.perf_fit["quantile"] == 0.2 and out.perf_fit["rows"]
+
+
+def test_correction_groups_dense_and_moe_apart() -> None:
+    """A factor fitted for MoE models of an engine moves a MoE lane and leaves a dense lane of that engine alone."""
+    dense, moe = MODELS["llama-3.1-8b"], MODELS["qwen3-235b-a22b"]
+    assert correction_key("vllm", dense) == "vllm/dense" and correction_key("vllm", moe) == "vllm/moe"
+    assert correction_key("tuned", moe) == "tuned"
+    chip = CHIPS["h200_sxm"]
+    only_moe = Predictor(CAL, Correction({}, {"vllm/moe": math.log(0.5)}, 0.0), use_measured=False)
+    raw = Predictor(CAL, use_measured=False, use_correction=False)
+    q = Question(1000, 200, 0.1, engine="vllm")
+    lane_d, lane_m = Lane(chip, "fp8", "fp8", Layout()), Lane(chip, "fp8", "fp8", Layout(tp=8))
+    assert only_moe.predict(dense, [lane_d], q)[0].tokens_per_s_p50 == pytest.approx(
+        raw.predict(dense, [lane_d], q)[0].tokens_per_s_p50, rel=1e-9)
+    assert only_moe.predict(moe, [lane_m], q)[0].tokens_per_s_p50 == pytest.approx(
+        0.5 * raw.predict(moe, [lane_m], q)[0].tokens_per_s_p50, rel=1e-9)

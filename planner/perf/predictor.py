@@ -200,6 +200,14 @@ def _run(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarray) -> O
     return operating_point(sp, q.shape, q.targets, overhead, cap, scale)
 
 
+def correction_key(engine: str, model: ModelSpec | None) -> str:
+    """The engine as the correction groups it: stock engines split by architecture (dense / MoE), whose model errors
+    differ in shape; `tuned` stays itself (f = 1)."""
+    if engine == TUNED or model is None:
+        return engine
+    return f"{engine}/{'moe' if model.is_moe else 'dense'}"
+
+
 def _f(a: Any, i: int) -> float:
     return float(np.asarray(a, dtype=float).reshape(-1)[i])
 
@@ -213,12 +221,13 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
     if idx:
         sp = stack([_stage(model, lanes[i], cal, q.engine) for i in idx])  # type: ignore[misc]
         fams = [pr.family(lanes[i].chip) for i in idx]
-        levels = [pr.speed(q.engine, fam, 0.5)[1] for fam in fams]
+        ck = correction_key(q.engine, model)
+        levels = [pr.speed(ck, fam, 0.5)[1] for fam in fams]
         quants = list(dict.fromkeys((*QUANTILES, pr.quantile)))
         # every quantile's lanes in one vectorised search (the per-call cost dominates for small tables)
         tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
                                for f in fields(StageParams)})
-        scale = np.array([pr.speed(q.engine, fam, quant)[0] for quant in quants for fam in fams], dtype=float)
+        scale = np.array([pr.speed(ck, fam, quant)[0] for quant in quants for fam in fams], dtype=float)
         op = _run(tiled, q, cal, scale)
         n = len(idx)
         for j, quant in enumerate(quants):
@@ -269,7 +278,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
             load=_f(use.load, k), max_batch=_f(use.max_batch, k), utilisation=_f(use.utilisation, k),
             prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
             perf_source="model" if (q.engine == TUNED or not pr.use_correction) else "corrected",
-            extrapolated=covered or not near, factor=pr.speed(q.engine, fam, 0.5)[0], factor_level=levels[k],
+            extrapolated=covered or not near, factor=pr.speed(correction_key(q.engine, model), fam, 0.5)[0], factor_level=levels[k],
             measured_points=0)
     nan = math.nan
     return [o if o is not None else Prediction(False, nan, nan, nan, nan, nan, nan, nan, 0.0, 0.0, 0.0, nan, nan,
@@ -314,22 +323,23 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     preds = [per_chip(predict_point(raw, p, models, chips), p) for p in bundled]
     res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan
            for p, y in zip(bundled, preds, strict=True)]
-    triples = [(p.engine, f, r) for p, f, r in zip(bundled, fam, res, strict=True)]
+    keys = [correction_key(p.engine, models.get(p.model_id)) for p in bundled]
+    triples = [(k, f, r) for k, f, r in zip(keys, fam, res, strict=True)]
     correction = fit_correction(triples)
     loso: list[tuple[str, str, float]] = []
     loso_factor: list[float] = []
     for i, p in enumerate(bundled):
         held = fit_correction([t for t, q in zip(triples, bundled, strict=True) if q.source != p.source])
-        f = held.factor(p.engine, fam[i])
+        f = held.factor(keys[i], fam[i])
         loso_factor.append(f)
-        loso.append((p.engine, fam[i], res[i] - math.log(f)))
+        loso.append((keys[i], fam[i], res[i] - math.log(f)))
     intervals = fit_intervals(loso)
     rows: list[dict[str, Any]] = []
     for i, p in enumerate(bundled):
-        rows.append(_report_row(p, fam[i], preds[i], correction.factor(p.engine, fam[i]), loso_factor[i], "bundled"))
+        rows.append(_report_row(p, fam[i], preds[i], correction.factor(keys[i], fam[i]), loso_factor[i], "bundled"))
     for p in user:
         y = per_chip(predict_point(raw, p, models, chips), p)
-        f = correction.factor(p.engine, cal.families.get(p.chip_id, p.chip_id))
+        f = correction.factor(correction_key(p.engine, models.get(p.model_id)), cal.families.get(p.chip_id, p.chip_id))
         rows.append(_report_row(p, cal.families.get(p.chip_id, p.chip_id), y, f, f, "user"))
     report = {
         "method": "median ln(measured / raw model) per (engine, chip family) with >= 3 points, else per engine, "
