@@ -399,7 +399,7 @@ def generate(size_name: str, seed: int, out: Path, **overrides: float | int | No
         "horizon": {"first_quarter": FIRST_QUARTER, "quarters": size.quarters},
         "inputs": {"chips": rel(CHIPS_YAML), "models": rel(MODELS_YAML), "workloads": "workloads.csv", "sites": "sites.yaml"},
         "policy": {"objective": "min_tco", "capex_timing": "order", "headroom_fraction": headroom, "redundancy": "none",
-                   "residual_value": True, "allowed_chips": allowed, "engine": ENGINE},
+                   "depreciation": {"resale_fraction_of_book_value": 1.0}, "allowed_chips": allowed, "engine": ENGINE},
         "vendors": vendors,
         "chip_terms": chip_terms,
         "solver": {"name": "highs", "time_limit_s": size.time_limit_s, "mip_gap": 0.0 if tiny else 0.01, "threads": 1, "seed": 0,

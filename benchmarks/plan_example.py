@@ -45,7 +45,7 @@ def one_run(scenario: str, drop_budgets: bool = False) -> dict[str, float | str]
         "load_s": t1 - t0, "options_s": t2 - t1, "build_s": t3 - t2, "solve_s": t4 - t3, "total_s": t4 - t0,
         "status": r.status, "gap": r.mip_gap if r.mip_gap is not None else float("nan"),
         "objective_usd": ((r.objective or 0) + const) * MONEY_SCALE, "bound_usd": ((r.best_bound or 0) + const) * MONEY_SCALE,
-        "milp_tco": ex.kpis["tco_usd"], "greedy_tco": g.extracted.kpis["tco_usd"] if g.extracted else float("nan"),
+        "milp_tco": ex.kpis["net_cost_usd"], "greedy_tco": g.extracted.kpis["net_cost_usd"] if g.extracted else float("nan"),
         "greedy_note": g.reason or "feasible", "vars": m.n_vars, "ints": m.n_int_vars, "cons": len(m.constraints),
         "options": len(options),
     }
@@ -65,14 +65,14 @@ def main() -> None:
           f"build {med['build_s']:.2f} s, solve {med['solve_s']:.2f} s, total {med['total_s']:.2f} s")
     print(f"status {last['status']}, gap {float(last['gap']) * 100:.3f} %, objective ${float(last['objective_usd']):,.0f}, "
           f"bound ${float(last['bound_usd']):,.0f}")
-    print(f"TCO: MILP ${float(last['milp_tco']):,.0f}  greedy ${float(last['greedy_tco']):,.0f} ({last['greedy_note']})")
+    print(f"net horizon cost: MILP ${float(last['milp_tco']):,.0f}  greedy ${float(last['greedy_tco']):,.0f} ({last['greedy_note']})")
     if last["greedy_note"] == "feasible":
         saving = float(last["greedy_tco"]) - float(last["milp_tco"])
         print(f"saving vs greedy: ${saving:,.0f} ({saving / float(last['greedy_tco']) * 100:.1f} %)")
     else:
         relaxed = one_run(args.scenario, drop_budgets=True)
-        print(f"same scenario without capex budgets: MILP TCO ${float(relaxed['milp_tco']):,.0f} ({relaxed['status']}, "
-              f"gap {float(relaxed['gap']) * 100:.2f} %), greedy TCO ${float(relaxed['greedy_tco']):,.0f} ({relaxed['greedy_note']})")
+        print(f"same scenario without capex budgets: MILP net cost ${float(relaxed['milp_tco']):,.0f} ({relaxed['status']}, "
+              f"gap {float(relaxed['gap']) * 100:.2f} %), greedy net cost ${float(relaxed['greedy_tco']):,.0f} ({relaxed['greedy_note']})")
         if relaxed["greedy_note"] == "feasible":
             saving = float(relaxed["greedy_tco"]) - float(relaxed["milp_tco"])
             print(f"saving vs greedy: ${saving:,.0f} ({saving / float(relaxed['greedy_tco']) * 100:.1f} %)")

@@ -103,7 +103,7 @@ def one_run(scenario: str, label: str, overrides: dict[str, Any], export: bool, 
         "build_s": times["sets"] + times["build"], "solve_s": times["solve"], "total_s": sum(times.values()),
         "times": times, "status": result.status if not violations else f"violates {len(violations)}",
         "gap": result.mip_gap, "objective_usd": plan["objective_usd"] if plan else None,
-        "tco_usd": plan["kpis"]["tco_usd"] if plan else None, "peak_mb": _peak_mb(), "raw": result.raw_status,
+        "tco_usd": plan["kpis"]["net_cost_usd"] if plan else None, "peak_mb": _peak_mb(), "raw": result.raw_status,
     }
 
 
@@ -118,7 +118,7 @@ def greedy_run(scenario: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     g = greedy_plan(S)
     return {"feasible": g.feasible, "reason": g.reason, "seconds": time.perf_counter() - t0,
-            "tco_usd": g.extracted.kpis["tco_usd"] if g.extracted else None}
+            "tco_usd": g.extracted.kpis["net_cost_usd"] if g.extracted else None}
 
 
 def _child(args: list[str], timeout: float) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Plan:
 
     @property
     def objective_usd(self) -> float | None:
-        """Objective (TCO net of residual value, USD) of the plan found."""
+        """Objective of the plan found in USD (net horizon cost + epsilon terms); None when the objective is not money."""
         return self.document.get("objective_usd")
 
     @property
@@ -117,4 +117,4 @@ def _candidates(scenario_path: str | Path, sets: dict[str, Any], plan_doc: dict[
 
     inputs = load_inputs(scenario_path, sets or None)
     S = build_sets(inputs, deployment_table(inputs))
-    return explain_candidates(S, plan_doc, inputs.scenario.policy.residual_value)
+    return explain_candidates(S, plan_doc)

@@ -31,8 +31,12 @@ from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
 
 Progress = Callable[[str], None]
 
-KPI_KEYS = ("capex_usd", "opex_usd", "energy_usd", "facility_usd", "residual_value_usd", "tco_usd", "energy_mwh",
-            "served_tokens", "usd_per_million_tokens", "joules_per_token")
+KPI_KEYS = ("capex_cash_usd", "lease_usd", "lease_after_horizon_usd", "energy_usd", "facility_usd", "depreciation_usd",
+            "depreciation_purchases_usd", "depreciation_fleet_usd", "fleet_book_value_start_usd", "book_value_end_usd",
+            "resale_value_usd", "writedown_usd", "net_cost_usd", "cash_out_usd", "usd_per_million_tokens",
+            "usd_per_million_tokens_basis", "energy_mwh", "served_tokens", "joules_per_token", "objective_name",
+            "objective_unit", "objective_value", "objective_tiebreak_usd",
+            "capex_usd", "residual_value_usd", "tco_usd", "opex_usd")
 OPTION_COLUMNS = [
     "workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "chips_per_replica", "batch",
     "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token", "bound",
@@ -124,6 +128,43 @@ def _usd(x: float | None, const: float) -> float | None:
     return None if x is None else round((x + const) * MONEY_SCALE, 2)
 
 
+def objective_terms_usd(m: PlanModel, values: dict[str, float], const: float) -> dict[str, float]:
+    """The solver's objective split by term, in model units x MONEY_SCALE (USD for money terms; the weighted terms
+    of min_energy / max_tokens are USD x their weight). `constant` is the existing fleet's energy and depreciation."""
+    out = {term: round(sum(values.get(v.name, 0.0) * c for v, c in pairs) * MONEY_SCALE, 2)
+           for term, pairs in m.objective_terms.items()}
+    out["constant"] = round(const * MONEY_SCALE, 2)
+    return out
+
+
+def objective_block(S: PlanSets, m: PlanModel, result: SolveResult, values: dict[str, float], const: float,
+                    kpis: dict[str, Any] | None) -> dict[str, Any]:
+    """plan.json `objective`: what is optimised, its value in its own unit, and how the solver's number relates to it.
+
+    min_tco minimises the net horizon cost plus epsilon terms ($1 per occupied rack-quarter and per replica, so idle
+    capacity is not left on): objective_tiebreak_usd = solver objective - net cost. min_energy and max_tokens add
+    the net cost x TIE_BREAK (1e-4) as a tie-breaker; their solver objective is not USD."""
+    from solvers.build import TIE_BREAK
+    from solvers.extract import OBJECTIVES
+
+    name, unit, key = OBJECTIVES[S.objective]
+    block: dict[str, Any] = {"kind": S.objective, "name": name, "unit": unit, "value": (kpis or {}).get(key),
+                             "tiebreak_weight": 1.0 if S.objective == "min_tco" else TIE_BREAK}
+    if result.has_solution and values:
+        terms = objective_terms_usd(m, values, const)
+        block["solver_objective"] = _usd(result.objective, const)
+        block["solver_best_bound"] = _usd(result.best_bound, const)
+        block["solver_terms"] = terms
+        if S.objective == "min_tco" and kpis and kpis.get("net_cost_usd") is not None and block["solver_objective"] is not None:
+            block["tiebreak_usd"] = round(block["solver_objective"] - kpis["net_cost_usd"], 2)
+            block["note"] = (f"the solver's objective differs from the net cost by ${block['tiebreak_usd']:,.2f}: epsilon "
+                             "costs of $1 per occupied rack-quarter and per replica (and any penalty terms), plus rounding")
+        else:
+            block["note"] = (f"the solver minimises {'unserved tokens/s-quarters' if S.objective == 'max_tokens' else 'energy USD'}"
+                             f" + {TIE_BREAK:g} x the other net-cost terms (scaled by $1M) + epsilon; its value is not USD")
+    return block
+
+
 def assemble_plan(
     inputs: PlanInputs, S: PlanSets, m: PlanModel, result: SolveResult, settings: SolverSettings, const: float,
     options: pd.DataFrame, timings: dict[str, float], started: str, diagnosis: list[dict[str, Any]] | None = None,
@@ -133,13 +174,27 @@ def assemble_plan(
     values = values if values is not None else result.values
     ex = extract(S, m, values, const) if values else None
     versions = _versions()
+    objective = objective_block(S, m, result, values or {}, const, ex.kpis if ex else None)
+    warnings = list(S.warnings)
+    tail_short = [c for c in (ex.capacity if ex else []) if c.get("tail") and c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
+    if tail_short:
+        worst = max(tail_short, key=lambda c: c["unmet_tokens_per_s"])
+        warnings.append(f"demand tail: {len(tail_short)} row(s) past the horizon left short, e.g. {worst['workload']} in "
+                        f"{worst['quarter']} by {worst['unmet_tokens_per_s']:,.0f} tokens/s: within site power, racks and supply "
+                        "no capacity costing up to twice the workload's cheapest option could serve it. The tail is a target, "
+                        "not a requirement, so the plan stands")
+    if ex:
+        ex.kpis["objective_tiebreak_usd"] = objective.get("tiebreak_usd")
+    money = S.objective == "min_tco"
     binding = explain_binding(m, values, S) if (values and result.has_solution) else []
     plan: dict[str, Any] = {
         "schema_version": 1,
         "scenario": inputs.scenario.name,
         "status": result.status,
-        "objective_usd": _usd(result.objective, const) if result.has_solution else None,
-        "best_bound_usd": _usd(result.best_bound, const) if result.has_solution else None,
+        # the solver's objective in USD (net horizon cost + epsilon terms); None when the objective is not money
+        "objective_usd": _usd(result.objective, const) if result.has_solution and money else None,
+        "best_bound_usd": _usd(result.best_bound, const) if result.has_solution and money else None,
+        "objective": objective,
         "mip_gap": result.mip_gap if result.has_solution else None,
         "solver": {
             "name": result.solver_name, "version": result.solver_version, "solve_seconds": round(result.solve_seconds, 3),
@@ -148,7 +203,9 @@ def assemble_plan(
             "raw_status": result.raw_status, "notes": result.notes,
             "variables": m.n_vars, "integer_variables": m.n_int_vars, "constraints": len(m.constraints),
         },
-        "horizon": {"first_quarter": inputs.quarters[0], "quarters": inputs.quarters},
+        "horizon": {"first_quarter": S.quarters[0], "quarters": S.quarters, "planned_quarters": S.quarters[:S.planned_T],
+                    "tail_quarters": S.tail_quarters},
+        "warnings": warnings,
         "kpis": ex.kpis if ex else dict.fromkeys(KPI_KEYS),
         "limits": {
             "budget_usd_total": S.budget_total,
@@ -160,6 +217,8 @@ def assemble_plan(
         "deployments": _with_perf_source(ex.deployments, options) if ex else [],
         "capacity": ex.capacity if ex else [],
         "power": ex.power if ex else [],
+        "leases": ex.leases if ex else [],
+        "lease_contracts": ex.lease_contracts if ex else [],
         "binding": [{k: v for k, v in b.items() if k != "name"} | {"text": describe_binding(b)} for b in binding],
         "diagnosis": diagnosis or [],
         "options": _options_rows(options),
@@ -187,7 +246,7 @@ def quantile_cost(inputs: PlanInputs, settings: SolverSettings, plan: dict[str, 
     if not r2.has_solution:
         return {**out, "p50_status": r2.status}
     ex2 = extract(S2, m2, r2.values, const2)
-    obj2 = _usd(r2.objective, const2)
+    obj2 = _usd(r2.objective, const2) if out["objective_usd"] is not None else None  # only when the objective is money
     cap2 = ex2.kpis.get("capex_usd")
     return {**out, "p50_status": r2.status, "p50_objective_usd": obj2, "p50_capex_usd": cap2,
             "extra_objective_usd": None if out["objective_usd"] is None or obj2 is None else round(out["objective_usd"] - obj2, 2),
@@ -235,8 +294,10 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
             )
         plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
         plan["perf_quantile"] = stage("quantile_compare", lambda: quantile_cost(inputs, settings, plan))
-        short = [c for c in plan["capacity"] if c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
-        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings, perf_fit_report(inputs))  # exit 0 only when every row is served
+        short = [c for c in plan["capacity"] if not c.get("tail")  # a short demand tail is a warning, not a failure
+                 and c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
+        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings,  # exit 0 only when every row is served
+                           perf_fit_report(inputs))
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")

@@ -83,17 +83,27 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _summary_line(plan: dict[str, Any]) -> str:
+    """One line: status, the objective named in its unit, gap, capex cash, net horizon cost and cash out."""
     k = plan.get("kpis") or {}
+    obj = plan.get("objective") or {}
     gap = plan.get("mip_gap")
     parts = [f"status {plan['status']}"]
-    if plan.get("objective_usd") is not None:
+    if obj.get("value") is not None:
+        money = obj.get("unit") == "USD"
+        parts.append(f"objective ({obj['name']}) " + (f"${obj['value']:,.0f}" if money else f"{obj['value']:,.0f} {obj['unit']}"))
+    elif plan.get("objective_usd") is not None:
         parts.append(f"objective ${plan['objective_usd']:,.0f}")
     if gap is not None:
         parts.append(f"gap {gap * 100:.2f}%")
-    if k.get("capex_usd") is not None:
-        parts.append(f"capex ${k['capex_usd']:,.0f}")
-    if k.get("tco_usd") is not None:
-        parts.append(f"TCO ${k['tco_usd']:,.0f}")
+    if k.get("capex_cash_usd") is not None:
+        parts.append(f"capex cash ${k['capex_cash_usd']:,.0f}")
+    if k.get("net_cost_usd") is not None and obj.get("kind") != "min_tco":
+        parts.append(f"net horizon cost ${k['net_cost_usd']:,.0f}")
+    if k.get("cash_out_usd") is not None:
+        parts.append(f"cash out ${k['cash_out_usd']:,.0f}")
+    tiebreak = obj.get("tiebreak_usd")
+    if tiebreak is not None and obj.get("value") and abs(tiebreak) > 0.01 * abs(obj["value"]):
+        parts.append(f"solver objective incl. penalties ${obj['solver_objective']:,.0f}")
     return ", ".join(parts)
 
 
@@ -107,6 +117,8 @@ def run_plan(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else REPO_OUTPUTS / safe_component(outcome.plan["scenario"])
     write_run_folder(outcome, out, args.force)
     print(f"{_summary_line(outcome.plan)}\nwrote {out}/plan.json, plan.xlsx, report.html, csv/")
+    for text in outcome.plan.get("warnings") or []:
+        print(f"warning: {text}", file=sys.stderr)
     if outcome.exit_code == EXIT_INFEASIBLE:
         print("no plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
         for d in outcome.plan.get("diagnosis", [])[:20]:

@@ -2,11 +2,13 @@
 the reason a rejected one lost.
 
 Cost of one replica per quarter, divided by the tokens/s it serves (USD per quarter per token/s):
-  capex   = price per server (after discounts) x servers per replica / amortisation quarters, where amortisation
-            is the chip's lifetime when residual value is credited (straight-line, as the objective nets it)
-            and the quarters left in the horizon otherwise;
+  amortised capex = net horizon cost of a server (price after discounts - resale value at the horizon's end, as
+            the objective charges it) x servers per replica / the quarters it serves inside the horizon: amortised
+            capex, not cash (the cash is the whole price, paid in the order or delivery quarter);
   energy  = replica kW x PUE x hours per quarter x USD/kWh of the cheapest site the layout may use;
-  facility= rack facility USD per quarter / servers per rack x servers per replica (same site and rack type).
+  facility= rack facility USD per quarter / servers per rack x servers per replica (same site and rack type);
+  lease   = lease USD per server-quarter x servers per replica (energy included; no facility), for chips that
+            may be leased; a chip's cost is the cheaper of buying and leasing (`acquire` says which).
 The best layout of a chip is its cheapest option. Reasons for a chip the plan does not use in that quarter:
   `latency/memory`: no layout meets the TTFT/TPOT targets with the model and KV cache in memory;
   `price`: its best layout costs more per token/s than the chosen chip's;
@@ -21,20 +23,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers.sets import HOURS_PER_QUARTER, PlanSets
+from solvers.sets import HOURS_PER_QUARTER, PlanSets, lease_site
 
-COLUMNS = ["workload", "quarter", "chip", "chosen", "best_layout", "usd_per_token_s_quarter", "capex_usd_per_token_s_quarter",
-           "energy_usd_per_token_s_quarter", "facility_usd_per_token_s_quarter", "vs_chosen_fraction", "reason"]
+COLUMNS = ["workload", "quarter", "chip", "chosen", "best_layout", "acquire", "usd_per_token_s_quarter",
+           "amortised_capex_usd_per_token_s_quarter", "energy_usd_per_token_s_quarter", "facility_usd_per_token_s_quarter",
+           "lease_usd_per_token_s_quarter", "vs_chosen_fraction", "reason"]
 
 
-def _option_cost(S: PlanSets, o: Any, sites: set[str], residual: bool) -> tuple[float, float, float] | None:
-    """(capex, energy, facility) USD per quarter per token/s of one option at its cheapest site, or None if no fit."""
+def _option_cost(S: PlanSets, o: Any, sites: set[str]) -> tuple[float, float, float, float] | None:
+    """(amortised capex, energy, facility, lease) USD per quarter per token/s of one option at its cheapest site,
+    bought (lease 0) or leased (the others 0), whichever is cheaper; None if it can be neither."""
+    lease = None
+    if lease_site(o.chip) in sites and o.tokens_per_s > 0:
+        per = S.lease[o.chip].usd_per_server_quarter(S.chips[o.chip].server.chips_per_server)
+        lease = (0.0, 0.0, 0.0, per * o.servers_per_replica / o.tokens_per_s)
+    bought = _buy_cost(S, o, sites)
+    if bought is None or (lease is not None and sum(lease) < sum(bought)):
+        return lease
+    return bought
+
+
+def _buy_cost(S: PlanSets, o: Any, sites: set[str]) -> tuple[float, float, float, float] | None:
     price = S.price_usd.get(o.chip)
     if price is None or o.tokens_per_s <= 0:
         return None
-    left = len(S.quarters) - o.t
-    amort = S.life.get(o.chip, left) if residual else max(1, left)
-    capex = price * o.servers_per_replica / max(1, amort)
+    t0 = max(S.first_order_t.get(o.chip, 0), o.t - S.lead.get(o.chip, 0), 0)
+    serving = max(1, min(S.life[o.chip], S.T - max(o.t, S.delivery(o.chip, t0))))
+    net = S.net_unit_cost(o.chip, t0) if S.delivery(o.chip, t0) <= S.T - 1 else price
+    capex = net * o.servers_per_replica / serving
     best: tuple[float, float] | None = None
     for (c, s, r), per_rack in S.fit.items():
         if c != o.chip or s not in sites or per_rack <= 0:
@@ -45,23 +61,23 @@ def _option_cost(S: PlanSets, o: Any, sites: set[str], residual: bool) -> tuple[
             best = (energy, facility)
     if best is None:
         return None
-    return capex / o.tokens_per_s, best[0] / o.tokens_per_s, best[1] / o.tokens_per_s
+    return capex / o.tokens_per_s, best[0] / o.tokens_per_s, best[1] / o.tokens_per_s, 0.0
 
 
 def _layout(o: Any) -> str:
     return f"{o.precision} TP{o.tp} PP{o.pp} EP{o.ep} ({o.chips_per_replica} chips/replica, {o.tokens_per_s:,.0f} tok/s)"
 
 
-def explain_candidates(S: PlanSets, plan_doc: dict[str, Any], residual_value: bool) -> list[dict[str, Any]]:
+def explain_candidates(S: PlanSets, plan_doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (workload, quarter, candidate chip), chosen and rejected, with the reason it lost."""
     used = {(d["workload"], d["quarter"], d["chip"]) for d in plan_doc.get("deployments", []) if d.get("replicas", 0) > 0}
     sites_of: dict[int, set[str]] = {}
     for i, s in S.deploy_keys:
         sites_of.setdefault(i, set()).add(s)
-    best: dict[tuple[str, int, str], tuple[float, tuple[float, float, float] | None, Any]] = {}
+    best: dict[tuple[str, int, str], tuple[float, tuple[float, float, float, float] | None, Any]] = {}
     workloads = sorted({o.workload for o in S.options} | {w for w, _ in S.demand})
     for o in S.options:
-        cost = _option_cost(S, o, sites_of.get(o.index, set()), residual_value)
+        cost = _option_cost(S, o, sites_of.get(o.index, set()))
         total = sum(cost) if cost else float("inf")
         key = (o.workload, o.t, o.chip)
         if key not in best or total < best[key][0]:
@@ -89,8 +105,9 @@ def _row(S: PlanSets, w: str, t: int, q: str, c: str, entry: Any, chosen: bool, 
     if cost is None:
         row["reason"] = "" if chosen else "rack/power fit: no rack type at an allowed site takes its servers"
         return row
-    row.update(usd_per_token_s_quarter=round(total, 6), capex_usd_per_token_s_quarter=round(cost[0], 6),
-               energy_usd_per_token_s_quarter=round(cost[1], 6), facility_usd_per_token_s_quarter=round(cost[2], 6))
+    row.update(usd_per_token_s_quarter=round(total, 6), amortised_capex_usd_per_token_s_quarter=round(cost[0], 6),
+               energy_usd_per_token_s_quarter=round(cost[1], 6), facility_usd_per_token_s_quarter=round(cost[2], 6),
+               lease_usd_per_token_s_quarter=round(cost[3], 6), acquire="lease" if cost[3] > 0 else "buy")
     if ref:
         row["vs_chosen_fraction"] = round(total / ref - 1.0, 4)
     if chosen:

@@ -4,8 +4,11 @@ Notation: t quarter, c chip, s site, r rack type, w workload, o deployment optio
 w's latency and quality targets), v vendor.
 Variables: buy[c,s,r,t] servers ordered in t (usable from t + lead_c for life_c quarters), racks[c,s,r,t]
 occupied racks, rep[o,s] replicas of option o at site s (o belongs to one workload and quarter),
-unmet[w,t] tokens/s not served (only in diagnosis or max-tokens runs), ordered[c,t] binary order flag.
+unmet[w,t] tokens/s not served (only in diagnosis or max-tokens runs), ordered[c,t] binary order flag,
+lease[c,t] servers of chip c whose lease contract starts in t (term m_c quarters; they stand at the provider, the
+virtual site `lease:<c>`, with no rack positions, site power or facility cost; energy is in the lease price).
 inst[c,s,r,t] = fleet[c,s,r,t] + sum_{t': t'+lead_c <= t < t'+lead_c+life_c} buy[c,s,r,t'] (an expression).
+active[c,t] = sum_{t' in (t - m_c, t]} lease[c,t'] (an expression).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import defaultdict
 import pulp
 
 from solvers.model import PlanModel, safe_name
-from solvers.sets import PlanSets
+from solvers.sets import PlanSets, is_lease_site, lease_site
 
 
 def installed_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, str, str, int], list[tuple[pulp.LpVariable, float]]]:
@@ -64,6 +67,8 @@ def add_servers(S: PlanSets, m: PlanModel, inst: dict) -> None:
     for (c, s, _r, t), n in S.fleet.items():
         fleet[(c, s, t)] += n
     for (c, s, t), pairs in sorted(used.items()):
+        if is_lease_site(s):
+            continue  # leased servers: see add_lease_active
         m.add(safe_name("servers", c, s, S.quarters[t]), [*pairs, *alive[(c, s, t)]], "<=", fleet[(c, s, t)],
               family="servers", where=f"{c} at {s}", quarter=S.quarters[t], unit="USD per server")
 
@@ -123,8 +128,11 @@ def capex_pairs(S: PlanSets, m: PlanModel, scale: float) -> dict[int, list[tuple
 
 
 def add_budget(S: PlanSets, m: PlanModel, scale: float) -> None:
-    """budget_{t}: capex_t <= B_t ;  budget_total: sum_t capex_t <= B   (USD, scaled)."""
-    by_t = capex_pairs(S, m, scale)
+    """budget_{t}: capex_t <= B_t ;  budget_total: sum_t capex_t <= B   (USD, scaled).
+
+    Budgets are the horizon's: capex counted in a demand-tail quarter (policy.horizon_tail_quarters) is outside them.
+    """
+    by_t = {t: pairs for t, pairs in capex_pairs(S, m, scale).items() if t < S.planned_T}
     for t, limit in sorted(S.budget_q.items()):
         if by_t.get(t):
             m.add(safe_name("budget", S.quarters[t]), by_t[t], "<=", limit / scale, family="budget_quarter", where="capex", quarter=S.quarters[t], unit="USD per USD of quarterly budget")
@@ -169,3 +177,38 @@ def add_vendor_share(S: PlanSets, m: PlanModel, scale: float) -> None:
         pairs = [(var, S.price_usd[c] / scale * ((1.0 if S.vendor_of[c] == v else 0.0) - share)) for (c, s, r, t), var in buy.items()]
         if any(S.vendor_of[c] == v for (c, _, _, _) in buy):
             m.add(safe_name("vendorshare", v), pairs, "<=", 0.0, family="vendor_share", where=v, unit="USD per USD of vendor share")
+
+
+def lease_active_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]]:
+    """For each (c,t): the lease-start variables whose contract is active in t (coefficient 1)."""
+    lease = m.vars.get("lease", {})
+    out: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (c, t0), var in lease.items():
+        for t in range(t0, min(S.T, t0 + S.lease[c].term)):
+            out[(c, t)].append((var, 1.0))
+    return out
+
+
+def add_lease_active(S: PlanSets, m: PlanModel) -> None:
+    """lease_active_{c}_{t}:  sum_o servers_per_replica_o * rep[o, lease:c] <= sum_{t' in (t-m_c, t]} lease[c,t']
+    (replicas on leased servers fit the servers under contract in t)."""
+    active = lease_active_pairs(S, m)
+    used: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (i, s), var in m.vars["rep"].items():
+        o = S.options[i]
+        if s == lease_site(o.chip):
+            used[(o.chip, o.t)].append((var, o.servers_per_replica))
+    for (c, t), pairs in sorted(used.items()):
+        m.add(safe_name("lease_active", c, S.quarters[t]), [*pairs, *((v, -1.0) for v, _ in active[(c, t)])], "<=", 0.0,
+              family="lease_active", where=lease_site(c), quarter=S.quarters[t], unit="USD per leased server")
+
+
+def add_lease_cap(S: PlanSets, m: PlanModel) -> None:
+    """lease_cap_{c}_{t}:  chips_per_server_c * sum_{t' in (t-m_c, t]} lease[c,t'] <= cap_c   (chips leased at once)."""
+    for (c, t), pairs in sorted(lease_active_pairs(S, m).items()):
+        cap = S.lease[c].cap_chips
+        if cap is None:
+            continue
+        k = float(S.chips[c].server.chips_per_server)
+        m.add(safe_name("lease_cap", c, S.quarters[t]), [(v, k) for v, _ in pairs], "<=", float(cap),
+              family="lease_cap", where=lease_site(c), quarter=S.quarters[t], unit="USD per chip of lease capacity")

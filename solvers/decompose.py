@@ -160,9 +160,10 @@ def _replica_groups(model: PlanModel) -> dict[str, tuple[str, str]]:
     it serves and runs on. Options of one group differ only in layout."""
     rows: dict[str, dict[str, str]] = {"demand": {}, "servers": {}}
     for name, info in model.constraints.items():
-        if info.family in rows:
+        family = "servers" if info.family == "lease_active" else info.family  # leased servers: their own servers row
+        if family in rows:
             for v, _c in info.pairs:
-                rows[info.family][v] = name
+                rows[family][v] = name
     return {v.name: (rows["demand"].get(v.name, ""), rows["servers"].get(v.name, "")) for v in model.vars.get("rep", {}).values()}
 
 
@@ -240,7 +241,7 @@ def _solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress
     say(f"LP relaxation: bound {best.bound:,.3f} {at()}")
     groups = _replica_groups(model)
     rep_cols = np.array(sorted(col[v] for v in groups), dtype=np.int32)
-    buy_cols = np.array(sorted(col[v.name] for v in model.vars.get("buy", {}).values()), dtype=np.int32)
+    buy_cols = np.array(sorted(col[v.name] for fam in ("buy", "lease") for v in model.vars.get(fam, {}).values()), dtype=np.int32)
 
     # 2) MIP restricted to the LP's replica support
     if len(rep_cols) and left() > 0.5:

@@ -17,7 +17,8 @@ import pulp
 from solvers.model import PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets
 
-LIMIT_FAMILIES = ("site_power", "budget_quarter", "budget_total", "supply_chip", "supply_vendor", "rack_positions", "vendor_share")
+LIMIT_FAMILIES = ("site_power", "budget_quarter", "budget_total", "supply_chip", "supply_vendor", "rack_positions", "vendor_share",
+                  "lease_cap")
 #: constraint rows whose right-hand side is money (scaled) vs physical units
 _MONEY_ROWS = ("budget_quarter", "budget_total", "vendor_share")
 
@@ -37,6 +38,7 @@ def granularity(S: PlanSets | None) -> dict[str, float]:
         "budget_total": min(S.price_usd[c] for c in S.buyable) / MONEY_SCALE,
         "site_power": min(S.server_kw[c] for c in S.buyable),
         "supply_chip": 1.0, "supply_vendor": 1.0, "rack_positions": 1.0,
+        "lease_cap": min((S.chips[c].server.chips_per_server for c in S.lease), default=1),
     }
 
 
@@ -104,6 +106,7 @@ _PHRASES = {
     "supply_vendor": ("Supply from {where}{when}", "server"),
     "rack_positions": ("Rack positions {where}{when}", "rack"),
     "vendor_share": ("The spend share cap of {where}", "USD of spend"),
+    "lease_cap": ("Lease capacity at {where}{when}", "chip"),
 }
 
 
@@ -131,6 +134,8 @@ def limits_exceeded(m: PlanModel, values: dict[str, float]) -> list[tuple[str, s
             amount = f"{over:,.1f} kW"
         elif info.family == "rack_positions":
             amount = f"{over:,.1f} racks"
+        elif info.family == "lease_cap":
+            amount = f"{over:,.1f} chips"
         else:
             amount = f"{over:,.1f} servers"
         when = f" in {info.quarter}" if info.quarter else ""

@@ -11,9 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.schemas.common import quarter_range
+from solvers.build import fleet_depreciation
 from solvers.constraints import installed_pairs
 from solvers.model import PlanModel
-from solvers.sets import HOURS_PER_QUARTER, MONEY_SCALE, PlanSets
+from solvers.sets import HOURS_PER_QUARTER, MONEY_SCALE, PlanSets, is_lease_site, lease_site
+
+#: objective name, unit and KPI holding its value, per policy.objective (kpis.objective_name / _unit / _value)
+OBJECTIVES = {
+    "min_tco": ("net horizon cost", "USD", "net_cost_usd"),
+    "min_energy": ("energy cost", "USD of energy", "energy_usd"),
+    "max_tokens": ("tokens served", "tokens", "served_tokens"),
+}
 
 SECONDS_PER_QUARTER = HOURS_PER_QUARTER * 3600.0
 
@@ -27,7 +36,9 @@ class Extracted:
     deployments: list[dict[str, Any]] = field(default_factory=list)
     capacity: list[dict[str, Any]] = field(default_factory=list)
     power: list[dict[str, Any]] = field(default_factory=list)
-    kpis: dict[str, float] = field(default_factory=dict)
+    leases: list[dict[str, Any]] = field(default_factory=list)
+    lease_contracts: list[dict[str, Any]] = field(default_factory=list)
+    kpis: dict[str, Any] = field(default_factory=dict)
 
 
 def _ival(values: dict[str, float], var: Any) -> int:
@@ -87,13 +98,8 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         n = _ival(values, var)
         if n <= 0:
             continue
-        chip = S.chips[c]
-        ex.purchases.append({
-            "order_quarter": S.quarters[t], "delivery_quarter": S.quarters[S.delivery(c, t)], "site": s, "rack_type": r,
-            "chip": c, "vendor": chip.vendor, "servers": n, "chips": n * chip.server.chips_per_server,
-            "unit_price_usd": round(S.price_usd[c], 2), "cost_usd": round(n * S.price_usd[c], 2),
-            "residual_value_usd": round(n * S.price_usd[c] * S.residual_fraction(c, t), 2) if S.residual_value else 0.0,
-        })
+        ex.purchases.append(purchase_row(S, c, s, r, t, n))
+    ex.leases, ex.lease_contracts = lease_rows(S, m, values)
     # racks
     inst = installed_counts(S, m, values)
     packed = pack_racks(S, inst)
@@ -118,7 +124,8 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
             continue
         o = S.options[i]
         served[(o.workload, o.t)] += n * o.tokens_per_s
-        avg_kw[(s, o.t)] += n * max(0.0, o.power_kw - S.idle_kw[o.chip] * o.servers_per_replica)
+        if not is_lease_site(s):  # leased servers draw no site power: their energy is in the lease price
+            avg_kw[(s, o.t)] += n * max(0.0, o.power_kw - S.idle_kw[o.chip] * o.servers_per_replica)
         placed: dict[str, int] = defaultdict(int)
         pool = free.get((o.chip, s, o.t), [])
         # First fit, replica by replica. Free servers only ever decrease, so a rack too full for one replica of
@@ -131,7 +138,7 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
             if fit_k == len(pool):  # spans racks: take servers from several racks of the site
                 while nonzero_k < len(pool) and pool[nonzero_k][1] <= 1e-9:
                     nonzero_k += 1
-                rid = pool[nonzero_k][0] if nonzero_k < len(pool) else f"{s}/pool"
+                rid = pool[nonzero_k][0] if nonzero_k < len(pool) else (s if is_lease_site(s) else f"{s}/pool")
                 k = nonzero_k
                 while need > 1e-9 and k < len(pool):
                     slot = pool[k]
@@ -159,7 +166,7 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         ex.capacity.append({
             "quarter": S.quarters[t], "workload": w, "demand_tokens_per_s": S.forecast[(w, t)],
             "required_tokens_per_s": round(need, 3), "served_tokens_per_s": round(got, 3),
-            "unmet_tokens_per_s": round(max(0.0, need - got), 3) if not unmet_vars else round(max(0.0, values.get(unmet_vars[(w, t)].name, 0.0)), 3),
+            "unmet_tokens_per_s": round(max(0.0, need - got), 3) if (w, t) not in unmet_vars else round(max(0.0, values.get(unmet_vars[(w, t)].name, 0.0)), 3),
         })
     # power and energy
     energy_usd = energy_kwh = 0.0
@@ -178,19 +185,106 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
                 "quarter": S.quarters[t], "site": s, "it_power_kw": round(it_kw, 3), "average_it_power_kw": round(draw, 3),
                 "facility_power_kw": round(it_kw * S.pue[s], 3), "cap_kw": S.site_cap_kw[s],
             })
-    capex = sum(p["cost_usd"] for p in ex.purchases)
-    residual = sum(p["residual_value_usd"] for p in ex.purchases)
     facility = sum(_ival(values, v) * S.rack_types[(s, r)][4] for (c, s, r, t), v in m.vars["racks"].items())
     # tokens actually served, at the forecast peak rate: capacity beyond the forecast serves nothing, short rows count what is served
     tokens = sum(min(S.forecast[k], served[k]) for k in S.forecast) * SECONDS_PER_QUARTER
     it_energy_j = sum(p["average_it_power_kw"] for p in ex.power) * 1000.0 * SECONDS_PER_QUARTER
-    tco = capex + energy_usd + facility - residual
-    ex.kpis = {
-        "capex_usd": round(capex, 2), "energy_usd": round(energy_usd, 2), "facility_usd": round(facility, 2),
-        "residual_value_usd": round(residual, 2), "opex_usd": round(energy_usd + facility, 2), "tco_usd": round(tco, 2),
+    ex.kpis = money_kpis(S, ex, energy_usd, facility, tokens)
+    ex.kpis.update({
         "energy_mwh": round(energy_kwh / 1000.0, 3), "served_tokens": tokens,
-        "usd_per_million_tokens": round(tco / (tokens / 1e6), 6) if tokens else None,
         "joules_per_token": round(it_energy_j / tokens, 6) if tokens else None,
         "objective_scale_usd": MONEY_SCALE, "objective_constant_usd": round(objective_constant * MONEY_SCALE, 2),
-    }
+    })
+    name, unit, key = OBJECTIVES[S.objective]
+    ex.kpis.update({"objective_name": name, "objective_unit": unit, "objective_value": ex.kpis[key]})
+    if S.tail_quarters:
+        for rows in (ex.purchases, ex.racks, ex.deployments, ex.capacity, ex.power, ex.leases):
+            for row in rows:
+                row["tail"] = row.get("quarter", row.get("order_quarter")) in S.tail_quarters
     return ex
+
+
+def purchase_row(S: PlanSets, c: str, s: str, r: str, t: int, n: int) -> dict[str, Any]:
+    """One purchase line: n servers of c ordered in t for site s / rack type r, with its price build-up and what
+    the horizon charges for it (depreciation inside it; book value at its end)."""
+    chip, p = S.chips[c], S.price[c]
+    dep, nbv = S.depreciation_in_horizon(c, t), S.book_value_end(c, t)
+    comps = {k: round(v, 2) for k, v in p.components.items()}
+    unit = round(sum(comps.values()), 2)  # the lines rounded first, so sum(price_components) == unit_price_usd
+    return {
+        "order_quarter": S.quarters[t], "delivery_quarter": S.quarters[S.delivery(c, t)],
+        "payment_quarter": S.quarters[S.capex_t(c, t)], "site": s, "rack_type": r,
+        "chip": c, "vendor": chip.vendor, "servers": n, "chips": n * chip.server.chips_per_server,
+        "unit_price_usd": unit, "list_price_usd": round(p.list_usd, 2), "discount_fraction": p.discount,
+        "price_components": comps, "price_kind": p.kind, "price_source": p.source,
+        "cost_usd": round(n * unit, 2),
+        "depreciation_in_horizon_usd": round(n * dep, 2), "book_value_at_end_usd": round(n * nbv, 2),
+        "resale_value_usd": round(n * nbv * S.resale_fraction, 2),
+    }
+
+
+def lease_rows(S: PlanSets, m: PlanModel, values: dict[str, float]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(leases, lease_contracts). `leases`: one row per quarter x chip x virtual site x contract start, for each
+    quarter inside the modelled horizon a contract is paid; `lease_contracts`: one row per contract with its whole
+    commitment, split into the part paid inside the horizon and the part committed after it."""
+    rows, contracts = [], []
+    end = S.T - 1
+    for (c, t0), var in sorted(m.vars.get("lease", {}).items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        n = _ival(values, var)
+        if n <= 0:
+            continue
+        info, chip = S.lease[c], S.chips[c]
+        per_q = n * info.usd_per_server_quarter(chip.server.chips_per_server)
+        inside = [t for t in range(t0, t0 + info.term) if t <= end]
+        for t in inside:
+            rows.append({
+                "quarter": S.quarters[t], "chip": c, "vendor": chip.vendor, "site": lease_site(c),
+                "chips": n * chip.server.chips_per_server, "servers": n, "usd_per_chip_hour": info.usd_per_chip_hour,
+                "lease_usd": round(per_q, 2), "contract_start_quarter": S.quarters[t0], "term_quarters": info.term,
+                "price_kind": info.kind, "price_source": info.source,
+            })
+        after = info.term - len(inside)
+        contracts.append({
+            "contract_start_quarter": S.quarters[t0], "chip": c, "vendor": chip.vendor, "site": lease_site(c),
+            "servers": n, "chips": n * chip.server.chips_per_server, "term_quarters": info.term,
+            "usd_per_chip_hour": info.usd_per_chip_hour, "commitment_usd": round(per_q * info.term, 2),
+            "in_horizon_usd": round(per_q * len(inside), 2), "after_horizon_usd": round(per_q * after, 2),
+            "after_horizon_quarters": quarter_range(S.quarters[end], after + 1)[1:] if after else [],
+        })
+    return rows, contracts
+
+
+def money_kpis(S: PlanSets, ex: Extracted, energy_usd: float, facility_usd: float, tokens: float) -> dict[str, Any]:
+    """The plan's money, USD, over the modelled quarters (the horizon plus any demand tail):
+      net_cost = depreciation (bought + existing fleet) + write-down at the end + energy + facility + leases
+                 (leases: the whole commitment, the part after the horizon included)
+               = capex cash + fleet book value at the start + energy + facility + leases - resale value
+      cash_out = capex cash + leases paid inside the horizon + energy + facility
+      resale   = resale fraction x net book value at the end; write-down = the rest of that book value.
+    """
+    capex = sum(p["cost_usd"] for p in ex.purchases)
+    dep_bought = sum(p["depreciation_in_horizon_usd"] for p in ex.purchases)
+    nbv_bought = sum(p["book_value_at_end_usd"] for p in ex.purchases)
+    fleet_start, fleet_dep, fleet_end = fleet_depreciation(S)
+    lease_in = float(sum(r["in_horizon_usd"] for r in ex.lease_contracts))
+    lease_after = float(sum(r["after_horizon_usd"] for r in ex.lease_contracts))
+    nbv_end = nbv_bought + fleet_end
+    resale = S.resale_fraction * nbv_end
+    writedown = nbv_end - resale
+    depreciation = dep_bought + fleet_dep
+    net = depreciation + writedown + energy_usd + facility_usd + lease_in + lease_after
+    cash = capex + lease_in + energy_usd + facility_usd
+    return {
+        "capex_cash_usd": round(capex, 2), "lease_usd": round(lease_in, 2), "lease_after_horizon_usd": round(lease_after, 2),
+        "energy_usd": round(energy_usd, 2), "facility_usd": round(facility_usd, 2),
+        "depreciation_usd": round(depreciation, 2), "depreciation_purchases_usd": round(dep_bought, 2),
+        "depreciation_fleet_usd": round(fleet_dep, 2), "fleet_book_value_start_usd": round(fleet_start, 2),
+        "book_value_end_usd": round(nbv_end, 2), "resale_value_usd": round(resale, 2), "writedown_usd": round(writedown, 2),
+        "net_cost_usd": round(net, 2), "cash_out_usd": round(cash, 2),
+        "usd_per_million_tokens": round(net / (tokens / 1e6), 6) if tokens else None,
+        "usd_per_million_tokens_basis": "net_cost_usd",
+        # legacy names, equal to the new figures for older readers: capex_usd = capex_cash_usd,
+        # residual_value_usd = resale_value_usd, tco_usd = net_cost_usd, opex_usd = energy + facility + leases paid
+        "capex_usd": round(capex, 2), "residual_value_usd": round(resale, 2), "tco_usd": round(net, 2),
+        "opex_usd": round(energy_usd + facility_usd + lease_in, 2),
+    }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from solvers.build import build_model
 from solvers.extract import Extracted, extract
 from solvers.model import PlanModel
-from solvers.sets import HOURS_PER_QUARTER, PlanSets
+from solvers.sets import HOURS_PER_QUARTER, PlanSets, is_lease_site
 
 
 @dataclass
@@ -29,7 +29,7 @@ class GreedyResult:
 
 
 def _cost_per_token(S: PlanSets, o, t: int, s: str) -> float:  # type: ignore[no-untyped-def]
-    capex = S.price_usd[o.chip] * o.servers_per_replica
+    capex = S.price_usd.get(o.chip, math.inf) * o.servers_per_replica  # lease-only chips: only their fleet is used
     energy = o.power_kw * S.pue[s] * HOURS_PER_QUARTER * S.usd_per_kwh[s] * (S.T - t)
     return (capex + energy) / o.tokens_per_s
 
@@ -69,7 +69,9 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
         used: dict[tuple[str, str], float] = defaultdict(float)
         for w in sorted({w for (w, tt) in S.demand if tt == t}):
             need = S.demand[(w, t)]
-            ranked = sorted((_cost_per_token(S, o, t, s), o.index, s) for o in by_wt[(w, t)] for s in deploy_sites[o.index])
+            # the greedy baseline buys; it never leases (leased servers stand at virtual sites, skipped here)
+            ranked = sorted((_cost_per_token(S, o, t, s), o.index, s) for o in by_wt[(w, t)] for s in deploy_sites[o.index]
+                            if not is_lease_site(s))
             # 1) installed servers that are free this quarter
             for _, i, s in ranked:
                 if need <= 1e-9:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from planner.finance.depreciation import Depreciation
 from planner.io.loader import PlanInputs
 from planner.schemas.chips import ChipSpec
-from planner.schemas.common import quarter_index
+from planner.schemas.common import quarter_index, quarter_range
 from planner.topology.placement import rack_fit, replica_footprint
 
 HOURS_PER_QUARTER = 8760.0 / 4
@@ -22,6 +23,48 @@ HOURS_PER_QUARTER = 8760.0 / 4
 IDLE_TDP_FRACTION = 0.3
 #: objective money unit: millions of USD keep coefficients near 1 for the solver
 MONEY_SCALE = 1e6
+#: prefix of the virtual site where leased servers stand (hosted by the provider: no racks, site power or facility)
+LEASE_SITE_PREFIX = "lease:"
+
+
+@dataclass(frozen=True)
+class PriceInfo:
+    """Purchase price of one server/system of a chip, as the plan pays it.
+
+    `unit_usd` = `list_usd` x (1 - `discount`); `components` are the list components (catalog lines, with the
+    scenario's quotes replacing theirs) each scaled by (1 - discount), so they sum to `unit_usd`.
+    """
+
+    list_usd: float
+    discount: float
+    unit_usd: float
+    components: dict[str, float]
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """Lease terms of a chip: provider-hosted capacity, paid per chip-hour (energy included) for whole terms."""
+
+    usd_per_chip_hour: float
+    term: int  # minimum (and modelled) contract term, quarters
+    cap_chips: int | None  # chips leased at once in any quarter
+    lead: int  # quarters from signing to use
+    kind: str
+    source: str
+
+    def usd_per_server_quarter(self, chips_per_server: int) -> float:
+        return self.usd_per_chip_hour * chips_per_server * HOURS_PER_QUARTER
+
+
+def lease_site(c: str) -> str:
+    """The virtual site where chip c's leased servers stand."""
+    return f"{LEASE_SITE_PREFIX}{c}"
+
+
+def is_lease_site(s: str) -> bool:
+    return s.startswith(LEASE_SITE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -56,7 +99,7 @@ class PlanSets:
     chips: dict[str, ChipSpec]
     vendor_of: dict[str, str]
     buyable: list[str]
-    price_usd: dict[str, float]  # per server, after discounts
+    price_usd: dict[str, float]  # per server, after discounts (purchasable chips only)
     lead: dict[str, int]
     life: dict[str, int]
     first_order_t: dict[str, int]
@@ -81,8 +124,17 @@ class PlanSets:
     budget_q: dict[int, float]
     objective: str
     capex_timing: str
-    residual_value: bool
+    residual_value: bool  # resale fraction > 0 (kept for readers of the old flag)
     no_option: list[tuple[str, int, str]] = field(default_factory=list)  # (w, t, reason) with no eligible option
+    price: dict[str, PriceInfo] = field(default_factory=dict)  # purchasable chips
+    lease: dict[str, LeaseInfo] = field(default_factory=dict)  # chips that may be leased
+    lease_keys: list[tuple[str, int]] = field(default_factory=list)  # (c, start t) of a possible lease contract
+    salvage_fraction: float = 0.0
+    resale_fraction: float = 1.0
+    #: existing fleet: (c, s, r, installed t (may be negative), servers, cost basis USD per server = catalog list price)
+    fleet_entries: list[tuple[str, str, str, int, int, float]] = field(default_factory=list)
+    planned_T: int = 0  # quarters of the scenario's horizon; quarters[planned_T:] are the demand tail
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def T(self) -> int:
@@ -91,10 +143,37 @@ class PlanSets:
     def delivery(self, c: str, t: int) -> int:
         return t + self.lead[c]
 
+    def depreciation(self, c: str, t: int) -> Depreciation:
+        """Straight-line depreciation of one server of chip c ordered in t (from its delivery quarter)."""
+        return Depreciation(self.price_usd[c], self.life[c], self.delivery(c, t), self.salvage_fraction)
+
+    def book_value_end(self, c: str, t: int) -> float:
+        """Net book value at the end of the modelled horizon of one server of c ordered in t, USD."""
+        return self.depreciation(c, t).book_value(self.T - 1)
+
+    def depreciation_in_horizon(self, c: str, t: int) -> float:
+        return self.depreciation(c, t).charged_between(0, self.T - 1)
+
+    def net_unit_cost(self, c: str, t: int) -> float:
+        """Net horizon cost of one server of c ordered in t, USD: depreciation charged inside the horizon + write-down
+        at its end (NBV_end x (1 - resale fraction)) = unit price - resale fraction x NBV_end."""
+        return self.price_usd[c] - self.resale_fraction * self.book_value_end(c, t)
+
     def residual_fraction(self, c: str, t: int) -> float:
-        """Straight-line value left at the horizon's end of a server ordered in t: (life - service quarters) / life."""
-        in_service = self.T - self.delivery(c, t)
-        return max(0.0, (self.life[c] - in_service) / self.life[c])
+        """Resale value at the horizon's end of a server ordered in t, as a fraction of its price."""
+        return self.resale_fraction * self.book_value_end(c, t) / self.price_usd[c]
+
+    def lease_cost(self, c: str) -> float:
+        """USD of one lease contract of one server of c: the whole term, paid even past the horizon."""
+        info = self.lease[c]
+        return info.term * info.usd_per_server_quarter(self.chips[c].server.chips_per_server)
+
+    def is_tail(self, t: int) -> bool:
+        return t >= self.planned_T
+
+    @property
+    def tail_quarters(self) -> list[str]:
+        return self.quarters[self.planned_T:]
 
     def capex_t(self, c: str, t: int) -> int:
         """Quarter the capex of an order placed in t counts in."""
@@ -129,12 +208,53 @@ def prune_options(candidates: list[Option]) -> list[Option]:
     return kept
 
 
-def _price(inputs: PlanInputs, chip: ChipSpec) -> float:
+def price_info(inputs: PlanInputs, chip: ChipSpec) -> PriceInfo | None:
+    """The purchase price of one server/system of `chip` (None for a lease-only part).
+
+    List = the catalog's components, with `chip_terms.<chip>.price_components_usd` replacing lines of the same name,
+    or `chip_terms.<chip>.price_usd_per_server` replacing the whole system (one `system_quote` line). Then the
+    discount (`chip_terms` first, else the vendor's) scales every line, so the components sum to the net unit price.
+    """
+    if not chip.purchasable:
+        return None
     terms = inputs.scenario.chip_terms.get(chip.chip_id)
     vendor = inputs.scenario.vendors.get(chip.vendor)
-    price = terms.price_usd_per_server if terms and terms.price_usd_per_server else chip.price_usd_per_server
+    where = f"scenario chip_terms.{chip.chip_id}"
+    if terms and terms.price_usd_per_server:
+        components = {"system_quote": float(terms.price_usd_per_server)}
+        kind, source = "quote", f"{where}.price_usd_per_server"
+    else:
+        components = dict(chip.price_components_usd)
+        kind, source = chip.price_kind, chip.price_source
+        quoted = dict(terms.price_components_usd) if terms else {}
+        if quoted:
+            components.update({k: float(v) for k, v in quoted.items()})
+            kind = f"quote + {kind}" if set(components) - set(quoted) else "quote"
+            source = "; ".join([f"{k}: {where}.price_components_usd" for k in sorted(quoted)]
+                               + [part for part in source.split("; ") if part.split(":")[0] not in quoted])
     discount = terms.discount_fraction if terms and terms.discount_fraction is not None else (vendor.discount_fraction if vendor else 0.0)
-    return price * (1.0 - discount)
+    list_usd = float(sum(components.values()))
+    return PriceInfo(list_usd=list_usd, discount=float(discount), unit_usd=list_usd * (1.0 - discount),
+                     components={k: v * (1.0 - discount) for k, v in components.items()}, kind=kind, source=source)
+
+
+def lease_info(inputs: PlanInputs, chip: ChipSpec) -> LeaseInfo | None:
+    """Lease terms of `chip`: the catalog's `lease` block with `chip_terms.<chip>.lease_*` overriding each figure
+    (a chip without catalog terms may be leased at a quoted price); None when it cannot be leased."""
+    terms = inputs.scenario.chip_terms.get(chip.chip_id)
+    if terms is not None and not terms.lease_allowed:
+        return None
+    cat = chip.lease
+    usd = terms.lease_usd_per_chip_hour if terms and terms.lease_usd_per_chip_hour is not None else (cat.usd_per_chip_hour if cat else None)
+    if usd is None:
+        return None
+    quoted = terms is not None and terms.lease_usd_per_chip_hour is not None
+    term = terms.lease_min_term_quarters if terms and terms.lease_min_term_quarters is not None else (cat.min_term_quarters if cat else 1)
+    cap = terms.lease_capacity_chips_per_quarter if terms and terms.lease_capacity_chips_per_quarter is not None else (cat.capacity_chips_per_quarter if cat else None)
+    lead = terms.lease_lead_time_quarters if terms and terms.lease_lead_time_quarters is not None else 0
+    return LeaseInfo(usd_per_chip_hour=float(usd), term=int(term), cap_chips=cap, lead=int(lead),
+                     kind="quote" if quoted else str(cat.kind if cat else ""),
+                     source=f"scenario chip_terms.{chip.chip_id}.lease_usd_per_chip_hour" if quoted else (cat.source if cat else ""))
 
 
 def plannable_chips(inputs: PlanInputs) -> dict[str, ChipSpec]:
@@ -148,16 +268,21 @@ def plannable_chips(inputs: PlanInputs) -> dict[str, ChipSpec]:
 def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
     """Compute every set, parameter and mask of the problem from validated inputs and the options table."""
     sc = inputs.scenario
-    quarters = inputs.quarters
+    planned_T = len(inputs.quarters)
+    tail = sc.policy.horizon_tail_quarters
+    quarters = quarter_range(inputs.quarters[0], planned_T + tail) if tail else list(inputs.quarters)
     q0 = quarter_index(quarters[0])
     T = len(quarters)
     t_of = {q: i for i, q in enumerate(quarters)}
+    warnings: list[str] = []
 
     allowed = sc.policy.allowed_chips if sc.policy.allowed_chips is not None else sorted(inputs.chips)
     chips = plannable_chips(inputs)
     chip_ids = list(chips)
 
     lead, life, first_t, supply, min_order, price = {}, {}, {}, {}, {}, {}
+    pinfo: dict[str, PriceInfo] = {}
+    linfo: dict[str, LeaseInfo] = {}
     for c, chip in chips.items():
         terms = sc.chip_terms.get(c)
         lead[c] = terms.lead_time_quarters if terms and terms.lead_time_quarters is not None else chip.lead_time_quarters
@@ -167,7 +292,14 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             supply[c] = terms.supply_cap_servers_per_quarter
         if terms and terms.min_order_servers:
             min_order[c] = terms.min_order_servers
-        price[c] = _price(inputs, chip)
+        p = price_info(inputs, chip)
+        if p is not None:
+            pinfo[c], price[c] = p, p.unit_usd
+        elif terms and (terms.price_usd_per_server or terms.price_components_usd):
+            warnings.append(f"chip_terms.{c} quotes a purchase price, but {c} is lease only in the catalog: it is never bought")
+        li = lease_info(inputs, chip)
+        if li is not None and c in allowed:
+            linfo[c] = li
     vendor_of = {c: chips[c].vendor for c in chips}
     vendor_cap = {v: t.supply_cap_servers_per_quarter for v, t in sc.vendors.items() if t.supply_cap_servers_per_quarter is not None}
     vendor_share = {v: t.max_spend_share for v, t in sc.vendors.items() if t.max_spend_share is not None}
@@ -186,19 +318,33 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
                     fit[(c, s, r.rack_type_id)] = n
 
     fleet: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    fleet_entries: list[tuple[str, str, str, int, int, float]] = []
     for f in inputs.fleet:
         start = quarter_index(f.installed_quarter) - q0
         end = start + chips[f.chip_id].lifetime_quarters  # retired from this quarter on
         for t in range(max(0, start), min(T, end)):
             fleet[(f.chip_id, f.site_id, f.rack_type_id, t)] += f.servers
+        basis = chips[f.chip_id].price_usd_per_server if chips[f.chip_id].purchasable else 0.0
+        fleet_entries.append((f.chip_id, f.site_id, f.rack_type_id, start, f.servers, basis))
 
+    buyable = [c for c in chip_ids if c in allowed and c in price]
     buy_keys = [
         (c, s, r, t)
         for (c, s, r) in sorted(fit)
-        if c in allowed
+        if c in buyable
         for t in range(first_t[c], T)
         if t + lead[c] <= T - 1
     ]
+    lease_keys = [(c, t) for c in sorted(linfo) for t in range(max(first_t[c], linfo[c].lead), T)]
+    closed = [t for t in range(planned_T) if buyable and all(t + lead[c] > planned_T - 1 for c in buyable)]
+    if closed and not tail:
+        span = quarters[closed[0]] + (f"-{quarters[closed[-1]]}" if len(closed) > 1 else "")
+        warnings.append(
+            f"horizon end: nothing can be ordered in {span}, because every chip's delivery (lead time "
+            f"{min(lead[c] for c in buyable)}+ quarter(s)) would fall past the horizon; demand after "
+            f"{quarters[planned_T - 1]} is not covered, and the last purchases serve only the quarters left inside it "
+            "(their cost is price - resale value at its end). Set policy.horizon_tail_quarters to plan a demand tail "
+            "past the horizon.")
     rack_keys = sorted(
         {(c, s, r, t) for (c, s, r, o) in buy_keys for t in range(o + lead[c], min(T, o + lead[c] + life[c]))}
         | {(c, s, r, t) for (c, s, r, t) in fleet if (c, s, r) in fit}
@@ -209,6 +355,9 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
 
     headroom = 1.0 + sc.policy.headroom_fraction
     forecast = {(w.workload_id, t_of[w.quarter]): w.peak_output_tokens_per_s for w in inputs.workloads}
+    if tail:
+        forecast.update(tail_forecast(forecast, planned_T, tail))
+    last_t = planned_T - 1
     allowed_sites = {w.workload_id: set(w.allowed_sites) for w in inputs.workloads}
 
     candidates: list[Option] = []
@@ -228,21 +377,29 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         if not fp.feasible:
             continue
         spr = float(fp.servers_per_replica) if fp.replicas_per_server <= 1 else 1.0 / fp.replicas_per_server
-        t = t_of[row.quarter]
-        candidates.append(Option(
-            index=-1, workload=row.workload_id, model=row.model_id, t=t, chip=c, precision=row.precision,
-            tp=int(row.tp), pp=int(row.pp), ep=int(row.ep), chips_per_replica=int(row.chips_per_replica),
-            tokens_per_s=float(row.tokens_per_s_per_replica), power_kw=float(row.power_w_per_replica) / 1000.0,
-            servers_per_replica=spr, ttft_ms=float(row.ttft_ms), tpot_ms=float(row.tpot_ms), batch=int(row.batch),
-        ))
-        best_tok[(row.workload_id, t)] = max(best_tok[(row.workload_id, t)], float(row.tokens_per_s_per_replica))
+        t_row = t_of[row.quarter]
+        # the tail quarters serve the last forecast quarter's workload: its options carry over
+        for t in ([t_row, *range(planned_T, T)] if t_row == last_t and (row.workload_id, T - 1) in forecast else [t_row]):
+            candidates.append(Option(
+                index=-1, workload=row.workload_id, model=row.model_id, t=t, chip=c, precision=row.precision,
+                tp=int(row.tp), pp=int(row.pp), ep=int(row.ep), chips_per_replica=int(row.chips_per_replica),
+                tokens_per_s=float(row.tokens_per_s_per_replica), power_kw=float(row.power_w_per_replica) / 1000.0,
+                servers_per_replica=spr, ttft_ms=float(row.ttft_ms), tpot_ms=float(row.tpot_ms), batch=int(row.batch),
+            ))
+            best_tok[(row.workload_id, t)] = max(best_tok[(row.workload_id, t)], float(row.tokens_per_s_per_replica))
+            if t != t_row:
+                meets_targets[(row.workload_id, t)].add(c)
     opts = [replace(o, index=i) for i, o in enumerate(prune_options(candidates))]
 
+    leasable = {(c, t) for c, t0 in lease_keys for t in range(t0, min(T, t0 + linfo[c].term))}
     deploy_keys = []
     for o in opts:  # only where the chip can stand in the option's quarter: elsewhere its replicas would be 0
         for s in sorted(sites_with_chip.get((o.chip, o.t), ())):
             if not allowed_sites[o.workload] or s in allowed_sites[o.workload]:
                 deploy_keys.append((o.index, s))
+        # leased servers stand at the provider: workloads limited to named sites (allowed_sites) never use them
+        if (o.chip, o.t) in leasable and not allowed_sites[o.workload]:
+            deploy_keys.append((o.index, lease_site(o.chip)))
 
     demand = {}
     for (w, t), peak in forecast.items():
@@ -251,19 +408,19 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             need += best_tok[(w, t)]  # survive the loss of the largest replica that could serve it
         demand[(w, t)] = need
     servable = {(opts[i].workload, opts[i].t) for i, _ in deploy_keys}
-    ctx = _ReasonContext(inputs, allowed, fit, first_t, lead, fleet, meets_targets,
+    ctx = _ReasonContext(inputs, quarters, allowed, fit, first_t, lead, fleet, meets_targets,
                          {(o.workload, o.t) for o in candidates}, {(o.workload, o.t, o.chip) for o in candidates}, allowed_sites)
     no_option = [(w, t, unservable_reason(ctx, w, t)) for (w, t) in sorted(forecast) if (w, t) not in servable]
 
     budget_q: dict[int, float] = {}
     if sc.policy.capex_budget_usd_per_quarter is not None:
-        budget_q = dict.fromkeys(range(T), sc.policy.capex_budget_usd_per_quarter)
+        budget_q = dict.fromkeys(range(planned_T), sc.policy.capex_budget_usd_per_quarter)  # the tail has no budget
     for q, usd in sc.policy.capex_budget_usd_by_quarter.items():
         budget_q[t_of[q]] = usd
 
     return PlanSets(
         quarters=quarters, sites=sorted(inputs.sites), rack_types=rack_types, chips=chips, vendor_of=vendor_of,
-        buyable=[c for c in chip_ids if c in allowed], price_usd=price, lead=lead, life=life, first_order_t=first_t,
+        buyable=buyable, price_usd=price, lead=lead, life=life, first_order_t=first_t,
         supply_cap=supply, vendor_cap=vendor_cap, vendor_share=vendor_share, min_order=min_order, fit=fit,
         fleet=dict(fleet), demand=demand, forecast=forecast, options=opts, deploy_keys=deploy_keys,
         buy_keys=buy_keys, rack_keys=rack_keys,
@@ -273,8 +430,28 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         pue={s: inputs.sites[s].pue for s in inputs.sites},
         usd_per_kwh={s: inputs.sites[s].electricity_usd_per_kwh for s in inputs.sites},
         budget_total=sc.policy.capex_budget_usd_total, budget_q=budget_q, objective=sc.policy.objective,
-        capex_timing=sc.policy.capex_timing, residual_value=sc.policy.residual_value, no_option=no_option,
+        capex_timing=sc.policy.capex_timing, residual_value=sc.policy.depreciation.resale_fraction_of_book_value > 0,
+        no_option=no_option, price=pinfo, lease=linfo, lease_keys=lease_keys,
+        salvage_fraction=sc.policy.depreciation.salvage_fraction,
+        resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
+        fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings,
     )
+
+
+def tail_forecast(forecast: dict[tuple[str, int], float], planned_T: int, tail: int) -> dict[tuple[str, int], float]:
+    """Demand of the tail quarters planned_T .. planned_T + tail - 1: each workload with a row in the last planned
+    quarter keeps growing at its last quarter-on-quarter rate, peak(T-1) / peak(T-2) (1 when it has no earlier row
+    or that row is 0): peak(T-1+k) = peak(T-1) x rate^k."""
+    out = {}
+    last = planned_T - 1
+    for (w, t), peak in forecast.items():
+        if t != last:
+            continue
+        prev = forecast.get((w, last - 1))
+        rate = peak / prev if prev else 1.0
+        for k in range(1, tail + 1):
+            out[(w, last + k)] = peak * rate**k
+    return out
 
 
 @dataclass(frozen=True)
@@ -282,6 +459,7 @@ class _ReasonContext:
     """What `unservable_reason` needs to say why a (workload, quarter) has no deployable option."""
 
     inputs: PlanInputs
+    quarters: list[str]
     allowed: list[str]
     fit: dict[tuple[str, str, str], int]
     first_t: dict[str, int]
@@ -296,7 +474,7 @@ class _ReasonContext:
 def unservable_reason(ctx: _ReasonContext, w: str, t: int) -> str:
     """Why no option can serve workload w in quarter t, in words (checked in pipeline order, first cause wins
     per chip): nothing plannable, latency/precision targets, layout footprint, rack fit, purchase window."""
-    quarters = ctx.inputs.quarters
+    quarters = ctx.quarters
     sites = sorted(ctx.allowed_sites[w] or ctx.inputs.sites)
     if not ctx.allowed and not ctx.inputs.fleet:
         return "policy.allowed_chips is empty and there is no existing fleet, so no chip can serve it"

@@ -60,16 +60,18 @@ def make_inputs(chips: list[ChipSpec], demand: dict[str, float], *, sites: list[
                 chip_terms: dict[str, Any] | None = None, vendors: dict[str, Any] | None = None) -> PlanInputs:
     """`demand`: quarter -> peak output tokens/s of the single workload `w` (model `m`)."""
     quarters = sorted(demand)
+    pol = dict(policy or {})  # default: hardware worthless at the horizon's end (resale 0), so net cost = price paid
+    pol["depreciation"] = {"resale_fraction_of_book_value": 0.0, **pol.get("depreciation", {})}
     sc = Scenario.model_validate({
         "name": "tiny", "horizon": {"first_quarter": quarters[0], "quarters": len(quarters)},
         "inputs": {"chips": "-", "models": "-", "workloads": "-", "sites": "-"},
-        "policy": {"residual_value": False, **(policy or {})}, "chip_terms": chip_terms or {}, "vendors": vendors or {},
+        "policy": pol, "chip_terms": chip_terms or {}, "vendors": vendors or {},
         "solver": {"time_limit_s": 30, "mip_gap": 0.0},
     })
     workloads = [WorkloadRow.model_validate({
         "workload_id": "w", "model_id": "m", "quarter": q, "peak_output_tokens_per_s": d, "prompt_tokens_mean": 100,
         "output_tokens_mean": 100, "ttft_ms": 1000, "tpot_ms": 100, "latency_percentile": 99, "allowed_precisions": ["fp8"],
-    }) for q, d in demand.items()]
+    }) for q, d in demand.items() if d > 0]  # a quarter given 0 has no demand row (the horizon still covers it)
     site_list = sites or [make_site()]
     return PlanInputs(
         scenario=sc, scenario_path=Path("tiny.yaml"), quarters=quarter_range(quarters[0], len(quarters)),

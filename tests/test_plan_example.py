@@ -102,8 +102,19 @@ def test_spend_within_budget_and_lead_times(plan: dict[str, Any]) -> None:
 
 def test_tco_adds_up(plan: dict[str, Any]) -> None:
     k = plan["kpis"]
-    assert k["tco_usd"] == pytest.approx(k["capex_usd"] + k["energy_usd"] + k["facility_usd"] - k["residual_value_usd"], abs=1.0)
-    assert k["opex_usd"] == pytest.approx(k["energy_usd"] + k["facility_usd"], abs=1.0)
+    # net horizon cost = capex + the existing fleet's book value at the start + opex + leases - resale value
+    #                  = depreciation + write-down + energy + facility + leases; tco_usd is its legacy name
+    assert k["net_cost_usd"] == pytest.approx(k["capex_cash_usd"] + k["fleet_book_value_start_usd"] + k["energy_usd"] + k["facility_usd"]
+                                              + k["lease_usd"] + k["lease_after_horizon_usd"] - k["resale_value_usd"], abs=1.0)
+    assert k["net_cost_usd"] == pytest.approx(k["depreciation_usd"] + k["writedown_usd"] + k["energy_usd"] + k["facility_usd"]
+                                              + k["lease_usd"] + k["lease_after_horizon_usd"], abs=1.0)
+    assert k["tco_usd"] == k["net_cost_usd"] and k["capex_usd"] == k["capex_cash_usd"]
+    assert k["cash_out_usd"] == pytest.approx(k["capex_cash_usd"] + k["lease_usd"] + k["energy_usd"] + k["facility_usd"], abs=1.0)
+    assert k["opex_usd"] == pytest.approx(k["energy_usd"] + k["facility_usd"] + k["lease_usd"], abs=1.0)
+    assert plan["objective"]["name"] == "net horizon cost" and k["objective_value"] == k["net_cost_usd"]
+    assert plan["objective_usd"] == pytest.approx(k["net_cost_usd"] + k["objective_tiebreak_usd"], abs=1.0)
+    for p in plan["purchases"]:
+        assert sum(p["price_components"].values()) == pytest.approx(p["unit_price_usd"], abs=0.01)
 
 
 def test_run_folder_has_every_output(run_folder: Path) -> None:

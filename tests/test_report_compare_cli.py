@@ -62,7 +62,7 @@ def test_comparison_files(plan: dict, tmp_path: Path) -> None:
     header = [c.value for c in ws[4]]
     assert header[:3] == ["Figure", "small-2site", "cheaper-power"]
     assert header[3] == "cheaper-power minus small-2site"
-    tco = next(r for r in ws.iter_rows(min_row=5) if r[0].value == "Total cost of ownership")
+    tco = next(r for r in ws.iter_rows(min_row=5) if r[0].value == "Net horizon cost")
     assert tco[1].value == pytest.approx(plan["kpis"]["tco_usd"])
     assert tco[3].value == f"=C{tco[0].row}-$B{tco[0].row}"
     assert tco[3].value and tco[2].value - tco[1].value == pytest.approx(-50_000.0)

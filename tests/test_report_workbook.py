@@ -13,7 +13,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from openpyxl.utils import range_boundaries
+from openpyxl.utils import get_column_letter, range_boundaries
 
 from planner.report.workbook import SHEETS, write_workbook
 from planner.results.plan_io import validate_plan
@@ -298,10 +298,10 @@ def test_summary_totals_reconcile(plan: dict, tmp_path: Path) -> None:
     _, wb = _write(plan, tmp_path)
     ws, ev = wb["Summary"], Evaluator(wb)
     k = plan["kpis"]
-    capex_row = _find_row(ws, "Capex")
+    capex_row = _find_row(ws, "Capex (cash)")
     assert ws[f"B{capex_row}"].value.startswith("='Purchase orders'!")
     assert ev.cell("Summary", f"B{capex_row}") == pytest.approx(k["capex_usd"])
-    tco_row = _find_row(ws, "Total cost of ownership")
+    tco_row = _find_row(ws, "Net horizon cost")
     assert ws[f"B{tco_row}"].data_type == "f"
     assert ev.cell("Summary", f"B{tco_row}") == pytest.approx(k["tco_usd"])
     assert ev.cell("Summary", f"B{_find_row(ws, 'Opex')}") == pytest.approx(k["opex_usd"])
@@ -318,7 +318,8 @@ def test_number_formats_and_layout(plan: dict, tmp_path: Path) -> None:
     assert ws["I2"].number_format == "$#,##0" and ws["H2"].number_format == "$#,##0"
     assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == f"A1:I{1 + len(plan['purchases'])}"
+    last = get_column_letter(len(plan["purchases"][0]))  # one column per purchase field (issue 22 added the price build-up)
+    assert ws.auto_filter.ref == f"A1:{last}{1 + len(plan['purchases'])}"
     assert wb["Power"]["C2"].number_format == "#,##0.0"
     assert ws.column_dimensions["A"].width >= 10
     assert len(ws._charts) == 1 and type(ws._charts[0]).__name__ == "BarChart"
@@ -421,7 +422,7 @@ def test_libreoffice_computes_the_same_totals_and_prints_pdf(plan: dict, tmp_pat
     total_row = _find_row(ws, "Total, all orders")
     assert ws[f"I{total_row}"].value == pytest.approx(plan["kpis"]["capex_usd"])
     summary = values["Summary"]
-    assert summary[f"B{_find_row(summary, 'Total cost of ownership')}"].value == pytest.approx(plan["kpis"]["tco_usd"])
+    assert summary[f"B{_find_row(summary, 'Net horizon cost')}"].value == pytest.approx(plan["kpis"]["tco_usd"])
     by_v = _block(ws, "Subtotal by vendor")
     assert ws[f"D{by_v['NVIDIA']}"].value == pytest.approx(
         sum(p["cost_usd"] for p in plan["purchases"] if p["vendor"] == "NVIDIA"))

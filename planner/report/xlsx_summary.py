@@ -62,8 +62,12 @@ def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderT
     r = row + 2
     cells: dict[str, str] = {}
     has_orders = orders is not None and orders.last_data_row >= orders.first_data_row
-    for key in ("capex_usd", "energy_usd", "facility_usd", "residual_value_usd"):
+    parts = ("capex_usd", "fleet_book_value_start_usd", "energy_usd", "facility_usd", "lease_usd", "lease_after_horizon_usd",
+             "residual_value_usd")
+    for key in parts:
         fig, link = figs[key], None
+        if key in ("fleet_book_value_start_usd", "lease_usd", "lease_after_horizon_usd") and fig.value is None:
+            fig = Figure(fig.key, fig.label, 0.0, fig.kind, "not in this plan.json (written before leases and fleet depreciation): 0")
         if key == "capex_usd" and orders is not None and has_orders:
             link = f"={quote_sheet(ORDERS_SHEET)}!{orders.grand_total}"
             fig = Figure(fig.key, fig.label, fig.value, fig.kind, "total of the purchase orders (live link)")
@@ -73,8 +77,7 @@ def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderT
     # TCO is a live sum when every part is known (capex comes from the order lines when there are any).
     known = (has_orders or figs["capex_usd"].value is not None) and all(
         figs[k].value is not None for k in ("energy_usd", "facility_usd", "residual_value_usd"))
-    tco = (f"={cells['capex_usd']}+{cells['energy_usd']}+{cells['facility_usd']}-{cells['residual_value_usd']}"
-           if known else None)
+    tco = ("=" + "+".join(cells[k] for k in parts[:-1]) + f"-{cells['residual_value_usd']}") if known else None
     _figure_row(ws, r, figs["tco_usd"], tco)
     cells["tco_usd"] = f"B{r}"
     for c in (1, 2):
@@ -82,8 +85,8 @@ def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderT
         ws.cell(row=r, column=c).border = TOTAL_BORDER
     r += 1
     opex_formula = None
-    if figs["energy_usd"].value is not None and figs["facility_usd"].value is not None:
-        opex_formula = f"={cells['energy_usd']}+{cells['facility_usd']}"
+    if all(figs[k].value is not None for k in ("energy_usd", "facility_usd")):
+        opex_formula = f"={cells['energy_usd']}+{cells['facility_usd']}+{cells['lease_usd']}"
     _figure_row(ws, r, figs["opex_usd"], opex_formula)
     return _checks(ws, r + 2, cells, plan)
 
@@ -94,7 +97,7 @@ def _checks(ws: Worksheet, row: int, cells: dict[str, str], plan: dict[str, Any]
     write_header(ws, row + 1, 1, ["Figure", "Workbook total", "plan.json", "Difference"])
     kpis = plan.get("kpis") or {}
     r = row + 2
-    for key, label in (("capex_usd", "Capex"), ("tco_usd", "Total cost of ownership")):
+    for key, label in (("capex_usd", "Capex"), ("tco_usd", "Net horizon cost")):
         put_text(ws.cell(row=r, column=1), label)
         put_formula(ws.cell(row=r, column=2), f"={cells[key]}", "usd")
         put(ws.cell(row=r, column=3), kpis.get(key), "usd")

@@ -8,8 +8,8 @@ from typing import Any
 from planner.results.summary import site_peaks
 from planner.results.units import is_number
 
-_MONEY = (("tco_usd", "Total cost of ownership"), ("capex_usd", "Capex"), ("energy_usd", "Energy"),
-          ("facility_usd", "Facility"), ("residual_value_usd", "Residual value"))
+_MONEY = (("tco_usd", "Net horizon cost"), ("capex_usd", "Capex (cash)"), ("energy_usd", "Energy"),
+          ("facility_usd", "Facility"), ("residual_value_usd", "Resale value"))
 
 
 @dataclass(frozen=True)

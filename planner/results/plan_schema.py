@@ -94,7 +94,9 @@ class Solver(PlanModel):
 
 class Horizon(PlanModel):
     first_quarter: QuarterStr
-    quarters: list[QuarterStr]
+    quarters: list[QuarterStr]  # every modelled quarter: the planned ones, then any demand tail
+    planned_quarters: list[QuarterStr] = []
+    tail_quarters: list[QuarterStr] = []
 
 
 class Kpis(PlanModel):
@@ -108,6 +110,22 @@ class Kpis(PlanModel):
     served_tokens: OptNumber
     usd_per_million_tokens: OptNumber
     joules_per_token: OptNumber
+    # money (issue 22); optional so plans written before it still read
+    capex_cash_usd: OptNumber = None
+    lease_usd: OptNumber = None
+    lease_after_horizon_usd: OptNumber = None
+    depreciation_usd: OptNumber = None
+    fleet_book_value_start_usd: OptNumber = None
+    book_value_end_usd: OptNumber = None
+    resale_value_usd: OptNumber = None
+    writedown_usd: OptNumber = None
+    net_cost_usd: OptNumber = None
+    cash_out_usd: OptNumber = None
+    usd_per_million_tokens_basis: OptText = None
+    objective_name: OptText = None
+    objective_unit: OptText = None
+    objective_value: OptNumber = None
+    objective_tiebreak_usd: OptNumber = None
 
 
 class Limits(PlanModel):
@@ -126,6 +144,30 @@ class Purchase(PlanModel):
     chips: Whole
     unit_price_usd: Number
     cost_usd: Number
+    list_price_usd: OptNumber = None
+    discount_fraction: OptNumber = None
+    price_components: dict[Text, Number] = {}
+    price_kind: OptText = None
+    price_source: OptText = None
+    depreciation_in_horizon_usd: OptNumber = None
+    book_value_at_end_usd: OptNumber = None
+    payment_quarter: OptQuarter = None
+    resale_value_usd: OptNumber = None
+
+
+class Lease(PlanModel):
+    """One quarter of one lease contract of one chip at its virtual site (`lease:<chip>`)."""
+
+    quarter: QuarterStr
+    chip: Text
+    vendor: Text
+    chips: Whole
+    servers: Whole
+    usd_per_chip_hour: Number
+    lease_usd: Number
+    contract_start_quarter: QuarterStr
+    term_quarters: Whole
+    site: OptText = None  # the virtual site `lease:<chip>`
 
 
 class Rack(PlanModel):
@@ -262,6 +304,8 @@ class Plan(PlanModel):
     deployments: list[Deployment]
     capacity: list[CapacityRow]
     power: list[PowerRow]
+    leases: list[Lease] = []
+    warnings: list[Text] = []
     binding: list[Binding]
     diagnosis: list[Diagnosis]
     options: list[Option]

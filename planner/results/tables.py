@@ -15,7 +15,9 @@ import pandas as pd
 #: Known columns of each table, in display order.
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "purchases": ("order_quarter", "delivery_quarter", "vendor", "chip", "site", "servers", "chips",
-                  "unit_price_usd", "cost_usd"),
+                  "unit_price_usd", "cost_usd", "list_price_usd", "discount_fraction", "price_components", "price_kind",
+                  "price_source", "depreciation_in_horizon_usd", "book_value_at_end_usd", "payment_quarter",
+                  "resale_value_usd"),
     "deployments": ("quarter", "site", "rack", "workload", "model", "chip", "precision", "tp", "pp",
                     "replicas", "chips", "tokens_per_s", "power_kw", "perf_source", "extrapolated", "tokens_per_s_p10",
                     "tokens_per_s_p90"),

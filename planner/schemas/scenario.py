@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
@@ -70,14 +70,40 @@ class Policy(StrictModel):
     capex_timing: Literal["order", "delivery"] = Field(default="order", description="Whether capex counts in the order or the delivery quarter.")
     headroom_fraction: float = Field(default=0.0, ge=0, le=10, description="Capacity above peak demand to provision (0.2 = 20 %).")
     redundancy: Literal["none", "n_plus_1"] = Field(default="none", description="`n_plus_1`: serve demand with one replica of each workload lost.")
-    residual_value: bool = Field(default=True, description="Credit straight-line residual value of hardware at the horizon's end.")
+    residual_value: bool | None = Field(
+        default=None,
+        description="Deprecated, replaced by `policy.depreciation.resale_fraction_of_book_value`: `false` means a resale "
+        "fraction of 0 (hardware worthless at the horizon's end; an explicit non-zero fraction beside it is an error), "
+        "`true` leaves the fraction as given (default 1: worth its net book value).")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
     engine: Engine = Field(default="vllm", description="Serving engine of workload rows without an `engine` (`vllm`, `trtllm`, `sglang`; `tuned` = a tuned benchmark submission, the raw calibrated model).")
     perf_quantile: float = Field(default=0.5, ge=0.05, le=0.95, description="Quantile of the corrected tokens/s the plan buys for (0.5 = median; 0.2 = plan on the pessimistic side).")
     perf_quantile_compare: bool = Field(default=True, description="When `perf_quantile` is not 0.5, solve again at the median and report the cost difference.")
     depreciation: DepreciationPolicy = Field(default_factory=DepreciationPolicy, description="Depreciation method, salvage and the resale assumption at the horizon's end.")
+    horizon_tail_quarters: int = Field(
+        default=0, ge=0, le=12,
+        description="Quarters of demand modelled past the horizon, each workload growing at its last forecast "
+        "quarter-on-quarter rate, so the plan does not end in a cliff (tail quarters are marked in every output).")
     replan: ReplanPolicy = Field(default_factory=ReplanPolicy, description="`planner replan` only: penalty and limit on changing the previous plan's future orders.")
+
+    @model_validator(mode="after")
+    def _residual_value_maps_to_resale(self) -> Policy:
+        """`residual_value` (deprecated) maps onto the depreciation policy; a contradiction is an error."""
+        if self.residual_value is None:
+            return self
+        dep = self.depreciation
+        explicit = "resale_fraction_of_book_value" in dep.model_fields_set
+        wanted = 1.0 if self.residual_value else 0.0
+        # `true` only asked for a residual credit: an explicit fraction says how much; `false` contradicts any credit
+        if explicit and not self.residual_value and dep.resale_fraction_of_book_value != wanted:
+            raise ValueError(
+                f"policy.residual_value: {str(self.residual_value).lower()} contradicts "
+                f"policy.depreciation.resale_fraction_of_book_value: {dep.resale_fraction_of_book_value:g}; "
+                "residual_value is replaced by resale_fraction_of_book_value (false = 0, true = 1): remove residual_value")
+        if not self.residual_value:
+            self.depreciation = dep.model_copy(update={"resale_fraction_of_book_value": 0.0})
+        return self
 
 
 class VendorTerms(StrictModel):
@@ -91,12 +117,28 @@ class VendorTerms(StrictModel):
 class ChipTerms(StrictModel):
     """Terms for one chip, overriding the catalog defaults."""
 
-    price_usd_per_server: float | None = Field(default=None, gt=0, description="Price of one server/system, USD (overrides the catalog).")
+    price_usd_per_server: float | None = Field(default=None, gt=0, description="Price of one server/system, USD (a quote for the whole system: overrides the catalog's components).")
+    price_components_usd: dict[Literal["accelerators", "host_platform", "scaleout_network", "integration_support"], float] = Field(
+        default_factory=dict,
+        description="Quotes per price component (accelerators, host_platform, scaleout_network, integration_support), USD per "
+        "server/system; each replaces the catalog's line of that name, the others stay.")
     discount_fraction: float | None = Field(default=None, ge=0, lt=1, description="Discount off the price (overrides the vendor's).")
     supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, description="Servers that can be ordered per quarter.")
     lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from order to use.")
     min_order_servers: int | None = Field(default=None, ge=0, description="Smallest order when ordering at all, servers.")
     available_from_quarter: Quarter | None = Field(default=None, description="First quarter it can be ordered.")
+    lease_allowed: bool = Field(default=True, description="`false`: never lease this chip, even if the catalog gives lease terms.")
+    lease_usd_per_chip_hour: float | None = Field(default=None, gt=0, le=1000, description="Lease price per chip-hour, USD (overrides the catalog's; energy included).")
+    lease_min_term_quarters: int | None = Field(default=None, ge=1, le=40, description="Shortest lease commitment, quarters (paid in full even past the horizon).")
+    lease_capacity_chips_per_quarter: int | None = Field(default=None, ge=0, description="Chips that can be leased at once in any quarter (absent = the catalog's cap, else none).")
+    lease_lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from signing a lease to using it (default 0).")
+
+    @model_validator(mode="after")
+    def _one_price_quote(self) -> ChipTerms:
+        if self.price_usd_per_server is not None and self.price_components_usd:
+            raise ValueError("give price_usd_per_server (a quote for the whole system) or price_components_usd "
+                             "(quotes per component), not both")
+        return self
 
 
 class SolverSettings(StrictModel):

@@ -67,7 +67,7 @@ def _charts(df: pd.DataFrame, params: list[str], tornado: pd.DataFrame, out_dir:
         except (ValueError, TypeError):
             ok.groupby(p)[METRIC].mean().div(1e6).plot.bar(ax=ax)
         ax.set_xlabel(p)
-        ax.set_ylabel("objective: TCO net of residual value, $M")
+        ax.set_ylabel("objective: net horizon cost, $M")
         ax.set_title(f"objective vs {p}")
         fig.tight_layout()
         f = out_dir / f"chart_{p.replace('.', '_').replace('+', '')}.png"
@@ -84,7 +84,7 @@ def _charts(df: pd.DataFrame, params: list[str], tornado: pd.DataFrame, out_dir:
         ax.barh(labels, hi - base, left=base, color="C3", alpha=0.7, label="at highest value")
         ax.axvline(base, color="k", lw=0.8)
         ax.invert_yaxis()
-        ax.set_xlabel("objective: TCO net of residual value, $M (line: median of the sweep)")
+        ax.set_xlabel("objective: net horizon cost, $M (line: median of the sweep)")
         ax.set_title("tornado: objective swing per parameter")
         ax.legend(fontsize=8)
         fig.tight_layout()
