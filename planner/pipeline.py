@@ -249,7 +249,7 @@ def quantile_cost(inputs: PlanInputs, settings: SolverSettings, plan: dict[str, 
     if not r2.has_solution:
         return {**out, "p50_status": r2.status}
     ex2 = extract(S2, m2, r2.values, const2)
-    obj2 = _usd(r2.objective, const2)
+    obj2 = _usd(r2.objective, const2) if out["objective_usd"] is not None else None  # only when the objective is money
     cap2 = ex2.kpis.get("capex_usd")
     return {**out, "p50_status": r2.status, "p50_objective_usd": obj2, "p50_capex_usd": cap2,
             "extra_objective_usd": None if out["objective_usd"] is None or obj2 is None else round(out["objective_usd"] - obj2, 2),
@@ -299,7 +299,8 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         plan["perf_quantile"] = stage("quantile_compare", lambda: quantile_cost(inputs, settings, plan))
         short = [c for c in plan["capacity"] if not c.get("tail")  # a short demand tail is a warning, not a failure
                  and c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
-        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings, perf_fit_report(inputs))  # exit 0 only when every row is served
+        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings,  # exit 0 only when every row is served
+                           perf_fit_report(inputs))
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
