@@ -78,3 +78,24 @@ def test_candidates_show_amortised_capex_and_lease(tmp_path: Path) -> None:
     ratio = c.loc["twin_a", "lease_usd_per_token_s_quarter"] / c.loc["twin_b", "amortised_capex_usd_per_token_s_quarter"]
     assert ratio == pytest.approx(8 * 2190 * 1.0 / 120_000, rel=1e-3)  # same layouts: the ratio of the per-server costs
     assert p.document["leases"] and not p.document["purchases"]
+
+
+def test_whole_catalog_buys_only_complete_systems() -> None:
+    """With every chip allowed, every purchase is a complete system: its price lines include a host platform (or
+    a whole-system price), add up to the unit price, and lease-only parts are only ever leased."""
+    from planner.catalog import load_chip_catalog
+    from tests.conftest import REPO
+
+    chips = load_chip_catalog()
+    result = plan(REPO / "inputs" / "scenarios" / "example.yaml", {"policy.allowed_chips": None})
+    doc = result.document
+    assert result.exit_code == 0
+    assert doc["purchases"], "the whole-catalog plan buys something"
+    for p in doc["purchases"]:
+        parts = p["price_components"]
+        assert chips[p["chip"]].purchasable, p["chip"]
+        assert parts.get("host_platform", 0) > 0 or "system_quote" in parts, (p["chip"], parts)
+        assert sum(parts.values()) == pytest.approx(p["unit_price_usd"], abs=0.01)
+    for row in doc.get("leases") or []:
+        assert chips[row["chip"]].lease is not None
+    assert reconcile(doc, "plan.json") == []
