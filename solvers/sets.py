@@ -41,6 +41,7 @@ class PriceInfo:
     components: dict[str, float]
     kind: str
     source: str
+    list_components: dict[str, float] = field(default_factory=dict)  # before the discount; sum to `list_usd`
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,8 @@ def price_info(inputs: PlanInputs, chip: ChipSpec) -> PriceInfo | None:
     discount = terms.discount_fraction if terms and terms.discount_fraction is not None else (vendor.discount_fraction if vendor else 0.0)
     list_usd = float(sum(components.values()))
     return PriceInfo(list_usd=list_usd, discount=float(discount), unit_usd=list_usd * (1.0 - discount),
-                     components={k: v * (1.0 - discount) for k, v in components.items()}, kind=kind, source=source)
+                     components={k: v * (1.0 - discount) for k, v in components.items()}, kind=kind, source=source,
+                     list_components=components)
 
 
 def lease_info(inputs: PlanInputs, chip: ChipSpec) -> LeaseInfo | None:

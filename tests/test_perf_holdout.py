@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.table_rows import catalog_ids, number, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT = ROOT / "benchmarks" / "data" / "holdout_measured.csv"
@@ -38,20 +39,9 @@ ph = _load_scorer()
 
 
 def _rows() -> list[dict[str, str]]:
-    with open(HOLDOUT, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return read_rows(HOLDOUT)
 
 
-def _ids(path: Path, key: str, list_key: str) -> set[str]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
-    items = data[list_key] if isinstance(data, dict) else data
-    return {str(x[key]) for x in items}
-
-
-def _num(s: str) -> float | None:
-    s = (s or "").strip()
-    return float(s) if s else None
 
 
 def test_columns_and_ids_unique():
@@ -88,21 +78,21 @@ def test_numbers_positive_and_kind_consistent():
         for k in ("prompt_tokens", "output_tokens", "output_tokens_per_s_per_chip"):
             assert float(r[k]) > 0, (r["id"], k)
         for k in ("concurrency", "tpot_target_ms", "ttft_target_ms", "num_requests", "tpot_ms", "ttft_ms"):
-            v = _num(r[k])
+            v = number(r[k])
             assert v is None or v > 0, (r["id"], k)
-        cv = _num(r["length_cv"])
+        cv = number(r["length_cv"])
         assert cv is None or cv >= 0, r["id"]
         if r["kind"] == "concurrency":
-            assert _num(r["concurrency"]), r["id"]
+            assert number(r["concurrency"]), r["id"]
         if r["kind"] == "tpot_target":
-            assert _num(r["tpot_target_ms"]), r["id"]
+            assert number(r["tpot_target_ms"]), r["id"]
         if r["kind"] == "offline":
-            assert not _num(r["concurrency"]) and not _num(r["tpot_target_ms"]), r["id"]
+            assert not number(r["concurrency"]) and not number(r["tpot_target_ms"]), r["id"]
 
 
 def test_ids_exist_in_catalogs():
-    models = _ids(ROOT / "inputs" / "catalog" / "models.yaml", "model_id", "models")
-    chips = _ids(ROOT / "inputs" / "catalog" / "chips.yaml", "chip_id", "chips")
+    models = catalog_ids(ROOT / "inputs" / "catalog" / "models.yaml", "model_id", "models")
+    chips = catalog_ids(ROOT / "inputs" / "catalog" / "chips.yaml", "chip_id", "chips")
     for r in _rows():
         assert r["model_id"] in models, r["id"]
         assert r["chip_id"] in chips, r["id"]
@@ -114,7 +104,7 @@ def test_no_row_duplicates_bundled_measurements():
     urls = {b["source_url"].strip() for b in bundled if b["source_url"].strip()}
 
     def key(model, chip, engine, isl, osl, conc):
-        c = _num(conc)
+        c = number(conc)
         return (model, chip, engine or "vllm", round(float(isl)), round(float(osl)), None if c is None else round(c))
 
     seen = {key(b["model_key"], b["chip_id"], b["engine"], b["isl"], b["osl"], b["concurrency"]) for b in bundled}

@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import yaml
-
 from planner.perf.measured import ENGINES, load_table, normalise_engine
+from tests.table_rows import catalog_ids, number, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "planner" / "perf" / "data" / "measured.csv"
@@ -25,20 +24,9 @@ CHIPS_NOT_YET_IN_CATALOG = {"mi355x"}
 
 
 def _rows(path: Path = MEASURED) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return read_rows(path)
 
 
-def _ids(path: Path, key: str, list_key: str) -> set[str]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
-    items = data[list_key] if isinstance(data, dict) else data
-    return {str(x[key]) for x in items}
-
-
-def _num(s: str | None) -> float | None:
-    s = (s or "").strip()
-    return float(s) if s else None
 
 
 def test_header_unique_ids_and_row_width():
@@ -78,9 +66,9 @@ def test_numbers_positive_and_kind_consistent():
             assert float(r[k]) > 0, (r["id"], k)
         for k in ("ttft_mean_ms", "ttft_p99_ms", "tpot_mean_ms", "tpot_p99_ms", "concurrency", "tpot_target_ms",
                   "ttft_target_ms"):
-            v = _num(r[k])
+            v = number(r[k])
             assert v is None or v > 0, (r["id"], k)
-        cv = _num(r["length_cv"])
+        cv = number(r["length_cv"])
         assert cv is None or cv >= 0, r["id"]
         per_gpu = "per_gpu" in r["metric"]
         assert per_gpu or r["metric"] == "output_tok_s_system", r["id"]
@@ -89,15 +77,15 @@ def test_numbers_positive_and_kind_consistent():
         expect = float(r["value"]) if per_gpu else float(r["value"]) / chips
         assert abs(float(r["value_per_chip"]) - expect) <= 0.01 * expect + 0.05, r["id"]
         if r["kind"] == "concurrency":
-            assert _num(r["concurrency"]), r["id"]
+            assert number(r["concurrency"]), r["id"]
         else:
-            assert not _num(r["concurrency"]), r["id"]
+            assert not number(r["concurrency"]), r["id"]
             assert r["length_cv"].strip() in ("0", "0.0"), r["id"]  # offline_fixed: fixed lengths
 
 
 def test_ids_exist_in_catalogs_and_engines_are_known():
-    models = _ids(ROOT / "inputs" / "catalog" / "models.yaml", "model_id", "models")
-    chips = _ids(ROOT / "inputs" / "catalog" / "chips.yaml", "chip_id", "chips")
+    models = catalog_ids(ROOT / "inputs" / "catalog" / "models.yaml", "model_id", "models")
+    chips = catalog_ids(ROOT / "inputs" / "catalog" / "chips.yaml", "chip_id", "chips")
     for r in _rows():
         assert r["model_key"] in models, r["id"]
         assert r["chip_id"] in chips or r["chip_id"] in CHIPS_NOT_YET_IN_CATALOG, r["id"]
@@ -108,7 +96,7 @@ def test_ids_exist_in_catalogs_and_engines_are_known():
 def test_no_duplicate_case():
     seen: dict[tuple[object, ...], str] = {}
     for r in _rows():
-        c = _num(r["concurrency"])
+        c = number(r["concurrency"])
         key = (r["model_key"], r["chip_id"], r["precision"].upper(), int(float(r["tp"])), int(float(r["pp"])),
                int(float(r["ep"] or 1)), r["engine"], round(float(r["isl"])), round(float(r["osl"])),
                None if c is None else round(c))
@@ -126,7 +114,7 @@ def test_no_held_out_source_or_case_is_bundled():
               "inference_results_v5.1")  # MLPerf v5.1 (the held-out MI325X rows and their mirror)
 
     def key(model, chip, engine, isl, osl, conc):
-        c = _num(conc)
+        c = number(conc)
         return (model, chip, engine or "vllm", round(float(isl)), round(float(osl)), None if c is None else round(c))
 
     held_keys = {key(h["model_id"], h["chip_id"], h["engine"], h["prompt_tokens"], h["output_tokens"],

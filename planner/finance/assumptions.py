@@ -13,50 +13,28 @@ from typing import Any
 
 from planner.io.loader import PlanInputs
 from planner.schemas.chips import ChipSpec
-from solvers.sets import HOURS_PER_QUARTER, plannable_chips
-
-#: price kind of a user's quote in the scenario (`chip_terms.<chip>.price_usd_per_server`)
-QUOTE_KIND = "quote"
+from solvers.sets import HOURS_PER_QUARTER, lease_info, plannable_chips, price_info
 
 
 def _chip_row(inputs: PlanInputs, chip: ChipSpec) -> dict[str, Any]:
-    sc = inputs.scenario
-    terms = sc.chip_terms.get(chip.chip_id)
-    vendor = sc.vendors.get(chip.vendor)
-    lease = chip.lease
-    quoted_lease = getattr(terms, "lease_usd_per_chip_hour", None)  # scenario lease quote, where the schema has one
-    lease_rate = float(quoted_lease) if quoted_lease else float(lease.usd_per_chip_hour) if lease else None
+    """One chip's prices as the MILP pays them (`solvers.sets.price_info` / `lease_info`: one definition)."""
+    terms = inputs.scenario.chip_terms.get(chip.chip_id)
+    lease = lease_info(inputs, chip)
     row: dict[str, Any] = {
         "chip": chip.chip_id, "vendor": chip.vendor, "name": chip.name, "purchasable": chip.purchasable,
         "chips_per_server": chip.server.chips_per_server,
         "lead_time_quarters": terms.lead_time_quarters if terms and terms.lead_time_quarters is not None
         else chip.lead_time_quarters,
         "lifetime_quarters": chip.lifetime_quarters,
-        "lease_usd_per_chip_hour": lease_rate,
+        "lease_usd_per_chip_hour": lease.usd_per_chip_hour if lease else None,
         "price_components": {}, "list_price_usd": None, "discount_fraction": None, "unit_price_usd": None,
         "price_kind": "", "price_source": "",
     }
-    quote = terms.price_usd_per_server if terms and terms.price_usd_per_server else None
-    if quote is None and not chip.purchasable:
-        return row  # lease only
-    where = f"scenario chip_terms.{chip.chip_id}"
-    if quote is not None:
-        components = {"system_quote": float(quote)}
-        kind, source = QUOTE_KIND, f"{where}.price_usd_per_server"
-    else:
-        components = dict(chip.price_components_usd)
-        kind, source = chip.price_kind, chip.price_source
-        quoted = dict(getattr(terms, "price_components_usd", None) or {})  # per-component quotes, where the schema has them
-        if quoted:
-            components.update({k: float(v) for k, v in quoted.items()})
-            kind = f"{QUOTE_KIND} + {kind}" if set(components) - set(quoted) else QUOTE_KIND
-            source = "; ".join([f"{k}: {where}.price_components_usd" for k in sorted(quoted)]
-                               + [part for part in source.split("; ") if part.split(":")[0] not in quoted])
-    discount = terms.discount_fraction if terms and terms.discount_fraction is not None else (
-        vendor.discount_fraction if vendor and vendor.discount_fraction is not None else 0.0)
-    listed = float(sum(components.values()))
-    row.update(price_components=components, list_price_usd=round(listed, 2), discount_fraction=float(discount),
-               unit_price_usd=round(listed * (1.0 - discount), 2), price_kind=kind, price_source=source)
+    price = price_info(inputs, chip)
+    if price is not None:
+        row.update(price_components=dict(price.list_components), list_price_usd=round(price.list_usd, 2),
+                   discount_fraction=float(price.discount), unit_price_usd=round(price.unit_usd, 2),
+                   price_kind=price.kind, price_source=price.source)
     return row
 
 
