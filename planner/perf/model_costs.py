@@ -70,6 +70,13 @@ class ModelCosts:
         return 2.0 * (self.params_active - self.embedding_params)
 
     @property
+    def expert_flops_per_token(self) -> float:
+        """2 x active routed-expert params: the part of the matmul FLOPs per token done by grouped expert GEMMs."""
+        if not self.is_moe:
+            return 0.0
+        return 2.0 * self.routed_expert_params * self.active_experts / self.experts
+
+    @property
     def prefill_flops_per_token(self) -> float:
         """2 x (P_active - 2E): matmul FLOPs per prompt token (the LM head runs once per prompt, ignored)."""
         return 2.0 * (self.params_active - 2 * self.embedding_params)

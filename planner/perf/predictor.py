@@ -42,6 +42,7 @@ import numpy as np
 from planner.perf.calibration import Calibration, load_calibration
 from planner.perf.correction import Correction, Intervals, fit_correction, fit_intervals
 from planner.perf.coverage import at_concurrency, covering_group, near_measurement, offline, under_targets
+from planner.perf.engine_costs import EngineCostTable, load_engine_costs
 from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap, reserve_engine
 from planner.perf.layout import Layout
 from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
@@ -116,6 +117,7 @@ class Predictor:
     """Calibration + correction + intervals + measured points + the quantile plans use."""
 
     calibration: Calibration
+    costs: EngineCostTable = field(default_factory=EngineCostTable)
     correction: Correction = field(default_factory=Correction)
     intervals: Intervals = field(default_factory=Intervals)
     measured: tuple[MeasuredPoint, ...] = ()
@@ -129,7 +131,7 @@ class Predictor:
 
     @cached_property
     def _digest(self) -> str:
-        payload = [self.calibration.digest(), sorted(self.correction.by_group.items()),
+        payload = [self.calibration.digest(), self.costs.digest(), sorted(self.correction.by_group.items()),
                    sorted(self.correction.by_engine.items()), self.correction.pooled,
                    sorted(self.intervals.by_group.items()), sorted(self.intervals.by_engine.items()), self.intervals.pooled,
                    [repr(p) for p in self.measured], self.quantile, self.use_measured, self.use_correction]
@@ -180,13 +182,15 @@ def spec_hash(obj: ModelSpec | ChipSpec) -> str:
     return h
 
 
-def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str) -> StageParams | None:
+def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str, table: EngineCostTable) -> StageParams | None:
+    costs, _ = table.lookup(engine, cal.family(lane.chip))
+    ratio = table.fp4_ratio(engine)
     key = (spec_hash(model), spec_hash(lane.chip), lane.precision, lane.kv_precision, lane.layout,
-           cal.digest(), reserve_engine(engine))
+           cal.digest(), reserve_engine(engine), costs, ratio)
     if key not in _STAGE_MEMO:
         try:
             _STAGE_MEMO[key] = stage_params(model, lane.chip, lane.precision, lane.kv_precision, lane.layout, cal,
-                                            engine=reserve_engine(engine))
+                                            engine=reserve_engine(engine), costs=costs, fp4_compute_ratio=ratio)
         except ValueError:
             _STAGE_MEMO[key] = None
     return _STAGE_MEMO[key]
@@ -214,12 +218,12 @@ def _f(a: Any, i: int) -> float:
 
 def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question) -> list[Prediction]:
     cal = pr.calibration
-    idx = [i for i, lane in enumerate(lanes) if _stage(model, lane, cal, q.engine) is not None]
+    idx = [i for i, lane in enumerate(lanes) if _stage(model, lane, cal, q.engine, pr.costs) is not None]
     out: list[Prediction | None] = [None] * len(lanes)
     ops: dict[float, OperatingPoint] = {}
     levels: list[str] = []
     if idx:
-        sp = stack([_stage(model, lanes[i], cal, q.engine) for i in idx])  # type: ignore[misc]
+        sp = stack([_stage(model, lanes[i], cal, q.engine, pr.costs) for i in idx])  # type: ignore[misc]
         fams = [pr.family(lanes[i].chip) for i in idx]
         ck = correction_key(q.engine, model)
         levels = [pr.speed(ck, fam, 0.5)[1] for fam in fams]
@@ -315,10 +319,12 @@ def per_chip(pred: Prediction | None, p: MeasuredPoint) -> float:
 
 
 def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequence[MeasuredPoint], quantile: float,
-                  models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec]) -> Predictor:
+                  models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
+                  costs: EngineCostTable | None = None) -> Predictor:
     """Fit the correction and intervals on `bundled` (module docstring of `planner.perf.correction`); the predictor
     answers from `user` and `bundled` points where they cover a case."""
-    raw = Predictor(cal, use_measured=False, use_correction=False)
+    costs = costs if costs is not None else EngineCostTable()
+    raw = Predictor(cal, costs, use_measured=False, use_correction=False)
     fam = [cal.families.get(p.chip_id, p.chip_id) for p in bundled]
     preds = [per_chip(predict_point(raw, p, models, chips), p) for p in bundled]
     res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan
@@ -333,7 +339,8 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
         f = held.factor(keys[i], fam[i])
         loso_factor.append(f)
         loso.append((keys[i], fam[i], res[i] - math.log(f)))
-    intervals = fit_intervals(loso)
+    cost_loso = _cost_loso_residuals(costs, {p.row_id for p in bundled})
+    intervals = fit_intervals(cost_loso if cost_loso else loso)
     rows: list[dict[str, Any]] = []
     for i, p in enumerate(bundled):
         rows.append(_report_row(p, fam[i], preds[i], correction.factor(keys[i], fam[i]), loso_factor[i], "bundled"))
@@ -352,7 +359,20 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
         },
         "rows": rows,
     }
-    return Predictor(cal, correction, intervals, (*user, *bundled), quantile, report=report)
+    report["intervals_from"] = ("leave-one-source-out residuals of the engine costs and the factor refitted without "
+                                "the row's source (planner.perf.engine_fit)" if cost_loso else
+                                "leave-one-source-out residuals of the factor")
+    return Predictor(cal, costs, correction, intervals, (*user, *bundled), quantile, report=report)
+
+
+def _cost_loso_residuals(costs: EngineCostTable, ids: set[str]) -> list[tuple[str, str, float]]:
+    """(engine key, family, LOSO log residual) of the cost fit's report, for rows of the fitted table still present."""
+    out = []
+    for r in (costs.report or {}).get("loso_residuals", []):
+        v = r.get("ln_measured_over_predicted")
+        if r.get("id") in ids and v is not None:
+            out.append((str(r["engine"]), str(r["family"]), float(v)))
+    return out
 
 
 def _pct(pred: float, measured: float) -> float | None:
@@ -387,10 +407,12 @@ def build_predictor(calibration: Calibration | None = None, user_points: Sequenc
     all_models = {**load_model_catalog(), **(models or {})}
     all_chips = {**load_chip_catalog(), **(chips or {})}
     key = hashlib.sha256(json.dumps([
-        cal.digest(), str(table), Path(table).stat().st_mtime_ns, [repr(p) for p in user_points], quantile,
+        cal.digest(), load_engine_costs().digest(), str(table), Path(table).stat().st_mtime_ns,
+        [repr(p) for p in user_points], quantile,
         sorted((k, v.model_dump_json()) for k, v in all_models.items()),
         sorted((k, v.model_dump_json()) for k, v in all_chips.items()),
     ]).encode()).hexdigest()
     if key not in _BUILT:
-        _BUILT[key] = fit_predictor(cal, load_table(table), list(user_points), quantile, all_models, all_chips)
+        _BUILT[key] = fit_predictor(cal, load_table(table), list(user_points), quantile, all_models, all_chips,
+                                    load_engine_costs())
     return _BUILT[key]

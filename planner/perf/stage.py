@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from planner.perf.calibration import Calibration
+from planner.perf.engine_costs import NO_COSTS, EngineCosts
 from planner.perf.layout import Layout
 from planner.perf.memory import (
     DEFAULT_RESERVE_ENGINE,
@@ -68,12 +69,22 @@ class StageParams:
     tdp_w: Num
     chips_per_server: Num
     server_overhead_w: Num
+    # --- performance model v3 (`planner.perf.step`, `planner.perf.engine_costs`); defaults = no engine costs ---
+    flops_expert_token: Num = 0.0       # routed-expert matmul FLOPs per token on the chip (part of flops_*_token)
+    gemm_half_tokens: Num = 0.0         # tokens per pass at which dense GEMMs reach half efficiency (0 = always full)
+    moe_half_tokens: Num = 0.0          # tokens per expert at which grouped expert GEMMs reach half efficiency
+    layer_overhead: Num = 0.0           # fixed time per layer per pass of a stage, s
+    seq_overhead: Num = 0.0             # time per running sequence per pass of a stage, s
+    elementwise_bytes_token: Num = 0.0  # bytes moved per token per pass by non-matmul kernels on the chip
 
 
 def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout,
-                 calibration: Calibration, compute: str | None = None, engine: str = DEFAULT_RESERVE_ENGINE) -> StageParams:
+                 calibration: Calibration, compute: str | None = None, engine: str = DEFAULT_RESERVE_ENGINE,
+                 costs: EngineCosts = NO_COSTS, fp4_compute_ratio: float = 1.0) -> StageParams:
     """Build `StageParams` for one (model, chip, precision, layout); raise ValueError if the chip cannot run it.
-    `engine` chooses the memory reserve (`planner.perf.memory.reserve_bytes`).
+    `engine` chooses the memory reserve (`planner.perf.memory.reserve_bytes`); `costs` are the stock engine's fitted
+    costs (`planner.perf.engine_costs`; none = the calibrated roofline of tuned submissions); `fp4_compute_ratio`
+    scales the FP4 compute peak (the share of it stock FP4 kernels reach).
     `compute` forces the matmul precision (e.g. a measured weight-only deployment on a chip that has the narrow one)."""
     cp = compute if compute and chip.peak_tflops.get(compute) else compute_precision(chip, precision)
     if cp is None:
@@ -97,6 +108,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         hop_lat = SCALEOUT_LATENCY_S
     mem = memory_bytes(chip)
     weights = mc.weight_bytes(precision) / n
+    ratio = fp4_compute_ratio if cp == "fp4" else 1.0
     return StageParams(
         tp=float(layout.tp), pp=float(layout.pp), ep=float(layout.ep),
         dense_read_bytes=mc.read_bytes_dense(precision) / n,
@@ -109,7 +121,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         flops_prefill_token=mc.prefill_flops_per_token / n,
         attn_flops_token_ctx=mc.attn_flops_per_token_ctx / n,
         bandwidth=eff.eta_bandwidth * chip.memory_bandwidth_tbs * 1e12,
-        compute=eff.eta_compute * peak_flops(chip, cp),
+        compute=eff.eta_compute * peak_flops(chip, cp) * ratio,
         peak_bandwidth=chip.memory_bandwidth_tbs * 1e12,
         peak_compute=peak_flops(chip, cp),
         msg_bytes_token=model.d_model * ACTIVATION_BYTES,
@@ -126,6 +138,12 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         tdp_w=chip.tdp_w,
         chips_per_server=float(chip.server.chips_per_server),
         server_overhead_w=chip.server.overhead_power_w,
+        flops_expert_token=mc.expert_flops_per_token / n,
+        gemm_half_tokens=costs.gemm_half_tokens,
+        moe_half_tokens=costs.moe_half_tokens,
+        layer_overhead=costs.layer_us * 1e-6,
+        seq_overhead=costs.seq_us * 1e-6,
+        elementwise_bytes_token=costs.elementwise_passes * layers * model.d_model * ACTIVATION_BYTES,
     )
 
 
@@ -139,6 +157,18 @@ def with_efficiency(p: StageParams, eta_bandwidth: Num, eta_compute: Num) -> Sta
     d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
     d["bandwidth"] = np.asarray(eta_bandwidth) * p.peak_bandwidth
     d["compute"] = np.asarray(eta_compute) * p.peak_compute
+    return StageParams(**d)
+
+
+def with_costs(p: StageParams, layer_us: Num, seq_us: Num, elementwise_passes: Num, gemm_half_tokens: Num,
+               moe_half_tokens: Num, d_model: float) -> StageParams:
+    """The same stage with the engine costs replaced by (arrays of) values (used to sweep them when fitting)."""
+    d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
+    d["layer_overhead"] = np.asarray(layer_us, dtype=float) * 1e-6
+    d["seq_overhead"] = np.asarray(seq_us, dtype=float) * 1e-6
+    d["elementwise_bytes_token"] = np.asarray(elementwise_passes, dtype=float) * p.layers * d_model * ACTIVATION_BYTES
+    d["gemm_half_tokens"] = np.asarray(gemm_half_tokens, dtype=float)
+    d["moe_half_tokens"] = np.asarray(moe_half_tokens, dtype=float)
     return StageParams(**d)
 
 

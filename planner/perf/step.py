@@ -1,18 +1,23 @@
-"""Roofline time of one forward pass of a pipeline stage, and what follows from it: TPOT and prefill latency.
+"""Time of one forward pass of a pipeline stage (performance model v3), and what follows: TPOT and prefill latency.
 
 For a stage processing `s` decoding sequences of mean context L plus `q` prompt tokens (chunked prefill mixed
-into the same pass), per chip:
-  bytes   = dense_read + expert_bytes x hit(s + q) + s x L x kv_token x r + q x kv_token
-            (r = KV read factor: 1 for GQA-aware attention kernels)
-  flops   = s x f_decode + q x f_prefill + a x (s x L + q x I / 2)        (a: attention FLOPs per cached token)
+into the same pass), n = s + q tokens, per chip, the pass is a sequence of operators, each its own roofline
+(an operator waits for its bytes or its FLOPs, whichever is longer; operators do not overlap one another):
+  dense GEMMs   t_d = max(W_d / bw,  F_d / (C x g(n)))          W_d: weights read every pass (all but routed
+                F_d = s x (f_decode - f_exp) + q x (f_prefill - f_exp)       experts and the embedding table)
+  expert GEMMs  t_e = max(W_e x hit(n) / bw,  n x f_exp / (C x g_e(n k / E)))     (MoE; 0 for dense models)
+  attention     t_a = max(KV / bw,  F_a / C)      KV = (s x L x r + q) x kv_token,  F_a = a x (s x L + q x I / 2)
+  elementwise   t_x = n x e / bw                   e = passes x layers x d_model x 2 B (norms, rotary, activations)
   hit(n)  = 1 - (1 - k/E)^n: expected share of routed experts hit by n tokens (1 for dense models)
-  t_mem   = bytes / achievable bandwidth;   t_cmp = flops / achievable compute
-  t_ar    = allreduces x [2 (TP-1)/TP x n x m / bw_link + 2 ceil(log2 TP) x latency]    (n = s + q, m = d_model x 2 B)
+  g(n)    = n / (n + n_half),  g_e(t) = t / (t + t_half): GEMM efficiency at n tokens per pass / t tokens per expert
+            (1 when the half-efficiency point is 0, as in the calibrated tuned regime)
+  t_ar    = allreduces x [2 (TP-1)/TP x n x m / bw_link + 2 ceil(log2 TP) x latency]    (m = d_model x 2 B)
   t_a2a   = alltoalls x [n / EP x k x m x (EP-1)/EP / bw_link + latency]
-  t_lat   = layers x layer_latency    (fixed per-layer latency of dataflow chips: synchronisation, on-fabric
-            traversal, compute-pipeline fill; 0 for GPUs, see `planner.perf.calibration`)
-  t_stage = max(t_mem, t_cmp) + t_ar + t_a2a + t_lat + step_overhead
+  t_lat   = layers x layer_latency    (fixed per-layer latency of dataflow chips, `planner.perf.calibration`)
+  t_eng   = layers x c_layer + s x c_seq + step_overhead    (a stock engine's fitted costs, `planner.perf.engine_costs`)
+  t_stage = t_d + t_e + t_a + t_x + t_ar + t_a2a + t_lat + t_eng
   t_hop   = hop_latency + n x m / hop_bandwidth                        (stage-to-stage hand-off; 0 when PP = 1)
+bw and C are the achievable bandwidth and compute (efficiency x peak, `planner.perf.calibration`).
 A batch B runs as min(PP, B) micro-batches of B / min(PP, B) sequences; one token of every sequence needs
   TPOT = PP x (t_stage(micro-batch) + t_hop),   throughput = B / TPOT.
 The per-layer latency makes TPOT >= PP x ceil(layers / PP) x layer_latency >= layers x layer_latency at any batch
@@ -39,6 +44,7 @@ class StepTime:
     bytes: Num
     flops: Num
     latency: Num = 0.0  # fixed per-layer latency of the pass (t_lat)
+    overhead: Num = 0.0  # the stock engine's fitted costs of the pass (t_eng)
 
 
 def expert_hit_fraction(expert_share: Num, tokens: Num) -> Num:
@@ -46,16 +52,33 @@ def expert_hit_fraction(expert_share: Num, tokens: Num) -> Num:
     return 1.0 - np.power(1.0 - np.asarray(expert_share, dtype=float), np.maximum(tokens, 0.0))
 
 
+def gemm_efficiency(tokens: Num, half_tokens: Num) -> Num:
+    """tokens / (tokens + half): share of the large-batch GEMM rate reached at `tokens` (1 when half is 0)."""
+    t = np.asarray(tokens, dtype=float)
+    h = np.asarray(half_tokens, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = t / (t + h)
+    return np.where(h > 0.0, np.where(t > 0.0, g, 1.0), 1.0)
+
+
 def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, prompt: Num) -> StepTime:
     """Time of one forward pass of a stage (formulas in the module docstring)."""
     n = seqs + prefill_tokens
     hit = expert_hit_fraction(p.expert_share, n)
-    nbytes = (p.dense_read_bytes + p.expert_bytes * hit
-              + (seqs * context * p.kv_read_factor + prefill_tokens) * p.kv_bytes_token)
-    flops = (seqs * p.flops_decode_token + prefill_tokens * p.flops_prefill_token
-             + p.attn_flops_token_ctx * (seqs * context + prefill_tokens * prompt / 2.0))
-    t_mem = nbytes / p.bandwidth
-    t_cmp = flops / p.compute
+    kv_bytes = (seqs * context * p.kv_read_factor + prefill_tokens) * p.kv_bytes_token
+    expert_read = p.expert_bytes * hit
+    elem_bytes = n * p.elementwise_bytes_token
+    nbytes = p.dense_read_bytes + expert_read + kv_bytes + elem_bytes
+    f_exp = n * p.flops_expert_token
+    f_dense = (seqs * (p.flops_decode_token - p.flops_expert_token)
+               + prefill_tokens * (p.flops_prefill_token - p.flops_expert_token))
+    f_attn = p.attn_flops_token_ctx * (seqs * context + prefill_tokens * prompt / 2.0)
+    flops = f_dense + f_exp + f_attn
+    t_d = np.maximum(p.dense_read_bytes / p.bandwidth, f_dense / (p.compute * gemm_efficiency(n, p.gemm_half_tokens)))
+    t_e = np.maximum(expert_read / p.bandwidth,
+                     f_exp / (p.compute * gemm_efficiency(n * p.expert_share, p.moe_half_tokens)))
+    t_a = np.maximum(kv_bytes / p.bandwidth, f_attn / p.compute)
+    t_x = elem_bytes / p.bandwidth
     tp = np.asarray(p.tp, dtype=float)
     msg = n * p.msg_bytes_token
     t_ar = p.allreduce_count * (2.0 * (tp - 1.0) / tp * msg / p.link_bandwidth
@@ -64,8 +87,9 @@ def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, pro
     t_a2a = p.alltoall_count * (msg / ep * p.active_experts * (ep - 1.0) / ep / p.link_bandwidth + p.link_latency)
     comm = t_ar + t_a2a
     t_lat = p.layers * p.layer_latency
-    total = np.maximum(t_mem, t_cmp) + comm + t_lat + p.step_overhead
-    return StepTime(total, t_mem, t_cmp, comm, nbytes, flops, t_lat)
+    t_eng = p.layers * p.layer_overhead + seqs * p.seq_overhead + p.step_overhead
+    total = t_d + t_e + t_a + t_x + comm + t_lat + t_eng
+    return StepTime(total, nbytes / p.bandwidth, flops / p.compute, comm, nbytes, flops, t_lat, t_eng)
 
 
 def hop_time(p: StageParams, tokens: Num) -> Num:

@@ -1,0 +1,272 @@
+"""Fit the stock-engine costs of `planner.perf.engine_costs` on the bundled measured table, with an honest report.
+
+Every measured point (model, chip, precision, layout, engine, lengths, concurrency or offline) is predicted by the
+predictor's raw path (calibrated roofline + engine costs, no measured lookup, no speed factor) once over a grid of
+the five costs, so every refit below is an argmin over cached arrays.
+  r_i(c)   = ln(measured_i / predicted_i(c))                (NO_FIT_PENALTY^(1/2) when the layout does not fit)
+  engine   c_e = argmin_c sum_{i in e} r_i(c)^2             (all families of the engine)
+  pooled   c_0 = argmin_c sum_i r_i(c)^2                    (all engines: used for an engine with no rows)
+  group    c_ef = argmin_c sum_{i in (e, f)} r_i(c)^2 + SHRINKAGE x |idx(c) - idx(c_e)|^2   (>= MIN_GROUP_ROWS rows;
+           |idx| the distance in grid steps: shrinkage towards the engine's costs)
+  fp4      the FP4 compute ratio is chosen on FP4_RATIO_GRID by the total loss of the fitted costs.
+The speed factor of `planner.perf.correction` is then fitted by the predictor on the residuals of this model.
+Leave-one-source-out: for every source, costs, FP4 ratio and factors are refitted without its rows and its rows
+predicted; those residuals (costs + factor, as plans use them) are the report's held-out figures and the
+predictor's P10/P90 intervals.
+
+Run `python -m planner.perf.engine_fit` to refit and rewrite `data/engine_costs.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.perf.calibration import Calibration, load_calibration
+from planner.perf.correction import fit_correction
+from planner.perf.engine_costs import BUNDLED_ENGINE_COSTS, EngineCosts, EngineCostTable
+from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
+from planner.schemas.chips import ChipSpec
+from planner.schemas.models import ModelSpec
+
+GRID: dict[str, tuple[float, ...]] = {
+    "layer_us": (0.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
+    "seq_us": (0.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
+    "elementwise_passes": (0.0, 16.0, 32.0, 64.0, 128.0),
+    "gemm_half_tokens": (0.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0),
+    "moe_half_tokens": (0.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0),
+}
+FP4_RATIO_GRID = (0.5, 0.6, 0.7, 0.85, 1.0)
+MIN_GROUP_ROWS = 5
+SHRINKAGE = 0.5
+NO_FIT_PENALTY = 9.0
+NAMES = tuple(GRID)
+_IDX = np.array(list(itertools.product(*[range(len(v)) for v in GRID.values()])), dtype=float)  # (combos, 5)
+_VALUES = np.array(list(itertools.product(*GRID.values())), dtype=float)
+
+
+def combo_costs(k: int) -> EngineCosts:
+    return EngineCosts(**{n: float(_VALUES[k, j]) for j, n in enumerate(NAMES)})
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Measured points with their group keys and cached log-residual grids."""
+
+    points: tuple[MeasuredPoint, ...]
+    engine: tuple[str, ...]          # the engine (costs are per engine)
+    corr_key: tuple[str, ...]        # the engine as the correction groups it (engine / architecture)
+    family: tuple[str, ...]
+    fp4: np.ndarray                  # bool per row
+    sq: Mapping[float, np.ndarray]   # fp4 ratio -> (rows, combos) squared log residuals (penalty where no fit)
+    res: Mapping[float, np.ndarray]  # fp4 ratio -> (rows, combos) log residuals (NaN where no fit)
+
+
+def _grid_residuals(p: MeasuredPoint, model: ModelSpec, chip: ChipSpec, cal: Calibration, ratio: float) -> np.ndarray:
+    from planner.perf.engines import reserve_engine
+    from planner.perf.predictor import _run, point_lane, point_question
+    from planner.perf.stage import stage_params, with_costs
+
+    lane, q = point_lane(p, chip), point_question(p)
+    try:
+        sp = stage_params(model, chip, lane.precision, lane.kv_precision, lane.layout, cal,
+                          engine=reserve_engine(p.engine), fp4_compute_ratio=ratio)
+    except ValueError:
+        return np.full(len(_VALUES), np.nan)
+    sp = with_costs(sp, *[_VALUES[:, j] for j in range(len(NAMES))], d_model=float(model.d_model))
+    op = _run(sp, q, cal, np.ones(len(_VALUES)))
+    x = np.asarray(op.tokens_per_s, dtype=float) / p.chips
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.log(p.tokens_per_s_per_chip / x)
+    return np.where(np.isfinite(r), r, np.nan)
+
+
+def build_rows(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
+               cal: Calibration) -> Rows:
+    """Predict every usable point over the grid (points whose model or chip is unknown are left out)."""
+    from planner.perf.predictor import correction_key
+
+    use = [p for p in points if p.model_id in models and p.chip_id in chips]
+    fp4 = np.array([p.precision == "fp4" for p in use])
+    res: dict[float, np.ndarray] = {}
+    base = None
+    for ratio in FP4_RATIO_GRID:
+        rows = []
+        for i, p in enumerate(use):
+            if base is not None and not fp4[i]:
+                rows.append(base[i])
+            else:
+                rows.append(_grid_residuals(p, models[p.model_id], chips[p.chip_id], cal, ratio))
+        res[ratio] = np.array(rows)
+        if base is None:
+            base = res[ratio]
+    sq = {k: np.where(np.isnan(v), NO_FIT_PENALTY, v * v) for k, v in res.items()}
+    return Rows(tuple(use), tuple(p.engine for p in use),
+                tuple(correction_key(p.engine, models[p.model_id]) for p in use),
+                tuple(cal.families.get(p.chip_id, p.chip_id) for p in use), fp4, sq, res)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Chosen combo per engine, per (engine, family), pooled, and the FP4 ratio."""
+
+    ratio: float
+    pooled: int
+    by_engine: Mapping[str, int]
+    by_group: Mapping[tuple[str, str], int]
+
+    def combo(self, engine: str, family: str) -> int:
+        return self.by_group.get((engine, family), self.by_engine.get(engine, self.pooled))
+
+    def table(self, source: str, report: Mapping[str, Any]) -> EngineCostTable:
+        return EngineCostTable({k: combo_costs(v) for k, v in self.by_group.items()},
+                               {k: combo_costs(v) for k, v in self.by_engine.items()}, combo_costs(self.pooled),
+                               self.ratio, source, report)
+
+
+#: Fit the costs to the shape of the error only: residuals are measured from their correction group's mean at each
+#: grid point (the speed factor fitted afterwards sets the level), so costs are not inflated to cancel a level error.
+LEVEL_FREE = os.environ.get('PLANNER_FIT_LEVEL', 'free') == 'free'
+
+
+def _loss_rows(rows: Rows, mask: np.ndarray, ratio: float) -> np.ndarray:
+    """(rows, combos) squared residuals the fit minimises (level-free: minus the correction group's mean)."""
+    if not LEVEL_FREE:
+        return rows.sq[ratio]
+    r = rows.res[ratio]
+    out = rows.sq[ratio].copy()
+    keys = np.array([f"{k}|{f}" for k, f in zip(rows.corr_key, rows.family, strict=True)])
+    for g in sorted(set(keys[mask])):
+        m = mask & (keys == g)
+        sub = r[m]
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(np.isnan(sub), np.nan, sub), axis=0)
+        d = sub - mean
+        out[m] = np.where(np.isnan(d), NO_FIT_PENALTY, d * d)
+    return out
+
+
+def _fit_at(rows: Rows, mask: np.ndarray, ratio: float) -> tuple[float, Fit]:
+    sq = _loss_rows(rows, mask, ratio)
+    pooled = int(np.argmin(sq[mask].sum(axis=0)))
+    by_engine: dict[str, int] = {}
+    by_group: dict[tuple[str, str], int] = {}
+    total = 0.0
+    eng = np.array(rows.engine)
+    fam = np.array(rows.family)
+    for e in sorted(set(eng[mask])):
+        me = mask & (eng == e)
+        loss_e = sq[me].sum(axis=0)
+        ce = int(np.argmin(loss_e))
+        by_engine[e] = ce
+        prior = SHRINKAGE * ((_IDX - _IDX[ce]) ** 2).sum(axis=1)
+        for f in sorted(set(fam[me])):
+            mg = me & (fam == f)
+            if mg.sum() >= MIN_GROUP_ROWS:
+                loss = sq[mg].sum(axis=0) + prior
+                cg = int(np.argmin(loss))
+                by_group[(e, f)] = cg
+                total += float(sq[mg][:, cg].sum())
+            else:
+                total += float(sq[mg][:, ce].sum())
+    return total, Fit(ratio, pooled, by_engine, by_group)
+
+
+def fit_costs(rows: Rows, mask: np.ndarray | None = None) -> Fit:
+    """The fit on the rows in `mask` (all by default), FP4 ratio chosen by total loss."""
+    m = np.ones(len(rows.points), dtype=bool) if mask is None else mask
+    best = min((_fit_at(rows, m, r) for r in FP4_RATIO_GRID), key=lambda t: t[0])
+    return best[1]
+
+
+def residuals(rows: Rows, fit: Fit) -> np.ndarray:
+    """ln(measured / model with the fitted costs) per row (NaN where it does not fit)."""
+    r = rows.res[fit.ratio]
+    return np.array([r[i, fit.combo(rows.engine[i], rows.family[i])] for i in range(len(rows.points))])
+
+
+def loso(rows: Rows) -> tuple[np.ndarray, np.ndarray]:
+    """(cost-only, cost + factor) leave-one-source-out log residuals per row."""
+    src = np.array([p.source for p in rows.points])
+    only = np.full(len(src), np.nan)
+    full = np.full(len(src), np.nan)
+    for s in sorted(set(src)):
+        held = src == s
+        f = fit_costs(rows, ~held)
+        r = residuals(rows, f)
+        corr = fit_correction([(rows.corr_key[i], rows.family[i], float(r[i])) for i in np.flatnonzero(~held)])
+        for i in np.flatnonzero(held):
+            only[i] = r[i]
+            full[i] = r[i] - math.log(corr.factor(rows.corr_key[i], rows.family[i]))
+    return only, full
+
+
+def _stats(r: np.ndarray) -> dict[str, float | int]:
+    """median |error|, p90 |error|, median signed error in % of measured (error = predicted / measured - 1)."""
+    e = np.exp(-r[np.isfinite(r)]) - 1.0
+    if not len(e):
+        return {"n": 0}
+    return {"n": int(len(e)), "median_abs_pct": round(100 * float(np.median(np.abs(e))), 1),
+            "p90_abs_pct": round(100 * float(np.percentile(np.abs(e), 90)), 1),
+            "median_signed_pct": round(100 * float(np.median(e)), 1)}
+
+
+def fit_table(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
+              cal: Calibration, source: str) -> EngineCostTable:
+    """Fit and report (module docstring)."""
+    rows = build_rows(points, models, chips, cal)
+    fit = fit_costs(rows)
+    r_in = residuals(rows, fit)
+    only, full = loso(rows)
+    raw0 = rows.res[1.0][:, 0]
+    report = {
+        "method": __doc__.split("\n\n")[1] if __doc__ else "",
+        "grid": {k: list(v) for k, v in GRID.items()}, "fp4_ratio_grid": list(FP4_RATIO_GRID),
+        "min_group_rows": MIN_GROUP_ROWS, "shrinkage": SHRINKAGE, "points": len(rows.points),
+        "summary": {"raw_model_in_sample": _stats(raw0), "costs_in_sample": _stats(r_in),
+                    "costs_loso": _stats(only), "costs_and_factor_loso": _stats(full)},
+        "loso_residuals": [
+            {"id": p.row_id, "source": p.source, "engine": rows.corr_key[i], "family": rows.family[i],
+             "ln_measured_over_predicted": None if not math.isfinite(full[i]) else round(float(full[i]), 5)}
+            for i, p in enumerate(rows.points)],
+    }
+    return fit.table(source, report)
+
+
+def fit_bundled(table: Path = BUNDLED_MEASURED) -> EngineCostTable:
+    from planner.catalog import load_chip_catalog, load_model_catalog
+
+    digest = hashlib.sha256(Path(table).read_bytes()).hexdigest()[:16]
+    return fit_table(load_table(table), load_model_catalog(), load_chip_catalog(), load_calibration(),
+                     f"fit on {Path(table).name} (sha256 {digest})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m planner.perf.engine_fit", description=__doc__.split("\n")[0])
+    ap.add_argument("--table", type=Path, default=BUNDLED_MEASURED, help="measured table CSV")
+    ap.add_argument("--out", type=Path, default=BUNDLED_ENGINE_COSTS, help="engine costs JSON to write")
+    args = ap.parse_args(argv)
+    t = fit_bundled(args.table)
+    args.out.write_text(json.dumps(t.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}: fp4 compute ratio {t.fp4_compute_ratio}")
+    for k, v in sorted(t.by_engine.items()):
+        print(f"  {k:<8} {v}")
+    for (e, f), v in sorted(t.by_group.items()):
+        print(f"  {e}|{f:<18} {v}")
+    for k, v in t.report["summary"].items():
+        print(f"  {k:<24} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
