@@ -62,13 +62,32 @@ def _groups(residuals: Sequence[tuple[str, str, float]]) -> tuple[dict[tuple[str
     return groups, engines, pooled
 
 
-def fit_correction(residuals: Sequence[tuple[str, str, float]]) -> Correction:
-    """Correction from (engine, family, ln(measured / predicted)) triples (module docstring)."""
-    groups, engines, pooled = _groups(residuals)
+def _center(values: Sequence[tuple[float, str]]) -> float:
+    """Median over sources of each source's median residual: every publisher counts once, however many rows it
+    published (a plan's deployment is one more publisher; a vendor's 40-row page must not outvote three labs)."""
+    by_src: dict[str, list[float]] = {}
+    for r, src in values:
+        by_src.setdefault(src, []).append(r)
+    return float(np.median([np.median(v) for v in by_src.values()]))
+
+
+def fit_correction(residuals: Sequence[tuple[str, str, float]], sources: Sequence[str] | None = None) -> Correction:
+    """Correction from (engine, family, ln(measured / predicted)) triples (module docstring); with `sources` (one per
+    triple) each group's value is the median of its sources' medians (`_center`), else the plain median."""
+    srcs = list(sources) if sources is not None else [str(i) for i in range(len(residuals))]
+    groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    engines: dict[str, list[tuple[float, str]]] = {}
+    pooled: list[tuple[float, str]] = []
+    for (engine, family, r), src in zip(residuals, srcs, strict=True):
+        if not math.isfinite(r):
+            continue
+        groups.setdefault((engine, family), []).append((r, src))
+        engines.setdefault(engine, []).append((r, src))
+        pooled.append((r, src))
     return Correction(
-        {k: float(np.median(v)) for k, v in groups.items() if len(v) >= MIN_GROUP_POINTS},
-        {k: float(np.median(v)) for k, v in engines.items()},
-        float(np.median(pooled)) if pooled else 0.0,
+        {k: _center(v) for k, v in groups.items() if len(v) >= MIN_GROUP_POINTS},
+        {k: _center(v) for k, v in engines.items()},
+        _center(pooled) if pooled else 0.0,
     )
 
 

@@ -3,7 +3,7 @@ token, and GEMM efficiency that falls at moderate tokens per step (performance m
 
 The analytic roofline is calibrated on tuned benchmark submissions (`planner.perf.calibration`, MLPerf). A stock
 engine (vLLM, SGLang, TensorRT-LLM at default settings) spends time the roofline does not see, and how much depends
-on the batch, the model and the chip, so a single speed factor cannot express it. Five parameters per
+on the batch, the model and the chip, so a single speed factor cannot express it. Six parameters per
 (engine, chip family), fitted on the bundled measured table by `planner.perf.engine_fit`:
   layer_us            fixed time per model layer per forward pass of a stage (kernel launches, synchronisation)
   seq_us              time per running sequence per pass (scheduling, sampling, paged-attention metadata, copies)
@@ -13,6 +13,7 @@ on the batch, the model and the chip, so a single speed factor cannot express it
                       efficiency(n) = n / (n + gemm_half_tokens)
   moe_half_tokens     tokens per expert at which grouped expert GEMMs reach half efficiency (MoE models):
                       efficiency(t) = t / (t + moe_half_tokens),  t = tokens x active / routed experts
+  moe_token_us        time per token per MoE layer of the routing kernels (router top-k, permute, un-permute)
 plus one global `fp4_compute_ratio`: the share of the FP4 peak stock FP4 kernels reach relative to the FP8 path
 (vendor FP4 peaks are 2x FP8; measured FP4 gains over FP8 on the same model are smaller).
 Lookup falls back (engine, family) -> engine -> pooled over engines; the `tuned` regime has no costs (it is the
@@ -37,13 +38,14 @@ TUNED_ENGINE = "tuned"
 
 @dataclass(frozen=True)
 class EngineCosts:
-    """The five fitted costs of one (engine, family) (units in the names; module docstring)."""
+    """The six fitted costs of one (engine, family) (units in the names; module docstring)."""
 
     layer_us: float = 0.0
     seq_us: float = 0.0
     elementwise_passes: float = 0.0
     gemm_half_tokens: float = 0.0
     moe_half_tokens: float = 0.0
+    moe_token_us: float = 0.0
 
 
 NO_COSTS = EngineCosts()

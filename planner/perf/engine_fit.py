@@ -2,7 +2,7 @@
 
 Every measured point (model, chip, precision, layout, engine, lengths, concurrency or offline) is predicted by the
 predictor's raw path (calibrated roofline + engine costs, no measured lookup, no speed factor) once over a grid of
-the five costs, so every refit below is an argmin over cached arrays.
+the six costs, so every refit below is an argmin over cached arrays.
   r_i(c)   = ln(measured_i / predicted_i(c))                (NO_FIT_PENALTY^(1/2) when the layout does not fit)
   engine   c_e = argmin_c sum_{i in e} r_i(c)^2             (all families of the engine)
   pooled   c_0 = argmin_c sum_i r_i(c)^2                    (all engines: used for an engine with no rows)
@@ -40,13 +40,14 @@ from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 
 GRID: dict[str, tuple[float, ...]] = {
-    "layer_us": (0.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
+    "layer_us": (0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
     "seq_us": (0.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
     "elementwise_passes": (0.0, 16.0, 32.0, 64.0, 128.0),
-    "gemm_half_tokens": (0.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0),
-    "moe_half_tokens": (0.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0),
+    "gemm_half_tokens": (0.0, 64.0, 128.0, 256.0, 512.0, 1024.0),
+    "moe_half_tokens": (0.0, 16.0, 32.0, 64.0, 128.0, 256.0),
+    "moe_token_us": (0.0, 0.1, 0.2, 0.4, 0.8, 1.6),
 }
-FP4_RATIO_GRID = (0.5, 0.6, 0.7, 0.85, 1.0)
+FP4_RATIO_GRID = (0.6, 0.8, 1.0)
 MIN_GROUP_ROWS = 5
 SHRINKAGE = 0.5
 NO_FIT_PENALTY = 9.0
@@ -83,7 +84,9 @@ def _grid_residuals(p: MeasuredPoint, model: ModelSpec, chip: ChipSpec, cal: Cal
                           engine=reserve_engine(p.engine), fp4_compute_ratio=ratio)
     except ValueError:
         return np.full(len(_VALUES), np.nan)
-    sp = with_costs(sp, *[_VALUES[:, j] for j in range(len(NAMES))], d_model=float(model.d_model))
+    mc = model.moe.moe_layers if model.moe is not None else 0
+    sp = with_costs(sp, *[_VALUES[:, j] for j in range(len(NAMES))], d_model=float(model.d_model),
+                    moe_layers=mc / lane.layout.pp)
     op = _run(sp, q, cal, np.ones(len(_VALUES)))
     x = np.asarray(op.tokens_per_s, dtype=float) / p.chips
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -204,7 +207,8 @@ def loso(rows: Rows) -> tuple[np.ndarray, np.ndarray]:
         held = src == s
         f = fit_costs(rows, ~held)
         r = residuals(rows, f)
-        corr = fit_correction([(rows.corr_key[i], rows.family[i], float(r[i])) for i in np.flatnonzero(~held)])
+        keep = np.flatnonzero(~held)
+        corr = fit_correction([(rows.corr_key[i], rows.family[i], float(r[i])) for i in keep], [str(src[i]) for i in keep])
         for i in np.flatnonzero(held):
             only[i] = r[i]
             full[i] = r[i] - math.log(corr.factor(rows.corr_key[i], rows.family[i]))

@@ -76,6 +76,7 @@ class StageParams:
     layer_overhead: Num = 0.0           # fixed time per layer per pass of a stage, s
     seq_overhead: Num = 0.0             # time per running sequence per pass of a stage, s
     elementwise_bytes_token: Num = 0.0  # bytes moved per token per pass by non-matmul kernels on the chip
+    moe_token_overhead: Num = 0.0       # routing-kernel time per token per pass of the stage (all its MoE layers), s
 
 
 def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout,
@@ -144,6 +145,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         layer_overhead=costs.layer_us * 1e-6,
         seq_overhead=costs.seq_us * 1e-6,
         elementwise_bytes_token=costs.elementwise_passes * layers * model.d_model * ACTIVATION_BYTES,
+        moe_token_overhead=costs.moe_token_us * 1e-6 * moe_layers,
     )
 
 
@@ -161,7 +163,7 @@ def with_efficiency(p: StageParams, eta_bandwidth: Num, eta_compute: Num) -> Sta
 
 
 def with_costs(p: StageParams, layer_us: Num, seq_us: Num, elementwise_passes: Num, gemm_half_tokens: Num,
-               moe_half_tokens: Num, d_model: float) -> StageParams:
+               moe_half_tokens: Num, moe_token_us: Num, d_model: float, moe_layers: float) -> StageParams:
     """The same stage with the engine costs replaced by (arrays of) values (used to sweep them when fitting)."""
     d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
     d["layer_overhead"] = np.asarray(layer_us, dtype=float) * 1e-6
@@ -169,6 +171,7 @@ def with_costs(p: StageParams, layer_us: Num, seq_us: Num, elementwise_passes: N
     d["elementwise_bytes_token"] = np.asarray(elementwise_passes, dtype=float) * p.layers * d_model * ACTIVATION_BYTES
     d["gemm_half_tokens"] = np.asarray(gemm_half_tokens, dtype=float)
     d["moe_half_tokens"] = np.asarray(moe_half_tokens, dtype=float)
+    d["moe_token_overhead"] = np.asarray(moe_token_us, dtype=float) * 1e-6 * moe_layers
     return StageParams(**d)
 
 

@@ -14,7 +14,8 @@ into the same pass), n = s + q tokens, per chip, the pass is a sequence of opera
   t_ar    = allreduces x [2 (TP-1)/TP x n x m / bw_link + 2 ceil(log2 TP) x latency]    (m = d_model x 2 B)
   t_a2a   = alltoalls x [n / EP x k x m x (EP-1)/EP / bw_link + latency]
   t_lat   = layers x layer_latency    (fixed per-layer latency of dataflow chips, `planner.perf.calibration`)
-  t_eng   = layers x c_layer + s x c_seq + step_overhead    (a stock engine's fitted costs, `planner.perf.engine_costs`)
+  t_eng   = layers x c_layer + s x c_seq + n x moe_layers x c_route + step_overhead
+            (a stock engine's fitted costs, `planner.perf.engine_costs`; c_route the MoE routing kernels per token)
   t_stage = t_d + t_e + t_a + t_x + t_ar + t_a2a + t_lat + t_eng
   t_hop   = hop_latency + n x m / hop_bandwidth                        (stage-to-stage hand-off; 0 when PP = 1)
 bw and C are the achievable bandwidth and compute (efficiency x peak, `planner.perf.calibration`).
@@ -87,7 +88,7 @@ def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, pro
     t_a2a = p.alltoall_count * (msg / ep * p.active_experts * (ep - 1.0) / ep / p.link_bandwidth + p.link_latency)
     comm = t_ar + t_a2a
     t_lat = p.layers * p.layer_latency
-    t_eng = p.layers * p.layer_overhead + seqs * p.seq_overhead + p.step_overhead
+    t_eng = p.layers * p.layer_overhead + seqs * p.seq_overhead + n * p.moe_token_overhead + p.step_overhead
     total = t_d + t_e + t_a + t_x + comm + t_lat + t_eng
     return StepTime(total, nbytes / p.bandwidth, flops / p.compute, comm, nbytes, flops, t_lat, t_eng)
 
