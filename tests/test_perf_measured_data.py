@@ -16,7 +16,7 @@ from tests.table_rows import catalog_ids, number, read_rows
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ROOT / "planner" / "perf" / "data" / "measured.csv"
 HOLDOUT = ROOT / "benchmarks" / "data" / "holdout_measured.csv"
-KINDS = {"offline_fixed", "concurrency"}
+KINDS = {"offline_fixed", "concurrency", "tpot_target"}
 PRECISIONS = {"FP16", "BF16", "FP8", "FP4", "INT8", "INT4"}
 #: Chips named by rows before the catalog had them (shared/data/README.md: "`mi355x` rows name a chip that the
 #: bundled catalog may not have yet"); the loader keeps them and the fit skips them as not modelled.
@@ -78,6 +78,13 @@ def test_numbers_positive_and_kind_consistent():
         assert abs(float(r["value_per_chip"]) - expect) <= 0.01 * expect + 0.05, r["id"]
         if r["kind"] == "concurrency":
             assert number(r["concurrency"]), r["id"]
+            assert not number(r["tpot_target_ms"]), r["id"]
+        elif r["kind"] == "tpot_target":
+            # the TPOT target it was held to, and the concurrency it ran at (the fit scores the row as a closed-loop
+            # run at that concurrency, planner.perf.predictor.point_question)
+            assert number(r["tpot_target_ms"]) and number(r["concurrency"]), r["id"]
+            pct = number(r["target_percentile"])
+            assert pct is None or 0 < pct <= 100, r["id"]
         else:
             assert not number(r["concurrency"]), r["id"]
             assert r["length_cv"].strip() in ("0", "0.0"), r["id"]  # offline_fixed: fixed lengths
@@ -135,5 +142,7 @@ def test_loader_reads_every_row():
     for r in rows:
         p = by_id[r["id"]]
         assert p.tokens_per_s_per_chip > 0
-        assert (p.concurrency is None) == (r["kind"] != "concurrency"), r["id"]
+        assert (p.concurrency is None) == (r["kind"] == "offline_fixed"), r["id"]
+        assert p.kind == {"offline_fixed": "offline"}.get(r["kind"], r["kind"]), r["id"]
+        assert p.ep == int(float(r["ep"] or 1)) and p.layout == (p.tp, p.pp, p.ep), r["id"]
         assert p.engine == r["engine"], r["id"]

@@ -1,7 +1,10 @@
 """Read the scenario's `inputs.measurements` (the user's own benchmark results) into measured points.
 
 Every problem is located as (scenario file, `inputs.measurements[i]`) and says what is wrong and how to fix it;
-all of them are reported together with the other input problems.
+all of them are reported together with the other input problems. A plain CSV has the columns PLAIN_CSV_COLUMNS and
+may add PLAIN_CSV_OPTIONAL: `pp` and `ep` (blank = 1; the point's layout is TP x PP with EP), and `tpot_target_ms`
+(with `ttft_target_ms`, `target_percentile`) for a throughput measured under a TPOT target; a benchmark JSON takes
+`pp`/`ep` from its entry.
 """
 
 from __future__ import annotations
@@ -11,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from planner.errors import Problem
-from planner.perf.measured import PLAIN_CSV_COLUMNS, MeasuredPoint, read_plain_csv, read_vllm_json
+from planner.perf.measured import (
+    PLAIN_CSV_COLUMNS,
+    PLAIN_CSV_OPTIONAL,
+    MeasuredPoint,
+    read_plain_csv,
+    read_vllm_json,
+)
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 from planner.schemas.scenario import MeasurementFile
@@ -40,9 +49,9 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
             problems.append(Problem(label, where, f"a benchmark JSON does not say what it ran: add {', '.join(missing)} "
                                     "as {file: x.json, model_id: ..., chip_id: ..., precision: ..., tp: ..., engine: ...}"))
             continue
-        if not is_json and len(missing) < 4:
-            problems.append(Problem(label, where, "a plain CSV names its runs in its columns; give only its path "
-                                    f"(columns: {', '.join(PLAIN_CSV_COLUMNS)})"))
+        if not is_json and (len(missing) < 4 or entry.pp != 1 or entry.ep != 1):
+            problems.append(Problem(label, where, "a plain CSV names its runs (and their pp/ep) in its columns; give only its path "
+                                    f"(columns: {', '.join(PLAIN_CSV_COLUMNS)}; optional: {', '.join(PLAIN_CSV_OPTIONAL)})"))
             continue
         try:
             if not is_json:
@@ -51,7 +60,8 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
                 got = [read_vllm_json(path, str(entry.model_id), str(entry.chip_id), str(entry.precision), int(entry.tp or 1),
                                       entry.engine, entry.pp, entry.ep)]
         except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
-            hint = "" if is_json else f" (plain CSV columns: {', '.join(PLAIN_CSV_COLUMNS)})"
+            hint = "" if is_json else (f" (plain CSV columns: {', '.join(PLAIN_CSV_COLUMNS)}; "
+                                       f"optional: {', '.join(PLAIN_CSV_OPTIONAL)})")
             for line in str(exc).splitlines() or [repr(exc)]:
                 problems.append(Problem(label, where, f"{line}{hint}"))
             continue

@@ -11,7 +11,15 @@ question's. Among covering groups the user's own measurements come first, then t
     the 99th percentile where the source records them, else their means - found on the measured points and, between
     the last point that meets them and the first that does not, by linear interpolation in ln C; the group does not
     answer when even its smallest concurrency misses a target; when every point meets them, its largest one is used
-    (no extrapolation beyond what was measured).
+    (no extrapolation beyond what was measured). The group's `tpot_target` points (throughput a run reached when held
+    to a TPOT target) answer too: one qualifies when its TPOT - measured (99th percentile where recorded, else the
+    mean), else the target it was held to - meets the question's TPOT target and, if the question has a TTFT target,
+    its TTFT (measured, else its TTFT target) meets that one (a point that states no TTFT cannot vouch for a TTFT
+    target; with the question's percentile given, a target stated at a lower percentile cannot vouch either). The
+    answer is the largest throughput per chip among the concurrency-sweep answer and the qualifying target points.
+    `tpot_target` points are not read at a concurrency nor as offline points.
+
+A point's layout is (TP, PP, EP): a group covers a layout only when all three match.
 """
 
 from __future__ import annotations
@@ -71,7 +79,7 @@ def _interp(x: Sequence[float], y: Sequence[float | None], at: float) -> float |
 
 
 def _concurrency_points(group: Sequence[MeasuredPoint]) -> list[MeasuredPoint]:
-    return sorted((p for p in group if p.concurrency), key=lambda p: p.concurrency or 0.0)
+    return sorted((p for p in group if p.concurrency and p.kind == "concurrency"), key=lambda p: p.concurrency or 0.0)
 
 
 def at_concurrency(group: Sequence[MeasuredPoint], concurrency: float) -> MeasuredAnswer | None:
@@ -91,7 +99,7 @@ def at_concurrency(group: Sequence[MeasuredPoint], concurrency: float) -> Measur
 
 def offline(group: Sequence[MeasuredPoint]) -> MeasuredAnswer | None:
     """Mean of the group's offline points (None when it has none)."""
-    pts = [p for p in group if p.concurrency is None]
+    pts = [p for p in group if p.kind == "offline"]
     if not pts:
         return None
     return MeasuredAnswer(float(np.mean([p.tokens_per_s_per_chip for p in pts])), None, None, None, len(pts), pts[0].user)
@@ -103,9 +111,8 @@ def _latency(p: MeasuredPoint, which: str) -> float | None:
     return p99 if p99 is not None else mean
 
 
-def under_targets(group: Sequence[MeasuredPoint], ttft_target_ms: float, tpot_target_ms: float) -> MeasuredAnswer | None:
-    """The largest concurrency meeting both targets (module docstring), or None."""
-    checks = [(w, t) for w, t in (("ttft", ttft_target_ms), ("tpot", tpot_target_ms)) if math.isfinite(t)]
+def _sweep_under_targets(group: Sequence[MeasuredPoint], checks: Sequence[tuple[str, float]]) -> MeasuredAnswer | None:
+    """The concurrency sweep's answer under targets: the largest concurrency meeting `checks` (module docstring)."""
     pts = [p for p in _concurrency_points(group) if all(_latency(p, w) is not None for w, _ in checks)]
     if not pts:
         return None
@@ -126,6 +133,50 @@ def under_targets(group: Sequence[MeasuredPoint], ttft_target_ms: float, tpot_ta
     return MeasuredAnswer(
         float(np.interp(at, x, ys)), math.exp(at), _interp(x, [_latency(p, "ttft") for p in pts], at),
         _interp(x, [_latency(p, "tpot") for p in pts], at), len(pts), pts[0].user)
+
+
+def _target_latency(p: MeasuredPoint, which: str, percentile: float | None) -> float | None:
+    """What a `tpot_target` point vouches for: its measured latency (p99, else mean), else the target it was held to
+    (None when that target was stated at a lower percentile than the question's)."""
+    measured = _latency(p, which)
+    if measured is not None:
+        return measured
+    target = p.tpot_target_ms if which == "tpot" else p.ttft_target_ms
+    if target is not None and percentile is not None and p.target_percentile is not None \
+            and p.target_percentile < percentile - 1e-9:
+        return None
+    return target
+
+
+def target_points_meeting(group: Sequence[MeasuredPoint], ttft_target_ms: float, tpot_target_ms: float,
+                          percentile: float | None = None) -> list[MeasuredPoint]:
+    """The group's `tpot_target` points that meet the question's targets (module docstring)."""
+    out = []
+    for p in group:
+        if p.kind != "tpot_target":
+            continue
+        ok = True
+        for which, t in (("ttft", ttft_target_ms), ("tpot", tpot_target_ms)):
+            if not math.isfinite(t):
+                continue
+            v = _target_latency(p, which, percentile)
+            ok = ok and v is not None and v <= t + 1e-9
+        if ok:
+            out.append(p)
+    return out
+
+
+def under_targets(group: Sequence[MeasuredPoint], ttft_target_ms: float, tpot_target_ms: float,
+                  percentile: float | None = None) -> MeasuredAnswer | None:
+    """The largest measured throughput meeting both targets (module docstring), or None: the concurrency sweep's
+    largest concurrency meeting them, or a `tpot_target` point whose TPOT (measured, else its target) meets them."""
+    checks = [(w, t) for w, t in (("ttft", ttft_target_ms), ("tpot", tpot_target_ms)) if math.isfinite(t)]
+    best = _sweep_under_targets(group, checks)
+    for p in target_points_meeting(group, ttft_target_ms, tpot_target_ms, percentile):
+        if best is None or p.tokens_per_s_per_chip > best.tokens_per_s_per_chip:
+            best = MeasuredAnswer(p.tokens_per_s_per_chip, p.concurrency, _target_latency(p, "ttft", percentile),
+                                  _target_latency(p, "tpot", percentile), 1, p.user)
+    return best
 
 
 def near_measurement(points: Iterable[MeasuredPoint], model_id: str, family_of: dict[str, str], family: str,

@@ -2,6 +2,10 @@
 
 A measured point is "model M on chip C at precision P, layout TP x PP (EP), engine E, request shape ISL/OSL, at
 client concurrency a (None = offline, engine free to batch) gave X output tokens/s per chip, with TTFT/TPOT".
+Three kinds (`MeasuredPoint.kind`): `offline` (no concurrency), `concurrency` (closed-loop clients a), and
+`tpot_target` ("at TPOT target X ms, at percentile p, optionally under a TTFT target, the engine delivered Y tok/s per
+chip", with the concurrency a it ran at where the source gives it): the throughput a latency-bounded run reached,
+read only by questions with latency targets (`planner.perf.coverage.under_targets`).
 Sources:
   * the bundled table `data/measured.csv` (every row cites `source_url`; columns of `shared/data/measured.csv`);
   * a user's own results, read by `read_measurements`:
@@ -9,8 +13,9 @@ Sources:
         `output_throughput`, `mean_ttft_ms`, `mean_tpot_ms`, `total_input_tokens`, `total_output_tokens`,
         `completed`; the identity of the run - model, chip, precision, tp, engine - is not in that file, so it
         is given by the `key` the caller passes);
-      - a plain CSV with the columns of PLAIN_CSV_COLUMNS (one row per concurrency point).
-Interpolation (`interpolate`): for points of one key (model, chip, precision, tp, pp, engine, ISL, OSL) sorted by
+      - a plain CSV with the columns of PLAIN_CSV_COLUMNS (one row per concurrency point), optionally also those of
+        PLAIN_CSV_OPTIONAL (`pp`, `ep` default 1; a `tpot_target_ms` makes the row a `tpot_target` point).
+Interpolation (`interpolate`): for points of one key (model, chip, precision, tp, pp, ep, engine, ISL, OSL) sorted by
 concurrency, tokens/s per chip at concurrency a is linear in log(a) between the two neighbours (exact at a
 measured point); outside the measured range it is the nearest end point and flagged `extrapolated`.
 """
@@ -32,6 +37,10 @@ from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine  # no
 BUNDLED_MEASURED = DATA_DIR / "measured.csv"
 PLAIN_CSV_COLUMNS = ("model_id", "chip_id", "precision", "tp", "engine", "prompt_tokens", "output_tokens",
                      "concurrency", "output_tokens_per_s", "ttft_ms", "tpot_ms")
+#: Optional plain-CSV columns: layout beyond TP (default 1 each) and the latency targets of a `tpot_target` point.
+PLAIN_CSV_OPTIONAL = ("pp", "ep", "tpot_target_ms", "ttft_target_ms", "target_percentile")
+#: `kind` values of the bundled table (`data/measured.csv`) and what they load as.
+TABLE_KINDS = {"offline_fixed": "offline", "concurrency": "concurrency", "tpot_target": "tpot_target"}
 
 
 @dataclass(frozen=True)
@@ -56,19 +65,30 @@ class MeasuredPoint:
     ttft_p99_ms: float | None = None  # 99th-percentile latencies where the source gives them
     tpot_p99_ms: float | None = None
     user: bool = False              # from the user's own files (scenario `inputs.measurements`), not the bundled table
+    tpot_target_ms: float | None = None     # set = a `tpot_target` point: the TPOT limit the run was held to
+    ttft_target_ms: float | None = None     # its TTFT limit, if it had one
+    target_percentile: float | None = None  # percentile of those limits (e.g. 99; None = not stated)
 
     @property
     def chips(self) -> int:
         return self.tp * self.pp
 
     @property
+    def layout(self) -> tuple[int, int, int]:
+        """(TP, PP, EP) of one replica."""
+        return (self.tp, self.pp, self.ep)
+
+    @property
     def key(self) -> tuple[object, ...]:
         """What a measurement covers (interpolation happens only along concurrency inside one key)."""
-        return (self.model_id, self.chip_id, self.precision, self.tp, self.pp, self.engine,
+        return (self.model_id, self.chip_id, self.precision, self.tp, self.pp, self.ep, self.engine,
                 round(self.prompt_tokens), round(self.output_tokens))
 
     @property
     def kind(self) -> str:
+        """`tpot_target` (a latency-bounded throughput), `offline` or `concurrency`."""
+        if self.tpot_target_ms is not None:
+            return "tpot_target"
         return "offline" if self.concurrency is None else "concurrency"
 
 
@@ -86,16 +106,28 @@ def _i(v: object, default: int = 1) -> int:
 
 
 def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
-    """Rows of a table in the columns of `data/measured.csv` as points (per-chip output tokens/s)."""
+    """Rows of a table in the columns of `data/measured.csv` as points (per-chip output tokens/s).
+
+    `kind` (TABLE_KINDS): `concurrency` rows carry their client concurrency; `tpot_target` rows their TPOT target
+    (`tpot_target_ms`, required), `ttft_target_ms`, `target_percentile` and the concurrency they ran at if given;
+    `offline_fixed` (or blank) rows neither. `ep` (blank = 1) is part of the point's layout (TP, PP, EP)."""
     df = pd.read_csv(path)
     out = []
-    for _, r in df.iterrows():
+    for i, r in df.iterrows():
         value = _f(r["value"])
         chips = _i(r["chip_count"])
         if value is None or value <= 0:
             continue
         per_chip = value if "per_gpu" in str(r["metric"]) else value / chips
-        conc = _f(r.get("concurrency")) if str(r.get("kind")) == "concurrency" else None
+        raw_kind = r.get("kind")
+        kind = raw_kind.strip() if isinstance(raw_kind, str) and raw_kind.strip() else "offline_fixed"
+        if kind not in TABLE_KINDS:
+            raise ValueError(f"{path}: row {int(i) + 2} ({r['id']}): unknown kind {kind!r}; "
+                             f"expected one of {', '.join(TABLE_KINDS)}")
+        tpot_target = _f(r.get("tpot_target_ms")) if kind == "tpot_target" else None
+        if kind == "tpot_target" and (tpot_target is None or tpot_target <= 0):
+            raise ValueError(f"{path}: row {int(i) + 2} ({r['id']}): kind tpot_target needs tpot_target_ms > 0")
+        conc = _f(r.get("concurrency")) if kind in ("concurrency", "tpot_target") else None
         out.append(MeasuredPoint(
             row_id=str(r["id"]), model_id=str(r["model_key"]), chip_id=str(r["chip_id"]),
             precision=str(r["precision"]).lower().replace("fp16", "bf16") if str(r["precision"]).upper() == "FP16"
@@ -105,6 +137,9 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
             tokens_per_s_per_chip=per_chip, ttft_ms=_f(r.get("ttft_mean_ms")), tpot_ms=_f(r.get("tpot_mean_ms")),
             source=str(r.get("source_url") or r.get("source") or path.name),
             ttft_p99_ms=_f(r.get("ttft_p99_ms")), tpot_p99_ms=_f(r.get("tpot_p99_ms")),
+            tpot_target_ms=tpot_target,
+            ttft_target_ms=_f(r.get("ttft_target_ms")) if kind == "tpot_target" else None,
+            target_percentile=_f(r.get("target_percentile")) if kind == "tpot_target" else None,
         ))
     return out
 
@@ -138,16 +173,27 @@ def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: 
 
 
 def read_plain_csv(path: Path) -> list[MeasuredPoint]:
-    """A CSV with PLAIN_CSV_COLUMNS (output_tokens_per_s is the whole replica's); all problems in one ValueError."""
+    """A CSV with PLAIN_CSV_COLUMNS and any of PLAIN_CSV_OPTIONAL (output_tokens_per_s is the whole replica's, so
+    per chip it divides by TP x PP); all problems in one ValueError."""
     df = pd.read_csv(path)
     missing = [c for c in PLAIN_CSV_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(PLAIN_CSV_COLUMNS)}")
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(PLAIN_CSV_COLUMNS)} "
+                         f"(optional: {', '.join(PLAIN_CSV_OPTIONAL)})")
     out, problems = [], []
     for i, r in df.iterrows():
         x, tp = _f(r["output_tokens_per_s"]), _i(r["tp"], 0)
+        pp, ep = _i(r.get("pp"), 1), _i(r.get("ep"), 1)
         if x is None or x <= 0 or tp < 1:
             problems.append(f"({path}, row {int(i) + 2}) | output_tokens_per_s must be > 0 and tp >= 1")
+            continue
+        if pp < 1 or ep < 1 or tp % ep:
+            problems.append(f"({path}, row {int(i) + 2}) | pp and ep must be >= 1 and ep must divide tp "
+                            f"(got tp {tp}, pp {pp}, ep {ep}); leave them blank for 1")
+            continue
+        tpot_target = _f(r.get("tpot_target_ms"))
+        if tpot_target is not None and tpot_target <= 0:
+            problems.append(f"({path}, tpot_target_ms[row {int(i) + 2}]) | must be > 0 (blank = not a target run)")
             continue
         try:
             eng = normalise_engine(r["engine"])
@@ -156,10 +202,12 @@ def read_plain_csv(path: Path) -> list[MeasuredPoint]:
             continue
         out.append(MeasuredPoint(
             row_id=f"{Path(path).stem}:{int(i) + 2}", model_id=str(r["model_id"]), chip_id=str(r["chip_id"]),
-            precision=str(r["precision"]).lower(), tp=tp, pp=1, ep=1, engine=eng,
+            precision=str(r["precision"]).lower(), tp=tp, pp=pp, ep=ep, engine=eng,
             prompt_tokens=float(r["prompt_tokens"]), output_tokens=float(r["output_tokens"]),
-            concurrency=_f(r["concurrency"]), tokens_per_s_per_chip=x / tp, ttft_ms=_f(r["ttft_ms"]),
-            tpot_ms=_f(r["tpot_ms"]), source=str(path), user=True,
+            concurrency=_f(r["concurrency"]), tokens_per_s_per_chip=x / (tp * pp), ttft_ms=_f(r["ttft_ms"]),
+            tpot_ms=_f(r["tpot_ms"]), source=str(path), user=True, tpot_target_ms=tpot_target,
+            ttft_target_ms=_f(r.get("ttft_target_ms")) if tpot_target is not None else None,
+            target_percentile=_f(r.get("target_percentile")) if tpot_target is not None else None,
         ))
     if problems:
         raise ValueError("\n".join(problems))
@@ -177,7 +225,7 @@ class Interpolated:
 
 def interpolate(points: Sequence[MeasuredPoint], concurrency: float) -> Interpolated:
     """Tokens/s per chip at `concurrency` from points of one key (module docstring); ValueError if none."""
-    pts = sorted((p for p in points if p.concurrency), key=lambda p: p.concurrency or 0.0)
+    pts = sorted((p for p in points if p.concurrency and p.kind == "concurrency"), key=lambda p: p.concurrency or 0.0)
     if not pts:
         raise ValueError("no concurrency points to interpolate")
     keys = {p.key for p in pts}
