@@ -38,7 +38,7 @@ DEFAULT_FAMILIES: dict[str, str] = {
     "h100_sxm": "nvidia_hopper", "h100_pcie": "nvidia_hopper", "h100_nvl": "nvidia_hopper", "h200_sxm": "nvidia_hopper",
     "b200": "nvidia_blackwell", "gb200": "nvidia_blackwell",
     "l40s": "nvidia_ada", "l4": "nvidia_ada",
-    "mi300x": "amd_cdna3", "mi325x": "amd_cdna3",
+    "mi300x": "amd_cdna3", "mi325x": "amd_cdna3", "mi355x": "amd_cdna4",
     "gaudi2": "intel_gaudi", "gaudi3": "intel_gaudi",
     "tpu_v4": "google_tpu", "tpu_v5e": "google_tpu", "tpu_v5p": "google_tpu", "tpu_v6e": "google_tpu",
     "inferentia2": "aws_neuron", "trainium2": "aws_neuron",

@@ -4,9 +4,12 @@ Every measured point (model, chip, precision, layout, engine, lengths, concurren
 predictor's raw path (calibrated roofline + engine costs, no measured lookup, no speed factor) once over a grid of
 the six costs, so every refit below is an argmin over cached arrays.
   r_i(c)   = ln(measured_i / predicted_i(c))                (NO_FIT_PENALTY^(1/2) when the layout does not fit)
-  engine   c_e = argmin_c sum_{i in e} r_i(c)^2             (all families of the engine)
-  pooled   c_0 = argmin_c sum_i r_i(c)^2                    (all engines: used for an engine with no rows)
-  group    c_ef = argmin_c sum_{i in (e, f)} r_i(c)^2 + SHRINKAGE x |idx(c) - idx(c_e)|^2   (>= MIN_GROUP_ROWS rows;
+  d_i(c)   = r_i(c) - mean of r(c) over the row's correction group (engine / architecture x chip family): the fit
+           sees the shape of the error only; the level is the speed factor's job (`planner.perf.correction`), so
+           costs are not inflated to cancel a level error
+  engine   c_e = argmin_c sum_{i in e} d_i(c)^2             (all families of the engine)
+  pooled   c_0 = argmin_c sum_i d_i(c)^2                    (all engines: used for an engine with no rows)
+  group    c_ef = argmin_c sum_{i in (e, f)} d_i(c)^2 + SHRINKAGE x |idx(c) - idx(c_e)|^2   (>= MIN_GROUP_ROWS rows;
            |idx| the distance in grid steps: shrinkage towards the engine's costs)
   fp4      the FP4 compute ratio is chosen on FP4_RATIO_GRID by the total loss of the fitted costs.
 The speed factor of `planner.perf.correction` is then fitted by the predictor on the residuals of this model.
@@ -24,7 +27,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,15 +139,9 @@ class Fit:
                                self.ratio, source, report)
 
 
-#: Fit the costs to the shape of the error only: residuals are measured from their correction group's mean at each
-#: grid point (the speed factor fitted afterwards sets the level), so costs are not inflated to cancel a level error.
-LEVEL_FREE = os.environ.get('PLANNER_FIT_LEVEL', 'free') == 'free'
-
-
 def _loss_rows(rows: Rows, mask: np.ndarray, ratio: float) -> np.ndarray:
-    """(rows, combos) squared residuals the fit minimises (level-free: minus the correction group's mean)."""
-    if not LEVEL_FREE:
-        return rows.sq[ratio]
+    """(rows, combos) squared residuals the fit minimises: d_i(c)^2, r minus its correction group's mean (module
+    docstring; rows whose layout does not fit cost NO_FIT_PENALTY)."""
     r = rows.res[ratio]
     out = rows.sq[ratio].copy()
     keys = np.array([f"{k}|{f}" for k, f in zip(rows.corr_key, rows.family, strict=True)])
