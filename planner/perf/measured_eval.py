@@ -3,6 +3,8 @@
 Every figure goes through `planner.perf.predictor` (the function plans and `planner perf` use):
   * raw: the analytic model alone (f = 1, no measured lookup), under the point's engine batch cap and reserve;
   * in-sample: the model corrected by a fit on all points (no measured lookup, else it would be exact);
+  * in-sample and LOSO predictors carry the stock-engine costs of `planner.perf.engine_fit`, refitted on the same
+    points (for LOSO: without the held-out source's rows, like the speed factor);
   * LOSO (leave-one-source-out): the predictor fitted on the points of every other source and answering
     measured-first from those points - what a user gets for a publisher the bundled table has never seen; and the
     same with the corrected model alone (`loso_model_err`).
@@ -36,8 +38,13 @@ def predict_point(p: MeasuredPoint, models: Mapping[str, ModelSpec], chips: Mapp
 def evaluate_points(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
                     cal: Calibration) -> list[dict[str, object]]:
     """Per point: raw, corrected in-sample, LOSO measured-first and LOSO corrected-model errors (percent, signed)."""
+    from planner.perf.engine_fit import build_rows, fit_costs
+
     raw = Predictor(cal, use_measured=False, use_correction=False)
-    full = replace(fit_predictor(cal, points, (), 0.5, models, chips), use_measured=False)
+    rows = build_rows(points, models, chips, cal)
+    src = np.array([q.source for q in rows.points])
+    full_costs = fit_costs(rows).table("in-sample", {})
+    full = replace(fit_predictor(cal, points, (), 0.5, models, chips, full_costs), use_measured=False)
     held: dict[str, Predictor] = {}
     out: list[dict[str, object]] = []
     for k, p in enumerate(points):
@@ -46,7 +53,9 @@ def evaluate_points(points: Sequence[MeasuredPoint], models: Mapping[str, ModelS
             out.append({"id": p.row_id, "modelled": False})
             continue
         if p.source not in held:
-            held[p.source] = fit_predictor(cal, [q for q in points if q.source != p.source], (), 0.5, models, chips)
+            costs = fit_costs(rows, src != p.source).table(f"without {p.source}", {})
+            held[p.source] = fit_predictor(cal, [q for q in points if q.source != p.source], (), 0.5, models, chips,
+                                           costs)
         pred = _predict(held[p.source], p, models, chips)
         loso = per_chip(pred, p)
         loso_model = per_chip(_predict(replace(held[p.source], use_measured=False), p, models, chips), p)

@@ -117,7 +117,6 @@ class Predictor:
     """Calibration + correction + intervals + measured points + the quantile plans use."""
 
     calibration: Calibration
-    costs: EngineCostTable = field(default_factory=EngineCostTable)
     correction: Correction = field(default_factory=Correction)
     intervals: Intervals = field(default_factory=Intervals)
     measured: tuple[MeasuredPoint, ...] = ()
@@ -125,6 +124,7 @@ class Predictor:
     use_measured: bool = True
     use_correction: bool = True
     report: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    costs: EngineCostTable = field(default_factory=EngineCostTable)  # stock-engine costs (planner.perf.engine_costs)
 
     def with_quantile(self, quantile: float) -> Predictor:
         return replace(self, quantile=quantile)
@@ -324,7 +324,7 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     """Fit the correction and intervals on `bundled` (module docstring of `planner.perf.correction`); the predictor
     answers from `user` and `bundled` points where they cover a case."""
     costs = costs if costs is not None else EngineCostTable()
-    raw = Predictor(cal, costs, use_measured=False, use_correction=False)
+    raw = Predictor(cal, use_measured=False, use_correction=False, costs=costs)
     fam = [cal.families.get(p.chip_id, p.chip_id) for p in bundled]
     preds = [per_chip(predict_point(raw, p, models, chips), p) for p in bundled]
     res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan
@@ -363,7 +363,7 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     report["intervals_from"] = ("leave-one-source-out residuals of the engine costs and the factor refitted without "
                                 "the row's source (planner.perf.engine_fit)" if cost_loso else
                                 "leave-one-source-out residuals of the factor")
-    return Predictor(cal, costs, correction, intervals, (*user, *bundled), quantile, report=report)
+    return Predictor(cal, correction, intervals, (*user, *bundled), quantile, report=report, costs=costs)
 
 
 def _cost_loso_residuals(costs: EngineCostTable, ids: set[str]) -> list[tuple[str, str, float]]:
