@@ -180,9 +180,10 @@ def spec_hash(obj: ModelSpec | ChipSpec) -> str:
     return h
 
 
-def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str) -> StageParams | None:
+def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str, cal_digest: str | None = None
+           ) -> StageParams | None:
     key = (spec_hash(model), spec_hash(lane.chip), lane.precision, lane.kv_precision, lane.layout,
-           cal.digest(), reserve_engine(engine))
+           cal_digest or cal.digest(), reserve_engine(engine))
     if key not in _STAGE_MEMO:
         try:
             _STAGE_MEMO[key] = stage_params(model, lane.chip, lane.precision, lane.kv_precision, lane.layout, cal,
@@ -214,20 +215,24 @@ def _f(a: Any, i: int) -> float:
 
 def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question) -> list[Prediction]:
     cal = pr.calibration
-    idx = [i for i, lane in enumerate(lanes) if _stage(model, lane, cal, q.engine) is not None]
+    dig = cal.digest()  # once per call, not per lane
+    stages = [_stage(model, lane, cal, q.engine, dig) for lane in lanes]
+    idx = [i for i, st in enumerate(stages) if st is not None]
     out: list[Prediction | None] = [None] * len(lanes)
     ops: dict[float, OperatingPoint] = {}
     levels: list[str] = []
     if idx:
-        sp = stack([_stage(model, lanes[i], cal, q.engine) for i in idx])  # type: ignore[misc]
+        sp = stack([stages[i] for i in idx])  # type: ignore[misc]
         fams = [pr.family(lanes[i].chip) for i in idx]
         ck = correction_key(q.engine, model)
-        levels = [pr.speed(ck, fam, 0.5)[1] for fam in fams]
         quants = list(dict.fromkeys((*QUANTILES, pr.quantile)))
+        # one look-up per (family, quantile), not per lane (the interval scale takes a quantile of residuals)
+        speeds = {(fam, quant): pr.speed(ck, fam, quant) for fam in dict.fromkeys(fams) for quant in (*quants, 0.5)}
+        levels = [speeds[(fam, 0.5)][1] for fam in fams]
         # every quantile's lanes in one vectorised search (the per-call cost dominates for small tables)
         tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
                                for f in fields(StageParams)})
-        scale = np.array([pr.speed(ck, fam, quant)[0] for quant in quants for fam in fams], dtype=float)
+        scale = np.array([speeds[(fam, quant)][0] for quant in quants for fam in fams], dtype=float)
         op = _run(tiled, q, cal, scale)
         n = len(idx)
         for j, quant in enumerate(quants):
@@ -278,7 +283,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
             load=_f(use.load, k), max_batch=_f(use.max_batch, k), utilisation=_f(use.utilisation, k),
             prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
             perf_source="model" if (q.engine == TUNED or not pr.use_correction) else "corrected",
-            extrapolated=covered or not near, factor=pr.speed(correction_key(q.engine, model), fam, 0.5)[0], factor_level=levels[k],
+            extrapolated=covered or not near, factor=speeds[(fam, 0.5)][0], factor_level=levels[k],
             measured_points=0)
     nan = math.nan
     return [o if o is not None else Prediction(False, nan, nan, nan, nan, nan, nan, nan, 0.0, 0.0, 0.0, nan, nan,
