@@ -15,7 +15,8 @@ a percentile, engine, optionally a closed-loop client concurrency and a running-
      (`planner.perf.correction`) applied inside the operating-point search (tokens/s x f, TPOT and TTFT / f, so
      the targets are checked on corrected times): perf_source `corrected`, or `model` for `engine: tuned` (the raw
      model calibrated on tuned MLPerf submissions, f = 1). P10 / P50 / P90 and the figure at the predictor's
-     quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals.
+     quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals;
+     a quantile whose slower factor meets the targets at no load gives 0 tokens/s (nothing meets them there).
 `extrapolated` is true when the figure does not come from a measurement and no measurement exists of the same
 model on the same chip family with the same engine at prompt and output lengths within 25 %, or when a covering
 measurement exists but cannot answer the question (outside its measured concurrency range, its smallest
@@ -213,6 +214,11 @@ def _f(a: Any, i: int) -> float:
     return float(np.asarray(a, dtype=float).reshape(-1)[i])
 
 
+def _q(op: OperatingPoint, i: int) -> float:
+    """Tokens/s of lane i at one quantile: 0 when no load meets the targets at that quantile's speed."""
+    return _f(op.tokens_per_s, i) if bool(np.asarray(op.feasible).reshape(-1)[i]) else 0.0
+
+
 def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question) -> list[Prediction]:
     cal = pr.calibration
     dig = cal.digest()  # once per call, not per lane
@@ -277,8 +283,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
         feasible = bool(np.asarray(use.feasible).reshape(-1)[k]) and math.isfinite(_f(use.tokens_per_s, k))
         out[i] = Prediction(
             feasible=feasible, tokens_per_s_per_replica=_f(use.tokens_per_s, k),
-            tokens_per_s_p10=_f(ops[0.1].tokens_per_s, k), tokens_per_s_p50=_f(mid.tokens_per_s, k),
-            tokens_per_s_p90=_f(ops[0.9].tokens_per_s, k),
+            tokens_per_s_p10=_q(ops[0.1], k), tokens_per_s_p50=_q(mid, k), tokens_per_s_p90=_q(ops[0.9], k),
             ttft_ms=_f(use.ttft_s, k) * 1e3, tpot_ms=_f(use.tpot_s, k) * 1e3, batch=_f(use.batch, k),
             load=_f(use.load, k), max_batch=_f(use.max_batch, k), utilisation=_f(use.utilisation, k),
             prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
