@@ -42,7 +42,7 @@ KPI_KEYS = ("capex_cash_usd", "lease_usd", "lease_after_horizon_usd", "energy_us
 OPTION_COLUMNS = [
     "workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "chips_per_replica", "batch",
     "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token", "bound",
-    "engine", "perf_source", "extrapolated", "tokens_per_s_p10", "tokens_per_s_p50", "tokens_per_s_p90",
+    "engine", "perf_source", "extrapolated", "tokens_per_s_p10", "tokens_per_s_p50", "tokens_per_s_p90", "dp",
 ]
 
 
@@ -104,7 +104,7 @@ def _options_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return table[cols].round(4).to_dict(orient="records")
 
 
-PERF_KEY = ("workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep")
+PERF_KEY = ("workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "dp")
 
 
 def _with_perf_source(deployments: list[dict[str, Any]], options: pd.DataFrame) -> list[dict[str, Any]]:
@@ -112,10 +112,11 @@ def _with_perf_source(deployments: list[dict[str, Any]], options: pd.DataFrame) 
     of its tokens/s (replicas x the option's per-replica interval)."""
     if options.empty or "perf_source" not in options.columns:
         return deployments
-    by_key = {tuple(r[k] for k in PERF_KEY): r for r in options.to_dict(orient="records")}
+    by_key = {tuple(r.get(k, 1) for k in PERF_KEY): r for r in options.to_dict(orient="records")}
     out = []
     for d in deployments:
-        o = by_key.get((d["workload"], d["quarter"], d["chip"], d["precision"], d["tp"], d["pp"], d.get("ep", 1)))
+        o = by_key.get((d["workload"], d["quarter"], d["chip"], d["precision"], d["tp"], d["pp"], d.get("ep", 1),
+                             d.get("dp", 1)))
         if o is None:
             out.append(d)
             continue

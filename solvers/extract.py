@@ -155,7 +155,7 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         for rid, k in placed.items():
             ex.deployments.append({
                 "quarter": S.quarters[o.t], "site": s, "rack": rid, "workload": o.workload, "model": o.model,
-                "chip": o.chip, "precision": o.precision, "tp": o.tp, "pp": o.pp, "ep": o.ep, "replicas": k,
+                "chip": o.chip, "precision": o.precision, "tp": o.tp, "pp": o.pp, "ep": o.ep, "dp": o.dp, "replicas": k,
                 "chips": k * o.chips_per_replica, "tokens_per_s": round(k * o.tokens_per_s, 3),
                 "power_kw": round(k * o.power_kw, 3), "batch": o.batch, "ttft_ms": round(o.ttft_ms, 2), "tpot_ms": round(o.tpot_ms, 2),
             })

@@ -88,6 +88,7 @@ class Option:
     ttft_ms: float
     tpot_ms: float
     batch: int
+    dp: int = 1  # attention data-parallel degree (planner.perf.layout)
 
 
 @dataclass
@@ -387,6 +388,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
                 tp=int(row.tp), pp=int(row.pp), ep=int(row.ep), chips_per_replica=int(row.chips_per_replica),
                 tokens_per_s=float(row.tokens_per_s_per_replica), power_kw=float(row.power_w_per_replica) / 1000.0,
                 servers_per_replica=spr, ttft_ms=float(row.ttft_ms), tpot_ms=float(row.tpot_ms), batch=int(row.batch),
+                dp=int(getattr(row, "dp", 1)),
             ))
             best_tok[(row.workload_id, t)] = max(best_tok[(row.workload_id, t)], float(row.tokens_per_s_per_replica))
             if t != t_row:

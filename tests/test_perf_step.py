@@ -70,8 +70,10 @@ def test_pipeline_tpot_is_stages_times_stage_time_plus_handoffs() -> None:
     m, c = MODELS["llama-3.1-70b"], CHIPS["l40s"]
     p = stage_params(m, c, "fp8", "fp8", Layout(pp=2), CAL)
     tpot, st = decode_step(p, 8.0, 500.0)
-    # 8 sequences as 2 micro-batches of 4; same-domain? l40s domain 1 -> scale-out hop: 5 us + 4 x 16 KiB / bw
-    hop = 5e-6 + 4 * 8192 * 2 / float(p.hop_bandwidth)
+    # 8 sequences as 2 micro-batches of 4; the two L40S stages sit in one PCIe server (TP domain = the server's 8
+    # chips for `pcie` chips), so the hand-off goes over PCIe Gen4 x16: 3 us + 4 x 16 KiB / (64 GB/s / 2)
+    assert float(p.hop_bandwidth) == pytest.approx(64e9 / 2)
+    hop = 3e-6 + 4 * 8192 * 2 / (64e9 / 2)
     assert tpot == pytest.approx(2 * (float(st.total) + hop), rel=1e-9)
 
 

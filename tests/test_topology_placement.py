@@ -75,8 +75,10 @@ def test_domains_smaller_than_a_server():
     pairs = H100.model_copy(update={"scaleup": H100.scaleup.model_copy(update={"kind": "nvlink", "domain_size_chips": 2})})
     assert replica_footprint(pairs, tp=2, pp=1).replicas_per_server == 4   # 4 bridged pairs per server
     assert not replica_footprint(pairs, tp=4, pp=1).feasible
-    l40s = example_chip("l40s")                                            # no scale-up fabric at all
-    assert not replica_footprint(l40s, tp=2, pp=1).feasible
+    l40s = example_chip("l40s")                                            # no scale-up fabric: TP over PCIe
+    assert l40s.scaleup.kind == "pcie" and l40s.scaleup.domain_size_chips == 1
+    assert replica_footprint(l40s, tp=2, pp=1).replicas_per_server == 4     # inside the 8-card server, as engines run it
+    assert not replica_footprint(l40s, tp=16, pp=1).feasible                # never across servers
     assert replica_footprint(l40s, tp=1, pp=2).replicas_per_server == 4     # 8 single-chip stages // 2
 
 

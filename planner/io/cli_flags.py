@@ -18,6 +18,7 @@ PERF_BOUNDS: tuple[tuple[str, float, float, str], ...] = (
     ("tp", 1, 4096, "chips"),
     ("pp", 1, 4096, "stages"),
     ("ep", 1, 4096, "chips"),
+    ("dp", 1, 4096, "attention replicas"),
     ("batch", 1, 1_000_000, "requests"),
     ("concurrency", 1e-9, 10_000_000, "requests"),
     ("ttft_ms", 1e-9, 3_600_000, "ms"),

@@ -2,6 +2,9 @@
 
 Figures come from the one predictor (`planner.perf.predictor`) that plans use: a measurement where one covers
 the case (the bundled table, or --measurements), else the model corrected for --engine.
+`--dp D` runs attention data-parallel (D attention replicas of TP/D chips each, MoE models; SGLang
+--enable-dp-attention, TensorRT-LLM "DEP"); with --tp and --ep > 1 on a MoE model and no --dp, both attention modes
+(TP attention, "TEP", and attention DP = TP, "DEP") are evaluated and the faster is reported, saying which.
 `--concurrency C` asks for a closed-loop benchmark client with C requests in flight against the whole system
 (spread evenly over its replicas); `--batch B` limits the running batch per replica.
 
@@ -16,6 +19,8 @@ import difflib
 import json
 import math
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
@@ -45,6 +50,9 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tp", type=int, help="tensor parallelism (default: best layout)")
     p.add_argument("--pp", type=int, help="pipeline parallelism (default: best layout)")
     p.add_argument("--ep", type=int, default=1, help="expert parallelism for MoE models (divides TP)")
+    p.add_argument("--dp", type=int,
+                   help="attention data parallelism for MoE models (divides TP; attention TP = TP / DP). Default: 1, "
+                        "or with --tp and --ep > 1 on a MoE model the faster of 1 and TP, reported")
     p.add_argument("--batch", type=int, help="running-batch limit per replica (default: the engine's limit and memory)")
     p.add_argument("--concurrency", type=float,
                    help="closed-loop client concurrency against the whole system (requests in flight, as a benchmark's "
@@ -86,7 +94,7 @@ def _check_numbers(args: argparse.Namespace) -> str | None:
         return "--chips must be at least 1"
     if args.prompt_tokens <= 0 or args.output_tokens <= 0:
         return "--prompt-tokens and --output-tokens must be positive"
-    for name in ("tp", "pp", "ep", "batch"):
+    for name in ("tp", "pp", "ep", "dp", "batch"):
         v = getattr(args, name)
         if v is not None and v < 1:
             return f"--{name} must be at least 1"
@@ -104,7 +112,7 @@ def _table(ev: Evaluation) -> str:
     rows = [
         ("model / chip", f"{ev.model} on {ev.chips} x {ev.chip}"),
         ("precision", f"weights {ev.precision}, KV {ev.kv_precision}, compute {ev.compute_precision}"),
-        ("layout", f"TP{ev.tp} PP{ev.pp} EP{ev.ep}: {ev.tp * ev.pp} chips per replica, {ev.replicas} replicas"),
+        ("layout", f"{_layout_label(ev)}: {ev.tp * ev.pp} chips per replica, {ev.replicas} replicas"),
         ("memory per chip", f"weights {ev.memory['weights_gb_per_chip']:.2f} GB, reserve {ev.memory['reserve_gb_per_chip']:.2f} GB, "
                             f"KV room {ev.memory['kv_room_gb_per_chip']:.2f} GB, KV {ev.memory['kv_kib_per_token_per_chip']:.1f} KiB/token"),
         ("batch per replica", f"{ev.batch} (memory allows {ev.max_batch} at {ev.memory['occupancy_context_tokens']:.0f} tokens)"),
@@ -120,6 +128,15 @@ def _table(ev: Evaluation) -> str:
     w = max(len(k) for k, _ in rows)
     out = [f"  {k:<{w}}  {v}" for k, v in rows]
     return "\n".join(out + [f"  note: {n}" for n in ev.notes])
+
+
+def _layout_label(ev: Evaluation) -> str:
+    """TP/PP/EP and the attention mode: "TP8 PP1 EP8, attention DP8 (DEP8)" or "TP8 PP1 EP8, attention TP8"."""
+    base = f"TP{ev.tp} PP{ev.pp} EP{ev.ep}"
+    if ev.dp > 1:
+        short = f" (DEP{ev.tp})" if ev.dp == ev.tp and ev.ep == ev.tp else ""
+        return f"{base}, attention DP{ev.dp} x TP{ev.tp // ev.dp}{short}"
+    return base + (f", attention TP{ev.tp} (TEP{ev.tp})" if ev.ep == ev.tp > 1 else "")
 
 
 def _source_line(ev: Evaluation) -> str:
@@ -164,6 +181,26 @@ def _fit_report(pr: Predictor) -> str:
     return "\n".join(lines)
 
 
+def _faster_attention_mode(tep: Evaluation, dep_layout: Layout, run: Callable[[Layout], Evaluation]) -> Evaluation:
+    """With --tp/--ep given and no --dp: TP attention and attention DP = TP both evaluated (benchmark tables often
+    record a DEP run by its engine flags, "tp=4 ep=4"); the one with the higher throughput (meeting the targets
+    first, then fitting) is returned, with a note saying which and what the other gives."""
+    dep = run(dep_layout)
+
+    def rank(e: Evaluation) -> tuple[bool, bool, float]:
+        x = e.throughput_tokens_per_s
+        return (e.meets_targets, e.fits, x if math.isfinite(x) else -math.inf)
+
+    best, other = (dep, tep) if rank(dep) > rank(tep) else (tep, dep)
+    what = lambda e: "attention DP" if e.dp > 1 else "TP attention"  # noqa: E731
+    x = other.throughput_tokens_per_s
+    other_txt = f"{x:,.0f} output tokens/s" if math.isfinite(x) and other.meets_targets else (
+        "does not meet the targets" if other.fits else "does not fit")
+    note = (f"no --dp given: {what(best)} ({_layout_label(best)}) is the faster attention mode; "
+            f"{what(other)} ({_layout_label(other)}) {other_txt}")
+    return replace(best, notes=[*best.notes, note])
+
+
 def run_perf(args: argparse.Namespace) -> int:
     """Run `planner perf`; returns the exit code and never raises for bad input."""
     from planner.io.cli_flags import perf_flag_problem
@@ -203,7 +240,7 @@ def run_perf(args: argparse.Namespace) -> int:
     kw = {"electricity_usd_per_kwh": args.electricity_usd_per_kwh, "pue": args.pue}
     how = {"predictor": predictor, "engine": engine}
     if args.tp is not None or args.pp is not None:
-        layout = Layout(args.tp or 1, args.pp or 1, args.ep)
+        layout = Layout(args.tp or 1, args.pp or 1, args.ep, args.dp or 1)
         bad = layout_problem(model, chip, layout)
         if bad:
             _err(bad)
@@ -214,6 +251,10 @@ def run_perf(args: argparse.Namespace) -> int:
         conc = None if args.concurrency is None else args.concurrency / (args.chips // layout.chips)
         ev: Evaluation | None = evaluate(model, chip, args.chips, args.precision, kv, layout, shape, targets,
                                          calibration, args.batch, concurrency=conc, **how, **kw)  # type: ignore[arg-type]
+        if args.dp is None and model.moe is not None and layout.ep > 1 and layout.tp > 1:
+            ev = _faster_attention_mode(ev, replace(layout, dp=layout.tp), lambda lay: evaluate(
+                model, chip, args.chips, args.precision, kv, lay, shape, targets, calibration, args.batch,
+                concurrency=conc, **how, **kw))  # type: ignore[arg-type]
     else:
         ev = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, args.batch,
                              system_concurrency=args.concurrency, **how, **kw)  # type: ignore[arg-type]
@@ -227,7 +268,7 @@ def run_perf(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(ev.to_dict(), indent=1))
     if not ev.fits:
-        _err(f"layout TP{ev.tp} PP{ev.pp} does not fit: " + "; ".join(ev.notes)
+        _err(f"layout {_layout_label(ev)} does not fit: " + "; ".join(ev.notes)
              + (f" (or --batch {args.batch} exceeds the {ev.max_batch} that fit)" if args.batch else ""))
         return EXIT_BAD_INPUT
     if not ev.meets_targets:
@@ -244,7 +285,7 @@ def run_perf(args: argparse.Namespace) -> int:
         from planner.perf.plot import plot_roofline
 
         try:
-            plot_roofline(model, chip, args.precision, kv, Layout(ev.tp, ev.pp, ev.ep), shape, ev.batch or 1,
+            plot_roofline(model, chip, args.precision, kv, ev.layout, shape, ev.batch or 1,
                           calibration, args.plot)
         except OSError as exc:
             _err(f"cannot write {args.plot}: {exc}")

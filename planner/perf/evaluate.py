@@ -13,7 +13,7 @@ from typing import Any
 from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
 from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine
-from planner.perf.layout import Layout, ep_candidates, layout_problem, tp_candidates
+from planner.perf.layout import Layout, dp_candidates, ep_candidates, layout_problem, tp_candidates
 from planner.perf.memory import memory_fit
 from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w, usd_per_million_tokens
 from planner.perf.precision import compute_precision
@@ -67,6 +67,11 @@ class Evaluation:
     tokens_per_s_p90: float = math.nan
     factor: float = 1.0                   # speed factor of the correction applied
     factor_level: str = "none"
+    dp: int = 1                           # attention data-parallel degree (planner.perf.layout)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.tp, self.pp, self.ep, self.dp)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -123,6 +128,7 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
         engine=engine, concurrency=concurrency, perf_source=r.perf_source, extrapolated=r.extrapolated,
         tokens_per_s_p10=r.tokens_per_s_p10 if ok else math.nan, tokens_per_s_p50=r.tokens_per_s_p50 if ok else math.nan,
         tokens_per_s_p90=r.tokens_per_s_p90 if ok else math.nan, factor=r.factor, factor_level=r.factor_level,
+        dp=layout.dp,
     )
 
 
@@ -136,11 +142,14 @@ def best_evaluation(model: ModelSpec, chip: ChipSpec, chips: int, precision: str
     fitting: list[Evaluation] = []
     pr = predictor if predictor is not None else build_predictor(calibration)
     layouts = candidate_layouts(model, chip, precision, kv_precision, shape.full_context, chips, reserve_engine(engine))
+    have = {lay.parallel_key for lay in layouts}
     layouts += [lay for lay in pr.measured_layouts(model.model_id, chip.chip_id, precision, engine, shape.prompt_tokens,
-                                                   shape.output_tokens) if layout_problem(model, chip, lay) is None]
+                                                   shape.output_tokens)
+                if lay.parallel_key not in have and layout_problem(model, chip, lay) is None]
     # Also the layouts that use the whole system as one pipeline (e.g. 576 Groq chips = TP8 x PP72).
-    layouts += [Layout(tp=tp, pp=chips // tp, ep=ep) for tp in tp_candidates(model, chip)
-                if chips % tp == 0 and 1 < chips // tp <= model.n_layers for ep in ep_candidates(model, tp)]
+    layouts += [Layout(tp=tp, pp=chips // tp, ep=ep, dp=dp) for tp in tp_candidates(model, chip)
+                if chips % tp == 0 and 1 < chips // tp <= model.n_layers
+                for ep in ep_candidates(model, tp) for dp in dp_candidates(model, tp)]
     for layout in dict.fromkeys(layouts):
         if chips % layout.chips:
             continue

@@ -1,15 +1,27 @@
 """Memory fit of one replica layout: weights, KV cache, reserve, and so the largest batch.
 
-Per chip of the bottleneck pipeline stage (weights split evenly over TP x PP chips):
-  weights      = W(p) / (TP x PP)
-  KV per token = GQA/MHA: 2 x ceil(layers/PP) x ceil(kv_heads/TP) x head_dim x b_kv   (KV heads are replicated
-                 when TP exceeds them);  MLA: ceil(layers/PP) x (kv_lora_rank + rope_dim) x b_kv (the latent is
-                 replicated on every TP rank)
+Per chip of the bottleneck pipeline stage, for a layout TP x PP (EP) with attention DP degree D (A = TP / D the
+attention-TP degree; D = 1 is ordinary TP attention, see `planner.perf.layout`):
+  weights      = [X + H + D x (W(p) - X - H)] / (TP x PP)
+                 X = routed-expert bytes (spread over all TP x PP chips, by EP or by TP alike), H = the LM head
+                 (vocab-parallel over the whole TP group, the engines' default); everything else - attention,
+                 dense FFN, shared experts, norms and the input embedding - is held by every attention replica,
+                 split over its A chips only (SGLang keeps the input embedding whole per DP rank; its LM head stays
+                 TP-parallel unless `--enable-dp-lm-head`). D = 1: W(p) / (TP x PP).
+  KV per token per attention rank (one chip of an attention replica, holding only its own sequences):
+                 GQA/MHA: 2 x ceil(layers/PP) x ceil(kv_heads/A) x head_dim x b_kv   (KV heads are replicated
+                 when A exceeds them);
+                 MLA: ceil(layers/PP) x (kv_lora_rank + rope_dim) x b_kv: the latent is one KV head that attention
+                 TP cannot split, so with TP attention every rank holds the whole latent of every sequence (vLLM,
+                 SGLang and TensorRT-LLM store it so by default); with attention DP each rank holds its own
+                 sequences' latents only, which is what makes DP the larger-batch layout for MLA models.
+  KV per token per chip (of the stage's batch B, spread evenly over the D attention replicas: B / D each)
+               = KV per rank / D   - what the step-time bytes and the batch formulas use
   memory       = memory_gb in the unit the part is sold in (GiB for HBM, see `memory_bytes`)
   reserve      = engine-specific (`reserve_bytes`: vLLM 10 % of the total, TensorRT-LLM 10 % of what is left
                  after the weights; SRAM 5 %)
   free for KV  = memory - weights - reserve
-  max batch    = floor(free / (KV per token x context))
+  max batch    = D x floor(free / (KV per rank x context))   (every attention replica holds whole sequences)
 """
 
 from __future__ import annotations
@@ -55,14 +67,31 @@ def reserve_bytes(chip: ChipSpec, weights_bytes: float, engine: str = DEFAULT_RE
 MAX_BATCH_PER_REPLICA = 4096
 
 
-def kv_bytes_per_token_per_chip(model: ModelSpec, kv_precision: str, layout: Layout) -> float:
-    """KV-cache bytes per token of context held by one chip of a stage (formula in the module docstring)."""
+def kv_bytes_per_token_per_rank(model: ModelSpec, kv_precision: str, layout: Layout) -> float:
+    """KV-cache bytes per token of context held by one chip of an attention replica for its own sequences
+    (attention TP = TP / DP; formula in the module docstring)."""
     b = bytes_per_element(kv_precision)
     layers = math.ceil(model.n_layers / layout.pp)
     if model.attention == "MLA" and model.mla is not None:
         return layers * (model.mla.kv_lora_rank + model.mla.rope_head_dim) * b
-    heads = math.ceil(model.n_kv_heads / layout.tp)
+    heads = math.ceil(model.n_kv_heads / layout.attn_tp)
     return 2.0 * layers * heads * model.head_dim * b
+
+
+def kv_bytes_per_token_per_chip(model: ModelSpec, kv_precision: str, layout: Layout) -> float:
+    """KV-cache bytes per token of the stage's batch held by one chip: KV per rank / DP (module docstring); with
+    DP = 1 the KV per rank itself."""
+    return kv_bytes_per_token_per_rank(model, kv_precision, layout) / max(layout.dp, 1)
+
+
+def weight_bytes_per_chip(model: ModelSpec, precision: str, layout: Layout) -> float:
+    """Resident weight bytes on one chip: [X + H + DP x (W - X - H)] / (TP x PP) (module docstring)."""
+    mc = model_costs(model)
+    w = mc.weight_bytes(precision)
+    if layout.dp <= 1:
+        return w / layout.chips
+    tp_wide = mc.expert_bytes(precision) + mc.embedding_bytes(precision)
+    return (tp_wide + layout.dp * (w - tp_wide)) / layout.chips
 
 
 @dataclass(frozen=True)
@@ -102,26 +131,28 @@ def memory_fit(
     engine: str = DEFAULT_RESERVE_ENGINE,
 ) -> MemoryFit:
     """Weights, KV per token, the `engine`'s reserve and the largest batch at `context_tokens` for one layout."""
-    weights = model_costs(model).weight_bytes(precision) / layout.chips
+    weights = weight_bytes_per_chip(model, precision, layout)
     kv = kv_bytes_per_token_per_chip(model, kv_precision, layout)
     mem = memory_bytes(chip)
     reserve = reserve_bytes(chip, weights, engine)
     free = mem - weights - reserve
-    per_seq = kv * max(context_tokens, 1.0)
-    max_batch = int(min(MAX_BATCH_PER_REPLICA, math.floor(free / per_seq))) if free > 0 else 0
+    dp = max(layout.dp, 1)
+    per_seq = kv * dp * max(context_tokens, 1.0)  # one sequence on its attention rank
+    max_batch = int(min(MAX_BATCH_PER_REPLICA, dp * math.floor(free / per_seq))) if free > 0 else 0
     return MemoryFit(weights, kv, reserve, mem, context_tokens, max(max_batch, 0))
 
 
 def min_pipeline_depth(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, tp: int,
-                       context_tokens: float, engine: str = DEFAULT_RESERVE_ENGINE) -> int | None:
-    """Smallest PP (any integer) at which one sequence of `context_tokens` fits with TP=`tp`; None if none does."""
-    weights = model_costs(model).weight_bytes(precision)
+                       context_tokens: float, engine: str = DEFAULT_RESERVE_ENGINE, dp: int = 1) -> int | None:
+    """Smallest PP (any integer) at which one sequence of `context_tokens` fits on its attention rank with
+    TP=`tp` and attention DP=`dp` (weights and KV per rank as in the module docstring); None if none does."""
+    weights = weight_bytes_per_chip(model, precision, Layout(tp=tp, dp=dp)) * tp
     mem = memory_bytes(chip) * (1.0 - RESERVE_FRACTION[chip.memory_kind])
-    kv_all = kv_bytes_per_token_per_chip(model, kv_precision, Layout(tp=tp, pp=1)) * context_tokens
+    kv_all = kv_bytes_per_token_per_rank(model, kv_precision, Layout(tp=tp, pp=1, dp=dp)) * context_tokens
     # weights/(tp*pp) + kv_all/pp <= mem  ->  pp >= (weights/tp + kv_all) / mem
     pp = max(1, math.ceil((weights / tp + kv_all) / mem))
     while pp <= model.n_layers:
-        if memory_fit(model, chip, precision, kv_precision, Layout(tp=tp, pp=pp), context_tokens, engine).fits:
+        if memory_fit(model, chip, precision, kv_precision, Layout(tp=tp, pp=pp, dp=dp), context_tokens, engine).fits:
             return pp
         pp += 1
     return None

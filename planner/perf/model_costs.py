@@ -54,11 +54,15 @@ class ModelCosts:
         """Bytes of the routed experts alone (part of `weight_bytes`)."""
         return self.routed_expert_params * bytes_per_element(precision) * (1.0 + QUANT_METADATA_FRACTION.get(precision, 0.0))
 
+    def embedding_bytes(self, precision: str) -> float:
+        """Bytes of one vocab x d_model matrix (the input embedding, or the LM head): 16 bit below 16-bit weights."""
+        emb_b = 2.0 if bytes_per_element(precision) < 2.0 else bytes_per_element(precision)
+        return self.embedding_params * emb_b
+
     def read_bytes_dense(self, precision: str) -> float:
         """Bytes read by every forward pass whatever the batch: all weights but the routed experts and the
         input-embedding table (only the batch's rows of it are read)."""
-        emb_b = 2.0 if bytes_per_element(precision) < 2.0 else bytes_per_element(precision)
-        return self.weight_bytes(precision) - self.expert_bytes(precision) - self.embedding_params * emb_b
+        return self.weight_bytes(precision) - self.expert_bytes(precision) - self.embedding_bytes(precision)
 
     def kv_bytes_per_token(self, kv_precision: str) -> float:
         """KV-cache bytes per token of context over all layers."""

@@ -1,4 +1,4 @@
-"""Deployment options: for a workload, every (chip, precision, TP, PP, EP) layout that meets its latency targets.
+"""Deployment options: for a workload, every (chip, precision, TP, PP, EP, attention DP) layout that meets its latency targets.
 
 For each chip and each allowed precision the chip can run (natively, or weight-only: memory gain without compute
 gain), the candidate layouts of `planner.perf.candidates` (with the memory reserve of the workload's engine), plus
@@ -36,7 +36,7 @@ from planner.schemas.workloads import WorkloadRow
 
 #: Coefficient of variation of request lengths assumed for forecast workloads (only means are given).
 WORKLOAD_LENGTH_CV = 1.0
-CACHE_VERSION = "options/2"
+CACHE_VERSION = "options/3"
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class DeploymentOption:
     tokens_per_s_p10: float = math.nan  # per replica, leave-one-source-out interval of the corrected model
     tokens_per_s_p50: float = math.nan
     tokens_per_s_p90: float = math.nan
+    dp: int = 1             # attention data-parallel degree (planner.perf.layout; 1 = TP attention)
 
     @property
     def tokens_per_s_per_chip(self) -> float:
@@ -98,10 +99,12 @@ def workload_shape_key(workload: WorkloadRow, model: ModelSpec, chips: Sequence[
 
 
 def _dominated(a: DeploymentOption, b: DeploymentOption) -> bool:
-    """True when b is at least as good as a in tokens/s per chip and TPOT, and better in one (ties: fewer chips)."""
+    """True when b is at least as good as a in tokens/s per chip and TPOT, and better in one (ties: fewer chips,
+    then TP attention: a measurement of (TP, PP, EP) answers both attention modes alike, and one row is enough)."""
     ge = b.tokens_per_s_per_chip >= a.tokens_per_s_per_chip and b.tpot_ms <= a.tpot_ms
     gt = (b.tokens_per_s_per_chip > a.tokens_per_s_per_chip or b.tpot_ms < a.tpot_ms
-          or b.chips_per_replica < a.chips_per_replica)
+          or b.chips_per_replica < a.chips_per_replica
+          or (b.chips_per_replica == a.chips_per_replica and b.dp < a.dp))
     return ge and gt
 
 
@@ -134,8 +137,9 @@ def deployment_options(workload: WorkloadRow, model: ModelSpec, chips: Iterable[
                 continue
             kv = DEFAULT_KV_PRECISION[p]
             layouts = candidate_layouts(model, chip, p, kv, q.shape.full_context, engine=reserve_engine(q.engine))
+            have = {lay.parallel_key for lay in layouts}
             for lay in pr.measured_layouts(model.model_id, chip.chip_id, p, q.engine, q.prompt_tokens, q.output_tokens):
-                if lay not in layouts and layout_problem(model, chip, lay) is None:
+                if lay.parallel_key not in have and layout_problem(model, chip, lay) is None:
                     layouts.append(lay)
             lanes += [Lane(chip, p, kv, layout) for layout in layouts]
     out: list[DeploymentOption] = []
@@ -153,7 +157,7 @@ def deployment_options(workload: WorkloadRow, model: ModelSpec, chips: Iterable[
             joules_per_token=float(joules_per_token(power, r.tokens_per_s_per_replica)), bound=r.bound,
             engine=q.engine, perf_source=r.perf_source, extrapolated=r.extrapolated,
             tokens_per_s_p10=r.tokens_per_s_p10, tokens_per_s_p50=r.tokens_per_s_p50,
-            tokens_per_s_p90=r.tokens_per_s_p90,
+            tokens_per_s_p90=r.tokens_per_s_p90, dp=lay.dp,
         ))
     out = sorted(prune_dominated(out), key=lambda o: (o.chip_id, o.precision, -o.tokens_per_s_per_chip))
     _MEMO[key] = out

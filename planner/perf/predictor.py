@@ -15,7 +15,8 @@ a percentile, engine, optionally a closed-loop client concurrency and a running-
      (`planner.perf.correction`) applied inside the operating-point search (tokens/s x f, TPOT and TTFT / f, so
      the targets are checked on corrected times): perf_source `corrected`, or `model` for `engine: tuned` (the raw
      model calibrated on tuned MLPerf submissions, f = 1). P10 / P50 / P90 and the figure at the predictor's
-     quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals.
+     quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals;
+     a quantile whose slower factor meets the targets at no load gives 0 tokens/s (nothing meets them there).
 `extrapolated` is true when the figure does not come from a measurement and no measurement exists of the same
 model on the same chip family with the same engine at prompt and output lengths within 25 %, or when a covering
 measurement exists but cannot answer the question (outside its measured concurrency range, its smallest
@@ -182,11 +183,12 @@ def spec_hash(obj: ModelSpec | ChipSpec) -> str:
     return h
 
 
-def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str, table: EngineCostTable) -> StageParams | None:
+def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str, table: EngineCostTable,
+           cal_digest: str | None = None) -> StageParams | None:
     costs, _ = table.lookup(engine, cal.family(lane.chip))
     ratio = table.fp4_ratio(engine)
     key = (spec_hash(model), spec_hash(lane.chip), lane.precision, lane.kv_precision, lane.layout,
-           cal.digest(), reserve_engine(engine), costs, ratio)
+           cal_digest or cal.digest(), reserve_engine(engine), costs, ratio)
     if key not in _STAGE_MEMO:
         try:
             _STAGE_MEMO[key] = stage_params(model, lane.chip, lane.precision, lane.kv_precision, lane.layout, cal,
@@ -216,22 +218,31 @@ def _f(a: Any, i: int) -> float:
     return float(np.asarray(a, dtype=float).reshape(-1)[i])
 
 
+def _q(op: OperatingPoint, i: int) -> float:
+    """Tokens/s of lane i at one quantile: 0 when no load meets the targets at that quantile's speed."""
+    return _f(op.tokens_per_s, i) if bool(np.asarray(op.feasible).reshape(-1)[i]) else 0.0
+
+
 def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question) -> list[Prediction]:
     cal = pr.calibration
-    idx = [i for i, lane in enumerate(lanes) if _stage(model, lane, cal, q.engine, pr.costs) is not None]
+    dig = cal.digest()  # once per call, not per lane
+    stages = [_stage(model, lane, cal, q.engine, pr.costs, dig) for lane in lanes]
+    idx = [i for i, st in enumerate(stages) if st is not None]
     out: list[Prediction | None] = [None] * len(lanes)
     ops: dict[float, OperatingPoint] = {}
     levels: list[str] = []
     if idx:
-        sp = stack([_stage(model, lanes[i], cal, q.engine, pr.costs) for i in idx])  # type: ignore[misc]
+        sp = stack([stages[i] for i in idx])  # type: ignore[misc]
         fams = [pr.family(lanes[i].chip) for i in idx]
         ck = correction_key(q.engine, model)
-        levels = [pr.speed(ck, fam, 0.5)[1] for fam in fams]
         quants = list(dict.fromkeys((*QUANTILES, pr.quantile)))
+        # one look-up per (family, quantile), not per lane (the interval scale takes a quantile of residuals)
+        speeds = {(fam, quant): pr.speed(ck, fam, quant) for fam in dict.fromkeys(fams) for quant in (*quants, 0.5)}
+        levels = [speeds[(fam, 0.5)][1] for fam in fams]
         # every quantile's lanes in one vectorised search (the per-call cost dominates for small tables)
         tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
                                for f in fields(StageParams)})
-        scale = np.array([pr.speed(ck, fam, quant)[0] for quant in quants for fam in fams], dtype=float)
+        scale = np.array([speeds[(fam, quant)][0] for quant in quants for fam in fams], dtype=float)
         op = _run(tiled, q, cal, scale)
         n = len(idx)
         for j, quant in enumerate(quants):
@@ -276,13 +287,12 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
         feasible = bool(np.asarray(use.feasible).reshape(-1)[k]) and math.isfinite(_f(use.tokens_per_s, k))
         out[i] = Prediction(
             feasible=feasible, tokens_per_s_per_replica=_f(use.tokens_per_s, k),
-            tokens_per_s_p10=_f(ops[0.1].tokens_per_s, k), tokens_per_s_p50=_f(mid.tokens_per_s, k),
-            tokens_per_s_p90=_f(ops[0.9].tokens_per_s, k),
+            tokens_per_s_p10=_q(ops[0.1], k), tokens_per_s_p50=_q(mid, k), tokens_per_s_p90=_q(ops[0.9], k),
             ttft_ms=_f(use.ttft_s, k) * 1e3, tpot_ms=_f(use.tpot_s, k) * 1e3, batch=_f(use.batch, k),
             load=_f(use.load, k), max_batch=_f(use.max_batch, k), utilisation=_f(use.utilisation, k),
             prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
             perf_source="model" if (q.engine == TUNED or not pr.use_correction) else "corrected",
-            extrapolated=covered or not near, factor=pr.speed(correction_key(q.engine, model), fam, 0.5)[0], factor_level=levels[k],
+            extrapolated=covered or not near, factor=speeds[(fam, 0.5)][0], factor_level=levels[k],
             measured_points=0)
     nan = math.nan
     return [o if o is not None else Prediction(False, nan, nan, nan, nan, nan, nan, nan, 0.0, 0.0, 0.0, nan, nan,

@@ -92,9 +92,13 @@ class OperatingPoint:
 
 
 def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None) -> Num:
-    """Largest batch whose KV at the occupancy context fits (and a full-length sequence fits), capped by `cap`."""
-    occ = np.floor(np.maximum(p.free_kv_bytes, 0.0) / (p.kv_bytes_token * shape.occupancy_context))
-    full_ok = p.free_kv_bytes >= p.kv_bytes_token * shape.full_context
+    """Largest batch whose KV at the occupancy context fits (and a full-length sequence fits), capped by `cap`.
+    With attention DP D the batch is D attention replicas' worth, each holding whole sequences at D x the KV per
+    chip per token of the stage's batch: D x floor(free / (D x kv x context)) (`planner.perf.memory`)."""
+    dp = np.asarray(p.dp, dtype=float)
+    kv_rank = p.kv_bytes_token * dp
+    occ = dp * np.floor(np.maximum(p.free_kv_bytes, 0.0) / (kv_rank * shape.occupancy_context))
+    full_ok = p.free_kv_bytes >= kv_rank * shape.full_context
     b = np.where(full_ok, occ, 0.0)
     from planner.perf.memory import MAX_BATCH_PER_REPLICA
 

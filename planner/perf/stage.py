@@ -3,6 +3,21 @@
 Every field is a float for one layout, or a numpy array when many layouts (or many efficiency factors) are
 evaluated at once; the formulas in `planner.perf.step` work elementwise on either.
 Units: bytes, FLOPs, seconds, bytes/s, FLOP/s.
+
+Layout effects (per chip of a stage of TP chips; D = attention DP degree, A = TP / D, see `planner.perf.layout`):
+  * weights and KV per chip: `planner.perf.memory` (non-expert weights over A chips, KV per chip = KV per rank / D).
+  * dense bytes read per pass = [H + D x (W - X - 2 H)] / (TP x PP): every chip reads its attention replica's
+    share of the non-expert weights (input embedding excluded: a lookup), and its share of the LM head;
+    D = 1: (W - X - H) / (TP x PP).
+  * FLOPs per chip: unchanged by D (each attention replica does 1/D of the sequences with D x the weights).
+  * collectives per pass of a stage of `l` layers, `l_moe` of them MoE:
+      D = 1, EP = 1:  2 l all-reduces over TP (attention out, FFN out)
+      D = 1, EP > 1:  2 l - l_moe all-reduces, 2 l_moe all-to-alls (dispatch, combine)
+      D > 1:          attention all-reduces l when A > 1 (counted over TP, an upper bound of one over A), none when
+                      A = 1; FFN: one all-reduce-sized all-gather + reduce-scatter over TP per dense layer (and per
+                      MoE layer when EP = 1); EP > 1: 2 l_moe all-to-alls as above.
+  * TP link: the scale-up fabric, or PCIe for `pcie` chips beyond their catalog domain (`layout.tp_link`); a
+    stage-to-stage hand-off inside the TP domain uses the same link, else scale-out.
 """
 
 from __future__ import annotations
@@ -15,12 +30,13 @@ import numpy as np
 
 from planner.perf.calibration import Calibration
 from planner.perf.engine_costs import NO_COSTS, EngineCosts
-from planner.perf.layout import Layout
+from planner.perf.layout import Layout, tp_domain, tp_link
 from planner.perf.memory import (
     DEFAULT_RESERVE_ENGINE,
     kv_bytes_per_token_per_chip,
     memory_bytes,
     reserve_bytes,
+    weight_bytes_per_chip,
 )
 from planner.perf.model_costs import model_costs
 from planner.perf.precision import compute_precision, peak_flops
@@ -77,6 +93,7 @@ class StageParams:
     seq_overhead: Num = 0.0             # time per running sequence per pass of a stage, s
     elementwise_bytes_token: Num = 0.0  # bytes moved per token per pass by non-matmul kernels on the chip
     moe_token_overhead: Num = 0.0       # routing-kernel time per token per pass of the stage (all its MoE layers), s
+    dp: Num = 1.0              # attention data-parallel degree: the batch is spread over dp attention replicas
 
 
 def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str, layout: Layout,
@@ -93,26 +110,38 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
     mc = model_costs(model)
     eff = calibration.efficiency(chip, cp)
     n = layout.chips
+    dp = max(layout.dp, 1)
     layers = math.ceil(model.n_layers / layout.pp)
     moe_layers = mc.moe_layers / layout.pp
-    allreduces = 2.0 * layers if layout.ep == 1 else 2.0 * layers - moe_layers
+    if dp == 1:
+        allreduces = 2.0 * layers if layout.ep == 1 else 2.0 * layers - moe_layers
+    else:
+        attn_ar = float(layers) if layout.attn_tp > 1 else 0.0
+        allreduces = attn_ar + (layers - moe_layers) + (moe_layers if layout.ep == 1 else 0.0)
     alltoalls = 2.0 * moe_layers if layout.ep > 1 else 0.0
-    link_bw = chip.scaleup.bandwidth_gbs_per_chip * 1e9 / 2.0
-    link_lat = chip.scaleup.latency_us * 1e-6
+    bw_gbs, lat_us = tp_link(chip, layout.tp)
+    link_bw = bw_gbs * 1e9 / 2.0
+    link_lat = lat_us * 1e-6
     if layout.pp == 1:
         hop_bw, hop_lat = math.inf, 0.0
-    elif n <= chip.scaleup.domain_size_chips:
-        hop_bw, hop_lat = link_bw, link_lat
+    elif n <= tp_domain(chip):
+        hop_gbs, hop_us = tp_link(chip, n)
+        hop_bw, hop_lat = hop_gbs * 1e9 / 2.0, hop_us * 1e-6
     else:
         per_server = chip.server.scaleout_bandwidth_gbs_per_server * 1e9
         hop_bw = per_server * min(1.0, layout.tp / chip.server.chips_per_server)
         hop_lat = SCALEOUT_LATENCY_S
     mem = memory_bytes(chip)
-    weights = mc.weight_bytes(precision) / n
+    weights = weight_bytes_per_chip(model, precision, layout)
+    if dp == 1:
+        dense_read = mc.read_bytes_dense(precision) / n
+    else:
+        head = mc.embedding_bytes(precision)
+        dense_read = (head + dp * (mc.weight_bytes(precision) - mc.expert_bytes(precision) - 2.0 * head)) / n
     ratio = fp4_compute_ratio if cp == "fp4" else 1.0
     return StageParams(
         tp=float(layout.tp), pp=float(layout.pp), ep=float(layout.ep),
-        dense_read_bytes=mc.read_bytes_dense(precision) / n,
+        dense_read_bytes=dense_read,
         expert_bytes=mc.expert_bytes(precision) / n,
         expert_share=mc.active_experts / mc.experts,
         active_experts=float(mc.active_experts),
@@ -146,6 +175,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         seq_overhead=costs.seq_us * 1e-6,
         elementwise_bytes_token=costs.elementwise_passes * layers * model.d_model * ACTIVATION_BYTES,
         moe_token_overhead=costs.moe_token_us * 1e-6 * moe_layers,
+        dp=float(dp),
     )
 
 

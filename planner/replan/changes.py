@@ -21,7 +21,7 @@ from solvers.sets import PlanSets
 #: relative moves below this are noise (rounding in plan.json), not a cause
 TOLERANCE = 0.005
 
-PERF_KEY = ("workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep")
+PERF_KEY = ("workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "dp")
 
 
 def _moved(a: float, b: float) -> bool:
@@ -54,7 +54,7 @@ def performance_moves(prev: dict[str, Any], options: pd.DataFrame, quarters: lis
     keep = set(quarters)
 
     def table(rows: list[dict[str, Any]]) -> dict[tuple, float]:
-        return {tuple(r[k] for k in PERF_KEY): float(r["tokens_per_s_per_replica"]) for r in rows if r["quarter"] in keep}
+        return {tuple(r.get(k, 1) for k in PERF_KEY): float(r["tokens_per_s_per_replica"]) for r in rows if r["quarter"] in keep}
 
     old = table(prev.get("options") or [])
     new = table(options.to_dict(orient="records") if not options.empty else [])

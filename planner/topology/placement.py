@@ -57,7 +57,7 @@ def replica_footprint(
 ) -> Footprint:
     """Servers one replica of a `tp x ep x pp` layout needs on `chip`, or why it cannot run there.
 
-    TP x EP must fit one scale-up domain. When the domain spans servers (NVL72 trays, TPU slices, Groq
+    TP x EP must fit one scale-up domain (one server for `pcie` chips, whose TP runs over PCIe). When the domain spans servers (NVL72 trays, TPU slices, Groq
     C2C) the replica may span servers inside it at no scale-out cost; stage boundaries that leave a server
     (or a domain) need `required_scaleout_gbs <= server.scaleout_bandwidth_gbs_per_server`.
     """
@@ -67,7 +67,8 @@ def replica_footprint(
     stage = tp * ep
     chips = stage * pp
     cps = t.chips_per_server
-    dom = t.effective_domain_chips
+    # TP over PCIe inside one server for `pcie` chips, as the performance model allows (planner.perf.layout.tp_domain)
+    dom = max(t.effective_domain_chips, cps) if chip.scaleup.kind == "pcie" else t.effective_domain_chips
     need = required_pp_bandwidth_gbs(d_model, tokens_per_s, activation_bytes)
 
     if stage > dom:

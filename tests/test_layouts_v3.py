@@ -1,0 +1,180 @@
+"""Layouts v3: attention data parallelism, MLA KV per rank, the wider layout search, TP over PCIe.
+
+Every expected figure is derived here from the catalog specs (parameter counts, layer counts, memory sizes), not
+taken from the model's output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from planner.catalog import load_chip_catalog, load_model_catalog
+from planner.perf.calibration import Calibration, Efficiency
+from planner.perf.candidates import candidate_layouts
+from planner.perf.layout import Layout, layout_problem, tp_candidates
+from planner.perf.memory import kv_bytes_per_token_per_chip, memory_fit
+from planner.perf.predictor import Lane, Question, build_predictor
+from planner.perf.stage import stage_params
+from planner.topology.placement import replica_footprint
+
+MODELS = load_model_catalog()
+CHIPS = load_chip_catalog()
+CAL = Calibration(factors={"*|*": Efficiency(0.8, 0.5)}, request_overhead_ms=0.0, step_overhead_us=0.0)
+GIB = 2.0**30
+
+
+def _r1_fp8_bytes() -> tuple[float, float, float]:
+    """DeepSeek-R1 in FP8: (all weights W, routed experts X, one vocab x d_model matrix in 16 bit H)."""
+    m = MODELS["deepseek-r1"]
+    emb = m.vocab_size * m.d_model
+    experts = m.moe.moe_layers * m.moe.experts * 3 * m.d_model * m.moe.d_ff_expert  # 1 byte each in FP8
+    w = (m.params_total_b * 1e9 - 2 * emb) * 1 + 2 * emb * 2  # embedding and LM head stay 16 bit
+    return w, experts, emb * 2
+
+
+def test_dep8_weights_and_kv_room_per_chip_by_hand() -> None:
+    m, c = MODELS["deepseek-r1"], CHIPS["b200"]
+    w, x, h = _r1_fp8_bytes()
+    ctx = 16000.0  # long enough that neither batch reaches the 4096 cap
+    tep = memory_fit(m, c, "fp8", "fp8", Layout(tp=8, ep=8), ctx)
+    dep = memory_fit(m, c, "fp8", "fp8", Layout(tp=8, ep=8, dp=8), ctx)
+    # TEP8: everything over 8 chips. DEP8: routed experts and the LM head over 8 chips, the rest (attention, dense
+    # FFN, shared expert, norms, input embedding) whole on every chip (attention TP = 8 / 8 = 1).
+    assert tep.weights_bytes_per_chip == pytest.approx(w / 8, rel=1e-12)
+    assert dep.weights_bytes_per_chip == pytest.approx((x + h + 8 * (w - x - h)) / 8, rel=1e-12)
+    mem = 180 * GIB  # B200 HBM; vLLM keeps 10 % of it back
+    assert dep.free_bytes_per_chip == pytest.approx(mem - dep.weights_bytes_per_chip - 0.1 * mem, rel=1e-12)
+    # MLA: one latent of (512 + 64) elements per layer per token, 1 byte in FP8; TP attention holds it on every
+    # rank, DP attention only on the rank that serves the sequence.
+    per_rank = 61 * (512 + 64) * 1.0
+    assert tep.kv_bytes_per_token_per_chip == per_rank
+    assert dep.kv_bytes_per_token_per_chip == per_rank / 8
+    assert tep.max_batch == math.floor(tep.free_bytes_per_chip / (per_rank * ctx))
+    assert dep.max_batch == min(4096, 8 * math.floor(dep.free_bytes_per_chip / (per_rank * ctx)))  # engine cap
+    # less room per chip (the attention weights are whole), yet ~8x the sequences: each rank keeps only its own
+    assert dep.free_bytes_per_chip < tep.free_bytes_per_chip and dep.max_batch > 6 * tep.max_batch
+
+
+def test_dep8_collectives_and_bytes_read_by_hand() -> None:
+    m, c = MODELS["deepseek-r1"], CHIPS["b200"]
+    w, x, h = _r1_fp8_bytes()
+    tep = stage_params(m, c, "fp8", "fp8", Layout(tp=8, ep=8), CAL)
+    dep = stage_params(m, c, "fp8", "fp8", Layout(tp=8, ep=8, dp=8), CAL)
+    # 61 layers, 58 MoE: TEP all-reduces after attention in every layer and after the 3 dense FFNs; DEP has no
+    # attention all-reduce (attention TP 1) and one gather/scatter per dense FFN; both dispatch + combine per MoE layer
+    assert float(tep.allreduce_count) == 61 + 3 and float(dep.allreduce_count) == 3
+    assert float(tep.alltoall_count) == float(dep.alltoall_count) == 2 * 58
+    # bytes read every pass: all but routed experts and the input-embedding table; DEP reads its whole attention
+    assert float(tep.dense_read_bytes) == pytest.approx((w - x - h) / 8, rel=1e-12)
+    assert float(dep.dense_read_bytes) == pytest.approx((h + 8 * (w - x - 2 * h)) / 8, rel=1e-12)
+    assert float(dep.flops_decode_token) == float(tep.flops_decode_token)  # same work per chip in total
+
+
+def test_mla_and_gqa_kv_per_chip_under_tp_and_dp() -> None:
+    r1 = MODELS["deepseek-r1"]
+    latent = 61 * (512 + 64) * 2  # bf16
+    assert kv_bytes_per_token_per_chip(r1, "bf16", Layout(tp=8)) == latent  # replicated on every TP rank
+    assert kv_bytes_per_token_per_chip(r1, "bf16", Layout(tp=8, ep=8, dp=8)) == latent / 8
+    assert kv_bytes_per_token_per_chip(r1, "bf16", Layout(tp=8, ep=8, dp=2)) == latent / 2  # attention TP 4
+    # GQA with 4 KV heads (Qwen3-235B, 94 layers, head_dim 128): TP8 replicates one head per chip; DP8 keeps all 4
+    # heads for 1/8 of the sequences: half the bytes per chip.
+    q = MODELS["qwen3-235b-a22b"]
+    assert kv_bytes_per_token_per_chip(q, "bf16", Layout(tp=8)) == 2 * 94 * 1 * 128 * 2
+    assert kv_bytes_per_token_per_chip(q, "bf16", Layout(tp=8, ep=8, dp=8)) == 2 * 94 * 4 * 128 * 2 / 8
+
+
+def test_dp_is_for_moe_and_divides_tp() -> None:
+    assert layout_problem(MODELS["llama-3.1-70b"], CHIPS["h100_sxm"], Layout(tp=8, dp=8)) is not None
+    assert "divide" in (layout_problem(MODELS["deepseek-r1"], CHIPS["b200"], Layout(tp=8, ep=8, dp=3)) or "")
+    assert layout_problem(MODELS["deepseek-r1"], CHIPS["b200"], Layout(tp=8, ep=8, dp=8)) is None
+    assert str(Layout(tp=8, ep=8, dp=8)) == "TP8 PP1 EP8 ADP8" and str(Layout(tp=8, ep=8)) == "TP8 PP1 EP8"
+
+
+def test_candidates_include_tep8_and_dep8_for_r1_on_b200() -> None:
+    # FP8 R1 is ~W = 0.69 TB: W / 8 = 86 GB and the DEP8 share ~(W + 7 x 17 GB non-expert) / 8 both fit in 180 GiB
+    lays = candidate_layouts(MODELS["deepseek-r1"], CHIPS["b200"], "fp8", "fp8", 3500.0, max_chips=8)
+    assert Layout(tp=8, ep=8) in lays and Layout(tp=8, ep=8, dp=8) in lays
+
+
+def test_candidates_include_tp4_pp4_for_405b_on_h200() -> None:
+    m, c = MODELS["llama-3.1-405b"], CHIPS["h200_sxm"]
+    # BF16 weights ~405e9 x 2 B = 810 GB: TP4 needs 203 GB per chip at PP1 (> 141 GiB), 101 GB at PP2 (fits), so the
+    # search runs PP 2, 4, 8 (up to 4 x the smallest depth)
+    assert 405e9 * 2 / 4 > 141 * GIB * 0.9 > 405e9 * 2 / 8
+    lays = candidate_layouts(m, c, "bf16", "bf16", 4400.0)
+    tp4 = sorted(lay.pp for lay in lays if lay.tp == 4)
+    assert tp4 == [2, 4, 8]
+
+
+def test_tp_over_pcie_inside_one_server() -> None:
+    m, l40s, h100p = MODELS["llama-3.1-70b"], CHIPS["l40s"], CHIPS["h100_pcie"]
+    # L40S: no scale-up fabric (domain 1), 8 cards per PCIe server: TP up to 8 over PCIe Gen4 x16 (64 GB/s)
+    assert l40s.scaleup.domain_size_chips == 1 and l40s.server.chips_per_server == 8
+    assert tp_candidates(m, l40s) == [1, 2, 4, 8]
+    assert layout_problem(m, l40s, Layout(tp=8)) is None
+    assert "server" in (layout_problem(m, l40s, Layout(tp=16)) or "")
+    p = stage_params(m, l40s, "fp8", "fp8", Layout(tp=4), CAL)
+    assert float(p.link_bandwidth) == 64e9 / 2 and float(p.link_latency) == 3e-6
+    # H100 PCIe: NVLink bridge pairs (600 GB/s) for TP2, PCIe Gen5 x16 (128 GB/s) beyond the pair
+    assert float(stage_params(m, h100p, "fp8", "fp8", Layout(tp=2), CAL).link_bandwidth) == 600e9 / 2
+    assert float(stage_params(m, h100p, "fp8", "fp8", Layout(tp=4), CAL).link_bandwidth) == 128e9 / 2
+    # 70 GB of FP8 weights: TP2 puts 35 GB on each 48 GB card, so TP2 PP1 is a candidate, and it can be placed
+    assert Layout(tp=2) in candidate_layouts(m, l40s, "fp8", "fp8", 1300.0)
+    assert replica_footprint(l40s, 4, 1).feasible and not replica_footprint(l40s, 16, 1).feasible
+
+
+def test_mi325x_batch_from_memory_beats_mi300x() -> None:
+    """Same compute and fabric, 256 vs 192 GB: where memory sets the batch (offline, tuned engine: no latency
+    targets, batch cap 4096), the larger memory holds more sequences and serves more per chip."""
+    m = MODELS["deepseek-r1"]
+    w, _, _ = _r1_fp8_bytes()
+    lay = Layout(tp=8, ep=8)
+    ctx = 2000 + 1500 * (1 + 1.0**2) / 2  # occupancy context, CV 1
+    per_seq = 61 * (512 + 64) * ctx
+    expect = {c: math.floor((CHIPS[c].memory_gb * GIB * 0.9 - w / 8) / per_seq) for c in ("mi300x", "mi325x")}
+    assert 0 < expect["mi300x"] < expect["mi325x"] < 4096
+    pr = replace(build_predictor(), use_measured=False)
+    q = Question(2000, 1500, engine="tuned")
+    a, b = pr.predict(m, [Lane(CHIPS["mi300x"], "fp8", "fp8", lay), Lane(CHIPS["mi325x"], "fp8", "fp8", lay)], q)
+    assert (a.max_batch, b.max_batch) == (expect["mi300x"], expect["mi325x"])
+    assert b.tokens_per_s_per_replica > a.tokens_per_s_per_replica
+
+
+@pytest.fixture(scope="module")
+def example_405b() -> list:
+    from planner.io.loader import load_inputs
+    from planner.perf.options import deployment_options
+    from planner.pipeline import plan_predictor, plannable_chips
+
+    inputs = load_inputs("inputs/scenarios/example.yaml")
+    w = next(r for r in inputs.workloads if r.model_id == "llama-3.1-405b")
+    chips = [c for c in plannable_chips(inputs).values() if c.chip_id in ("h100_sxm", "h200_sxm", "mi300x", "mi325x")]
+    return deployment_options(w, inputs.models[w.model_id], chips, predictor=plan_predictor(inputs, None),
+                              default_engine=inputs.scenario.policy.engine)
+
+
+def test_example_405b_h200_not_below_h100_per_chip(example_405b: list) -> None:
+    """H200 and H100 share the FP8 peak (1979 TF) and fabric; H200 has 141 vs 80 GB and 4.8 vs 3.35 TB/s. With
+    the pipeline free, both reach the same deep layout (TP8 PP4: 405 GB / 32 chips = 13 GB of weights per chip,
+    memory no longer limits either) where the prompt-heavy workload (4000 in, 400 out) is compute-bound at its TPOT
+    target, so H200 is never below H100 per chip, and at every layout both offer H200 serves as much per chip at a
+    TPOT no higher (more bandwidth)."""
+    best = {c: max((o for o in example_405b if o.chip_id == c), key=lambda o: o.tokens_per_s_per_chip)
+            for c in ("h100_sxm", "h200_sxm")}
+    assert best["h200_sxm"].tokens_per_s_per_chip >= best["h100_sxm"].tokens_per_s_per_chip * (1 - 1e-9)
+    assert (best["h200_sxm"].tp, best["h200_sxm"].pp) == (8, 4)
+    h100 = {(o.precision, o.tp, o.pp): o for o in example_405b if o.chip_id == "h100_sxm"}
+    both = [(h100[k], o) for o in example_405b if o.chip_id == "h200_sxm" and (k := (o.precision, o.tp, o.pp)) in h100]
+    assert both
+    for a, b in both:
+        assert b.tokens_per_s_per_chip >= a.tokens_per_s_per_chip * (1 - 1e-9) and b.tpot_ms <= a.tpot_ms + 1e-6
+
+
+def test_example_405b_deeper_pipeline_than_before(example_405b: list) -> None:
+    # FP8 405B on H100 fits at TP8 PP1 (51 GB per chip); the search now also offers PP2 and PP4 (4 x the smallest)
+    assert {(o.tp, o.pp) for o in example_405b if o.chip_id == "h100_sxm" and o.precision == "fp8"} >= {(8, 2), (8, 4)}
+    best = {c: max(o.tokens_per_s_per_chip for o in example_405b if o.chip_id == c) for c in ("mi300x", "mi325x")}
+    assert best["mi325x"] >= best["mi300x"] * (1 - 1e-9)
