@@ -93,6 +93,7 @@ class StageParams:
     seq_overhead: Num = 0.0             # time per running sequence per pass of a stage, s
     elementwise_bytes_token: Num = 0.0  # bytes moved per token per pass by non-matmul kernels on the chip
     moe_token_overhead: Num = 0.0       # routing-kernel time per token per pass of the stage (all its MoE layers), s
+    attn_compute_ratio: Num = 1.0       # attention FLOP/s over `compute`: attention runs in the KV precision's path
     dp: Num = 1.0              # attention data-parallel degree: the batch is spread over dp attention replicas
 
 
@@ -139,6 +140,11 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         head = mc.embedding_bytes(precision)
         dense_read = (head + dp * (mc.weight_bytes(precision) - mc.expert_bytes(precision) - 2.0 * head)) / n
     ratio = fp4_compute_ratio if cp == "fp4" else 1.0
+    # attention (QK^T, softmax, AV) runs in the KV cache's precision when the chip has it (FP8 attention kernels),
+    # else in BF16: never in FP4 with FP4 weights
+    attn_p = kv_precision if peak_flops(chip, kv_precision) and kv_precision != "fp4" else "bf16"
+    attn_peak = peak_flops(chip, attn_p) or peak_flops(chip, cp)
+    attn_ratio = min(1.0, attn_peak / (peak_flops(chip, cp) * ratio)) if attn_p != cp else 1.0
     return StageParams(
         tp=float(layout.tp), pp=float(layout.pp), ep=float(layout.ep),
         dense_read_bytes=dense_read,
@@ -175,6 +181,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         seq_overhead=costs.seq_us * 1e-6,
         elementwise_bytes_token=costs.elementwise_passes * layers * model.d_model * ACTIVATION_BYTES,
         moe_token_overhead=costs.moe_token_us * 1e-6 * moe_layers,
+        attn_compute_ratio=attn_ratio,
         dp=float(dp),
     )
 
