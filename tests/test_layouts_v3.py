@@ -95,8 +95,11 @@ def test_dp_is_for_moe_and_divides_tp() -> None:
 
 def test_candidates_include_tep8_and_dep8_for_r1_on_b200() -> None:
     # FP8 R1 is ~W = 0.69 TB: W / 8 = 86 GB and the DEP8 share ~(W + 7 x 17 GB non-expert) / 8 both fit in 180 GiB
-    lays = candidate_layouts(MODELS["deepseek-r1"], CHIPS["b200"], "fp8", "fp8", 3500.0, max_chips=8)
+    lays = candidate_layouts(MODELS["deepseek-r1"], CHIPS["b200"], "fp8", "fp8", 3500.0, max_chips=8,
+                             attention_dp=True)
     assert Layout(tp=8, ep=8) in lays and Layout(tp=8, ep=8, dp=8) in lays
+    plain = candidate_layouts(MODELS["deepseek-r1"], CHIPS["b200"], "fp8", "fp8", 3500.0, max_chips=8)
+    assert Layout(tp=8, ep=8) in plain and all(lay.dp == 1 for lay in plain)  # plans do not buy uncalibrated DP
 
 
 def test_candidates_include_tp4_pp4_for_405b_on_h200() -> None:

@@ -16,15 +16,18 @@ from planner.schemas.models import ModelSpec
 
 def candidate_layouts(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision: str,
                       context_tokens: float, max_chips: int | None = None,
-                      engine: str = DEFAULT_RESERVE_ENGINE) -> list[Layout]:
+                      engine: str = DEFAULT_RESERVE_ENGINE, attention_dp: bool = False) -> list[Layout]:
     """Layouts in which one sequence of `context_tokens` fits beside the `engine`'s memory reserve, using at most
-    `max_chips` chips per replica."""
+    `max_chips` chips per replica. Attention-DP layouts only with `attention_dp`: they are modelled
+    (`planner.perf.stage`) but not calibrated (one bundled measurement records the attention mode), and on the
+    held-out published set picking them whenever the model says they are faster made predictions more optimistic
+    (trtllm rows +5 % -> +27 % median signed), so plans and the layout-free `planner perf` search do not buy on them."""
     sram = chip.memory_kind == "sram"
     out: list[Layout] = []
     for tp in tp_candidates(model, chip):
         if max_chips is not None and tp > max_chips:
             continue
-        for dp in dp_candidates(model, tp):
+        for dp in (dp_candidates(model, tp) if attention_dp else [1]):
             pp_min = min_pipeline_depth(model, chip, precision, kv_precision, tp, context_tokens, engine, dp)
             if pp_min is None:
                 continue

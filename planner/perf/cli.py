@@ -3,8 +3,8 @@
 Figures come from the one predictor (`planner.perf.predictor`) that plans use: a measurement where one covers
 the case (the bundled table, or --measurements), else the model corrected for --engine.
 `--dp D` runs attention data-parallel (D attention replicas of TP/D chips each, MoE models; SGLang
---enable-dp-attention, TensorRT-LLM "DEP"); with --tp and --ep > 1 on a MoE model and no --dp, both attention modes
-(TP attention, "TEP", and attention DP = TP, "DEP") are evaluated and the faster is reported, saying which.
+--enable-dp-attention, TensorRT-LLM "DEP"); with --tp and --ep > 1 on a MoE model and no --dp, TP attention is the
+figure and attention DP is evaluated for a note (modelled, not calibrated).
 `--concurrency C` asks for a closed-loop benchmark client with C requests in flight against the whole system
 (spread evenly over its replicas); `--batch B` limits the running batch per replica.
 
@@ -52,7 +52,8 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ep", type=int, default=1, help="expert parallelism for MoE models (divides TP)")
     p.add_argument("--dp", type=int,
                    help="attention data parallelism for MoE models (divides TP; attention TP = TP / DP). Default: 1, "
-                        "or with --tp and --ep > 1 on a MoE model the faster of 1 and TP, reported")
+                        "and with --tp and --ep > 1 on a MoE model DP = TP is noted, not used: attention DP is modelled but "
+                        "not calibrated")
     p.add_argument("--batch", type=int, help="running-batch limit per replica (default: the engine's limit and memory)")
     p.add_argument("--concurrency", type=float,
                    help="closed-loop client concurrency against the whole system (requests in flight, as a benchmark's "
@@ -181,24 +182,17 @@ def _fit_report(pr: Predictor) -> str:
     return "\n".join(lines)
 
 
-def _faster_attention_mode(tep: Evaluation, dep_layout: Layout, run: Callable[[Layout], Evaluation]) -> Evaluation:
-    """With --tp/--ep given and no --dp: TP attention and attention DP = TP both evaluated (benchmark tables often
-    record a DEP run by its engine flags, "tp=4 ep=4"); the one with the higher throughput (meeting the targets
-    first, then fitting) is returned, with a note saying which and what the other gives."""
+def _attention_dp_note(tep: Evaluation, dep_layout: Layout, run: Callable[[Layout], Evaluation]) -> Evaluation:
+    """With --tp/--ep given and no --dp: the figure is TP attention (what the measurements the model is fitted on
+    ran, but one); attention DP = TP is evaluated too and named in a note as modelled, not calibrated."""
     dep = run(dep_layout)
-
-    def rank(e: Evaluation) -> tuple[bool, bool, float]:
-        x = e.throughput_tokens_per_s
-        return (e.meets_targets, e.fits, x if math.isfinite(x) else -math.inf)
-
-    best, other = (dep, tep) if rank(dep) > rank(tep) else (tep, dep)
-    what = lambda e: "attention DP" if e.dp > 1 else "TP attention"  # noqa: E731
-    x = other.throughput_tokens_per_s
-    other_txt = f"{x:,.0f} output tokens/s" if math.isfinite(x) and other.meets_targets else (
-        "does not meet the targets" if other.fits else "does not fit")
-    note = (f"no --dp given: {what(best)} ({_layout_label(best)}) is the faster attention mode; "
-            f"{what(other)} ({_layout_label(other)}) {other_txt}")
-    return replace(best, notes=[*best.notes, note])
+    x = dep.throughput_tokens_per_s
+    dep_txt = f"{x:,.0f} output tokens/s" if math.isfinite(x) and dep.meets_targets else (
+        "does not meet the targets" if dep.fits else "does not fit")
+    note = (f"no --dp given: TP attention ({_layout_label(tep)}); attention DP ({_layout_label(dep)}) {dep_txt} on "
+            f"the model, which is not calibrated for attention DP (one bundled measurement); pass --dp {dep_layout.dp} "
+            "to use it")
+    return replace(tep, notes=[*tep.notes, note])
 
 
 def run_perf(args: argparse.Namespace) -> int:
@@ -252,7 +246,7 @@ def run_perf(args: argparse.Namespace) -> int:
         ev: Evaluation | None = evaluate(model, chip, args.chips, args.precision, kv, layout, shape, targets,
                                          calibration, args.batch, concurrency=conc, **how, **kw)  # type: ignore[arg-type]
         if args.dp is None and model.moe is not None and layout.ep > 1 and layout.tp > 1:
-            ev = _faster_attention_mode(ev, replace(layout, dp=layout.tp), lambda lay: evaluate(
+            ev = _attention_dp_note(ev, replace(layout, dp=layout.tp), lambda lay: evaluate(
                 model, chip, args.chips, args.precision, kv, lay, shape, targets, calibration, args.batch,
                 concurrency=conc, **how, **kw))  # type: ignore[arg-type]
     else:

@@ -68,6 +68,7 @@ class MeasuredPoint:
     tpot_target_ms: float | None = None     # set = a `tpot_target` point: the TPOT limit the run was held to
     ttft_target_ms: float | None = None     # its TTFT limit, if it had one
     target_percentile: float | None = None  # percentile of those limits (e.g. 99; None = not stated)
+    dp: int = 1                     # attention data-parallel degree (SGLang --enable-dp-attention, TensorRT-LLM DEP)
 
     @property
     def chips(self) -> int:
@@ -132,7 +133,7 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
             row_id=str(r["id"]), model_id=str(r["model_key"]), chip_id=str(r["chip_id"]),
             precision=str(r["precision"]).lower().replace("fp16", "bf16") if str(r["precision"]).upper() == "FP16"
             else str(r["precision"]).lower(),
-            tp=_i(r["tp"]), pp=_i(r["pp"]), ep=_i(r.get("ep")), engine=normalise_engine(r.get("engine")),
+            tp=_i(r["tp"]), pp=_i(r["pp"]), ep=_i(r.get("ep")), dp=_i(r.get("dp")), engine=normalise_engine(r.get("engine")),
             prompt_tokens=float(r["isl"]), output_tokens=float(r["osl"]), concurrency=conc,
             tokens_per_s_per_chip=per_chip, ttft_ms=_f(r.get("ttft_mean_ms")), tpot_ms=_f(r.get("tpot_mean_ms")),
             source=str(r.get("source_url") or r.get("source") or path.name),

@@ -305,7 +305,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
 def point_lane(p: MeasuredPoint, chip: ChipSpec) -> Lane:
     """The lane a measured point ran (KV cache in FP8 for FP8/FP4 weights, else as the weights)."""
     kv = "fp8" if p.precision in ("fp8", "fp4") else p.precision
-    return Lane(chip, p.precision, kv, Layout(tp=p.tp, pp=p.pp, ep=p.ep))
+    return Lane(chip, p.precision, kv, Layout(tp=p.tp, pp=p.pp, ep=p.ep, dp=p.dp))
 
 
 def point_question(p: MeasuredPoint) -> Question:
