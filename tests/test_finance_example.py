@@ -14,20 +14,14 @@ import pytest
 
 from planner.finance.schedule import SCHEDULE_COLUMNS
 from planner.results.reconcile import reconcile
-from tests.conftest import INPUTS
 from tests.test_finance_workbook import assert_schedule_matches, schedule_values
 from tests.test_report_workbook import _find_row
 
-EXAMPLE = INPUTS / "scenarios" / "example.yaml"
-
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from planner.cli import main
-
-    out = tmp_path_factory.mktemp("finance") / "example"
-    assert main(["plan", str(EXAMPLE), "--out", str(out), "--quiet", "--time-limit", "120"]) == 0
-    return out
+def run_folder(example_run: Path) -> Path:
+    """The example planned once per session (conftest.example_run, shared with test_plan_example): read only."""
+    return example_run
 
 
 @pytest.fixture(scope="module")

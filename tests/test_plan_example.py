@@ -16,13 +16,10 @@ EXAMPLE = INPUTS / "scenarios" / "example.yaml"
 
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from planner.cli import main
-
-    out = tmp_path_factory.mktemp("run") / "example"
-    code = main(["plan", str(EXAMPLE), "--out", str(out), "--quiet", "--time-limit", "120"])
-    assert code == 0
-    return out
+def run_folder(example_run: Path) -> Path:
+    """`planner plan example.yaml --out DIR --quiet --time-limit 120`, in-process, shared with
+    test_finance_example (conftest.example_run): read only."""
+    return example_run
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from tests.conftest import REPO
 from tests.test_robust_corpus import assemble
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+SMALL_PLAN = REPO / "tests" / "fixtures" / "plan_small.json"
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +137,16 @@ def test_kill_mid_solve_leaves_no_partial_output(scenario: Path, tmp_path: Path)
     assert leftovers(out) == [], f"left behind: {leftovers(out)}"
 
 
-def test_ctrl_c_while_writing_keeps_the_old_run(scenario: Path, tmp_path: Path, plan_a: dict[str, Any],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Interrupted between plan.json and the workbook: the previous run folder stays whole, no temp folder stays."""
+def test_ctrl_c_while_writing_keeps_the_old_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted between plan.json and the workbook: the previous run folder stays whole, no temp folder stays.
+
+    The plan is the small fixture plan (tests/fixtures/plan_small.json): what is checked is how the run folder is
+    replaced, which does not depend on the plan's size, and its reports are written in a fraction of the time."""
     import planner.pipeline_cli as pc
     import planner.report.outputs as reports
     from planner.pipeline import PlanOutcome
 
+    plan_a = json.loads(SMALL_PLAN.read_text(encoding="utf-8"))
     out = tmp_path / "run"
     pc.write_run_folder(PlanOutcome(plan_a, 0), out, force=False)
     before = {p.relative_to(out): sha(p) for p in out.rglob("*") if p.is_file()}
@@ -188,11 +192,6 @@ def two_runs(scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     return root / "a", root / "cwd_b" / "outputs" / "example"
-
-
-@pytest.fixture(scope="module")
-def plan_a(two_runs: tuple[Path, Path]) -> dict[str, Any]:
-    return json.loads((two_runs[0] / "plan.json").read_text(encoding="utf-8"))
 
 
 def _without_timings(plan: dict[str, Any]) -> dict[str, Any]:
