@@ -52,6 +52,38 @@ PRIOR_ETA_BANDWIDTH = 0.75
 PRIOR_ETA_COMPUTE = 0.55
 PRIOR_REQUEST_OVERHEAD_MS = 10.0
 PRIOR_STEP_OVERHEAD_US = 0.0
+#: Sustained clock ~ power^(1/3) for a power-limited chip (dynamic power ~ C V^2 f, voltage ~ frequency).
+POWER_CLOCK_EXPONENT = 1.0 / 3.0
+
+
+def watts_per_peak_tflop(chip: ChipSpec) -> float | None:
+    """TDP over the dense 16-bit peak (BF16, else FP16, else the widest precision published)."""
+    for p in ("bf16", "fp16", "fp8", "int8", "fp4", "int4"):
+        v = chip.peak_tflops.get(p)
+        if v:
+            return chip.tdp_w / v
+    return None
+
+
+def power_key(family: str, chip: ChipSpec) -> str | None:
+    """Chips of one family with the same published dense peak are the same silicon at the same clock spec, sold at
+    different power limits (MI300X 750 W and MI325X 1000 W, both 1307 TF BF16): `family@peak`."""
+    w = watts_per_peak_tflop(chip)
+    return None if w is None else f"{family}@{chip.tdp_w / w:g}"
+
+
+def power_reference(chips: Mapping[str, ChipSpec], families: Mapping[str, str]) -> dict[str, float]:
+    """{family@peak: the largest TDP per peak TFLOP among those chips}: the part taken to hold its full clock under
+    dense matmul. Only parts sharing a published peak are compared (a different peak is a different clock spec or
+    silicon, whose power is already in its spec); a lone part is its own reference."""
+    out: dict[str, float] = {}
+    for cid, chip in chips.items():
+        fam = families.get(cid)
+        key = None if fam is None else power_key(fam, chip)
+        w = watts_per_peak_tflop(chip)
+        if key is not None and w is not None:
+            out[key] = max(out.get(key, 0.0), w)
+    return out
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,8 @@ class Calibration:
     step_overhead_us: float = PRIOR_STEP_OVERHEAD_US
     layer_latency_us: Mapping[str, float] = field(default_factory=dict)
     source: str = "priors"
+    #: family@peak -> W per peak TFLOP at which those chips hold full clock (`power_reference`); empty = no limit
+    full_clock_w_per_tflop: Mapping[str, float] = field(default_factory=dict)
     report: Mapping[str, Any] | None = None
 
     def family(self, chip: ChipSpec) -> str:
@@ -88,6 +122,17 @@ class Calibration:
                 return self.factors[key]
         return Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)
 
+    def sustained_clock_fraction(self, chip: ChipSpec) -> float:
+        """Share of its peak a chip computes at under dense matmul when its power limit binds:
+        min(1, (W per peak TFLOP / the full-clock W per peak TFLOP of its family@peak)^(1/3)). MI300X (750 W) and MI325X
+        (1000 W) publish the same peak; at 750 W MI300X sustains (0.574 / 0.765)^(1/3) = 0.91 of it."""
+        key = power_key(self.family(chip), chip)
+        ref = self.full_clock_w_per_tflop.get(key) if key else None
+        w = watts_per_peak_tflop(chip)
+        if not ref or w is None:
+            return 1.0
+        return min(1.0, (w / ref) ** POWER_CLOCK_EXPONENT)
+
     def layer_latency_s(self, chip: ChipSpec) -> float:
         """Fixed latency per model layer per forward pass on this chip's family, seconds (0 when none is set)."""
         return float(self.layer_latency_us.get(self.family(chip), 0.0)) * 1e-6
@@ -100,6 +145,8 @@ class Calibration:
             "r": self.request_overhead_ms,
             "s": self.step_overhead_us,
         }
+        if self.full_clock_w_per_tflop:
+            payload["w"] = {k: round(v, 6) for k, v in sorted(self.full_clock_w_per_tflop.items())}
         if any(self.layer_latency_us.values()):  # absent when zero, so older caches of such calibrations stay valid
             payload["l"] = {k: v for k, v in sorted(self.layer_latency_us.items()) if v}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -112,6 +159,7 @@ class Calibration:
             "request_overhead_ms": self.request_overhead_ms,
             "step_overhead_us": self.step_overhead_us,
             "layer_latency_us": {k: round(v, 3) for k, v in sorted(self.layer_latency_us.items())},
+            "full_clock_w_per_tflop": {k: round(v, 6) for k, v in sorted(self.full_clock_w_per_tflop.items())},
             "families": dict(sorted(self.families.items())),
             "factors": [
                 {"key": k, "eta_bandwidth": round(v.eta_bandwidth, 4), "eta_compute": round(v.eta_compute, 4)}
@@ -153,7 +201,17 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
         if not (0.0 <= us < 1e6):
             raise ValueError(f"{source}: layer_latency_us[{fam!r}] must be >= 0 microseconds, got {us}")
         layer_lat[str(fam)] = us
+    power: dict[str, float] = {}
+    for fam, v in (doc.get("full_clock_w_per_tflop") or {}).items():
+        try:
+            w = float(v)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: full_clock_w_per_tflop[{fam!r}] must be a number of W per TFLOP ({exc})") from exc
+        if not (0.0 < w < 1e6):
+            raise ValueError(f"{source}: full_clock_w_per_tflop[{fam!r}] must be > 0 W per TFLOP, got {w}")
+        power[str(fam)] = w
     return Calibration(
+        full_clock_w_per_tflop=power,
         factors=factors,
         families={**DEFAULT_FAMILIES, **dict(doc.get("families", {}))},
         request_overhead_ms=float(doc.get("request_overhead_ms", PRIOR_REQUEST_OVERHEAD_MS)),

@@ -42,6 +42,7 @@ from planner.perf.calibration import (
     PRIOR_REQUEST_OVERHEAD_MS,
     Calibration,
     Efficiency,
+    power_reference,
 )
 from planner.perf.predict import best_layout_of_case, predict_case
 from planner.schemas.chips import ChipSpec
@@ -141,10 +142,12 @@ def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chi
         families: Mapping[str, str] | None = None, source: str = "fit") -> Calibration:
     """Fit factors on the cases marked `in_fit`; the returned Calibration carries the full fit report."""
     fams = dict(families or DEFAULT_FAMILIES)
+    power = power_reference(chips, fams)
     cases = [replace(c, in_fit=False, note=c.note + "; not an SRAM chip: reported, not fitted")
              if isinstance(c, Case) and c.in_fit and c.kind == "per_user" and not _is_latency_row(c, chips) else c
              for c in cases]
-    base = Calibration(factors={"*|*": Efficiency(0.75, 0.55)}, families=fams, request_overhead_ms=0.0)
+    base = Calibration(factors={"*|*": Efficiency(0.75, 0.55)}, families=fams, request_overhead_ms=0.0,
+                       full_clock_w_per_tflop=power)
     probe = replace(base, request_overhead_ms=PRIOR_REQUEST_OVERHEAD_MS)
     grids: list[_Grid] = []
     for c in cases:
@@ -164,7 +167,8 @@ def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chi
         rest = grids[:k] + grids[k + 1:]
         t0k, gik, fik = _fit_grids(rest)
         loo[g.case.row_id] = _grid_prediction(g, t0k, gik, fik)
-    cal = Calibration(factors=factors, families=fams, request_overhead_ms=t0, step_overhead_us=0.0, source=source)
+    cal = Calibration(factors=factors, families=fams, request_overhead_ms=t0, step_overhead_us=0.0, source=source,
+                      full_clock_w_per_tflop=power)
     lat_rows = []
     for c in cases:
         if isinstance(c, Case) and c.in_fit and c.kind == "per_user":

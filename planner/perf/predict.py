@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from planner.perf.calib_rows import Case
-from planner.perf.calibration import Calibration
+from planner.perf.calibration import POWER_CLOCK_EXPONENT, Calibration
 from planner.perf.candidates import candidate_layouts
 from planner.perf.layout import Layout
 from planner.perf.model_costs import model_costs
@@ -35,9 +35,6 @@ from planner.perf.stage import Num, StageParams, stage_params, with_efficiency, 
 from planner.perf.step import prefill_latency
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
-
-#: Sustained clock ~ power^(1/3) for a power-limited chip (dynamic power ~ C V^2 f, voltage ~ frequency).
-POWER_CLOCK_EXPONENT = 1.0 / 3.0
 
 
 def case_layouts(case: Case, model: ModelSpec, chip: ChipSpec) -> list[Layout]:

@@ -157,7 +157,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         flops_prefill_token=mc.prefill_flops_per_token / n,
         attn_flops_token_ctx=mc.attn_flops_per_token_ctx / n,
         bandwidth=eff.eta_bandwidth * chip.memory_bandwidth_tbs * 1e12,
-        compute=eff.eta_compute * peak_flops(chip, cp) * ratio,
+        compute=eff.eta_compute * peak_flops(chip, cp) * ratio * calibration.sustained_clock_fraction(chip),
         peak_bandwidth=chip.memory_bandwidth_tbs * 1e12,
         peak_compute=peak_flops(chip, cp),
         msg_bytes_token=model.d_model * ACTIVATION_BYTES,
