@@ -4,7 +4,13 @@
    and 90th-percentile absolute percentage error overall (throughput rows, TTFT rows) and per chip; rows it cannot
    model, with the reason. Factors are refitted here from `planner/perf/data/calibration.csv`.
 2. Sensitivity of the fit to the assumed mean OpenOrca prompt length (not stated in the source notes).
-3. Time to build the deployment-options table: the bundled example scenario, then ~100 synthetic workload shapes
+3. Stock-engine measurements (`planner/perf/data/measured.csv`): raw, in-sample and leave-one-source-out (engine
+   costs, FP4 ratio and factors refitted without the row's source), by source, kind, engine and family.
+4. TPOT at the measured concurrency (the shape of the error, not only its level), bundled rows with a TPOT.
+5. The held-out published set (`benchmarks/perf_holdout.py`, never bundled), through `planner perf` as a user asks.
+6. Chip rankings the options table must keep: H200 vs H100 per chip on the example's 405B workload, MI325X vs
+   MI300X per chip on every example workload both can serve.
+7. Time to build the deployment-options table: the bundled example scenario, then ~100 synthetic workload shapes
    x every catalog chip.
 
 Run: python benchmarks/perf_accuracy.py
@@ -151,8 +157,65 @@ def speed() -> None:
     print(f"  again (in-process memo): {time.perf_counter() - t:.3f} s")
 
 
+def tpot_shape() -> None:
+    """Predicted vs measured TPOT at each bundled concurrency point that reports a TPOT (corrected model, P50)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from planner.perf.measured import load_table
+    from planner.perf.predictor import build_predictor, predict_point
+
+    pr = replace(build_predictor(), use_measured=False)
+    models, chips = load_model_catalog(), load_chip_catalog()
+    errs = []
+    for p in load_table():
+        if p.concurrency is None or p.tpot_ms is None:
+            continue
+        y = predict_point(pr, p, models, chips)
+        if y is not None and y.feasible:
+            errs.append((y.tpot_ms - p.tpot_ms) / p.tpot_ms)
+    e = np.array(errs)
+    print()
+    print(f"TPOT at the measured concurrency, {len(e)} bundled rows (in-sample; negative = model TPOT too short, "
+          f"optimistic): median |error| {100 * np.median(abs(e)):.1f} %, p90 {100 * np.percentile(abs(e), 90):.1f} %, "
+          f"median signed {100 * np.median(e):+.1f} %")
+
+
+def holdout() -> None:
+    """The held-out published set scored through `planner perf` (benchmarks/perf_holdout.py)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import perf_holdout
+
+    print()
+    print("Held-out published set (benchmarks/perf_holdout.py):")
+    perf_holdout.main([])
+
+
+def rankings() -> None:
+    """Per-chip rankings on the bundled example's options table."""
+    from planner.io.loader import load_inputs
+    from planner.pipeline import deployment_table
+
+    opts = deployment_table(load_inputs(ROOT / "inputs" / "scenarios" / "example.yaml"))
+    opts = opts.assign(per_chip=opts["tokens_per_s_per_replica"] / opts["chips_per_replica"])
+    print()
+    print("Chip rankings on the example's options table (best output tokens/s per chip, layout):")
+    for w, g in opts.groupby("workload_id"):
+        best = {c: g[g.chip_id == c].sort_values("per_chip").tail(1) for c in ("h100_sxm", "h200_sxm", "mi300x", "mi325x")}
+        cells = []
+        for c, b in best.items():
+            if len(b):
+                r = b.iloc[0]
+                cells.append(f"{c} {r.per_chip:8.1f} (TP{r.tp} PP{r.pp})")
+        print(f"  {w:<28} " + "  ".join(cells))
+
+
 if __name__ == "__main__":
     accuracy()
     measured_accuracy()
+    tpot_shape()
+    holdout()
+    rankings()
     sensitivity()
     speed()
