@@ -159,15 +159,16 @@ def example_405b() -> list:
                               default_engine=inputs.scenario.policy.engine)
 
 
-def test_example_405b_h200_not_below_h100_per_chip(example_405b: list) -> None:
-    """H200 and H100 share the FP8 peak (1979 TF) and fabric; H200 has 141 vs 80 GB and 4.8 vs 3.35 TB/s. With
-    the pipeline free, both reach the same deep layout (TP8 PP4: 405 GB / 32 chips = 13 GB of weights per chip,
-    memory no longer limits either) where the prompt-heavy workload (4000 in, 400 out) is compute-bound at its TPOT
-    target, so H200 is never below H100 per chip, and at every layout both offer H200 serves as much per chip at a
-    TPOT no higher (more bandwidth)."""
+def test_example_405b_h200_above_h100_per_chip(example_405b: list) -> None:
+    """H200 and H100 share the FP8 peak (1979 TF), power (700 W) and fabric; H200 has 141 vs 80 GB and 4.8 vs
+    3.35 TB/s. With the pipeline free, both reach the same deep layout (TP8 PP4: 405 GB / 32 chips = 13 GB of
+    weights per chip, memory no longer limits either). The step is a sum of operators (model v3), and the weight and
+    KV reads of decode are bandwidth-bound operators whatever the GEMMs do, so at the same layout and batch H200's
+    pass is shorter: strictly more tokens/s per chip at the TPOT target, and at every layout both offer H200 serves as
+    much per chip at a TPOT no higher."""
     best = {c: max((o for o in example_405b if o.chip_id == c), key=lambda o: o.tokens_per_s_per_chip)
             for c in ("h100_sxm", "h200_sxm")}
-    assert best["h200_sxm"].tokens_per_s_per_chip >= best["h100_sxm"].tokens_per_s_per_chip * (1 - 1e-9)
+    assert best["h200_sxm"].tokens_per_s_per_chip > best["h100_sxm"].tokens_per_s_per_chip * 1.01
     assert (best["h200_sxm"].tp, best["h200_sxm"].pp) == (8, 4)
     h100 = {(o.precision, o.tp, o.pp): o for o in example_405b if o.chip_id == "h100_sxm"}
     both = [(h100[k], o) for o in example_405b if o.chip_id == "h200_sxm" and (k := (o.precision, o.tp, o.pp)) in h100]
@@ -188,4 +189,6 @@ def test_example_405b_deeper_pipeline_than_before(example_405b: list) -> None:
     kept = {(o.tp, o.pp) for o in example_405b if o.chip_id == "h100_sxm" and o.precision == "fp8"}
     assert any(pp > 1 for _, pp in kept)
     best = {c: max(o.tokens_per_s_per_chip for o in example_405b if o.chip_id == c) for c in ("mi300x", "mi325x")}
-    assert best["mi325x"] >= best["mi300x"] * (1 - 1e-9)
+    # same silicon and peak; MI325X has more memory (256 vs 192 GB), bandwidth (6.0 vs 5.3 TB/s) and power
+    # (1000 vs 750 W: it holds its clock, tests/test_perf_power_clock.py): strictly ahead
+    assert best["mi325x"] > best["mi300x"] * 1.01
