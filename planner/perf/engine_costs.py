@@ -3,7 +3,7 @@ token, and GEMM efficiency that falls at moderate tokens per step (performance m
 
 The analytic roofline is calibrated on tuned benchmark submissions (`planner.perf.calibration`, MLPerf). A stock
 engine (vLLM, SGLang, TensorRT-LLM at default settings) spends time the roofline does not see, and how much depends
-on the batch, the model and the chip, so a single speed factor cannot express it. Six parameters per
+on the batch, the model and the chip, so a single speed factor cannot express it. Seven parameters per
 (engine, chip family), fitted on the bundled measured table by `planner.perf.engine_fit`:
   layer_us            fixed time per model layer per forward pass of a stage (kernel launches, synchronisation)
   seq_us              time per running sequence per pass (scheduling, sampling, paged-attention metadata, copies)
@@ -14,6 +14,8 @@ on the batch, the model and the chip, so a single speed factor cannot express it
   moe_half_tokens     tokens per expert at which grouped expert GEMMs reach half efficiency (MoE models):
                       efficiency(t) = t / (t + moe_half_tokens),  t = tokens x active / routed experts
   moe_token_us        time per token per MoE layer of the routing kernels (router top-k, permute, un-permute)
+  kv_read_efficiency  share of the achievable bandwidth decode attention reaches reading the KV cache (paged
+                      attention gathers small blocks; weights stream in large contiguous reads)
 plus one global `fp4_compute_ratio`: the share of the FP4 peak stock FP4 kernels reach relative to the FP8 path
 (vendor FP4 peaks are 2x FP8; measured FP4 gains over FP8 on the same model are smaller).
 Lookup falls back (engine, family) -> engine -> pooled over engines; the `tuned` regime has no costs (it is the
@@ -38,7 +40,7 @@ TUNED_ENGINE = "tuned"
 
 @dataclass(frozen=True)
 class EngineCosts:
-    """The six fitted costs of one (engine, family) (units in the names; module docstring)."""
+    """The seven fitted costs of one (engine, family) (units in the names; module docstring)."""
 
     layer_us: float = 0.0
     seq_us: float = 0.0
@@ -46,6 +48,7 @@ class EngineCosts:
     gemm_half_tokens: float = 0.0
     moe_half_tokens: float = 0.0
     moe_token_us: float = 0.0
+    kv_read_efficiency: float = 1.0
 
 
 NO_COSTS = EngineCosts()
@@ -106,8 +109,8 @@ def _costs(doc: Any, where: str) -> EngineCosts:
             x = float(v)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}.{k}: must be a number ({exc})") from exc
-        if not (0.0 <= x < 1e6):
-            raise ValueError(f"{where}.{k}: must be >= 0, got {x}")
+        if not (0.0 <= x < 1e6) or (k == "kv_read_efficiency" and not 0.0 < x <= 1.0):
+            raise ValueError(f"{where}.{k}: must be >= 0 (kv_read_efficiency in (0, 1]), got {x}")
         vals[k] = x
     return EngineCosts(**vals)
 

@@ -2,7 +2,7 @@
 
 Every measured point (model, chip, precision, layout, engine, lengths, concurrency or offline) is predicted by the
 predictor's raw path (calibrated roofline + engine costs, no measured lookup, no speed factor) once over a grid of
-the six costs, so every refit below is an argmin over cached arrays.
+the seven costs, so every refit below is an argmin over cached arrays.
   r_i(c)   = ln(measured_i / predicted_i(c))                (NO_FIT_PENALTY^(1/2) when the layout does not fit)
   d_i(c)   = r_i(c) - mean of r(c) over the row's correction group (engine / architecture x chip family): the fit
            sees the shape of the error only; the level is the speed factor's job (`planner.perf.correction`), so
@@ -45,9 +45,10 @@ GRID: dict[str, tuple[float, ...]] = {
     "layer_us": (0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
     "seq_us": (0.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
     "elementwise_passes": (0.0, 16.0, 32.0, 64.0, 128.0),
-    "gemm_half_tokens": (0.0, 64.0, 128.0, 256.0, 512.0, 1024.0),
-    "moe_half_tokens": (0.0, 16.0, 32.0, 64.0, 128.0, 256.0),
-    "moe_token_us": (0.0, 0.1, 0.2, 0.4, 0.8, 1.6),
+    "gemm_half_tokens": (0.0, 128.0, 256.0, 512.0),
+    "moe_half_tokens": (0.0, 32.0, 128.0, 256.0),
+    "moe_token_us": (0.0, 0.4, 1.6),
+    "kv_read_efficiency": (1.0, 0.8, 0.6, 0.4),
 }
 FP4_RATIO_GRID = (0.6, 0.8, 1.0)
 MIN_GROUP_ROWS = 5

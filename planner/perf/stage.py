@@ -93,6 +93,7 @@ class StageParams:
     seq_overhead: Num = 0.0             # time per running sequence per pass of a stage, s
     elementwise_bytes_token: Num = 0.0  # bytes moved per token per pass by non-matmul kernels on the chip
     moe_token_overhead: Num = 0.0       # routing-kernel time per token per pass of the stage (all its MoE layers), s
+    kv_read_efficiency: Num = 1.0       # share of the achievable bandwidth decode attention reaches on the KV cache
     attn_compute_ratio: Num = 1.0       # attention FLOP/s over `compute`: attention runs in the KV precision's path
     dp: Num = 1.0              # attention data-parallel degree: the batch is spread over dp attention replicas
 
@@ -181,6 +182,7 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         seq_overhead=costs.seq_us * 1e-6,
         elementwise_bytes_token=costs.elementwise_passes * layers * model.d_model * ACTIVATION_BYTES,
         moe_token_overhead=costs.moe_token_us * 1e-6 * moe_layers,
+        kv_read_efficiency=costs.kv_read_efficiency,
         attn_compute_ratio=attn_ratio,
         dp=float(dp),
     )
@@ -200,7 +202,8 @@ def with_efficiency(p: StageParams, eta_bandwidth: Num, eta_compute: Num) -> Sta
 
 
 def with_costs(p: StageParams, layer_us: Num, seq_us: Num, elementwise_passes: Num, gemm_half_tokens: Num,
-               moe_half_tokens: Num, moe_token_us: Num, d_model: float, moe_layers: float) -> StageParams:
+               moe_half_tokens: Num, moe_token_us: Num, kv_read_efficiency: Num, d_model: float,
+               moe_layers: float) -> StageParams:
     """The same stage with the engine costs replaced by (arrays of) values (used to sweep them when fitting)."""
     d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
     d["layer_overhead"] = np.asarray(layer_us, dtype=float) * 1e-6
@@ -209,6 +212,7 @@ def with_costs(p: StageParams, layer_us: Num, seq_us: Num, elementwise_passes: N
     d["gemm_half_tokens"] = np.asarray(gemm_half_tokens, dtype=float)
     d["moe_half_tokens"] = np.asarray(moe_half_tokens, dtype=float)
     d["moe_token_overhead"] = np.asarray(moe_token_us, dtype=float) * 1e-6 * moe_layers
+    d["kv_read_efficiency"] = np.asarray(kv_read_efficiency, dtype=float)
     return StageParams(**d)
 
 

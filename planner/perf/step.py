@@ -6,7 +6,8 @@ into the same pass), n = s + q tokens, per chip, the pass is a sequence of opera
   dense GEMMs   t_d = max(W_d / bw,  F_d / (C x g(n)))          W_d: weights read every pass (all but routed
                 F_d = s x (f_decode - f_exp) + q x (f_prefill - f_exp)       experts and the embedding table)
   expert GEMMs  t_e = max(W_e x hit(n) / bw,  n x f_exp / (C x g_e(n k / E)))     (MoE; 0 for dense models)
-  attention     t_a = max(KV / bw,  F_a / C_a)    KV = (s x L x r + q) x kv_token,  F_a = a x (s x L + q x I / 2)
+  attention     t_a = max(KV / (bw x e_kv),  F_a / C_a)   KV = (s x L x r + q) x kv_token,  F_a = a x (s x L + q I / 2),
+                e_kv: the share of bw a stock engine's paged attention reaches on the KV cache (fitted; 1 tuned)
                 C_a: compute in the KV cache's precision (FP8 or BF16; never the FP4 of FP4 weights)
   elementwise   t_x = n x e / bw                   e = passes x layers x d_model x 2 B (norms, rotary, activations)
   hit(n)  = 1 - (1 - k/E)^n: expected share of routed experts hit by n tokens (1 for dense models)
@@ -79,7 +80,7 @@ def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, pro
     t_d = np.maximum(p.dense_read_bytes / p.bandwidth, f_dense / (p.compute * gemm_efficiency(n, p.gemm_half_tokens)))
     t_e = np.maximum(expert_read / p.bandwidth,
                      f_exp / (p.compute * gemm_efficiency(n * p.expert_share, p.moe_half_tokens)))
-    t_a = np.maximum(kv_bytes / p.bandwidth, f_attn / (p.compute * p.attn_compute_ratio))
+    t_a = np.maximum(kv_bytes / (p.bandwidth * p.kv_read_efficiency), f_attn / (p.compute * p.attn_compute_ratio))
     t_x = elem_bytes / p.bandwidth
     tp = np.asarray(p.tp, dtype=float)
     msg = n * p.msg_bytes_token
