@@ -52,7 +52,7 @@ from planner.perf.layout import Layout
 from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
 from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
 from planner.perf.serving import OperatingPoint, RequestShape, Targets, closed_loop, operating_point
-from planner.perf.speculative import Speculation, SpecStage
+from planner.perf.speculative import SpecStage, Speculation
 from planner.perf.stage import StageParams, stack, stage_params
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
