@@ -143,7 +143,7 @@ class SpecStage:
 
     def tiled(self, reps: int) -> SpecStage:
         """Every per-lane array repeated `reps` times (the predictor evaluates all quantiles in one pass)."""
-        t = lambda v: np.tile(np.asarray(v, dtype=float), reps)  # noqa: E731
+        t = lambda v: np.tile(np.asarray(v, dtype=float), reps) if np.ndim(v) else v  # noqa: E731
         draft = None if self.draft is None else StageParams(**{f.name: t(getattr(self.draft, f.name))
                                                                for f in fields(StageParams)})
         return SpecStage(t(self.tokens), t(self.acceptance), t(self.head_cost), draft, t(self.draft_weight_bytes),
