@@ -43,6 +43,7 @@ OPTION_COLUMNS = [
     "workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "chips_per_replica", "batch",
     "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token", "bound",
     "engine", "perf_source", "extrapolated", "tokens_per_s_p10", "tokens_per_s_p50", "tokens_per_s_p90", "dp",
+    "spec_tokens", "spec_acceptance", "spec_draft_model", "spec_head_cost",
 ]
 
 

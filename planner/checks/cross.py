@@ -67,6 +67,15 @@ def check_workloads(
         main = model_of[w.workload_id]
         if main != w.model_id and w.model_id in models:
             out.append(Problem(file, f"{row}, model_id", f"workload {w.workload_id!r} serves {main!r} in its other rows (e.g. row {row_numbers[first_row[(w.workload_id, main)]]}); one workload serves one model. Use a new workload id."))
+        if w.spec_tokens is not None and w.model_id in models:
+            from planner.perf.speculative import speculation_problem
+
+            names = {"tokens": "spec_tokens", "acceptance": "spec_acceptance", "draft_model": "spec_draft_model",
+                     "head_cost": "spec_head_cost"}
+            bad = speculation_problem(w.spec_tokens, w.spec_acceptance, w.spec_draft_model, w.spec_head_cost,
+                                      models[w.model_id], models, names)
+            if bad:
+                out.append(Problem(file, f"{row}, spec_draft_model", bad))
         for s in w.allowed_sites:
             if s not in site_ids:
                 out.append(Problem(file, f"{row}, allowed_sites", f"unknown site {s!r}.{_suggest(s, list(site_ids))}"))

@@ -11,7 +11,12 @@ from pydantic import ValidationError
 from planner.errors import Problem
 from planner.io.safe_yaml import read_text
 from planner.io.validate import error_message
-from planner.schemas.workloads import REQUIRED_WORKLOAD_COLUMNS, WORKLOAD_COLUMNS, WorkloadRow
+from planner.schemas.workloads import (
+    OPTIONAL_WORKLOAD_COLUMNS,
+    REQUIRED_WORKLOAD_COLUMNS,
+    WORKLOAD_COLUMNS,
+    WorkloadRow,
+)
 
 MAX_ROWS = 200_000
 
@@ -62,7 +67,7 @@ def read_workloads(path: Path, label: str | None = None) -> tuple[list[WorkloadR
                 problems.append(Problem(label, f"row {line_no}", f"has {len(values)} values but the header has {len(header)} columns."))
                 continue
             record = {k: v.strip() for k, v in zip(header, values, strict=True)}
-            for optional in ("allowed_sites", "engine"):
+            for optional in OPTIONAL_WORKLOAD_COLUMNS:
                 if record.get(optional) == "":
                     record.pop(optional)
             for k, v in list(record.items()):

@@ -7,6 +7,9 @@ the case (the bundled table, or --measurements), else the model corrected for --
 figure and attention DP is evaluated for a note (modelled, not calibrated).
 `--concurrency C` asks for a closed-loop benchmark client with C requests in flight against the whole system
 (spread evenly over its replicas); `--batch B` limits the running batch per replica.
+`--spec-tokens K --spec-acceptance A [--spec-draft MODEL | --spec-head-cost F]` asks with speculative decoding
+(`planner.perf.speculative`): the model only (no measurement records speculation), printed with the tokens per step
+and the same layout's figure without speculation.
 
 Exit codes: 0 ok; 2 bad input (unknown model or chip, a precision the chip cannot run, a layout that is not
 allowed or does not fit, unreadable calibration); 3 the layout fits but no batch meets the latency targets.
@@ -33,6 +36,7 @@ from planner.perf.memory import memory_fit
 from planner.perf.precision import DEFAULT_KV_PRECISION, compute_precision
 from planner.perf.predictor import Predictor, build_predictor
 from planner.perf.serving import RequestShape, Targets
+from planner.perf.speculative import DEFAULT_HEAD_COST, Speculation, speculation_problem
 from planner.schemas.common import PRECISIONS
 
 
@@ -66,6 +70,15 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(a JSON is taken to be this --model/--chip/--precision/--tp/--pp/--ep/--engine)")
     p.add_argument("--fit-report", action="store_true",
                    help="also print the correction factors and the residuals of the --measurements against the model")
+    p.add_argument("--spec-tokens", type=int, metavar="K",
+                   help="speculative decoding: tokens speculated per step (model only; never from measurements)")
+    p.add_argument("--spec-acceptance", type=float, metavar="A",
+                   help="speculative decoding: per-token acceptance rate in [0, 1) (i.i.d. model)")
+    p.add_argument("--spec-draft", metavar="MODEL_ID",
+                   help="speculative decoding with a draft model from the catalog, run on the same chips (same vocabulary)")
+    p.add_argument("--spec-head-cost", type=float, metavar="F",
+                   help=f"speculative decoding with draft heads (EAGLE/MTP): cost per speculated token as a fraction of one "
+                        f"target decode step (default {DEFAULT_HEAD_COST:g}, an assumption)")
     p.add_argument("--ttft-ms", type=float, help="TTFT target at the percentile, ms")
     p.add_argument("--tpot-ms", type=float, help="TPOT target at the percentile, ms")
     p.add_argument("--percentile", type=float, default=99.0, help="latency percentile of the targets (default 99)")
@@ -126,9 +139,32 @@ def _table(ev: Evaluation) -> str:
         ("power", f"{ev.power_w / 1e3:,.2f} kW ({ev.power_w_per_replica:,.0f} W per replica, utilisation {100 * ev.utilisation:.0f} %)"),
         ("energy / cost", f"{ev.joules_per_token:.3f} J per token, USD {f['usd_per_million_tokens'] or math.nan:.3f} per million tokens"),
     ]
+    if ev.spec_tokens:
+        rows += _spec_rows(ev)
     w = max(len(k) for k, _ in rows)
     out = [f"  {k:<{w}}  {v}" for k, v in rows]
     return "\n".join(out + [f"  note: {n}" for n in ev.notes])
+
+
+SPEC_FLAGS = {"tokens": "--spec-tokens", "acceptance": "--spec-acceptance", "draft_model": "--spec-draft",
+              "head_cost": "--spec-head-cost"}
+
+
+def _spec_rows(ev: Evaluation) -> list[tuple[str, str]]:
+    """Speculative decoding: tokens per step, and the figure with vs without it on the same layout and targets."""
+    draft = (f"draft {ev.spec_draft_model}" if ev.spec_draft_model
+             else f"heads at {ev.spec_head_cost:g} of a step per token")
+    x, x0 = ev.tokens_per_s_per_replica, ev.no_spec_tokens_per_s_per_replica
+    if math.isfinite(x0) and x0 > 0:
+        verdict = (f"{'helps' if x > x0 else 'does not help'}: {x:,.0f} vs {x0:,.0f} tokens/s per replica without "
+                   f"(x{x / x0:.2f}), TPOT {ev.tpot_ms:,.2f} vs {ev.no_spec_tpot_ms:,.2f} ms")
+    else:
+        verdict = f"helps: {x:,.0f} tokens/s per replica; without it no batch meets the targets on this layout"
+    return [("speculation", f"k={ev.spec_tokens}, acceptance {ev.spec_acceptance:g}, {draft}: "
+                            f"{ev.spec_expected_tokens:.2f} tokens per step (expected)"),
+            ("vs no speculation", verdict),
+            ("", "model only: a speculative question is never answered from a measurement (none records "
+                 "speculation), and speculation is not calibrated")]
 
 
 def _layout_label(ev: Evaluation) -> str:
@@ -224,6 +260,14 @@ def run_perf(args: argparse.Namespace) -> int:
         _err(_unknown("chip", args.chip, list(chips)))
         return EXIT_BAD_INPUT
     model, chip = models[args.model], chips[args.chip]
+    bad_spec = speculation_problem(args.spec_tokens, args.spec_acceptance, args.spec_draft, args.spec_head_cost, model,
+                                   models, SPEC_FLAGS)
+    if bad_spec:
+        _err(bad_spec)
+        return EXIT_BAD_INPUT
+    spec = None if args.spec_tokens is None else Speculation(
+        args.spec_tokens, args.spec_acceptance, args.spec_draft, args.spec_head_cost,
+        models[args.spec_draft] if args.spec_draft else None)
     if compute_precision(chip, args.precision) is None:
         _err(f"{chip.chip_id} cannot run {args.precision} weights: it has no {args.precision} compute and no wider "
              f"precision to dequantize into (supports {', '.join(chip.supported_precisions())})")
@@ -232,7 +276,7 @@ def run_perf(args: argparse.Namespace) -> int:
     shape = RequestShape(args.prompt_tokens, args.output_tokens, args.length_cv)
     targets = Targets((args.ttft_ms or math.inf) / 1e3, (args.tpot_ms or math.inf) / 1e3, args.percentile)
     kw = {"electricity_usd_per_kwh": args.electricity_usd_per_kwh, "pue": args.pue}
-    how = {"predictor": predictor, "engine": engine}
+    how = {"predictor": predictor, "engine": engine, "spec": spec}
     if args.tp is not None or args.pp is not None:
         layout = Layout(args.tp or 1, args.pp or 1, args.ep, args.dp or 1)
         bad = layout_problem(model, chip, layout)

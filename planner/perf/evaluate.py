@@ -7,7 +7,7 @@ Speed and latency come from the one predictor (`planner.perf.predictor`), as for
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from planner.perf.calibration import Calibration
@@ -19,6 +19,7 @@ from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w
 from planner.perf.precision import compute_precision
 from planner.perf.predictor import Lane, Predictor, Question, build_predictor
 from planner.perf.serving import RequestShape, Targets
+from planner.perf.speculative import Speculation
 from planner.perf.stage import StageParams, stage_params
 from planner.perf.step import decode_step, prefill_latency
 from planner.schemas.chips import ChipSpec
@@ -68,6 +69,13 @@ class Evaluation:
     factor: float = 1.0                   # speed factor of the correction applied
     factor_level: str = "none"
     dp: int = 1                           # attention data-parallel degree (planner.perf.layout)
+    spec_tokens: int = 0                  # speculative decoding (planner.perf.speculative); 0 = none
+    spec_acceptance: float = 0.0
+    spec_draft_model: str = ""            # "" = draft heads (or none)
+    spec_head_cost: float = 0.0
+    spec_expected_tokens: float = 1.0     # E = (1 - alpha^(k+1)) / (1 - alpha) output tokens per step
+    no_spec_tokens_per_s_per_replica: float = math.nan  # the same layout and targets without speculation (model)
+    no_spec_tpot_ms: float = math.nan
 
     @property
     def layout(self) -> Layout:
@@ -81,8 +89,11 @@ class Evaluation:
 def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_precision: str, layout: Layout,
              shape: RequestShape, targets: Targets, calibration: Calibration, batch: int | None = None,
              electricity_usd_per_kwh: float = 0.08, pue: float = 1.3, predictor: Predictor | None = None,
-             engine: str = DEFAULT_ENGINE, concurrency: float | None = None) -> Evaluation:
-    """Evaluate one layout; a layout that does not fit comes back with fits=False and the memory numbers."""
+             engine: str = DEFAULT_ENGINE, concurrency: float | None = None,
+             spec: Speculation | None = None) -> Evaluation:
+    """Evaluate one layout; a layout that does not fit comes back with fits=False and the memory numbers.
+    With `spec` (speculative decoding) the figures are the model's with the verify + draft step, and the same layout
+    without speculation is evaluated on the model too (`no_spec_*`), for the comparison `planner perf` prints."""
     pr = predictor if predictor is not None else build_predictor(calibration)
     cp = compute_precision(chip, precision) or precision
     reserve = reserve_engine(engine)
@@ -90,10 +101,14 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
     full = memory_fit(model, chip, precision, kv_precision, layout, shape.full_context, reserve)
     p: StageParams = stage_params(model, chip, precision, kv_precision, layout, calibration, engine=reserve)
     q = Question(shape.prompt_tokens, shape.output_tokens, shape.length_cv, targets.ttft_s * 1e3, targets.tpot_s * 1e3,
-                 targets.percentile, engine, concurrency, batch)
-    r = pr.predict(model, [Lane(chip, precision, kv_precision, layout)], q)[0]
+                 targets.percentile, engine, concurrency, batch, spec)
+    lane = Lane(chip, precision, kv_precision, layout)
+    r = pr.predict(model, [lane], q)[0]
     replicas = chips // layout.chips
-    fits = (full.fits and mem.max_batch >= (batch or 1)) or r.perf_source == "measured"
+    max_batch = min(mem.max_batch, int(batch_cap(engine)))
+    if spec is not None:  # the draft model's weights and KV share the chips
+        max_batch = int(r.max_batch) if math.isfinite(r.max_batch) else 0
+    fits = (full.fits and max_batch >= (batch or 1)) or r.perf_source == "measured"
     ok = r.feasible and fits
     x = r.tokens_per_s_per_replica if ok else math.nan
     pw = float(replica_power_w(layout.chips, chip.tdp_w, r.utilisation, chip.server.chips_per_server,
@@ -102,12 +117,29 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
     notes = []
     if cp != precision:
         notes.append(f"{precision} weights computed in {cp} (weight-only quantization: memory gain, no compute gain)")
+    spec_fields: dict[str, Any] = {}
+    if spec is not None:
+        base = replace(pr, use_measured=False).predict(model, [lane], replace(q, spec=None))[0]
+        spec_fields = {"spec_tokens": spec.tokens, "spec_acceptance": spec.acceptance,
+                       "spec_draft_model": spec.draft_model or "", "spec_head_cost": spec.heads_cost,
+                       "spec_expected_tokens": spec.expected_tokens,
+                       "no_spec_tokens_per_s_per_replica": base.tokens_per_s_per_replica if base.feasible else math.nan,
+                       "no_spec_tpot_ms": base.tpot_ms if base.feasible else math.nan}
+        if spec.draft is not None:
+            from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
+            from planner.perf.predictor import draft_layout
+
+            dl = draft_layout(lane)
+            notes.append(f"draft {spec.draft_model} at TP{dl.tp} on the same chips: weights "
+                         f"{weight_bytes_per_chip(spec.draft, precision, dl) / 1e9:.2f} GB and KV "
+                         f"{kv_bytes_per_token_per_chip(spec.draft, kv_precision, dl) / 1024:.1f} KiB/token per chip "
+                         f"come out of the KV room (batch up to {max_batch})")
     f = r.factor if r.perf_source != "measured" else 1.0
     tpot1, _ = decode_step(p, 1.0, shape.occupancy_context)
     return Evaluation(
         model=model.model_id, chip=chip.chip_id, chips=chips, precision=precision, kv_precision=kv_precision,
         compute_precision=cp, tp=layout.tp, pp=layout.pp, ep=layout.ep, replicas=replicas,
-        batch=int(r.batch) if ok else 0, max_batch=min(mem.max_batch, int(batch_cap(engine))), fits=fits, meets_targets=ok,
+        batch=int(r.batch) if ok else 0, max_batch=max_batch, fits=fits, meets_targets=ok,
         bound=r.bound if ok else "none",
         throughput_tokens_per_s=x * replicas, tokens_per_s_per_replica=x,
         ttft_ms=r.ttft_ms, tpot_ms=r.tpot_ms,
@@ -128,7 +160,7 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
         engine=engine, concurrency=concurrency, perf_source=r.perf_source, extrapolated=r.extrapolated,
         tokens_per_s_p10=r.tokens_per_s_p10 if ok else math.nan, tokens_per_s_p50=r.tokens_per_s_p50 if ok else math.nan,
         tokens_per_s_p90=r.tokens_per_s_p90 if ok else math.nan, factor=r.factor, factor_level=r.factor_level,
-        dp=layout.dp,
+        dp=layout.dp, **spec_fields,
     )
 
 

@@ -9,6 +9,8 @@ Dominated layouts are dropped per (chip, precision): a layout is kept only if no
 both tokens/s per chip and latency (TPOT; TTFT already meets its target) and better in one of them.
 Results are memoised per input hash (workload shape, model, chips, calibration) in process, and optionally as CSV
 files in a cache directory given by the caller.
+A workload with speculative decoding (`spec_*` columns, `planner.perf.speculative`) asks the model with the verify
++ draft step and is never answered from a measurement; its options carry the settings (`spec_*` fields).
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from planner.perf.power import joules_per_token, replica_power_w
 from planner.perf.precision import DEFAULT_KV_PRECISION, compute_precision
 from planner.perf.predictor import _STAGE_MEMO as PREDICTOR_STAGE_MEMO
 from planner.perf.predictor import Lane, Predictor, Question, build_predictor, spec_hash
+from planner.perf.speculative import Speculation
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 from planner.schemas.workloads import WorkloadRow
 
 #: Coefficient of variation of request lengths assumed for forecast workloads (only means are given).
 WORKLOAD_LENGTH_CV = 1.0
-CACHE_VERSION = "options/3"
+CACHE_VERSION = "options/4"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ class DeploymentOption:
     tokens_per_s_p50: float = math.nan
     tokens_per_s_p90: float = math.nan
     dp: int = 1             # attention data-parallel degree (planner.perf.layout; 1 = TP attention)
+    spec_tokens: int = 0    # speculative decoding (planner.perf.speculative): tokens speculated per step, 0 = none
+    spec_acceptance: float = 0.0  # per-token acceptance rate alpha
+    spec_draft_model: str = ""    # draft model id ("" = draft heads, or no speculation)
+    spec_head_cost: float = 0.0   # heads' cost per speculated token / one target decode step (0 with a draft model)
 
     @property
     def tokens_per_s_per_chip(self) -> float:
@@ -81,20 +88,41 @@ def workload_engine(workload: WorkloadRow, default_engine: str = DEFAULT_ENGINE)
     return workload.engine or default_engine
 
 
-def workload_question(workload: WorkloadRow, default_engine: str = DEFAULT_ENGINE) -> Question:
-    """The predictor question of a workload row (`planner perf` asks the same with the same flags)."""
+def workload_speculation(workload: WorkloadRow, models: Mapping[str, ModelSpec] | None = None) -> Speculation | None:
+    """The speculative decoding of a workload row (None without `spec_tokens`); raises ValueError naming the column
+    when its draft model is not in `models` (the input checks report it first, with the row)."""
+    if workload.spec_tokens is None:
+        return None
+    draft = None
+    if workload.spec_draft_model:
+        if models is None or workload.spec_draft_model not in models:
+            raise ValueError(f"workload {workload.workload_id!r} {workload.quarter}: spec_draft_model "
+                             f"{workload.spec_draft_model!r} is not in the model catalog")
+        draft = models[workload.spec_draft_model]
+    return Speculation(workload.spec_tokens, float(workload.spec_acceptance or 0.0), workload.spec_draft_model,
+                       workload.spec_head_cost, draft)
+
+
+def workload_question(workload: WorkloadRow, default_engine: str = DEFAULT_ENGINE,
+                      models: Mapping[str, ModelSpec] | None = None) -> Question:
+    """The predictor question of a workload row (`planner perf` asks the same with the same flags); `models` holds
+    a speculative row's draft model."""
     return Question(workload.prompt_tokens_mean, workload.output_tokens_mean, WORKLOAD_LENGTH_CV, workload.ttft_ms,
-                    workload.tpot_ms, workload.latency_percentile, workload_engine(workload, default_engine))
+                    workload.tpot_ms, workload.latency_percentile, workload_engine(workload, default_engine),
+                    spec=workload_speculation(workload, models))
 
 
 def workload_shape_key(workload: WorkloadRow, model: ModelSpec, chips: Sequence[ChipSpec], predictor: Predictor,
-                       default_engine: str = DEFAULT_ENGINE) -> str:
+                       default_engine: str = DEFAULT_ENGINE, draft: ModelSpec | None = None) -> str:
     """Hash of everything an option list depends on (not the workload id, quarter or demand)."""
     payload = [
         CACHE_VERSION, workload.model_id, workload.prompt_tokens_mean, workload.output_tokens_mean, workload.ttft_ms,
         workload.tpot_ms, workload.latency_percentile, sorted(workload.allowed_precisions), spec_hash(model),
         sorted((c.chip_id, spec_hash(c)) for c in chips), predictor.digest(), workload_engine(workload, default_engine),
     ]
+    if workload.spec_tokens is not None:
+        payload += [workload.spec_tokens, workload.spec_acceptance, workload.spec_draft_model, workload.spec_head_cost,
+                    spec_hash(draft) if draft is not None else None]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
 
 
@@ -121,15 +149,17 @@ def prune_dominated(options: Sequence[DeploymentOption]) -> list[DeploymentOptio
 
 def deployment_options(workload: WorkloadRow, model: ModelSpec, chips: Iterable[ChipSpec],
                        calibration: Calibration | None = None, predictor: Predictor | None = None,
-                       default_engine: str = DEFAULT_ENGINE) -> list[DeploymentOption]:
+                       default_engine: str = DEFAULT_ENGINE,
+                       models: Mapping[str, ModelSpec] | None = None) -> list[DeploymentOption]:
     """Every layout meeting the workload's latency targets and allowed precisions (one best batch per layout).
-    `predictor` defaults to the bundled fit on `calibration`; `default_engine` serves rows without an engine."""
+    `predictor` defaults to the bundled fit on `calibration`; `default_engine` serves rows without an engine;
+    `models` holds a speculative row's draft model."""
     pr = predictor if predictor is not None else build_predictor(calibration)
     chip_list = list(chips)
-    key = workload_shape_key(workload, model, chip_list, pr, default_engine)
+    q = workload_question(workload, default_engine, models)
+    key = workload_shape_key(workload, model, chip_list, pr, default_engine, q.spec.draft if q.spec else None)
     if key in _MEMO:
         return list(_MEMO[key])
-    q = workload_question(workload, default_engine)
     lanes: list[Lane] = []
     for chip in chip_list:
         for p in dict.fromkeys(workload.allowed_precisions):
@@ -157,11 +187,19 @@ def deployment_options(workload: WorkloadRow, model: ModelSpec, chips: Iterable[
             joules_per_token=float(joules_per_token(power, r.tokens_per_s_per_replica)), bound=r.bound,
             engine=q.engine, perf_source=r.perf_source, extrapolated=r.extrapolated,
             tokens_per_s_p10=r.tokens_per_s_p10, tokens_per_s_p50=r.tokens_per_s_p50,
-            tokens_per_s_p90=r.tokens_per_s_p90, dp=lay.dp,
+            tokens_per_s_p90=r.tokens_per_s_p90, dp=lay.dp, **_spec_fields(q.spec),
         ))
     out = sorted(prune_dominated(out), key=lambda o: (o.chip_id, o.precision, -o.tokens_per_s_per_chip))
     _MEMO[key] = out
     return list(out)
+
+
+def _spec_fields(spec: Speculation | None) -> dict[str, object]:
+    """The `spec_*` fields of an option."""
+    if spec is None:
+        return {}
+    return {"spec_tokens": spec.tokens, "spec_acceptance": spec.acceptance, "spec_draft_model": spec.draft_model or "",
+            "spec_head_cost": spec.heads_cost}
 
 
 def _read_cache(path: Path) -> list[DeploymentOption] | None:
@@ -172,7 +210,8 @@ def _read_cache(path: Path) -> list[DeploymentOption] | None:
     if tuple(df.columns) != OPTION_COLUMNS:
         return None
     types = {f.name: f.type for f in fields(DeploymentOption)}
-    conv = {"int": int, "float": float, "str": str, "bool": lambda v: str(v).strip().lower() in ("true", "1")}
+    conv = {"int": int, "float": float, "str": lambda v: "" if isinstance(v, float) and math.isnan(v) else str(v),
+            "bool": lambda v: str(v).strip().lower() in ("true", "1")}
     return [DeploymentOption(**{k: conv[types[k]](v) for k, v in rec.items()})  # type: ignore[index]
             for rec in df.to_dict("records")]
 
@@ -197,10 +236,12 @@ def options_table(workloads: Sequence[WorkloadRow], models: Mapping[str, ModelSp
         opts: list[DeploymentOption] | None = None
         path = None
         if cache_dir is not None:
-            path = Path(cache_dir) / f"perf-options-{workload_shape_key(w, model, chip_list, pr, default_engine)}.csv"
+            spec = workload_speculation(w, models)
+            key = workload_shape_key(w, model, chip_list, pr, default_engine, spec.draft if spec else None)
+            path = Path(cache_dir) / f"perf-options-{key}.csv"
             opts = _read_cache(path) if path.exists() else None
         if opts is None:
-            opts = deployment_options(w, model, chip_list, predictor=pr, default_engine=default_engine)
+            opts = deployment_options(w, model, chip_list, predictor=pr, default_engine=default_engine, models=models)
             if path is not None:
                 pd.DataFrame([asdict(o) for o in opts], columns=list(OPTION_COLUMNS)).to_csv(path, index=False)
         for o in opts:

@@ -17,6 +17,9 @@ a percentile, engine, optionally a closed-loop client concurrency and a running-
      model calibrated on tuned MLPerf submissions, f = 1). P10 / P50 / P90 and the figure at the predictor's
      quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals;
      a quantile whose slower factor meets the targets at no load gives 0 tokens/s (nothing meets them there).
+  4. Speculative decoding (`Question.spec`, `planner.perf.speculative`): the model with the verify + draft step;
+     no measurement records speculation, so a speculative question is never answered from one (the measured
+     lookup is skipped) and its figure is always `extrapolated`.
 `extrapolated` is true when the figure does not come from a measurement and no measurement exists of the same
 model on the same chip family with the same engine at prompt and output lengths within 25 %, or when a covering
 measurement exists but cannot answer the question (outside its measured concurrency range, its smallest
@@ -47,7 +50,9 @@ from planner.perf.engine_costs import EngineCostTable, load_engine_costs
 from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap, reserve_engine
 from planner.perf.layout import Layout
 from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
+from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
 from planner.perf.serving import OperatingPoint, RequestShape, Targets, closed_loop, operating_point
+from planner.perf.speculative import SpecStage, Speculation
 from planner.perf.stage import StageParams, stack, stage_params
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
@@ -69,6 +74,7 @@ class Question:
     engine: str = DEFAULT_ENGINE
     concurrency: float | None = None
     batch: int | None = None
+    spec: Speculation | None = None  # speculative decoding (planner.perf.speculative); never answered from measurements
 
     @property
     def shape(self) -> RequestShape:
@@ -198,12 +204,44 @@ def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str, table: E
     return _STAGE_MEMO[key]
 
 
-def _run(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarray) -> OperatingPoint:
+def _run(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarray,
+         spec: SpecStage | None = None) -> OperatingPoint:
     cap = batch_cap(q.engine, q.batch)
     overhead = cal.request_overhead_ms / 1e3
     if q.concurrency is not None:
-        return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale)
-    return operating_point(sp, q.shape, q.targets, overhead, cap, scale)
+        return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale, spec)
+    return operating_point(sp, q.shape, q.targets, overhead, cap, scale, spec)
+
+
+def draft_layout(lane: Lane) -> Layout:
+    """Where a draft model runs: the lane's TP, one stage (`planner.perf.speculative`)."""
+    return Layout(tp=lane.layout.tp)
+
+
+def _spec_stage(pr: Predictor, lanes: Sequence[Lane], idx: list[int], stages: list[StageParams | None],
+                spec: Speculation, engine: str, dig: str) -> tuple[SpecStage, list[int]]:
+    """The SpecStage of the lanes `idx` (and the lanes among them whose draft the chip can run)."""
+    n = len(idx)
+    full = lambda v: np.full(n, float(v))  # noqa: E731
+    if spec.draft is None:
+        return SpecStage(full(spec.tokens), full(spec.acceptance), full(spec.heads_cost)), idx
+    drafts, keep = [], []
+    for i in idx:
+        lane = lanes[i]
+        d = _stage(spec.draft, Lane(lane.chip, lane.precision, lane.kv_precision, draft_layout(lane)), pr.calibration,
+                   engine, pr.costs, dig)
+        if d is None:
+            stages[i] = None
+            continue
+        drafts.append(d)
+        keep.append(i)
+    n = len(keep)
+    if not keep:
+        return SpecStage(full(spec.tokens), full(spec.acceptance), full(0.0)), keep
+    w = [weight_bytes_per_chip(spec.draft, lanes[i].precision, draft_layout(lanes[i])) for i in keep]
+    kv = [kv_bytes_per_token_per_chip(spec.draft, lanes[i].kv_precision, draft_layout(lanes[i])) for i in keep]
+    return SpecStage(full(spec.tokens), full(spec.acceptance), full(0.0), stack(drafts),
+                     np.array(w, dtype=float), np.array(kv, dtype=float)), keep
 
 
 def correction_key(engine: str, model: ModelSpec | None) -> str:
@@ -228,6 +266,9 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
     dig = cal.digest()  # once per call, not per lane
     stages = [_stage(model, lane, cal, q.engine, pr.costs, dig) for lane in lanes]
     idx = [i for i, st in enumerate(stages) if st is not None]
+    spec: SpecStage | None = None
+    if q.spec is not None and idx:
+        spec, idx = _spec_stage(pr, lanes, idx, stages, q.spec, q.engine, dig)
     out: list[Prediction | None] = [None] * len(lanes)
     ops: dict[float, OperatingPoint] = {}
     levels: list[str] = []
@@ -243,13 +284,15 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
         tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
                                for f in fields(StageParams)})
         scale = np.array([speeds[(fam, quant)][0] for quant in quants for fam in fams], dtype=float)
-        op = _run(tiled, q, cal, scale)
+        op = _run(tiled, q, cal, scale, None if spec is None else spec.tiled(len(quants)))
         n = len(idx)
         for j, quant in enumerate(quants):
             ops[quant] = OperatingPoint(**{f.name: np.asarray(getattr(op, f.name)).reshape(-1)[j * n:(j + 1) * n]
                                            if np.ndim(getattr(op, f.name)) else getattr(op, f.name)
                                            for f in fields(OperatingPoint)})
-    model_points = [p for p in pr.measured if p.model_id == model.model_id] if pr.use_measured else []
+    # a speculative question is never answered from a measurement (none records speculation)
+    model_points = ([p for p in pr.measured if p.model_id == model.model_id]
+                    if pr.use_measured and q.spec is None else [])
     family_of = dict(cal.families)
     for k, i in enumerate(idx):
         lane = lanes[i]

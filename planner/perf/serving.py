@@ -17,6 +17,9 @@ bisection; its batch is c(a) rounded up.
 A speed factor f (`time_scale`, the measured correction of `planner.perf.correction`, per lane) divides every
 modelled time (step times, prefill, queueing wait and the request overhead): at a fixed load tokens/s are x f and
 TPOT, TTFT / f, and the targets are checked on those corrected times inside the search.
+Speculative decoding (`spec`, `planner.perf.speculative`): TPOT_mean and TPOT_p are the effective TPOT (verify
+step + draft) / E, the TTFT's wait for the running pass is one whole step / PP plus the draft's own prefill, and
+the draft model's weights and KV come out of the memory the batch fits in.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.perf.queueing import load_for_slots, mg1_wait_percentile, slots_needed, z_score
+from planner.perf.speculative import SpecStage, draft_prefill_latency, spec_step
 from planner.perf.stage import Num, StageParams
 from planner.perf.step import (
     bound_of,
@@ -91,14 +95,18 @@ class OperatingPoint:
     bound: Num
 
 
-def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None) -> Num:
+def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: SpecStage | None = None) -> Num:
     """Largest batch whose KV at the occupancy context fits (and a full-length sequence fits), capped by `cap`.
     With attention DP D the batch is D attention replicas' worth, each holding whole sequences at D x the KV per
-    chip per token of the stage's batch: D x floor(free / (D x kv x context)) (`planner.perf.memory`)."""
+    chip per token of the stage's batch: D x floor(free / (D x kv x context)) (`planner.perf.memory`).
+    A draft model (`spec`) takes its weights from `free` and adds its KV per token to `kv`."""
     dp = np.asarray(p.dp, dtype=float)
-    kv_rank = p.kv_bytes_token * dp
-    occ = dp * np.floor(np.maximum(p.free_kv_bytes, 0.0) / (kv_rank * shape.occupancy_context))
-    full_ok = p.free_kv_bytes >= kv_rank * shape.full_context
+    free, kv = p.free_kv_bytes, p.kv_bytes_token
+    if spec is not None:
+        free, kv = free - spec.draft_weight_bytes, kv + spec.draft_kv_bytes_token
+    kv_rank = kv * dp
+    occ = dp * np.floor(np.maximum(free, 0.0) / (kv_rank * shape.occupancy_context))
+    full_ok = free >= kv_rank * shape.full_context
     b = np.where(full_ok, occ, 0.0)
     from planner.perf.memory import MAX_BATCH_PER_REPLICA
 
@@ -107,27 +115,33 @@ def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None) -> Num:
 
 
 def _at_load(p: StageParams, shape: RequestShape, t: Targets, load: Num, cap: Num, overhead_s: float,
-             f: Num = 1.0) -> tuple[Num, Num, Num, Num, Num]:
+             f: Num = 1.0, spec: SpecStage | None = None) -> tuple[Num, Num, Num, Num, Num]:
     """(slots, X, TPOT_p, TTFT_p, rho) at mean load a, every time divided by the speed factor f."""
     i, o, w = shape.prompt_tokens, shape.output_tokens, shape.beam_width
     ctx = shape.occupancy_context
     z = 0.0 if t.offline else z_score(t.percentile)
     slots = np.minimum(slots_needed(load, z), cap)
-    tpot_mean = decode_step(p, load, ctx, i / (o * w), i)[0] / f
+    if spec is None:
+        tpot_mean = decode_step(p, load, ctx, i / (o * w), i)[0] / f
+        tpot_p = decode_step(p, slots, ctx, i / (o * w), i)[0] / f
+        running = tpot_p
+    else:
+        tpot_mean = spec_step(p, spec, load, ctx, i / (o * w), i)[0] / f
+        tpot_p, step_p, _ = spec_step(p, spec, slots, ctx, i / (o * w), i)
+        tpot_p, running = tpot_p / f, step_p / f
     x = load / (w * tpot_mean)
-    tpot_p = decode_step(p, slots, ctx, i / (o * w), i)[0] / f
     s_p = prefill_compute_time(p, i) / f
     rho = x / o * s_p
     wait = 0.0 if t.offline else mg1_wait_percentile(rho, s_p, shape.length_cv**2, t.percentile)
-    ttft = (overhead_s + prefill_latency(p, i)) / f + tpot_p / p.pp + wait
+    ttft = (overhead_s + prefill_latency(p, i) + draft_prefill_latency(spec, i)) / f + running / p.pp + wait
     return slots, x, tpot_p, ttft, rho
 
 
 def operating_point(p: StageParams, shape: RequestShape, targets: Targets, request_overhead_s: float,
-                    batch_cap: Num = None, time_scale: Num = 1.0) -> OperatingPoint:
+                    batch_cap: Num = None, time_scale: Num = 1.0, spec: SpecStage | None = None) -> OperatingPoint:
     """Largest load meeting the targets (module docstring); `batch_cap` limits the batch (the engine's limit, a
-    user's --batch); `time_scale` is the speed factor f (module docstring)."""
-    cap = memory_batch(p, shape, batch_cap)
+    user's --batch); `time_scale` is the speed factor f (module docstring); `spec` speculative decoding."""
+    cap = memory_batch(p, shape, batch_cap, spec)
     fits = cap >= 1.0
     capf = np.maximum(cap, 1.0)
     if targets.offline:
@@ -138,7 +152,7 @@ def operating_point(p: StageParams, shape: RequestShape, targets: Targets, reque
         lo = np.minimum(np.full_like(np.asarray(hi, dtype=float), MIN_LOAD), hi)
 
         def ok(a: Num) -> Num:
-            _, _, tpot_p, ttft_p, rho = _at_load(p, shape, targets, a, capf, request_overhead_s, time_scale)
+            _, _, tpot_p, ttft_p, rho = _at_load(p, shape, targets, a, capf, request_overhead_s, time_scale, spec)
             return (tpot_p <= targets.tpot_s) & (ttft_p <= targets.ttft_s) & (rho < 1.0)
 
         good_hi = ok(hi)
@@ -150,18 +164,21 @@ def operating_point(p: StageParams, shape: RequestShape, targets: Targets, reque
             hi = np.where(m_ok, hi, mid)
         load = np.where(good_hi, hi, lo)
         fits = fits & good_lo
-    slots, x, tpot_p, ttft_p, _ = _at_load(p, shape, targets, load, capf, request_overhead_s, time_scale)
+    slots, x, tpot_p, ttft_p, _ = _at_load(p, shape, targets, load, capf, request_overhead_s, time_scale, spec)
     batch = np.ceil(slots - 1e-9) if not targets.offline else capf
-    return _result(p, shape, fits, load, batch, cap, x, ttft_p, tpot_p)
+    return _result(p, shape, fits, load, batch, cap, x, ttft_p, tpot_p, spec)
 
 
 def _result(p: StageParams, shape: RequestShape, fits: Num, load: Num, batch: Num, cap: Num, x: Num, ttft: Num,
-            tpot: Num) -> OperatingPoint:
-    """OperatingPoint at mean load `load` (prefill share, utilisation and bound of the mean pass)."""
+            tpot: Num, spec: SpecStage | None = None) -> OperatingPoint:
+    """OperatingPoint at mean load `load` (prefill share, utilisation and bound of the mean (verify) pass)."""
     b = micro_batch(p, load)
     q = b * shape.prompt_tokens / (shape.output_tokens * shape.beam_width)
-    st = stage_step(p, b, q, shape.occupancy_context, shape.prompt_tokens)
-    hop = hop_time(p, b + q)
+    v = 0.0
+    if spec is not None:
+        q, v = q * spec.expected, np.asarray(spec.tokens, dtype=float)
+    st = stage_step(p, b, q, shape.occupancy_context, shape.prompt_tokens, v)
+    hop = hop_time(p, b * (1.0 + v) + q)
     pre_flops = q * p.flops_prefill_token + p.attn_flops_token_ctx * q * shape.prompt_tokens / 2.0
     nan = np.nan
     return OperatingPoint(
@@ -179,19 +196,23 @@ def _result(p: StageParams, shape: RequestShape, fits: Num, load: Num, batch: Nu
 
 
 def closed_loop(p: StageParams, shape: RequestShape, concurrency: float, targets: Targets, request_overhead_s: float,
-                batch_cap: Num = None, time_scale: Num = 1.0) -> OperatingPoint:
+                batch_cap: Num = None, time_scale: Num = 1.0, spec: SpecStage | None = None) -> OperatingPoint:
     """A closed-loop client at `concurrency` requests (a benchmark's max_concurrency, per replica): b = min(C, the
     batch memory and the engine allow) sequences run; each user alternates one prompt and O decode steps, so
       X = b O / (TTFT + O TPOT(b)),  TTFT = request overhead + prefill latency of one prompt,
-    every time divided by the speed factor f. Feasible when b >= 1 and TTFT, TPOT meet the targets (if any)."""
-    cap = memory_batch(p, shape, batch_cap)
+    every time divided by the speed factor f. Feasible when b >= 1 and TTFT, TPOT meet the targets (if any).
+    With `spec` TPOT is the effective TPOT and TTFT adds the draft model's prefill."""
+    cap = memory_batch(p, shape, batch_cap, spec)
     b = np.minimum(cap, float(concurrency))
     i, o = shape.prompt_tokens, shape.output_tokens
-    tpot = decode_step(p, np.maximum(b, 1.0), shape.occupancy_context, i / o, i)[0] / time_scale
-    ttft = (request_overhead_s + prefill_latency(p, i)) / time_scale
+    if spec is None:
+        tpot = decode_step(p, np.maximum(b, 1.0), shape.occupancy_context, i / o, i)[0] / time_scale
+    else:
+        tpot = spec_step(p, spec, np.maximum(b, 1.0), shape.occupancy_context, i / o, i)[0] / time_scale
+    ttft = (request_overhead_s + prefill_latency(p, i) + draft_prefill_latency(spec, i)) / time_scale
     x = np.maximum(b, 1.0) * o / (ttft + o * tpot)
     fits = (b >= 1.0) & (tpot <= targets.tpot_s) & (ttft <= targets.ttft_s)
-    return _result(p, shape, fits, np.maximum(b, 1.0), np.maximum(b, 1.0), cap, x, ttft, tpot)
+    return _result(p, shape, fits, np.maximum(b, 1.0), np.maximum(b, 1.0), cap, x, ttft, tpot, spec)
 
 
 def static_batch_throughput(p: StageParams, batch: Num, prompt: float, output: float) -> Num:

@@ -1,7 +1,8 @@
 """Time of one forward pass of a pipeline stage (performance model v3), and what follows: TPOT and prefill latency.
 
 For a stage processing `s` decoding sequences of mean context L plus `q` prompt tokens (chunked prefill mixed
-into the same pass), n = s + q tokens, per chip, the pass is a sequence of operators, each its own roofline
+into the same pass), n = s + q tokens, per chip (speculative decoding's verify pass: s (1 + v) decoded positions,
+v speculated tokens per sequence, in place of s in every term but the KV read and c_seq; `planner.perf.speculative`), the pass is a sequence of operators, each its own roofline
 (an operator waits for its bytes or its FLOPs, whichever is longer; operators do not overlap one another):
   dense GEMMs   t_d = max(W_d / bw,  F_d / (C x g(n)))          W_d: weights read every pass (all but routed
                 F_d = s x (f_decode - f_exp) + q x (f_prefill - f_exp)       experts and the embedding table)
@@ -64,18 +65,22 @@ def gemm_efficiency(tokens: Num, half_tokens: Num) -> Num:
     return np.where(h > 0.0, np.where(t > 0.0, g, 1.0), 1.0)
 
 
-def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, prompt: Num) -> StepTime:
-    """Time of one forward pass of a stage (formulas in the module docstring)."""
-    n = seqs + prefill_tokens
+def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, prompt: Num,
+               verify_tokens: Num = 0.0) -> StepTime:
+    """Time of one forward pass of a stage (formulas in the module docstring). `verify_tokens` per sequence are
+    decoded alongside its token (speculative decoding's verify pass, `planner.perf.speculative`): s (1 + v) decoded
+    positions at decode FLOPs, each attending the whole context, the KV still read once per sequence."""
+    dec = seqs * (1.0 + verify_tokens)
+    n = dec + prefill_tokens
     hit = expert_hit_fraction(p.expert_share, n)
     kv_bytes = (seqs * context * p.kv_read_factor + prefill_tokens) * p.kv_bytes_token
     expert_read = p.expert_bytes * hit
     elem_bytes = n * p.elementwise_bytes_token
     nbytes = p.dense_read_bytes + expert_read + kv_bytes + elem_bytes
     f_exp = n * p.flops_expert_token
-    f_dense = (seqs * (p.flops_decode_token - p.flops_expert_token)
+    f_dense = (dec * (p.flops_decode_token - p.flops_expert_token)
                + prefill_tokens * (p.flops_prefill_token - p.flops_expert_token))
-    f_attn = p.attn_flops_token_ctx * (seqs * context + prefill_tokens * prompt / 2.0)
+    f_attn = p.attn_flops_token_ctx * (dec * context + prefill_tokens * prompt / 2.0)
     flops = f_dense + f_exp + f_attn
     t_d = np.maximum(p.dense_read_bytes / p.bandwidth, f_dense / (p.compute * gemm_efficiency(n, p.gemm_half_tokens)))
     t_e = np.maximum(expert_read / p.bandwidth,
@@ -107,14 +112,15 @@ def micro_batch(p: StageParams, batch: Num) -> Num:
 
 
 def decode_step(p: StageParams, batch: Num, context: Num, prefill_per_seq: Num = 0.0,
-                prompt: Num = 0.0) -> tuple[Num, StepTime]:
+                prompt: Num = 0.0, verify_tokens: Num = 0.0) -> tuple[Num, StepTime]:
     """TPOT of a batch of `batch` sequences at mean context `context`, with `prefill_per_seq` prompt tokens per
-    sequence folded into every pass (continuous batching with chunked prefill: I / O per output token).
-    Returns (TPOT, the stage's StepTime for one micro-batch)."""
+    sequence folded into every pass (continuous batching with chunked prefill: I / O per output token), and
+    `verify_tokens` speculated tokens per sequence verified in the same pass (`stage_step`; then the result is the
+    time of one verify pass, not a TPOT). Returns (TPOT, the stage's StepTime for one micro-batch)."""
     b = micro_batch(p, batch)
     q = b * prefill_per_seq
-    st = stage_step(p, b, q, context, prompt)
-    tpot = p.pp * (st.total + hop_time(p, b + q))
+    st = stage_step(p, b, q, context, prompt, verify_tokens)
+    tpot = p.pp * (st.total + hop_time(p, b * (1.0 + verify_tokens) + q))
     return tpot, st
 
 

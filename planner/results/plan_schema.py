@@ -257,6 +257,10 @@ class Option(PlanModel):
     tokens_per_s_p10: OptNumber = None   # per replica
     tokens_per_s_p50: OptNumber = None
     tokens_per_s_p90: OptNumber = None
+    spec_tokens: OptNumber = None        # speculative decoding (planner.perf.speculative): tokens per step, 0 = none
+    spec_acceptance: OptNumber = None    # per-token acceptance rate
+    spec_draft_model: OptText = None     # draft model id ("" = heads)
+    spec_head_cost: OptNumber = None     # heads' cost per speculated token / one target decode step
 
 
 class InputFile(PlanModel):

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 
-#: CSV columns in order; the first ten are required, `allowed_sites` and `engine` may be absent or blank.
+#: CSV columns in order; the first ten are required, `allowed_sites`, `engine` and the `spec_*` columns (speculative
+#: decoding, `planner.perf.speculative`) may be absent or blank.
 WORKLOAD_COLUMNS: tuple[str, ...] = (
     "workload_id", "model_id", "quarter", "peak_output_tokens_per_s", "prompt_tokens_mean",
     "output_tokens_mean", "ttft_ms", "tpot_ms", "latency_percentile", "allowed_precisions", "allowed_sites", "engine",
+    "spec_tokens", "spec_acceptance", "spec_draft_model", "spec_head_cost",
 )
+#: Optional columns read as absent when blank.
+OPTIONAL_WORKLOAD_COLUMNS: tuple[str, ...] = WORKLOAD_COLUMNS[10:]
 #: Serving engines (planner.perf.engines.ENGINES): `tuned` = a tuned benchmark submission (the raw calibrated model).
 Engine = Literal["vllm", "trtllm", "sglang", "tuned"]
 _ENGINE_SPELLINGS = {"trt": "trtllm", "tensorrt-llm": "trtllm", "tensorrt_llm": "trtllm", "trt-llm": "trtllm",
@@ -35,6 +39,23 @@ class WorkloadRow(StrictModel):
     allowed_precisions: list[Precision] = Field(min_length=1, description="Weight precisions the quality floor allows; CSV: `fp8;int8`.")
     allowed_sites: list[Identifier] = Field(default_factory=list, description="Sites allowed to serve it; empty = any. CSV: `site_a;site_b`.")
     engine: Engine | None = Field(default=None, description="Serving engine (`vllm`, `trtllm`, `sglang`, or `tuned` for a tuned benchmark submission); empty = the scenario's `policy.engine`.")
+
+    spec_tokens: int | None = Field(default=None, ge=1, le=64, description="Speculative decoding: tokens speculated per step k; empty = no speculation.")
+    spec_acceptance: float | None = Field(default=None, ge=0, lt=1, description="Speculative decoding: per-token acceptance rate alpha in [0, 1) (needs `spec_tokens`).")
+    spec_draft_model: Identifier | None = Field(default=None, description="Speculative decoding: draft model id (in models.yaml, same vocabulary), run on the same chips; empty = draft heads.")
+    spec_head_cost: float | None = Field(default=None, gt=0, le=1, description="Speculative decoding with draft heads (EAGLE/MTP): cost per speculated token as a fraction of one target decode step; empty = 0.10 (assumption).")
+
+    @model_validator(mode="after")
+    def _speculation(self) -> WorkloadRow:
+        from planner.perf.speculative import speculation_problem
+
+        names = {"tokens": "spec_tokens", "acceptance": "spec_acceptance", "draft_model": "spec_draft_model",
+                 "head_cost": "spec_head_cost"}
+        problem = speculation_problem(self.spec_tokens, self.spec_acceptance, self.spec_draft_model,
+                                      self.spec_head_cost, None, {}, names)
+        if problem and "unknown model" not in problem:
+            raise ValueError(problem)
+        return self
 
     @field_validator("engine", mode="before")
     @classmethod
