@@ -214,15 +214,18 @@ def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveRe
 
 
 def solve(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
-    """Dispatch to the backend named in the settings; a crash inside a solver becomes a one-paragraph error (exit 4)."""
+    """Dispatch to the backend named in the settings, then release racks held beyond need (`solvers.polish`); a crash
+    inside a solver becomes a one-paragraph error (exit 4)."""
+    from solvers.polish import release_idle_racks
+
     try:
         if settings.name == "highs" and settings.strategy == "fix_and_optimize":
             from solvers.decompose import solve_fix_and_optimize
 
-            return solve_fix_and_optimize(model, settings, progress)
+            return release_idle_racks(model, solve_fix_and_optimize(model, settings, progress))
         if settings.name == "highs":
-            return solve_highs(model, settings, progress)
-        return solve_pulp(model, settings, settings.name)
+            return release_idle_racks(model, solve_highs(model, settings, progress))
+        return release_idle_racks(model, solve_pulp(model, settings, settings.name))
     except (PlannerError, KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - solver libraries raise many kinds; the user needs what to try
