@@ -6,7 +6,8 @@ any layout a measurement covers, are evaluated at once by the one predictor (`pl
 where a measurement covers the case, else the corrected model at its operating point (the largest load whose TTFT
 and TPOT at the workload's percentile meet its targets, under the engine's batch limit).
 Dominated layouts are dropped per (chip, precision): a layout is kept only if no other one is at least as good in
-both tokens/s per chip and latency (TPOT; TTFT already meets its target) and better in one of them.
+both tokens/s per chip and latency (TPOT; TTFT already meets its target) and better in one of them; a measured
+layout is only dropped for another measured one.
 Results are memoised per input hash (workload shape, model, chips, calibration) in process, and optionally as CSV
 files in a cache directory given by the caller.
 A workload with speculative decoding (`spec_*` columns, `planner.perf.speculative`) asks the model with the verify
@@ -129,6 +130,8 @@ def workload_shape_key(workload: WorkloadRow, model: ModelSpec, chips: Sequence[
 def _dominated(a: DeploymentOption, b: DeploymentOption) -> bool:
     """True when b is at least as good as a in tokens/s per chip and TPOT, and better in one (ties: fewer chips,
     then TP attention: a measurement of (TP, PP, EP) answers both attention modes alike, and one row is enough)."""
+    if a.perf_source == "measured" and b.perf_source != "measured":
+        return False  # measured beats modeled: a measured layout is never dropped for a modelled figure
     ge = b.tokens_per_s_per_chip >= a.tokens_per_s_per_chip and b.tpot_ms <= a.tpot_ms
     gt = (b.tokens_per_s_per_chip > a.tokens_per_s_per_chip or b.tpot_ms < a.tpot_ms
           or b.chips_per_replica < a.chips_per_replica

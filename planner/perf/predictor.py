@@ -375,7 +375,11 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
                   models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
                   costs: EngineCostTable | None = None) -> Predictor:
     """Fit the correction and intervals on `bundled` (module docstring of `planner.perf.correction`); the predictor
-    answers from `user` and `bundled` points where they cover a case."""
+    answers from `user` and `bundled` points where they cover a case. The user's own points also set the speed factor
+    of every (engine x architecture, chip family) group they measure: f = exp(median ln(measured / model)) over the
+    user's points of that group (`user_factor_groups`), replacing the bundled publishers' level there, since they are
+    the user's stack; cases they do not cover are then predicted at the user's level (intervals stay the bundled
+    leave-one-source-out ones)."""
     costs = costs if costs is not None else EngineCostTable()
     raw = Predictor(cal, use_measured=False, use_correction=False, costs=costs)
     fam = [cal.families.get(p.chip_id, p.chip_id) for p in bundled]
@@ -398,14 +402,25 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     rows: list[dict[str, Any]] = []
     for i, p in enumerate(bundled):
         rows.append(_report_row(p, fam[i], preds[i], correction.factor(keys[i], fam[i]), loso_factor[i], "bundled"))
+    user_res: dict[tuple[str, str], list[float]] = {}
+    user_pred: list[float] = []
     for p in user:
         y = per_chip(predict_point(raw, p, models, chips), p)
+        user_pred.append(y)
+        if math.isfinite(y) and y > 0 and p.model_id in models:
+            g = (correction_key(p.engine, models[p.model_id]), cal.families.get(p.chip_id, p.chip_id))
+            user_res.setdefault(g, []).append(math.log(p.tokens_per_s_per_chip / y))
+    user_groups = {g: float(np.median(v)) for g, v in user_res.items()}
+    if user_groups:
+        correction = replace(correction, by_group={**correction.by_group, **user_groups})
+    for p, y in zip(user, user_pred, strict=True):
         f = correction.factor(correction_key(p.engine, models.get(p.model_id)), cal.families.get(p.chip_id, p.chip_id))
         rows.append(_report_row(p, cal.families.get(p.chip_id, p.chip_id), y, f, f, "user"))
     report = {
         "method": "median ln(measured / raw model) per (engine, chip family) with >= 3 points, else per engine, "
                   "else pooled; intervals from leave-one-source-out residuals (planner.perf.correction)",
         "table": str(BUNDLED_MEASURED.name), "points": len(bundled), "user_points": len(user),
+        "user_factor_groups": {f"{e}|{f}": round(math.exp(v), 4) for (e, f), v in sorted(user_groups.items())},
         "factors": {
             "engine_x_family": {f"{e}|{f}": round(math.exp(v), 4) for (e, f), v in sorted(correction.by_group.items())},
             "engine": {e: round(math.exp(v), 4) for e, v in sorted(correction.by_engine.items())},
