@@ -81,7 +81,7 @@ def measured_accuracy() -> None:
     """Stock-engine public measurements (planner/perf/data/measured.csv) through the one predictor: raw model (what
     plans used before measured-first), corrected in-sample, and leave-one-source-out (LOSO) measured-first - what
     plans use now for a publisher never seen - and LOSO with the corrected model alone."""
-    from planner.perf.calibration import load_calibration
+    from planner.perf.calibration_io import load_calibration
     from planner.perf.measured import load_table
     from planner.perf.measured_eval import evaluate_points, summarise
 

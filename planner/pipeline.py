@@ -70,7 +70,7 @@ def _versions() -> dict[str, str]:
 def plan_predictor(inputs: PlanInputs, quantile: float | None = None) -> Any:
     """The predictor a plan uses: bundled fit on the scenario's calibration, the user's measurements, the
     scenario's `policy.perf_quantile` (or `quantile`)."""
-    from planner.perf.calibration import load_calibration
+    from planner.perf.calibration_io import load_calibration
     from planner.perf.predictor import build_predictor
 
     q = inputs.scenario.policy.perf_quantile if quantile is None else quantile

@@ -18,7 +18,8 @@ from planner.perf.calib_rows import (
     parse_precision,
     read_cases,
 )
-from planner.perf.calibration import BUNDLED_MEASUREMENTS, load_calibration
+from planner.perf.calibration import BUNDLED_MEASUREMENTS
+from planner.perf.calibration_io import load_calibration
 from planner.perf.layout import Layout
 from planner.perf.predict import _case_stage, predict_case
 

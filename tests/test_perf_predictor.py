@@ -12,7 +12,7 @@ import pytest
 
 from planner.catalog import load_chip_catalog, load_model_catalog
 from planner.io.loader import PlanInputs, load_inputs
-from planner.perf.calibration import load_calibration
+from planner.perf.calibration_io import load_calibration
 from planner.perf.correction import Correction, fit_correction, fit_intervals
 from planner.perf.engines import ENGINE_BATCH_CAP
 from planner.perf.layout import Layout

@@ -73,7 +73,7 @@ def _check_calibration(path: Path, label: str) -> list[Problem]:
     _, problems = read_text(path, _label(path))
     if problems:
         return [Problem(label, "inputs.calibration", p.message) for p in problems]
-    from planner.perf.calibration import load_calibration
+    from planner.perf.calibration_io import load_calibration
 
     try:
         load_calibration(path)

@@ -9,10 +9,11 @@ tokenization, sampling, first-token return) and `step_overhead_us` (per forward 
 `layer_latency_us` (family -> microseconds) is a fixed latency per model layer per forward pass, paid by dataflow
 chips that stream a token through every layer in turn across many chips or wafer regions (synchronisation, on-fabric
 traversal, compute-pipeline fill): a decode step of one sequence takes at least layers x this latency. It is fitted
-only for SRAM-only families (Groq, Cerebras; see `planner.perf.fit`); families without an entry have none (GPU
+only for SRAM-only families (Groq, Cerebras; see `planner.perf.efficiency_fit`); families without an entry have none (GPU
 per-layer overheads are part of their fitted efficiencies).
 A user may override the bundled factors with their own JSON of factors, or with a measured table in the
-columns of `data/calibration.csv`, which is then fitted (see `planner.perf.fit`).
+columns of `data/calibration.csv`, which is then fitted (see `planner.perf.efficiency_fit`); `planner.perf.calibration_io`
+loads either (this module holds the data classes, families and lookups, and imports neither loader nor fit).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from planner.perf.common import DATA_DIR
 from planner.schemas.chips import ChipSpec
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_FACTORS = DATA_DIR / "efficiency.json"
 BUNDLED_MEASUREMENTS = DATA_DIR / "calibration.csv"
 SCHEMA = "planner.perf.efficiency/1"
@@ -152,7 +152,7 @@ class Calibration:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON document `load_calibration` reads."""
+        """The JSON document `planner.perf.calibration_io.load_calibration` reads."""
         return {
             "schema": SCHEMA,
             "source": self.source,
@@ -221,34 +221,3 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
         report=doc.get("fit_report"),
     )
 
-
-_CACHE: dict[str, Calibration] = {}
-
-
-def load_calibration(path: Path | None = None) -> Calibration:
-    """Load efficiency factors.
-
-    None -> the bundled fitted factors (`data/efficiency.json`; priors if it is missing). A `.json` path -> factors
-    in that format. A `.csv` path -> a measured table with the columns of `data/calibration.csv`, fitted here on
-    the bundled chip and model catalogs. Raises ValueError with the reason when the file is unusable.
-    """
-    target = BUNDLED_FACTORS if path is None else Path(path)
-    key = f"{target.resolve()}:{target.stat().st_mtime_ns if target.exists() else 0}"
-    if key in _CACHE:
-        return _CACHE[key]
-    if not target.exists():
-        if path is None:
-            return prior_calibration()
-        raise ValueError(f"{target}: calibration file not found")
-    if target.suffix.lower() == ".csv":
-        from planner.perf.fit import fit_calibration_file
-
-        cal = fit_calibration_file(target)
-    else:
-        try:
-            doc = json.loads(target.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{target}: not readable JSON ({exc})") from exc
-        cal = calibration_from_json(doc, str(target.name))
-    _CACHE[key] = cal
-    return cal

@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
-from planner.perf.calibration import load_calibration
+from planner.perf.calibration_io import load_calibration
 from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine
 from planner.perf.evaluate import Evaluation, best_evaluation, evaluate
 from planner.perf.layout import Layout, layout_problem, tp_limit

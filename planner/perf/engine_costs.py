@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.perf.calibration import DATA_DIR
+from planner.perf.common import DATA_DIR
 
 BUNDLED_ENGINE_COSTS = DATA_DIR / "engine_costs.json"
 SCHEMA = "planner.perf.engine_costs/1"

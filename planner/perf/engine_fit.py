@@ -34,10 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from planner.perf.calibration import Calibration, load_calibration
+from planner.catalog import load_chip_catalog, load_model_catalog
+from planner.perf.calibration import Calibration
+from planner.perf.calibration_io import load_calibration
 from planner.perf.correction import fit_correction
 from planner.perf.engine_costs import BUNDLED_ENGINE_COSTS, EngineCosts, EngineCostTable
+from planner.perf.engines import reserve_engine
 from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
+from planner.perf.question import correction_key, point_lane, point_question, run_question
+from planner.perf.stage import stage_params, with_costs
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 
@@ -77,10 +82,6 @@ class Rows:
 
 
 def _grid_residuals(p: MeasuredPoint, model: ModelSpec, chip: ChipSpec, cal: Calibration, ratio: float) -> np.ndarray:
-    from planner.perf.engines import reserve_engine
-    from planner.perf.predictor import _run, point_lane, point_question
-    from planner.perf.stage import stage_params, with_costs
-
     lane, q = point_lane(p, chip), point_question(p)
     try:
         sp = stage_params(model, chip, lane.precision, lane.kv_precision, lane.layout, cal,
@@ -90,7 +91,7 @@ def _grid_residuals(p: MeasuredPoint, model: ModelSpec, chip: ChipSpec, cal: Cal
     mc = model.moe.moe_layers if model.moe is not None else 0
     sp = with_costs(sp, *[_VALUES[:, j] for j in range(len(NAMES))], d_model=float(model.d_model),
                     moe_layers=mc / lane.layout.pp)
-    op = _run(sp, q, cal, np.ones(len(_VALUES)))
+    op = run_question(sp, q, cal, np.ones(len(_VALUES)))
     x = np.asarray(op.tokens_per_s, dtype=float) / p.chips
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.log(p.tokens_per_s_per_chip / x)
@@ -100,8 +101,6 @@ def _grid_residuals(p: MeasuredPoint, model: ModelSpec, chip: ChipSpec, cal: Cal
 def build_rows(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
                cal: Calibration) -> Rows:
     """Predict every usable point over the grid (points whose model or chip is unknown are left out)."""
-    from planner.perf.predictor import correction_key
-
     use = [p for p in points if p.model_id in models and p.chip_id in chips]
     fp4 = np.array([p.precision == "fp4" for p in use])
     res: dict[float, np.ndarray] = {}
@@ -245,8 +244,6 @@ def fit_table(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], 
 
 
 def fit_bundled(table: Path = BUNDLED_MEASURED) -> EngineCostTable:
-    from planner.catalog import load_chip_catalog, load_model_catalog
-
     digest = hashlib.sha256(Path(table).read_bytes()).hexdigest()[:16]
     return fit_table(load_table(table), load_model_catalog(), load_chip_catalog(), load_calibration(),
                      f"fit on {Path(table).name} (sha256 {digest})")

@@ -9,7 +9,7 @@ model is corrected per (engine, chip family) from measurements (`planner.perf.co
 
 from __future__ import annotations
 
-from planner.perf.memory import DEFAULT_RESERVE_ENGINE, MAX_BATCH_PER_REPLICA
+from planner.perf.common import DEFAULT_RESERVE_ENGINE, MAX_BATCH_PER_REPLICA
 
 TUNED = "tuned"
 #: Every engine name the planner accepts (workload CSV `engine`, `policy.engine`, `planner perf --engine`).

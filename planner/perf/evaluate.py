@@ -14,10 +14,10 @@ from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
 from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine
 from planner.perf.layout import Layout, dp_candidates, ep_candidates, layout_problem, tp_candidates
-from planner.perf.memory import memory_fit
+from planner.perf.memory import kv_bytes_per_token_per_chip, memory_fit, weight_bytes_per_chip
 from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w, usd_per_million_tokens
 from planner.perf.precision import compute_precision
-from planner.perf.predictor import Lane, Predictor, Question, build_predictor
+from planner.perf.predictor import Lane, Predictor, Question, build_predictor, draft_layout
 from planner.perf.serving import RequestShape, Targets
 from planner.perf.speculative import Speculation
 from planner.perf.stage import StageParams, stage_params
@@ -126,9 +126,6 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
                        "no_spec_tokens_per_s_per_replica": base.tokens_per_s_per_replica if base.feasible else math.nan,
                        "no_spec_tpot_ms": base.tpot_ms if base.feasible else math.nan}
         if spec.draft is not None:
-            from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
-            from planner.perf.predictor import draft_layout
-
             dl = draft_layout(lane)
             notes.append(f"draft {spec.draft_model} at TP{dl.tp} on the same chips: weights "
                          f"{weight_bytes_per_chip(spec.draft, precision, dl) / 1e9:.2f} GB and KV "

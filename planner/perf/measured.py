@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.perf.calibration import DATA_DIR
+from planner.perf.common import DATA_DIR
 from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine  # noqa: F401 (re-exported)
 
 BUNDLED_MEASURED = DATA_DIR / "measured.csv"

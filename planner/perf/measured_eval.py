@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from planner.perf.calibration import Calibration
+from planner.perf.engine_fit import build_rows, fit_costs
 from planner.perf.engines import ENGINE_BATCH_CAP  # noqa: F401 (re-exported)
 from planner.perf.measured import MeasuredPoint
 from planner.perf.predictor import Predictor, fit_predictor, per_chip
@@ -38,8 +39,6 @@ def predict_point(p: MeasuredPoint, models: Mapping[str, ModelSpec], chips: Mapp
 def evaluate_points(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
                     cal: Calibration) -> list[dict[str, object]]:
     """Per point: raw, corrected in-sample, LOSO measured-first and LOSO corrected-model errors (percent, signed)."""
-    from planner.perf.engine_fit import build_rows, fit_costs
-
     raw = Predictor(cal, use_measured=False, use_correction=False)
     rows = build_rows(points, models, chips, cal)
     src = np.array([q.source for q in rows.points])

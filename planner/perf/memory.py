@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from planner.perf.common import DEFAULT_RESERVE_ENGINE, MAX_BATCH_PER_REPLICA
 from planner.perf.layout import Layout
 from planner.perf.model_costs import model_costs
 from planner.perf.precision import bytes_per_element
@@ -41,8 +42,6 @@ from planner.schemas.models import ModelSpec
 RESERVE_FRACTION: dict[str, float] = {"hbm": 0.08, "gddr": 0.08, "sram": 0.05}
 
 GIB = 2.0**30
-#: Engine whose memory reserve is used when none is named (see README, performance model).
-DEFAULT_RESERVE_ENGINE = "vllm"
 
 
 def memory_bytes(chip: ChipSpec) -> float:
@@ -61,10 +60,6 @@ def reserve_bytes(chip: ChipSpec, weights_bytes: float, engine: str = DEFAULT_RE
     if engine == "trtllm":
         return 0.1 * max(mem - weights_bytes, 0.0)
     return 0.1 * mem
-
-
-#: Largest batch an engine is configured for (TensorRT-LLM / vLLM max batch sizes in practice).
-MAX_BATCH_PER_REPLICA = 4096
 
 
 def kv_bytes_per_token_per_rank(model: ModelSpec, kv_precision: str, layout: Layout) -> float:

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.perf.calibration import Calibration, load_calibration  # noqa: F401 (load_calibration re-exported)
+from planner.perf.calibration import Calibration
+from planner.perf.calibration_io import load_calibration  # noqa: F401 (load_calibration re-exported)
 from planner.perf.candidates import candidate_layouts
 from planner.perf.engines import DEFAULT_ENGINE, reserve_engine
 from planner.perf.layout import layout_problem

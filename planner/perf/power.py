@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.perf.stage import Num
+from planner.perf.common import Num
 from planner.schemas.chips import ChipSpec
 
 #: Draw of an idle but powered accelerator as a share of TDP (H100: ~70-100 W of 700 W idle; a loaded-but-

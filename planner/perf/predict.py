@@ -21,6 +21,7 @@ import numpy as np
 from planner.perf.calib_rows import Case
 from planner.perf.calibration import POWER_CLOCK_EXPONENT, Calibration
 from planner.perf.candidates import candidate_layouts
+from planner.perf.common import Num
 from planner.perf.layout import Layout
 from planner.perf.model_costs import model_costs
 from planner.perf.serving import (
@@ -31,7 +32,7 @@ from planner.perf.serving import (
     single_stream_tokens_per_s,
     static_batch_throughput,
 )
-from planner.perf.stage import Num, StageParams, stage_params, with_efficiency, with_layer_latency
+from planner.perf.stage import StageParams, stage_params, with_efficiency, with_layer_latency
 from planner.perf.step import prefill_latency
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec

@@ -43,56 +43,31 @@ from typing import Any
 
 import numpy as np
 
-from planner.perf.calibration import Calibration, load_calibration
+from planner.catalog import load_chip_catalog, load_model_catalog
+from planner.perf.calibration import Calibration
+from planner.perf.calibration_io import load_calibration
 from planner.perf.correction import Correction, Intervals, fit_correction, fit_intervals
 from planner.perf.coverage import at_concurrency, covering_group, near_measurement, offline, under_targets
 from planner.perf.engine_costs import EngineCostTable, load_engine_costs
-from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap, reserve_engine
+from planner.perf.engines import TUNED, reserve_engine
 from planner.perf.layout import Layout
 from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
 from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
-from planner.perf.serving import OperatingPoint, RequestShape, Targets, closed_loop, operating_point
+from planner.perf.question import (  # callers import Lane, Question and the point helpers from here too
+    Lane,
+    Question,
+    correction_key,
+    point_lane,
+    point_question,
+    run_question,
+)
+from planner.perf.serving import OperatingPoint
 from planner.perf.speculative import SpecStage, Speculation
 from planner.perf.stage import StageParams, stack, stage_params
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 
 QUANTILES = (0.1, 0.5, 0.9)
-
-
-@dataclass(frozen=True)
-class Question:
-    """What is asked of every lane: request lengths, targets (ms, at a percentile; inf = none), engine, and
-    optionally a closed-loop client concurrency per replica and a running-batch limit."""
-
-    prompt_tokens: float
-    output_tokens: float
-    length_cv: float = 1.0
-    ttft_ms: float = math.inf
-    tpot_ms: float = math.inf
-    percentile: float = 99.0
-    engine: str = DEFAULT_ENGINE
-    concurrency: float | None = None
-    batch: int | None = None
-    spec: Speculation | None = None  # speculative decoding (planner.perf.speculative); never answered from measurements
-
-    @property
-    def shape(self) -> RequestShape:
-        return RequestShape(self.prompt_tokens, self.output_tokens, self.length_cv)
-
-    @property
-    def targets(self) -> Targets:
-        return Targets(self.ttft_ms / 1e3, self.tpot_ms / 1e3, self.percentile)
-
-
-@dataclass(frozen=True)
-class Lane:
-    """One deployment of a model: chip, weight and KV precision, layout."""
-
-    chip: ChipSpec
-    precision: str
-    kv_precision: str
-    layout: Layout
 
 
 @dataclass(frozen=True)
@@ -204,15 +179,6 @@ def _stage(model: ModelSpec, lane: Lane, cal: Calibration, engine: str, table: E
     return _STAGE_MEMO[key]
 
 
-def _run(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarray,
-         spec: SpecStage | None = None) -> OperatingPoint:
-    cap = batch_cap(q.engine, q.batch)
-    overhead = cal.request_overhead_ms / 1e3
-    if q.concurrency is not None:
-        return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale, spec)
-    return operating_point(sp, q.shape, q.targets, overhead, cap, scale, spec)
-
-
 def draft_layout(lane: Lane) -> Layout:
     """Where a draft model runs: the lane's TP, one stage (`planner.perf.speculative`)."""
     return Layout(tp=lane.layout.tp)
@@ -242,14 +208,6 @@ def _spec_stage(pr: Predictor, lanes: Sequence[Lane], idx: list[int], stages: li
     kv = [kv_bytes_per_token_per_chip(spec.draft, lanes[i].kv_precision, draft_layout(lanes[i])) for i in keep]
     return SpecStage(full(spec.tokens), full(spec.acceptance), full(0.0), stack(drafts),
                      np.array(w, dtype=float), np.array(kv, dtype=float)), keep
-
-
-def correction_key(engine: str, model: ModelSpec | None) -> str:
-    """The engine as the correction groups it: stock engines split by architecture (dense / MoE), whose model errors
-    differ in shape; `tuned` stays itself (f = 1)."""
-    if engine == TUNED or model is None:
-        return engine
-    return f"{engine}/{'moe' if model.is_moe else 'dense'}"
 
 
 def _f(a: Any, i: int) -> float:
@@ -284,7 +242,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
         tiled = StageParams(**{f.name: np.tile(np.asarray(getattr(sp, f.name), dtype=float), len(quants))
                                for f in fields(StageParams)})
         scale = np.array([speeds[(fam, quant)][0] for quant in quants for fam in fams], dtype=float)
-        op = _run(tiled, q, cal, scale, None if spec is None else spec.tiled(len(quants)))
+        op = run_question(tiled, q, cal, scale, None if spec is None else spec.tiled(len(quants)))
         n = len(idx)
         for j, quant in enumerate(quants):
             ops[quant] = OperatingPoint(**{f.name: np.asarray(getattr(op, f.name)).reshape(-1)[j * n:(j + 1) * n]
@@ -343,17 +301,6 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
 
 
 # --- fitting -------------------------------------------------------------------------------------------------
-
-
-def point_lane(p: MeasuredPoint, chip: ChipSpec) -> Lane:
-    """The lane a measured point ran (KV cache in FP8 for FP8/FP4 weights, else as the weights)."""
-    kv = "fp8" if p.precision in ("fp8", "fp4") else p.precision
-    return Lane(chip, p.precision, kv, Layout(tp=p.tp, pp=p.pp, ep=p.ep, dp=p.dp))
-
-
-def point_question(p: MeasuredPoint) -> Question:
-    """The question a measured point answers (benchmarks use near-fixed lengths: CV 0.1)."""
-    return Question(p.prompt_tokens, p.output_tokens, 0.1, engine=p.engine, concurrency=p.concurrency)
 
 
 def predict_point(pr: Predictor, p: MeasuredPoint, models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec]
@@ -470,8 +417,6 @@ def build_predictor(calibration: Calibration | None = None, user_points: Sequenc
                     chips: Mapping[str, ChipSpec] | None = None, table: Path = BUNDLED_MEASURED) -> Predictor:
     """Fit the correction and intervals on the bundled table and add the user's points (memoised). Catalogs
     default to the bundled ones; given catalogs override them entry by entry."""
-    from planner.catalog import load_chip_catalog, load_model_catalog
-
     cal = calibration if calibration is not None else load_calibration()
     all_models = {**load_model_catalog(), **(models or {})}
     all_chips = {**load_chip_catalog(), **(chips or {})}

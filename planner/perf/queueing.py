@@ -17,7 +17,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from planner.perf.stage import Num
+from planner.perf.common import Num
 
 
 def z_score(percentile: float) -> float:

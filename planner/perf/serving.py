@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.perf.common import MAX_BATCH_PER_REPLICA, Num
 from planner.perf.queueing import load_for_slots, mg1_wait_percentile, slots_needed, z_score
 from planner.perf.speculative import SpecStage, draft_prefill_latency, spec_step
-from planner.perf.stage import Num, StageParams
+from planner.perf.stage import StageParams
 from planner.perf.step import (
     bound_of,
     decode_step,
@@ -108,8 +109,6 @@ def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: Spe
     occ = dp * np.floor(np.maximum(free, 0.0) / (kv_rank * shape.occupancy_context))
     full_ok = free >= kv_rank * shape.full_context
     b = np.where(full_ok, occ, 0.0)
-    from planner.perf.memory import MAX_BATCH_PER_REPLICA
-
     b = np.minimum(b, MAX_BATCH_PER_REPLICA)
     return b if cap is None else np.minimum(b, cap)
 

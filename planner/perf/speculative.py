@@ -42,7 +42,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from planner.perf.stage import Num, StageParams
+from planner.perf.common import Num
+from planner.perf.stage import StageParams
 from planner.perf.step import StepTime, decode_step, prefill_latency
 from planner.schemas.models import ModelSpec
 

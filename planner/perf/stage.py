@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 
 from planner.perf.calibration import Calibration
+from planner.perf.common import Num
 from planner.perf.engine_costs import NO_COSTS, EngineCosts
 from planner.perf.layout import Layout, tp_domain, tp_link
 from planner.perf.memory import (
@@ -42,8 +42,6 @@ from planner.perf.model_costs import model_costs
 from planner.perf.precision import compute_precision, peak_flops
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
-
-Num = Any  # float | numpy.ndarray; elementwise formulas accept both
 
 #: Activations exchanged between chips are 16-bit.
 ACTIVATION_BYTES = 2.0

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.perf.stage import Num, StageParams
+from planner.perf.common import Num
+from planner.perf.stage import StageParams
 
 
 @dataclass(frozen=True)
