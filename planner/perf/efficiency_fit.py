@@ -180,7 +180,7 @@ def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chi
         loo[c.row_id] = float(predict_case(c, models, chips, replace(cal, layer_latency_us=rest_lat)))
         implied[c.row_id] = _fit_layer_latency([(replace(c, weight=1.0), fam, pred)])[fam]
     report = fit_report(cases, models, chips, cal, loo)
-    n_fam_rows = {f: sum(1 for g in grids if g.family == f) for f in {g.family for g in grids}}
+    n_fam_rows = {f: sum(1 for g in grids if g.family == f) for f in sorted({g.family for g in grids})}
     report["parameters"] = {
         "count": 2 * len(factors) + 1 + len(layer_lat),
         "rows_per_family": n_fam_rows,
