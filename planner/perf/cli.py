@@ -206,6 +206,15 @@ def _fit_report(pr: Predictor) -> str:
              "  factors (engine|family): " + ", ".join(f"{k} {v:.3f}" for k, v in fac.get("engine_x_family", {}).items()),
              "  factors (engine): " + ", ".join(f"{k} {v:.3f}" for k, v in fac.get("engine", {}).items())
              + f"; pooled {fac.get('pooled', 1.0):.3f}"]
+    costs = pr.costs
+    if costs.by_engine:
+        lines.append(f"  engine costs ({costs.source}; planner.perf.engine_costs), FP4 compute ratio "
+                     f"{costs.fp4_compute_ratio:g}:")
+        for e, c in sorted(costs.by_engine.items()):
+            lines.append(f"    {e}: " + ", ".join(f"{k} {v:g}" for k, v in vars(c).items()))
+    if rep.get("user_factor_groups"):
+        lines.append("  factors set by your measurements: "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in rep["user_factor_groups"].items()))
     user = [r for r in rep.get("rows", []) if r["origin"] == "user"]
     if user:
         lines.append("  your measurements (tokens/s per chip): measured / raw model / corrected, error of the corrected")

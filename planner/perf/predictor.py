@@ -364,8 +364,11 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
         f = correction.factor(correction_key(p.engine, models.get(p.model_id)), cal.families.get(p.chip_id, p.chip_id))
         rows.append(_report_row(p, cal.families.get(p.chip_id, p.chip_id), y, f, f, "user"))
     report = {
-        "method": "median ln(measured / raw model) per (engine, chip family) with >= 3 points, else per engine, "
-                  "else pooled; intervals from leave-one-source-out residuals (planner.perf.correction)",
+        "method": "speed factor on the model with stock-engine costs (planner.perf.engine_costs): median over sources "
+                  "of each source's median ln(measured / model) per (engine x architecture, chip family) with >= 3 "
+                  "points, else per engine x architecture, else pooled; your measurements set the groups they cover; "
+                  "intervals from leave-one-source-out residuals with costs and factor refitted without the source "
+                  "(planner.perf.engine_fit, planner.perf.correction)",
         "table": str(BUNDLED_MEASURED.name), "points": len(bundled), "user_points": len(user),
         "user_factor_groups": {f"{e}|{f}": round(math.exp(v), 4) for (e, f), v in sorted(user_groups.items())},
         "factors": {
