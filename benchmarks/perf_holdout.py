@@ -3,7 +3,8 @@
 Every row is predicted the way a user would ask for it: `planner perf --model M --chip C --chips N --precision P
 --prompt-tokens I --output-tokens O --tp T --pp P --ep E --length-cv V --json`, plus, as the row states,
 `--concurrency C` (kind `concurrency`), `--tpot-ms X` (kind `tpot_target`; with `--ttft-ms` / `--percentile` when the
-row gives them) or nothing (kind `offline`: the largest batch memory and the engine allow), and `--engine E`.
+row gives them) or nothing (kind `offline`: the largest batch memory and the engine allow), and `--engine E`
+(`--engine tuned` for rows marked `tuned`: MLPerf-style tuned submissions, the regime `planner perf` has for them).
 
 `--engine` and `--concurrency` are new (issue 20). This script reads `planner perf --help` and uses them only when
 they are listed; otherwise it falls back to what exists and says so in its output:
@@ -225,7 +226,7 @@ def perf_argv(row: Row, caps: Capabilities, use_engine: bool = True, use_concurr
     if row.length_cv is not None and caps.length_cv:
         argv += ["--length-cv", f"{row.length_cv:g}"]
     if use_engine and caps.engine:
-        argv += ["--engine", row.engine]
+        argv += ["--engine", "tuned" if row.tuned else row.engine]  # a tuned submission is asked in its regime
     elif use_engine:
         notes.append("no --engine: engine not passed")
     if row.kind == "concurrency" and row.concurrency is not None:

@@ -161,6 +161,8 @@ def test_argv_uses_new_flags_when_listed_and_falls_back_otherwise():
     argv, notes = ph.perf_argv(_row(), new)
     assert argv[argv.index("--engine") + 1] == "vllm" and argv[argv.index("--concurrency") + 1] == "64"
     assert "--batch" not in argv and not notes
+    argv, _ = ph.perf_argv(_row(tuned=True), new)  # a tuned submission is asked in the tuned regime
+    assert argv[argv.index("--engine") + 1] == "tuned"
     argv, notes = ph.perf_argv(_row(), old)
     assert "--engine" not in argv and "--concurrency" not in argv
     assert argv[argv.index("--batch") + 1] == "64" and len(notes) == 2
