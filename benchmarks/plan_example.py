@@ -17,11 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.io.loader import load_inputs  # noqa: E402
 from planner.pipeline import deployment_table, effective_settings  # noqa: E402
-from solvers.backends import solve  # noqa: E402
 from solvers.build import build_model  # noqa: E402
 from solvers.extract import extract  # noqa: E402
 from solvers.greedy import greedy_plan  # noqa: E402
 from solvers.sets import MONEY_SCALE, build_sets  # noqa: E402
+from solvers.solve import solve  # noqa: E402
 
 
 def one_run(scenario: str, drop_budgets: bool = False) -> dict[str, float | str]:

@@ -9,7 +9,7 @@ pollute another. A run is the pipeline of `planner plan` stage by stage (load, o
 verify, extract + binding-limit explanation; with `--export` also plan.json/plan.xlsx/report.html/csv).
 Times, memory and gap are medians over the runs; status and objective come from the median-time run.
 
-Solvers (through `solvers.backends.solve`, as `planner plan --solver ... --strategy ...`):
+Solvers (through `solvers.solve.solve`, as `planner plan --solver ... --strategy ...`):
 - `highs`: HiGHS by fix-and-optimize (`solver.strategy: fix_and_optimize`, `solvers.decompose`): LP bound,
   restricted MIPs, full MIP warm-started;
 - `highs-mip`: HiGHS on the monolithic MIP in one call (`solver.strategy: monolithic`);
@@ -53,7 +53,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-#: solver label -> settings overrides (`solvers.backends.solve` dispatches on them, as `planner plan` does)
+#: solver label -> settings overrides (`solvers.solve.solve` dispatches on them, as `planner plan` does)
 SOLVER_SETTINGS = {
     "highs": {"name": "highs", "strategy": "fix_and_optimize"},
     "highs-mip": {"name": "highs", "strategy": "monolithic"},
@@ -67,9 +67,10 @@ def one_run(scenario: str, label: str, overrides: dict[str, Any], export: bool, 
 
     from planner.io.loader import load_inputs
     from planner.pipeline import PlanOutcome, assemble_plan, deployment_table, effective_settings
-    from solvers.backends import solve, verify_solution
+    from solvers.backends import verify_solution
     from solvers.build import build_model
     from solvers.sets import build_sets
+    from solvers.solve import solve
 
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None
     started = datetime.now(UTC).isoformat(timespec="seconds")

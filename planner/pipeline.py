@@ -24,12 +24,13 @@ from planner.finance.assumptions import finance_assumptions
 from planner.finance.schedule import build_finance
 from planner.io.loader import PlanInputs, load_inputs
 from planner.schemas.scenario import SolverSettings
-from solvers.backends import SolveResult, solve, verify_solution
+from solvers.backends import SolveResult, verify_solution
 from solvers.build import build_model
 from solvers.explain import describe_binding, diagnose, explain_binding, limits_exceeded
 from solvers.extract import extract
 from solvers.model import PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
+from solvers.solve import solve
 
 Progress = Callable[[str], None]
 

@@ -14,8 +14,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pulp
@@ -23,28 +22,7 @@ import pulp
 from planner.errors import EXIT_BAD_INPUT, EXIT_NO_PLAN, PlannerError
 from planner.schemas.scenario import SolverSettings
 from solvers.model import PlanModel
-
-ProgressFn = Callable[[str], None]
-
-
-@dataclass
-class SolveResult:
-    """What a solve achieved, in model units (objective scaled like the model)."""
-
-    status: str  # optimal | feasible | infeasible | no_plan | unbounded
-    raw_status: str
-    objective: float | None
-    best_bound: float | None
-    mip_gap: float | None
-    solve_seconds: float
-    solver_name: str
-    solver_version: str
-    values: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def has_solution(self) -> bool:
-        return self.status in ("optimal", "feasible")
+from solvers.result import ProgressFn, SolveResult
 
 
 @contextlib.contextmanager
@@ -211,29 +189,6 @@ def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveRe
         gap = settings.mip_gap  # proven within the requested gap; CBC does not expose the achieved one
     version = getattr(pulp, "__version__", "?")
     return SolveResult(status_s, raw, objective, bound, gap, elapsed, name, f"pulp {version}", values)
-
-
-def solve(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
-    """Dispatch to the backend named in the settings, then release racks held beyond need (`solvers.polish`); a crash
-    inside a solver becomes a one-paragraph error (exit 4)."""
-    from solvers.polish import release_idle_racks
-
-    try:
-        if settings.name == "highs" and settings.strategy == "fix_and_optimize":
-            from solvers.decompose import solve_fix_and_optimize
-
-            return release_idle_racks(model, solve_fix_and_optimize(model, settings, progress))
-        if settings.name == "highs":
-            return release_idle_racks(model, solve_highs(model, settings, progress))
-        return release_idle_racks(model, solve_pulp(model, settings, settings.name))
-    except (PlannerError, KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - solver libraries raise many kinds; the user needs what to try
-        raise PlannerError(
-            f"the {settings.name} solver crashed ({type(exc).__name__}: {exc}). No plan was written. "
-            "Try again with --solver cbc (or highs), a different --seed, or a smaller scenario; report it if it repeats.",
-            EXIT_NO_PLAN,
-        ) from exc
 
 
 def verify_solution(model: PlanModel, values: dict[str, float], tol: float = 1e-5) -> list[str]:

@@ -38,8 +38,8 @@ import numpy as np
 from planner.errors import EXIT_BAD_INPUT, EXIT_NO_PLAN, PlannerError
 from planner.schemas.scenario import SolverSettings
 from solvers import backends
-from solvers.backends import ProgressFn, SolveResult
 from solvers.model import PlanModel
+from solvers.result import ProgressFn, SolveResult
 
 #: LP values at or below this count as zero when choosing the restricted MIPs' replica variables
 SUPPORT_TOL = 1e-6

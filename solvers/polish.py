@@ -16,8 +16,8 @@ import math
 from collections import defaultdict
 from dataclasses import replace
 
-from solvers.backends import SolveResult
 from solvers.model import PlanModel
+from solvers.result import SolveResult
 
 
 def release_idle_racks(model: PlanModel, result: SolveResult) -> SolveResult:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from planner.schemas.scenario import SolverSettings
-from solvers.backends import solve
 from solvers.build import build_model
 from solvers.sets import build_sets
+from solvers.solve import solve
 from tests.milp_cases import make_chip, make_inputs, make_options, make_site
 
 EXACT = SolverSettings(name="highs", time_limit_s=10, mip_gap=0.0, strategy="monolithic")

@@ -9,10 +9,10 @@ from planner.io.loader import PlanInputs
 from planner.pipeline import deployment_table
 from planner.schemas.scenario import Scenario, SolverSettings
 from planner.schemas.workloads import WorkloadRow
-from solvers.backends import solve
 from solvers.build import build_model
 from solvers.extract import extract
 from solvers.sets import build_sets
+from solvers.solve import solve
 from tests.milp_cases import make_site
 
 

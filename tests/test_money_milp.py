@@ -13,10 +13,11 @@ import pytest
 
 from planner.schemas.chips import LeaseTerms
 from planner.schemas.scenario import Policy, SolverSettings
-from solvers.backends import solve, verify_solution
+from solvers.backends import verify_solution
 from solvers.build import build_model
 from solvers.extract import extract
 from solvers.sets import HOURS_PER_QUARTER, MONEY_SCALE, build_sets
+from solvers.solve import solve
 from tests.milp_cases import make_chip, make_inputs, make_options
 
 EXACT = SolverSettings(name="highs", time_limit_s=30, mip_gap=0.0, threads=1, seed=0)

@@ -24,10 +24,10 @@ from planner.perf.predictor import Lane, Predictor, Question, build_predictor, c
 from planner.pipeline import _with_perf_source, deployment_table
 from planner.schemas.scenario import Scenario, SolverSettings
 from planner.schemas.workloads import WorkloadRow
-from solvers.backends import solve
 from solvers.build import build_model
 from solvers.extract import extract
 from solvers.sets import build_sets
+from solvers.solve import solve
 from tests.conftest import run_cli
 from tests.milp_cases import make_site
 

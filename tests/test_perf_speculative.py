@@ -3,7 +3,6 @@ stage derived from the step formulas, the crossover batch, draft memory, bad inp
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from planner.catalog import load_chip_catalog, load_model_catalog
 from planner.checks.cross import check_workloads
 from planner.io.workloads_csv import read_workloads
-from planner.perf.cli import add_perf_parser
 from planner.perf.layout import Layout
 from planner.perf.options import options_table
 from planner.perf.predictor import Lane, Question, build_predictor, point_lane, point_question
@@ -21,6 +19,7 @@ from planner.perf.serving import RequestShape, memory_batch
 from planner.perf.speculative import SpecStage, Speculation, expected_tokens, spec_step
 from planner.perf.stage import StageParams
 from planner.perf.step import decode_step
+from tests.test_perf_cli import run
 
 # A tiny stage: one chip, W = 1 GB of weights read every pass, F = 2 GFLOP per decoded token, KV 1 kB per token of
 # context, bandwidth 1 TB/s, compute 100 TFLOP/s; no attention FLOPs, collectives or engine costs.
@@ -141,13 +140,6 @@ BASE = ["perf", "--model", "llama-3.1-70b", "--chip", "h100_sxm", "--chips", "8"
         "--prompt-tokens", "1000", "--output-tokens", "500", "--ttft-ms", "2000", "--tpot-ms", "20", "--tp", "4"]
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    ap = argparse.ArgumentParser(prog="planner")
-    add_perf_parser(ap.add_subparsers())
-    args = ap.parse_args(argv)
-    code = args.func(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(("extra", "flag"), [

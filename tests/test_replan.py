@@ -10,9 +10,9 @@ import pytest
 from planner.pipeline import assemble_plan
 from planner.replan.run import replan_inputs
 from planner.schemas.scenario import SolverSettings
-from solvers.backends import solve
 from solvers.build import build_model
 from solvers.sets import build_sets
+from solvers.solve import solve
 from tests.milp_cases import make_chip, make_inputs, make_options, make_site
 
 EXACT = SolverSettings(name="highs", time_limit_s=30, mip_gap=0.0, threads=1, seed=0)

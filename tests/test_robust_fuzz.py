@@ -15,7 +15,8 @@ bytes (empty, truncated, binary junk, non-UTF-8, UTF-16, BOM, CRLF, tabs, anchor
 very long lines). Slow or memory-hungry cases (billion laughs, 10 MB files) run in a capped subprocess in
 `test_robust_limits.py`.
 
-Speed: the chip and model catalogs are parsed once per distinct content (`catalog_memo`), which is what
+Speed: the chip and model catalogs are parsed once per distinct content (the session-wide
+`catalog_parse_memo` of tests/conftest.py), which is what
 makes ~1,300 in-process runs fit in about a minute; mutated catalogs still go through the real parser.
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import hashlib
 import io
 import re
 import shutil
@@ -270,28 +270,6 @@ def raw_bytes(draw: st.DrawFn, original: str, yaml_file: bool) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def catalog_memo() -> Iterator[None]:
-    """Parse each distinct catalog text once: the catalogs are 100 KB of pure-Python YAML (~0.2 s a run)."""
-    import planner.catalog as catalog
-
-    real = catalog.load_yaml
-    memo: dict[tuple[str, str], Any] = {}
-
-    def cached(path: Path, label: str) -> Any:
-        try:
-            key = (hashlib.sha256(path.read_bytes()).hexdigest(), label)
-        except (OSError, ValueError):
-            return real(path, label)
-        if key not in memo:
-            memo[key] = real(path, label)
-        return copy.deepcopy(memo[key])
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(catalog, "load_yaml", cached)
-        yield
-
-
-@pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(INPUTS / "catalog", root / "catalog")
@@ -344,7 +322,7 @@ def fuzz(n: int) -> Callable[[Any], Any]:
 # ---------------------------------------------------------------- the fuzz tests
 
 
-def test_unmutated_example_is_valid(workspace: Path, catalog_memo: None) -> None:
+def test_unmutated_example_is_valid(workspace: Path) -> None:
     case = write_case(workspace, {})
     code, err = check_validate(case, "baseline")
     assert code == 0, err
@@ -352,37 +330,37 @@ def test_unmutated_example_is_valid(workspace: Path, catalog_memo: None) -> None
 
 @fuzz(300)
 @given(data=yaml_file(SCENARIO))
-def test_fuzz_scenario_structured(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_scenario_structured(data: bytes, workspace: Path) -> None:
     run_case(workspace, {"scenario.yaml": data}, "scenario_structured")
 
 
 @fuzz(120)
 @given(data=raw_bytes(SCENARIO_TEXT, yaml_file=True))
-def test_fuzz_scenario_raw(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_scenario_raw(data: bytes, workspace: Path) -> None:
     run_case(workspace, {"scenario.yaml": data}, "scenario_raw")
 
 
 @fuzz(250)
 @given(data=yaml_file(SITES))
-def test_fuzz_sites_structured(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_sites_structured(data: bytes, workspace: Path) -> None:
     run_case(workspace, {"sites.yaml": data}, "sites_structured")
 
 
 @fuzz(80)
 @given(data=raw_bytes(SITES_TEXT, yaml_file=True))
-def test_fuzz_sites_raw(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_sites_raw(data: bytes, workspace: Path) -> None:
     run_case(workspace, {"sites.yaml": data}, "sites_raw")
 
 
 @fuzz(300)
 @given(data=csv_file())
-def test_fuzz_workloads_structured(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_workloads_structured(data: bytes, workspace: Path) -> None:
     run_case(workspace, {"workloads.csv": data}, "workloads_structured")
 
 
 @fuzz(100)
 @given(data=raw_bytes(CSV_TEXT, yaml_file=False))
-def test_fuzz_workloads_raw(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_workloads_raw(data: bytes, workspace: Path) -> None:
     run_case(workspace, {"workloads.csv": data}, "workloads_raw")
 
 
@@ -394,19 +372,19 @@ def _with_own_catalog(name: str, data: bytes) -> dict[str, bytes]:
 
 @fuzz(40)
 @given(data=yaml_file(MODELS))
-def test_fuzz_models_catalog(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_models_catalog(data: bytes, workspace: Path) -> None:
     run_case(workspace, _with_own_catalog("models.yaml", data), "models_structured")
 
 
 @fuzz(25)
 @given(data=yaml_file(CHIPS))
-def test_fuzz_chips_catalog(data: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_chips_catalog(data: bytes, workspace: Path) -> None:
     run_case(workspace, _with_own_catalog("chips.yaml", data), "chips_structured")
 
 
 @fuzz(60)
 @given(scenario=yaml_file(SCENARIO), sites=yaml_file(SITES), workloads=csv_file())
-def test_fuzz_several_files(scenario: bytes, sites: bytes, workloads: bytes, workspace: Path, catalog_memo: None) -> None:
+def test_fuzz_several_files(scenario: bytes, sites: bytes, workloads: bytes, workspace: Path) -> None:
     run_case(workspace, {"scenario.yaml": scenario, "sites.yaml": sites, "workloads.csv": workloads}, "several")
 
 

@@ -16,9 +16,9 @@ import planner.pipeline as pipeline
 from planner.errors import EXIT_INFEASIBLE, EXIT_OK
 from planner.results.summary import diagnosis_sentences
 from planner.schemas.scenario import SolverSettings
-from solvers.backends import solve
 from solvers.build import build_model
 from solvers.sets import build_sets
+from solvers.solve import solve
 from tests.milp_cases import make_chip, make_inputs, make_options, make_site
 
 Q = ["2027Q1", "2027Q2"]

@@ -23,7 +23,7 @@ Layout effects (per chip of a stage of TP chips; D = attention DP degree, A = TP
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -174,13 +174,9 @@ def stage_params(model: ModelSpec, chip: ChipSpec, precision: str, kv_precision:
         chips_per_server=float(chip.server.chips_per_server),
         server_overhead_w=chip.server.overhead_power_w,
         flops_expert_token=mc.expert_flops_per_token / n,
-        gemm_half_tokens=costs.gemm_half_tokens,
-        moe_half_tokens=costs.moe_half_tokens,
-        layer_overhead=costs.layer_us * 1e-6,
-        seq_overhead=costs.seq_us * 1e-6,
-        elementwise_bytes_token=costs.elementwise_passes * layers * model.d_model * ACTIVATION_BYTES,
-        moe_token_overhead=costs.moe_token_us * 1e-6 * moe_layers,
-        kv_read_efficiency=costs.kv_read_efficiency,
+        **cost_fields(costs.layer_us, costs.seq_us, costs.elementwise_passes, costs.gemm_half_tokens,
+                      costs.moe_half_tokens, costs.moe_token_us, costs.kv_read_efficiency, layers, model.d_model,
+                      moe_layers),
         attn_compute_ratio=attn_ratio,
         dp=float(dp),
     )
@@ -191,31 +187,36 @@ def stack(params: list[StageParams]) -> StageParams:
     return StageParams(**{f.name: np.array([getattr(p, f.name) for p in params], dtype=float) for f in fields(StageParams)})
 
 
+def cost_fields(layer_us: Num, seq_us: Num, elementwise_passes: Num, gemm_half_tokens: Num, moe_half_tokens: Num,
+                moe_token_us: Num, kv_read_efficiency: Num, layers: Num, d_model: float, moe_layers: float
+                ) -> dict[str, Num]:
+    """The StageParams fields of a stock engine's costs (`planner.perf.engine_costs`), in seconds and bytes, for a
+    stage of `layers` layers (`moe_layers` of them MoE) of a model of width `d_model`; values may be arrays."""
+    return {
+        "layer_overhead": np.asarray(layer_us, dtype=float) * 1e-6,
+        "seq_overhead": np.asarray(seq_us, dtype=float) * 1e-6,
+        "elementwise_bytes_token": np.asarray(elementwise_passes, dtype=float) * layers * d_model * ACTIVATION_BYTES,
+        "gemm_half_tokens": np.asarray(gemm_half_tokens, dtype=float),
+        "moe_half_tokens": np.asarray(moe_half_tokens, dtype=float),
+        "moe_token_overhead": np.asarray(moe_token_us, dtype=float) * 1e-6 * moe_layers,
+        "kv_read_efficiency": np.asarray(kv_read_efficiency, dtype=float),
+    }
+
+
 def with_efficiency(p: StageParams, eta_bandwidth: Num, eta_compute: Num) -> StageParams:
     """The same stage with achievable rates replaced by eta x peak (used to sweep factors when fitting)."""
-    d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
-    d["bandwidth"] = np.asarray(eta_bandwidth) * p.peak_bandwidth
-    d["compute"] = np.asarray(eta_compute) * p.peak_compute
-    return StageParams(**d)
+    return replace(p, bandwidth=np.asarray(eta_bandwidth) * p.peak_bandwidth,
+                   compute=np.asarray(eta_compute) * p.peak_compute)
 
 
 def with_costs(p: StageParams, layer_us: Num, seq_us: Num, elementwise_passes: Num, gemm_half_tokens: Num,
                moe_half_tokens: Num, moe_token_us: Num, kv_read_efficiency: Num, d_model: float,
                moe_layers: float) -> StageParams:
     """The same stage with the engine costs replaced by (arrays of) values (used to sweep them when fitting)."""
-    d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
-    d["layer_overhead"] = np.asarray(layer_us, dtype=float) * 1e-6
-    d["seq_overhead"] = np.asarray(seq_us, dtype=float) * 1e-6
-    d["elementwise_bytes_token"] = np.asarray(elementwise_passes, dtype=float) * p.layers * d_model * ACTIVATION_BYTES
-    d["gemm_half_tokens"] = np.asarray(gemm_half_tokens, dtype=float)
-    d["moe_half_tokens"] = np.asarray(moe_half_tokens, dtype=float)
-    d["moe_token_overhead"] = np.asarray(moe_token_us, dtype=float) * 1e-6 * moe_layers
-    d["kv_read_efficiency"] = np.asarray(kv_read_efficiency, dtype=float)
-    return StageParams(**d)
+    return replace(p, **cost_fields(layer_us, seq_us, elementwise_passes, gemm_half_tokens, moe_half_tokens,
+                                    moe_token_us, kv_read_efficiency, p.layers, d_model, moe_layers))
 
 
 def with_layer_latency(p: StageParams, layer_latency_s: Num) -> StageParams:
     """The same stage with the per-layer latency replaced (used to sweep it when fitting)."""
-    d = {f.name: getattr(p, f.name) for f in fields(StageParams)}
-    d["layer_latency"] = np.asarray(layer_latency_s, dtype=float)
-    return StageParams(**d)
+    return replace(p, layer_latency=np.asarray(layer_latency_s, dtype=float))

@@ -18,12 +18,13 @@ from planner.replan.changes import change_table
 from planner.replan.rollforward import OrderKey, Rolled, roll_forward
 from planner.schemas.common import _QUARTER_RE
 from planner.schemas.scenario import SolverSettings
-from solvers.backends import SolveResult, solve, verify_solution
+from solvers.backends import SolveResult, verify_solution
 from solvers.build import build_model
 from solvers.explain import diagnose
 from solvers.model import PlanModel
 from solvers.replan_orders import OrderIndex, add_max_change, add_order_change
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets
+from solvers.solve import solve
 
 Progress = Callable[[str], None]
 

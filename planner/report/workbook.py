@@ -103,11 +103,3 @@ def write_workbook(plan: dict[str, Any], path: str | Path) -> Path:
     with atomic_write(path, "wb") as fh:
         fh.write(buffer.getvalue())
     return Path(path)
-
-
-def write_all_reports(plan: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Every report of a plan (workbook, HTML, CSVs); lives in `planner.report.outputs`, kept here for callers."""
-    # Late import: planner.report.outputs imports this module.
-    from planner.report import outputs
-
-    return outputs.write_all_reports(plan, out_dir)
