@@ -7,9 +7,13 @@ the seven costs, so every refit below is an argmin over cached arrays.
   d_i(c)   = r_i(c) - mean of r(c) over the row's correction group (engine / architecture x chip family): the fit
            sees the shape of the error only; the level is the speed factor's job (`planner.perf.correction`), so
            costs are not inflated to cancel a level error
-  engine   c_e = argmin_c sum_{i in e} d_i(c)^2             (all families of the engine)
-  pooled   c_0 = argmin_c sum_i d_i(c)^2                    (all engines: used for an engine with no rows)
-  group    c_ef = argmin_c sum_{i in (e, f)} d_i(c)^2 + SHRINKAGE x |idx(c) - idx(c_e)|^2   (>= MIN_GROUP_ROWS rows;
+  loss_i(c) = d_i(c)^2 + LEVEL_PENALTY x max(0, mean r(c))^2: costs are slowdowns, and costs that make the model
+           slower than the group's measurements on average are a slowdown no measurement shows (a speed factor above
+           1 cancelling them transfers badly to cases of other shapes), so that excess is penalised; costs may leave
+           the model optimistic, the factor takes that level
+  engine   c_e = argmin_c sum_{i in e} loss_i(c)            (all families of the engine)
+  pooled   c_0 = argmin_c sum_i loss_i(c)                   (all engines: used for an engine with no rows)
+  group    c_ef = argmin_c sum_{i in (e, f)} loss_i(c) + SHRINKAGE x |idx(c) - idx(c_e)|^2   (>= MIN_GROUP_ROWS rows;
            |idx| the distance in grid steps: shrinkage towards the engine's costs)
   fp4      the FP4 compute ratio is chosen on FP4_RATIO_GRID by the total loss of the fitted costs.
 The speed factor of `planner.perf.correction` is then fitted by the predictor on the residuals of this model.
@@ -59,6 +63,8 @@ FP4_RATIO_GRID = (0.6, 0.8, 1.0)
 MIN_GROUP_ROWS = 5
 SHRINKAGE = 0.5
 NO_FIT_PENALTY = 9.0
+#: Weight of the penalty on a group whose fitted costs make the model slower than its measurements on average.
+LEVEL_PENALTY = 1.0
 NAMES = tuple(GRID)
 _IDX = np.array(list(itertools.product(*[range(len(v)) for v in GRID.values()])), dtype=float)  # (combos, 5)
 _VALUES = np.array(list(itertools.product(*GRID.values())), dtype=float)
@@ -140,8 +146,8 @@ class Fit:
 
 
 def _loss_rows(rows: Rows, mask: np.ndarray, ratio: float) -> np.ndarray:
-    """(rows, combos) squared residuals the fit minimises: d_i(c)^2, r minus its correction group's mean (module
-    docstring; rows whose layout does not fit cost NO_FIT_PENALTY)."""
+    """(rows, combos) losses the fit minimises: loss_i(c), d_i(c)^2 (r minus its correction group's mean) plus the
+    level penalty (module docstring; rows whose layout does not fit cost NO_FIT_PENALTY)."""
     r = rows.res[ratio]
     out = rows.sq[ratio].copy()
     keys = np.array([f"{k}|{f}" for k, f in zip(rows.corr_key, rows.family, strict=True)])
@@ -151,7 +157,8 @@ def _loss_rows(rows: Rows, mask: np.ndarray, ratio: float) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             mean = np.nanmean(np.where(np.isnan(sub), np.nan, sub), axis=0)
         d = sub - mean
-        out[m] = np.where(np.isnan(d), NO_FIT_PENALTY, d * d)
+        over = np.maximum(mean, 0.0)
+        out[m] = np.where(np.isnan(d), NO_FIT_PENALTY, d * d + LEVEL_PENALTY * over * over)
     return out
 
 
