@@ -5,7 +5,7 @@
    model, with the reason. Factors are refitted here from `planner/perf/data/calibration.csv`.
 2. Sensitivity of the fit to the assumed mean OpenOrca prompt length (not stated in the source notes).
 3. Stock-engine measurements (`planner/perf/data/measured.csv`): raw, in-sample and leave-one-source-out (engine
-   costs, FP4 ratio and factors refitted without the row's source), by source, kind, engine and family.
+   costs, FP4 ratio and factors refitted without the row's publisher), by publisher, kind, engine and family.
 4. TPOT at the measured concurrency (the shape of the error, not only its level), bundled rows with a TPOT.
 5. The held-out published set (`benchmarks/perf_holdout.py`, never bundled), through `planner perf` as a user asks.
 6. Chip rankings the options table must keep: H200 vs H100 per chip on the example's 405B workload, MI325X vs
@@ -102,7 +102,7 @@ def measured_accuracy() -> None:
         print(f"  {label[:40]:<40}" + "".join(f"{c:>24}" for c in cells) + f" {len(sel):4d}")
 
     line("overall", ok)
-    for key in ("source", "kind", "engine", "family", "loso_source"):
+    for key in ("publisher", "kind", "engine", "family", "loso_source"):
         for v in sorted({str(r[key]) for r in ok}):
             label = v.split("/blob/")[0].replace("https://", "") + (" @" + v.split("/blob/")[1][:8] if "/blob/" in v else "")
             line(f"{key}={label}", [r for r in ok if str(r[key]) == v])

@@ -78,3 +78,20 @@ def test_bundled_table_rows_each_cite_a_source() -> None:
     pts = load_table(BUNDLED_MEASURED)
     assert pts and all(p.source.startswith("http") for p in pts)
     assert all(p.tokens_per_s_per_chip > 0 and math.isfinite(p.tokens_per_s_per_chip) for p in pts)
+
+
+def test_a_publisher_counts_once_whatever_files_or_commits_it_cites() -> None:
+    from planner.perf.measured import load_table, publisher_of
+
+    a = publisher_of("https://github.com/simon-mo/vLLM-Benchmark/blob/d538cdc9/saved-results/v0.8.4/a.json")
+    b = publisher_of("https://github.com/simon-mo/vLLM-Benchmark/blob/8eaead1d/saved-results/v0.8.2/b.json")
+    assert a == b == "github.com/simon-mo/vLLM-Benchmark"
+    assert publisher_of("https://github.com/ROCm/vllm/blob/x/README.md") != publisher_of(
+        "https://github.com/ROCm/rocm-blogs/blob/y/README.md")
+    assert publisher_of("https://inferencex.semianalysis.com/blog/best-gpu-for-dsr1-inference") == \
+        publisher_of("https://www.inferencex.semianalysis.com/blog/best-gpu-for-llama70b-inference")
+    assert publisher_of("/home/me/bench.json") == "/home/me/bench.json"
+    pts = load_table()
+    assert all(p.publisher == publisher_of(p.source) for p in pts)
+    # the bundled table has far fewer publishers than cited files (one results repository cites a JSON per run)
+    assert len({p.publisher for p in pts}) < len({p.source for p in pts})

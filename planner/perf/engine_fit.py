@@ -203,7 +203,7 @@ def residuals(rows: Rows, fit: Fit) -> np.ndarray:
 
 def loso(rows: Rows) -> tuple[np.ndarray, np.ndarray]:
     """(cost-only, cost + factor) leave-one-source-out log residuals per row."""
-    src = np.array([p.source for p in rows.points])
+    src = np.array([p.publisher for p in rows.points])
     only = np.full(len(src), np.nan)
     full = np.full(len(src), np.nan)
     for s in sorted(set(src)):
@@ -243,7 +243,7 @@ def fit_table(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], 
         "summary": {"raw_model_in_sample": _stats(raw0), "costs_in_sample": _stats(r_in),
                     "costs_loso": _stats(only), "costs_and_factor_loso": _stats(full)},
         "loso_residuals": [
-            {"id": p.row_id, "source": p.source, "engine": rows.corr_key[i], "family": rows.family[i],
+            {"id": p.row_id, "source": p.source, "publisher": p.publisher, "engine": rows.corr_key[i], "family": rows.family[i],
              "ln_measured_over_predicted": None if not math.isfinite(full[i]) else round(float(full[i]), 5)}
             for i, p in enumerate(rows.points)],
     }

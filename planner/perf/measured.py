@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,6 +70,12 @@ class MeasuredPoint:
     ttft_target_ms: float | None = None     # its TTFT limit, if it had one
     target_percentile: float | None = None  # percentile of those limits (e.g. 99; None = not stated)
     dp: int = 1                     # attention data-parallel degree (SGLang --enable-dp-attention, TensorRT-LLM DEP)
+    publisher: str = ""             # who published it (`publisher_of`; default: the source): the unit that counts once
+                                    # in the speed factor and that leave-one-source-out leaves out
+
+    def __post_init__(self) -> None:
+        if not self.publisher:
+            object.__setattr__(self, "publisher", self.source)
 
     @property
     def chips(self) -> int:
@@ -137,6 +144,7 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
             prompt_tokens=float(r["isl"]), output_tokens=float(r["osl"]), concurrency=conc,
             tokens_per_s_per_chip=per_chip, ttft_ms=_f(r.get("ttft_mean_ms")), tpot_ms=_f(r.get("tpot_mean_ms")),
             source=str(r.get("source_url") or r.get("source") or path.name),
+            publisher=publisher_of(str(r.get("source_url") or r.get("source") or path.name)),
             ttft_p99_ms=_f(r.get("ttft_p99_ms")), tpot_p99_ms=_f(r.get("tpot_p99_ms")),
             tpot_target_ms=tpot_target,
             ttft_target_ms=_f(r.get("ttft_target_ms")) if kind == "tpot_target" else None,
@@ -252,4 +260,17 @@ def group_by_key(points: Iterable[MeasuredPoint]) -> dict[tuple[object, ...], li
 
 
 def with_source(p: MeasuredPoint, source: str) -> MeasuredPoint:
-    return replace(p, source=source)
+    return replace(p, source=source, publisher=source)
+
+
+def publisher_of(source: str) -> str:
+    """The publisher a cited source belongs to: `github.com/owner/repo` for a GitHub URL (every file and commit of one
+    repository is one publisher: a results repository citing one JSON per run is one lab, not sixteen), else the
+    site's host name; anything that is not a URL is its own publisher."""
+    m = re.match(r"https?://(?:www\.)?([^/]+)(?:/([^/]+)/([^/#?]+))?", source.strip())
+    if not m:
+        return source
+    host = m.group(1).lower()
+    if host == "github.com" and m.group(2) and m.group(3):
+        return f"github.com/{m.group(2)}/{m.group(3)}"
+    return host

@@ -41,7 +41,7 @@ def evaluate_points(points: Sequence[MeasuredPoint], models: Mapping[str, ModelS
     """Per point: raw, corrected in-sample, LOSO measured-first and LOSO corrected-model errors (percent, signed)."""
     raw = Predictor(cal, use_measured=False, use_correction=False)
     rows = build_rows(points, models, chips, cal)
-    src = np.array([q.source for q in rows.points])
+    src = np.array([q.publisher for q in rows.points])
     full_costs = fit_costs(rows).table("in-sample", {})
     full = replace(fit_predictor(cal, points, (), 0.5, models, chips, full_costs), use_measured=False)
     held: dict[str, Predictor] = {}
@@ -51,17 +51,17 @@ def evaluate_points(points: Sequence[MeasuredPoint], models: Mapping[str, ModelS
         if not math.isfinite(y):
             out.append({"id": p.row_id, "modelled": False})
             continue
-        if p.source not in held:
-            costs = fit_costs(rows, src != p.source).table(f"without {p.source}", {})
-            held[p.source] = fit_predictor(cal, [q for q in points if q.source != p.source], (), 0.5, models, chips,
-                                           costs)
-        pred = _predict(held[p.source], p, models, chips)
+        if p.publisher not in held:
+            costs = fit_costs(rows, src != p.publisher).table(f"without {p.publisher}", {})
+            held[p.publisher] = fit_predictor(cal, [q for q in points if q.publisher != p.publisher], (), 0.5, models,
+                                              chips, costs)
+        pred = _predict(held[p.publisher], p, models, chips)
         loso = per_chip(pred, p)
-        loso_model = per_chip(_predict(replace(held[p.source], use_measured=False), p, models, chips), p)
+        loso_model = per_chip(_predict(replace(held[p.publisher], use_measured=False), p, models, chips), p)
         m = p.tokens_per_s_per_chip
         out.append({
             "id": p.row_id, "modelled": True, "kind": p.kind, "family": cal.families.get(p.chip_id, p.chip_id),
-            "engine": p.engine, "chip": p.chip_id, "model": p.model_id, "source": p.source, "measured": m, "raw": y,
+            "engine": p.engine, "chip": p.chip_id, "model": p.model_id, "source": p.source, "publisher": p.publisher, "measured": m, "raw": y,
             "raw_err": 100 * (y - m) / m,
             "in_err": 100 * (per_chip(_predict(full, p, models, chips), p) - m) / m,
             "loso_err": 100 * (loso - m) / m,

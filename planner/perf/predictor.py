@@ -335,11 +335,11 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
            for p, y in zip(bundled, preds, strict=True)]
     keys = [correction_key(p.engine, models.get(p.model_id)) for p in bundled]
     triples = [(k, f, r) for k, f, r in zip(keys, fam, res, strict=True)]
-    correction = fit_correction(triples, [p.source for p in bundled])
+    correction = fit_correction(triples, [p.publisher for p in bundled])
     loso: list[tuple[str, str, float]] = []
     loso_factor: list[float] = []
     for i, p in enumerate(bundled):
-        keep = [(t, q.source) for t, q in zip(triples, bundled, strict=True) if q.source != p.source]
+        keep = [(t, q.publisher) for t, q in zip(triples, bundled, strict=True) if q.publisher != p.publisher]
         held = fit_correction([t for t, _ in keep], [s for _, s in keep])
         f = held.factor(keys[i], fam[i])
         loso_factor.append(f)
