@@ -85,9 +85,11 @@ def test_a_publisher_counts_once_whatever_files_or_commits_it_cites() -> None:
 
     a = publisher_of("https://github.com/simon-mo/vLLM-Benchmark/blob/d538cdc9/saved-results/v0.8.4/a.json")
     b = publisher_of("https://github.com/simon-mo/vLLM-Benchmark/blob/8eaead1d/saved-results/v0.8.2/b.json")
-    assert a == b == "github.com/simon-mo/vLLM-Benchmark"
-    assert publisher_of("https://github.com/ROCm/vllm/blob/x/README.md") != publisher_of(
-        "https://github.com/ROCm/rocm-blogs/blob/y/README.md")
+    assert a == b == "github.com/simon-mo"
+    assert publisher_of("https://github.com/ROCm/vllm/blob/x/README.md") == publisher_of(
+        "https://github.com/ROCm/rocm-blogs/blob/y/README.md") != publisher_of("https://github.com/vllm-project/vllm")
+    assert publisher_of("https://github.com/SemiAnalysisAI/InferenceX/issues/870") == \
+        publisher_of("https://inferencex.semianalysis.com/blog/best-gpu-for-dsr1-inference")
     assert publisher_of("https://inferencex.semianalysis.com/blog/best-gpu-for-dsr1-inference") == \
         publisher_of("https://www.inferencex.semianalysis.com/blog/best-gpu-for-llama70b-inference")
     assert publisher_of("/home/me/bench.json") == "/home/me/bench.json"

@@ -263,14 +263,18 @@ def with_source(p: MeasuredPoint, source: str) -> MeasuredPoint:
     return replace(p, source=source, publisher=source)
 
 
+#: Sites and GitHub owners that are one publisher (SemiAnalysis publishes InferenceX on its site and on GitHub).
+PUBLISHER_ALIASES = {"github.com/semianalysisai": "inferencex.semianalysis.com"}
+
+
 def publisher_of(source: str) -> str:
-    """The publisher a cited source belongs to: `github.com/owner/repo` for a GitHub URL (every file and commit of one
-    repository is one publisher: a results repository citing one JSON per run is one lab, not sixteen), else the
-    site's host name; anything that is not a URL is its own publisher."""
-    m = re.match(r"https?://(?:www\.)?([^/]+)(?:/([^/]+)/([^/#?]+))?", source.strip())
+    """The publisher a cited source belongs to: `github.com/<owner>` for a GitHub URL (every repository, file and
+    commit of one organisation is one publisher: a results repository citing one JSON per run is one lab, not
+    sixteen, and AMD's ROCm blog and ROCm vLLM README print the same runs), else the site's host name, both through
+    PUBLISHER_ALIASES; anything that is not a URL is its own publisher."""
+    m = re.match(r"https?://(?:www\.)?([^/]+)(?:/([^/#?]+))?", source.strip())
     if not m:
         return source
     host = m.group(1).lower()
-    if host == "github.com" and m.group(2) and m.group(3):
-        return f"github.com/{m.group(2)}/{m.group(3)}"
-    return host
+    key = f"github.com/{m.group(2).lower()}" if host == "github.com" and m.group(2) else host
+    return PUBLISHER_ALIASES.get(key, key)
