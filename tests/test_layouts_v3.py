@@ -192,3 +192,33 @@ def test_example_405b_deeper_pipeline_than_before(example_405b: list) -> None:
     # same silicon and peak; MI325X has more memory (256 vs 192 GB), bandwidth (6.0 vs 5.3 TB/s) and power
     # (1000 vs 750 W: it holds its clock, tests/test_perf_power_clock.py): strictly ahead
     assert best["mi325x"] > best["mi300x"] * 1.01
+
+
+def test_sram_chip_whose_fabric_spans_servers_splits_a_layer_beyond_one_server() -> None:
+    """gpt-oss-120b on 576 Groq LPUs: with TP capped at one 8-chip server, the pipeline can be at most as deep as
+    the model's layers, so at most 8 x n_layers chips hold weights: 8 x 36 x 0.23 GB = 66 GB, less than the FP8
+    weights (~1 byte per parameter, ~117 GB). Groq's RealScale C2C spans servers, so TP goes beyond one server and
+    the whole system serves one replica."""
+    from planner.perf.evaluate import best_evaluation
+    from planner.perf.serving import RequestShape, Targets
+
+    m, c = MODELS["gpt-oss-120b"], CHIPS["groq_lpu_v1"]
+    assert c.memory_kind == "sram" and c.scaleup.spans_servers and c.scaleup.domain_size_chips >= 576
+    per_server = c.server.chips_per_server
+    assert per_server * m.n_layers * c.memory_gb * 1e9 < m.params_total_b * 1e9  # no layout within one server fits
+    assert max(tp_candidates(m, c)) > per_server
+    ev = best_evaluation(m, c, 576, "fp8", "fp8", RequestShape(1000, 500), Targets(), CAL)
+    assert ev is not None and ev.fits
+    assert ev.layout.tp > per_server and ev.layout.tp * ev.layout.pp == 576 and ev.layout.pp <= m.n_layers
+    assert ev.layout.dp == 1  # a layout-free search never buys on (uncalibrated) attention DP
+
+
+def test_layout_free_search_keeps_tp_attention_on_moe() -> None:
+    """The search that also tries the whole system as one pipeline must not add attention-DP layouts: DeepSeek-R1
+    on 8 x H200 (where DP layouts would be candidates, the model being MoE and TP > 1)."""
+    from planner.perf.evaluate import best_evaluation
+    from planner.perf.serving import RequestShape, Targets
+
+    ev = best_evaluation(MODELS["deepseek-r1"], CHIPS["h200_sxm"], 8, "fp8", "fp8", RequestShape(1000, 500),
+                         Targets(), CAL)
+    assert ev is not None and ev.layout.dp == 1

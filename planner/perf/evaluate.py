@@ -13,7 +13,7 @@ from typing import Any
 from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
 from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine
-from planner.perf.layout import Layout, dp_candidates, ep_candidates, layout_problem, tp_candidates
+from planner.perf.layout import Layout, ep_candidates, layout_problem, tp_candidates
 from planner.perf.memory import kv_bytes_per_token_per_chip, memory_fit, weight_bytes_per_chip
 from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w, usd_per_million_tokens
 from planner.perf.precision import compute_precision
@@ -175,10 +175,11 @@ def best_evaluation(model: ModelSpec, chip: ChipSpec, chips: int, precision: str
     layouts += [lay for lay in pr.measured_layouts(model.model_id, chip.chip_id, precision, engine, shape.prompt_tokens,
                                                    shape.output_tokens)
                 if lay.parallel_key not in have and layout_problem(model, chip, lay) is None]
-    # Also the layouts that use the whole system as one pipeline (e.g. 576 Groq chips = TP8 x PP72).
-    layouts += [Layout(tp=tp, pp=chips // tp, ep=ep, dp=dp) for tp in tp_candidates(model, chip)
+    # Also the layouts that use the whole system as one pipeline (e.g. 576 Groq chips = TP8 x PP72), with TP
+    # attention: attention DP is modelled, not calibrated, so a search never buys on it (`--dp` evaluates it).
+    layouts += [Layout(tp=tp, pp=chips // tp, ep=ep) for tp in tp_candidates(model, chip)
                 if chips % tp == 0 and 1 < chips // tp <= model.n_layers
-                for ep in ep_candidates(model, tp) for dp in dp_candidates(model, tp)]
+                for ep in ep_candidates(model, tp)]
     for layout in dict.fromkeys(layouts):
         if chips % layout.chips:
             continue

@@ -27,8 +27,10 @@ Rules used to enumerate layouts (GPUs and other HBM/GDDR chips):
 The options table keeps, per chip and precision, only the layouts no other one beats in both tokens/s per chip and
 TPOT (`planner.perf.options.prune_dominated`), so a wider search costs lanes, not rows.
 SRAM-only chips (Groq LPU, Cerebras WSE): weights are spread over as many chips as memory demands and the
-layers pipelined across them: TP in powers of two up to the chips of one server, PP = the chips needed / TP
-(any integer), plus 1.5x and 2x that for a larger batch.
+layers pipelined across them: TP in powers of two up to the chips of one server (up to the scale-up domain, at
+most MAX_TP_CAP, when the chip's fabric spans servers, as Groq's RealScale C2C does: a model with fewer layers than
+the chips its weights need is split across more chips per layer), PP = the chips needed / TP (any integer), plus
+1.5x and 2x that for a larger batch.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def tp_limit(model: ModelSpec, chip: ChipSpec) -> int:
     """Largest TP allowed: the TP domain, the query heads, and TP_CAP (see module docstring)."""
     domain = tp_domain(chip)
     cap = 8 if domain <= 8 else min(domain, MAX_TP_CAP)
-    if chip.memory_kind == "sram":
+    if chip.memory_kind == "sram" and not chip.scaleup.spans_servers:
         cap = max(1, min(cap, chip.server.chips_per_server))
     return max(1, min(domain, model.n_heads, cap))
 
