@@ -86,6 +86,8 @@ def measured_accuracy() -> None:
     from planner.perf.measured_eval import evaluate_points, summarise
 
     rows = evaluate_points(load_table(), load_model_catalog(), load_chip_catalog(), load_calibration())
+    tuned = [r for r in rows if r.get("engine") == "tuned"]
+    rows = [r for r in rows if r.get("engine") != "tuned"]
     ok = [r for r in rows if r["modelled"]]
     print()
     print(f"Stock-engine measurements: {len(rows)} rows, {len(ok)} modelled "
@@ -102,6 +104,8 @@ def measured_accuracy() -> None:
         print(f"  {label[:40]:<40}" + "".join(f"{c:>24}" for c in cells) + f" {len(sel):4d}")
 
     line("overall", ok)
+    if tuned:
+        line("(tuned submissions, not in overall)", [r for r in tuned if r["modelled"]])
     for key in ("publisher", "kind", "engine", "family", "loso_source"):
         for v in sorted({str(r[key]) for r in ok}):
             label = v.split("/blob/")[0].replace("https://", "") + (" @" + v.split("/blob/")[1][:8] if "/blob/" in v else "")

@@ -43,7 +43,7 @@ from planner.perf.calibration import Calibration
 from planner.perf.calibration_io import load_calibration
 from planner.perf.correction import fit_correction
 from planner.perf.engine_costs import BUNDLED_ENGINE_COSTS, EngineCosts, EngineCostTable
-from planner.perf.engines import reserve_engine
+from planner.perf.engines import TUNED, reserve_engine
 from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
 from planner.perf.question import correction_key, point_lane, point_question, run_question
 from planner.perf.stage import stage_params, with_costs
@@ -106,8 +106,10 @@ def _grid_residuals(p: MeasuredPoint, model: ModelSpec, chip: ChipSpec, cal: Cal
 
 def build_rows(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], chips: Mapping[str, ChipSpec],
                cal: Calibration) -> Rows:
-    """Predict every usable point over the grid (points whose model or chip is unknown are left out)."""
-    use = [p for p in points if p.model_id in models and p.chip_id in chips]
+    """Predict every usable point over the grid (points whose model or chip is unknown are left out, and so are
+    tuned submissions: the `tuned` regime is the calibrated model with no engine costs, and its points answer as
+    measurements only)."""
+    use = [p for p in points if p.model_id in models and p.chip_id in chips and p.engine != TUNED]
     fp4 = np.array([p.precision == "fp4" for p in use])
     res: dict[float, np.ndarray] = {}
     base = None

@@ -329,6 +329,8 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     leave-one-source-out ones)."""
     costs = costs if costs is not None else EngineCostTable()
     raw = Predictor(cal, use_measured=False, use_correction=False, costs=costs)
+    points = tuple(bundled)  # every bundled point answers where it covers a case
+    bundled = [p for p in points if p.engine != TUNED]  # tuned submissions (f = 1) do not set a stock engine's factor
     fam = [cal.families.get(p.chip_id, p.chip_id) for p in bundled]
     preds = [per_chip(predict_point(raw, p, models, chips), p) for p in bundled]
     res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan
@@ -381,7 +383,7 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     report["intervals_from"] = ("leave-one-source-out residuals of the engine costs and the factor refitted without "
                                 "the row's source (planner.perf.engine_fit)" if cost_loso else
                                 "leave-one-source-out residuals of the factor")
-    return Predictor(cal, correction, intervals, (*user, *bundled), quantile, report=report, costs=costs)
+    return Predictor(cal, correction, intervals, (*user, *points), quantile, report=report, costs=costs)
 
 
 def _cost_loso_residuals(costs: EngineCostTable, ids: set[str]) -> list[tuple[str, str, float]]:
