@@ -206,6 +206,9 @@ def test_engine_batch_cap_in_options_perf_and_evaluation(capsys: pytest.CaptureF
         uncapped = predict_point(raw, replace(point, engine="tuned"), MODELS, CHIPS)
         assert capped is not None and uncapped is not None
         assert capped.batch <= ENGINE_BATCH_CAP["vllm"] < uncapped.batch
+        # a run that recorded its own limit (vLLM V1's 1024 on an H200) is fitted under that limit, not the default
+        v1 = predict_point(raw, replace(point, max_batch=1024.0), MODELS, CHIPS)
+        assert v1 is not None and capped.batch <= ENGINE_BATCH_CAP["vllm"] < v1.batch <= 1024
 
 
 def test_engine_memory_reserve_in_perf(capsys: pytest.CaptureFixture[str]) -> None:

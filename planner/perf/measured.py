@@ -70,6 +70,7 @@ class MeasuredPoint:
     ttft_target_ms: float | None = None     # its TTFT limit, if it had one
     target_percentile: float | None = None  # percentile of those limits (e.g. 99; None = not stated)
     dp: int = 1                     # attention data-parallel degree (SGLang --enable-dp-attention, TensorRT-LLM DEP)
+    max_batch: float | None = None  # the run's limit on running sequences per replica (max_num_seqs ...), if known
     publisher: str = ""             # who published it (`publisher_of`; default: the source): the unit that counts once
                                     # in the speed factor and that leave-one-source-out leaves out
 
@@ -145,6 +146,7 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
             tokens_per_s_per_chip=per_chip, ttft_ms=_f(r.get("ttft_mean_ms")), tpot_ms=_f(r.get("tpot_mean_ms")),
             source=str(r.get("source_url") or r.get("source") or path.name),
             publisher=publisher_of(str(r.get("source_url") or r.get("source") or path.name)),
+            max_batch=_f(r.get("max_batch")),
             ttft_p99_ms=_f(r.get("ttft_p99_ms")), tpot_p99_ms=_f(r.get("tpot_p99_ms")),
             tpot_target_ms=tpot_target,
             ttft_target_ms=_f(r.get("ttft_target_ms")) if kind == "tpot_target" else None,

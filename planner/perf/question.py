@@ -37,6 +37,7 @@ class Question:
     concurrency: float | None = None
     batch: int | None = None
     spec: Speculation | None = None  # speculative decoding (planner.perf.speculative); never answered from measurements
+    engine_cap: float | None = None  # the engine's own running-sequence limit in a measured run (else its default)
 
     @property
     def shape(self) -> RequestShape:
@@ -61,7 +62,7 @@ def run_question(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarr
                  spec: SpecStage | None = None) -> OperatingPoint:
     """Operating point of a stage for a question: closed loop at the question's concurrency when it names one,
     else at the load its targets allow; `scale` is the speed factor f (`time_scale` of `planner.perf.serving`)."""
-    cap = batch_cap(q.engine, q.batch)
+    cap = batch_cap(q.engine, q.batch, q.engine_cap)
     overhead = cal.request_overhead_ms / 1e3
     if q.concurrency is not None:
         return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale, spec)
@@ -84,4 +85,5 @@ def point_lane(p: MeasuredPoint, chip: ChipSpec) -> Lane:
 
 def point_question(p: MeasuredPoint) -> Question:
     """The question a measured point answers (benchmarks use near-fixed lengths: CV 0.1)."""
-    return Question(p.prompt_tokens, p.output_tokens, 0.1, engine=p.engine, concurrency=p.concurrency)
+    return Question(p.prompt_tokens, p.output_tokens, 0.1, engine=p.engine, concurrency=p.concurrency,
+                    engine_cap=p.max_batch)
