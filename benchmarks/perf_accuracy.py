@@ -82,12 +82,13 @@ def measured_accuracy() -> None:
     plans used before measured-first), corrected in-sample, and leave-one-source-out (LOSO) measured-first - what
     plans use now for a publisher never seen - and LOSO with the corrected model alone."""
     from planner.perf.calibration_io import load_calibration
+    from planner.perf.engines import TUNED
     from planner.perf.measured import load_table
     from planner.perf.measured_eval import evaluate_points, summarise
 
     rows = evaluate_points(load_table(), load_model_catalog(), load_chip_catalog(), load_calibration())
-    tuned = [r for r in rows if r.get("engine") == "tuned"]
-    rows = [r for r in rows if r.get("engine") != "tuned"]
+    tuned = [r for r in rows if r.get("engine") == TUNED]
+    rows = [r for r in rows if r.get("engine") != TUNED]
     ok = [r for r in rows if r["modelled"]]
     print()
     print(f"Stock-engine measurements: {len(rows)} rows, {len(ok)} modelled "

@@ -43,8 +43,8 @@ from planner.perf.calibration import Calibration
 from planner.perf.calibration_io import load_calibration
 from planner.perf.correction import fit_correction
 from planner.perf.engine_costs import BUNDLED_ENGINE_COSTS, EngineCosts, EngineCostTable
-from planner.perf.engines import TUNED, reserve_engine
-from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
+from planner.perf.engines import reserve_engine
+from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table, stock_points
 from planner.perf.question import correction_key, point_lane, point_question, run_question
 from planner.perf.stage import stage_params, with_costs
 from planner.schemas.chips import ChipSpec
@@ -109,7 +109,7 @@ def build_rows(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec],
     """Predict every usable point over the grid (points whose model or chip is unknown are left out, and so are
     tuned submissions: the `tuned` regime is the calibrated model with no engine costs, and its points answer as
     measurements only)."""
-    use = [p for p in points if p.model_id in models and p.chip_id in chips and p.engine != TUNED]
+    use = [p for p in stock_points(points) if p.model_id in models and p.chip_id in chips]
     fp4 = np.array([p.precision == "fp4" for p in use])
     res: dict[float, np.ndarray] = {}
     base = None

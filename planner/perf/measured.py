@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from planner.perf.common import DATA_DIR
-from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine  # noqa: F401 (re-exported)
+from planner.perf.engines import DEFAULT_ENGINE, ENGINES, TUNED, normalise_engine  # noqa: F401 (re-exported)
 
 BUNDLED_MEASURED = DATA_DIR / "measured.csv"
 PLAIN_CSV_COLUMNS = ("model_id", "chip_id", "precision", "tp", "engine", "prompt_tokens", "output_tokens",
@@ -137,6 +137,7 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
         if kind == "tpot_target" and (tpot_target is None or tpot_target <= 0):
             raise ValueError(f"{path}: row {int(i) + 2} ({r['id']}): kind tpot_target needs tpot_target_ms > 0")
         conc = _f(r.get("concurrency")) if kind in ("concurrency", "tpot_target") else None
+        source = str(r.get("source_url") or r.get("source") or path.name)
         out.append(MeasuredPoint(
             row_id=str(r["id"]), model_id=str(r["model_key"]), chip_id=str(r["chip_id"]),
             precision=str(r["precision"]).lower().replace("fp16", "bf16") if str(r["precision"]).upper() == "FP16"
@@ -144,8 +145,7 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
             tp=_i(r["tp"]), pp=_i(r["pp"]), ep=_i(r.get("ep")), dp=_i(r.get("dp")), engine=normalise_engine(r.get("engine")),
             prompt_tokens=float(r["isl"]), output_tokens=float(r["osl"]), concurrency=conc,
             tokens_per_s_per_chip=per_chip, ttft_ms=_f(r.get("ttft_mean_ms")), tpot_ms=_f(r.get("tpot_mean_ms")),
-            source=str(r.get("source_url") or r.get("source") or path.name),
-            publisher=publisher_of(str(r.get("source_url") or r.get("source") or path.name)),
+            source=source, publisher=publisher_of(source),
             max_batch=_f(r.get("max_batch")),
             ttft_p99_ms=_f(r.get("ttft_p99_ms")), tpot_p99_ms=_f(r.get("tpot_p99_ms")),
             tpot_target_ms=tpot_target,
@@ -259,6 +259,12 @@ def group_by_key(points: Iterable[MeasuredPoint]) -> dict[tuple[object, ...], li
     for p in points:
         out.setdefault(p.key, []).append(p)
     return out
+
+
+def stock_points(points: Iterable[MeasuredPoint]) -> list[MeasuredPoint]:
+    """The points that fit a stock engine's costs and speed factor: all but tuned submissions (`engine: tuned` is the
+    calibrated model with no engine costs and f = 1; its points answer as measurements only)."""
+    return [p for p in points if p.engine != TUNED]
 
 
 def with_source(p: MeasuredPoint, source: str) -> MeasuredPoint:

@@ -51,7 +51,7 @@ from planner.perf.coverage import at_concurrency, covering_group, near_measureme
 from planner.perf.engine_costs import EngineCostTable, load_engine_costs
 from planner.perf.engines import TUNED, reserve_engine
 from planner.perf.layout import Layout
-from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
+from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table, stock_points
 from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
 from planner.perf.question import (  # callers import Lane, Question and the point helpers from here too
     Lane,
@@ -329,27 +329,24 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     leave-one-source-out ones)."""
     costs = costs if costs is not None else EngineCostTable()
     raw = Predictor(cal, use_measured=False, use_correction=False, costs=costs)
-    points = tuple(bundled)  # every bundled point answers where it covers a case
-    bundled = [p for p in points if p.engine != TUNED]  # tuned submissions (f = 1) do not set a stock engine's factor
-    fam = [cal.families.get(p.chip_id, p.chip_id) for p in bundled]
-    preds = [per_chip(predict_point(raw, p, models, chips), p) for p in bundled]
+    fitted = stock_points(bundled)  # every bundled point answers where it covers a case; tuned ones set no factor
+    fam = [cal.families.get(p.chip_id, p.chip_id) for p in fitted]
+    preds = [per_chip(predict_point(raw, p, models, chips), p) for p in fitted]
     res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan
-           for p, y in zip(bundled, preds, strict=True)]
-    keys = [correction_key(p.engine, models.get(p.model_id)) for p in bundled]
+           for p, y in zip(fitted, preds, strict=True)]
+    keys = [correction_key(p.engine, models.get(p.model_id)) for p in fitted]
     triples = [(k, f, r) for k, f, r in zip(keys, fam, res, strict=True)]
-    correction = fit_correction(triples, [p.publisher for p in bundled])
-    loso: list[tuple[str, str, float]] = []
-    loso_factor: list[float] = []
-    for i, p in enumerate(bundled):
-        keep = [(t, q.publisher) for t, q in zip(triples, bundled, strict=True) if q.publisher != p.publisher]
-        held = fit_correction([t for t, _ in keep], [s for _, s in keep])
-        f = held.factor(keys[i], fam[i])
-        loso_factor.append(f)
-        loso.append((keys[i], fam[i], res[i] - math.log(f)))
-    cost_loso = _cost_loso_residuals(costs, {p.row_id for p in bundled})
+    correction = fit_correction(triples, [p.publisher for p in fitted])
+    held: dict[str, Correction] = {}  # the correction refitted without each publisher (once per publisher)
+    for pub in {p.publisher for p in fitted}:
+        keep = [(t, q.publisher) for t, q in zip(triples, fitted, strict=True) if q.publisher != pub]
+        held[pub] = fit_correction([t for t, _ in keep], [s for _, s in keep])
+    loso_factor = [held[p.publisher].factor(keys[i], fam[i]) for i, p in enumerate(fitted)]
+    loso = [(keys[i], fam[i], res[i] - math.log(f)) for i, f in enumerate(loso_factor)]
+    cost_loso = _cost_loso_residuals(costs, {p.row_id for p in fitted})
     intervals = fit_intervals(cost_loso if cost_loso else loso)
     rows: list[dict[str, Any]] = []
-    for i, p in enumerate(bundled):
+    for i, p in enumerate(fitted):
         rows.append(_report_row(p, fam[i], preds[i], correction.factor(keys[i], fam[i]), loso_factor[i], "bundled"))
     user_res: dict[tuple[str, str], list[float]] = {}
     user_pred: list[float] = []
@@ -366,12 +363,12 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
         f = correction.factor(correction_key(p.engine, models.get(p.model_id)), cal.families.get(p.chip_id, p.chip_id))
         rows.append(_report_row(p, cal.families.get(p.chip_id, p.chip_id), y, f, f, "user"))
     report = {
-        "method": "speed factor on the model with stock-engine costs (planner.perf.engine_costs): median over sources "
-                  "of each source's median ln(measured / model) per (engine x architecture, chip family) with >= 3 "
+        "method": "speed factor on the model with stock-engine costs (planner.perf.engine_costs): median over "
+                  "publishers of each publisher's median ln(measured / model) per (engine x architecture, chip family) with >= 3 "
                   "points, else per engine x architecture, else pooled; your measurements set the groups they cover; "
-                  "intervals from leave-one-source-out residuals with costs and factor refitted without the source "
+                  "intervals from leave-one-publisher-out residuals with costs and factor refitted without the publisher "
                   "(planner.perf.engine_fit, planner.perf.correction)",
-        "table": str(BUNDLED_MEASURED.name), "points": len(bundled), "user_points": len(user),
+        "table": str(BUNDLED_MEASURED.name), "points": len(fitted), "user_points": len(user),
         "user_factor_groups": {f"{e}|{f}": round(math.exp(v), 4) for (e, f), v in sorted(user_groups.items())},
         "factors": {
             "engine_x_family": {f"{e}|{f}": round(math.exp(v), 4) for (e, f), v in sorted(correction.by_group.items())},
@@ -383,7 +380,7 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     report["intervals_from"] = ("leave-one-source-out residuals of the engine costs and the factor refitted without "
                                 "the row's source (planner.perf.engine_fit)" if cost_loso else
                                 "leave-one-source-out residuals of the factor")
-    return Predictor(cal, correction, intervals, (*user, *points), quantile, report=report, costs=costs)
+    return Predictor(cal, correction, intervals, (*user, *bundled), quantile, report=report, costs=costs)
 
 
 def _cost_loso_residuals(costs: EngineCostTable, ids: set[str]) -> list[tuple[str, str, float]]:
