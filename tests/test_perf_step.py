@@ -103,3 +103,31 @@ def test_sram_layer_latency_floor_by_hand() -> None:
     assert float(h.layer_latency) == 0.0
     assert decode_step(h, 1.0, 1024.0)[0] == decode_step(stage_params(m, CHIPS["h100_sxm"], "fp8", "fp8",
                                                                       Layout(tp=2), CAL), 1.0, 1024.0)[0]
+
+
+def test_expert_gemm_efficiency_goes_with_tokens_per_expert_the_pass_runs() -> None:
+    """Experts no token reaches run no GEMM: at n tokens, each of the E hit(n) experts hit gets n k / (E hit(n))
+    tokens (1 at n = 1, -> n k / E for large n), and g_e = t / (t + half) is taken at that t."""
+    from dataclasses import replace
+
+    from planner.perf.step import tokens_per_hit_expert
+
+    share = 4 / 128
+    assert float(tokens_per_hit_expert(share, 1.0, expert_hit_fraction(share, 1.0))) == pytest.approx(1.0)
+    hit4 = 1 - (124 / 128) ** 4
+    assert float(tokens_per_hit_expert(share, 4.0, expert_hit_fraction(share, 4.0))) == pytest.approx(
+        4 * share / hit4)  # 1.05 tokens per hit expert, not the 0.125 of all 128 experts
+    assert float(tokens_per_hit_expert(share, 1e5, expert_hit_fraction(share, 1e5))) == pytest.approx(1e5 * share)
+
+    m = MODELS["gpt-oss-120b"]
+    p = stage_params(m, CHIPS["h100_sxm"], "fp8", "fp8", Layout(), CAL)
+    half = 1e5  # so large that the expert GEMMs are compute-bound at 4 tokens
+    slow = replace(p, moe_half_tokens=half)
+    n = 4.0
+    t = n * share / hit4
+    f_exp = n * float(p.flops_expert_token)
+    read = float(p.expert_bytes) * hit4 / float(p.bandwidth)
+    t_e_half = max(read, f_exp * (t + half) / t / float(p.compute))
+    t_e_zero = max(read, f_exp / float(p.compute))
+    diff = float(stage_step(slow, n, 0.0, 100.0, 0.0).total) - float(stage_step(p, n, 0.0, 100.0, 0.0).total)
+    assert diff == pytest.approx(t_e_half - t_e_zero, rel=1e-9)

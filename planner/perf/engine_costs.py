@@ -12,7 +12,8 @@ on the batch, the model and the chip, so a single speed factor cannot express it
   gemm_half_tokens    tokens per pass at which dense GEMMs reach half their large-batch efficiency:
                       efficiency(n) = n / (n + gemm_half_tokens)
   moe_half_tokens     tokens per expert at which grouped expert GEMMs reach half efficiency (MoE models):
-                      efficiency(t) = t / (t + moe_half_tokens),  t = tokens x active / routed experts
+                      efficiency(t) = t / (t + moe_half_tokens),  t = tokens x active / routed experts / the share of
+                      experts any token reaches (the experts the pass runs)
   moe_token_us        time per token per MoE layer of the routing kernels (router top-k, permute, un-permute)
   kv_read_efficiency  share of the achievable bandwidth decode attention reaches reading the KV cache (paged
                       attention gathers small blocks; weights stream in large contiguous reads)

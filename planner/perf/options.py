@@ -41,7 +41,7 @@ from planner.schemas.workloads import WorkloadRow
 
 #: Coefficient of variation of request lengths assumed for forecast workloads (only means are given).
 WORKLOAD_LENGTH_CV = 1.0
-CACHE_VERSION = "options/5"
+CACHE_VERSION = "options/6"
 
 
 @dataclass(frozen=True)

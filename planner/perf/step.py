@@ -6,13 +6,14 @@ v speculated tokens per sequence, in place of s in every term but the KV read an
 (an operator waits for its bytes or its FLOPs, whichever is longer; operators do not overlap one another):
   dense GEMMs   t_d = max(W_d / bw,  F_d / (C x g(n)))          W_d: weights read every pass (all but routed
                 F_d = s x (f_decode - f_exp) + q x (f_prefill - f_exp)       experts and the embedding table)
-  expert GEMMs  t_e = max(W_e x hit(n) / bw,  n x f_exp / (C x g_e(n k / E)))     (MoE; 0 for dense models)
+  expert GEMMs  t_e = max(W_e x hit(n) / bw,  n x f_exp / (C x g_e(n k / (E hit(n)))))   (MoE; 0 for dense)
   attention     t_a = max(KV / (bw x e_kv),  F_a / C_a)   KV = (s x L x r + q) x kv_token,  F_a = a x (s x L + q I / 2),
                 e_kv: the share of bw a stock engine's paged attention reaches on the KV cache (fitted; 1 tuned)
                 C_a: compute in the KV cache's precision (FP8 or BF16; never the FP4 of FP4 weights)
   elementwise   t_x = n x e / bw                   e = passes x layers x d_model x 2 B (norms, rotary, activations)
   hit(n)  = 1 - (1 - k/E)^n: expected share of routed experts hit by n tokens (1 for dense models)
   g(n)    = n / (n + n_half),  g_e(t) = t / (t + t_half): GEMM efficiency at n tokens per pass / t tokens per expert
+            the pass runs (n k / (E hit(n)): experts no token reaches run nothing)
             (1 when the half-efficiency point is 0, as in the calibrated tuned regime)
   t_ar    = allreduces x [2 (TP-1)/TP x n x m / bw_link + 2 ceil(log2 TP) x latency]    (m = d_model x 2 B)
   t_a2a   = alltoalls x [n / EP x k x m x (EP-1)/EP / bw_link + latency]
@@ -57,6 +58,16 @@ def expert_hit_fraction(expert_share: Num, tokens: Num) -> Num:
     return 1.0 - np.power(1.0 - np.asarray(expert_share, dtype=float), np.maximum(tokens, 0.0))
 
 
+def tokens_per_hit_expert(expert_share: Num, tokens: Num, hit: Num) -> Num:
+    """n k / (E hit(n)): mean tokens routed to each expert that receives any (an expert no token reaches runs no
+    GEMM, so the grouped GEMM's efficiency goes with the tokens of the experts it does run; -> n k / E for large n,
+    -> 1 as n -> 0)."""
+    share = np.asarray(expert_share, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.asarray(tokens, dtype=float) * share / hit
+    return np.where(hit > 0.0, t, 1.0)
+
+
 def gemm_efficiency(tokens: Num, half_tokens: Num) -> Num:
     """tokens / (tokens + half): share of the large-batch GEMM rate reached at `tokens` (1 when half is 0)."""
     t = np.asarray(tokens, dtype=float)
@@ -85,7 +96,8 @@ def stage_step(p: StageParams, seqs: Num, prefill_tokens: Num, context: Num, pro
     flops = f_dense + f_exp + f_attn
     t_d = np.maximum(p.dense_read_bytes / p.bandwidth, f_dense / (p.compute * gemm_efficiency(n, p.gemm_half_tokens)))
     t_e = np.maximum(expert_read / p.bandwidth,
-                     f_exp / (p.compute * gemm_efficiency(n * p.expert_share, p.moe_half_tokens)))
+                     f_exp / (p.compute * gemm_efficiency(tokens_per_hit_expert(p.expert_share, n, hit),
+                                                          p.moe_half_tokens)))
     t_a = np.maximum(kv_bytes / (p.bandwidth * p.kv_read_efficiency), f_attn / (p.compute * p.attn_compute_ratio))
     t_x = elem_bytes / p.bandwidth
     tp = np.asarray(p.tp, dtype=float)
