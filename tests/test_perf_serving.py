@@ -72,3 +72,22 @@ def test_power_model_by_hand() -> None:
     # capex 31,557,600 USD over one year = 1 USD/s; 1 kW at 0.10 USD/kWh = 0.1/3600 USD/s; 1e6 tokens = 1,000 s
     usd = usd_per_million_tokens(1000.0, 1000.0, 31_557_600.0, 1.0, 0.10, 1.0)
     assert usd == pytest.approx(1000 * (1 + 0.1 / 3600), rel=1e-9)
+
+
+def test_full_length_admission_holds_free_kv_over_prompt_plus_output() -> None:
+    """TensorRT-LLM (GUARANTEED_NO_EVICT) admits a request only with KV room for its whole length: free / (kv x
+    (I + O)); vLLM/SGLang hold sequences at their mean context I + O (1 + cv^2) / 2. 128 in / 2048 out, fixed
+    lengths: 2176 vs 1152 tokens a sequence, so full-length admission holds 1152/2176 of the batch."""
+    from planner.perf.engines import reserves_full_length
+    from planner.perf.serving import memory_batch
+
+    assert reserves_full_length("trtllm") and not reserves_full_length("vllm") and not reserves_full_length("sglang")
+    p = _stage()
+    shape = RequestShape(128, 2048, 0.0)
+    free, kv = float(p.free_kv_bytes), float(p.kv_bytes_token)
+    assert float(memory_batch(p, shape)) == math.floor(free / (kv * 1152))
+    assert float(memory_batch(p, shape, reserve_full=True)) == math.floor(free / (kv * 2176))
+    varied = RequestShape(128, 2048, 1.0)  # cv = 1: the mean context is already I + O
+    assert float(memory_batch(p, varied, reserve_full=True)) == float(memory_batch(p, varied))
+    off = operating_point(p, shape, Targets(), 0.01, reserve_full=True)
+    assert float(off.batch) == math.floor(free / (kv * 2176))

@@ -30,6 +30,19 @@ ENGINE_BATCH_CAP: dict[str, float] = {"vllm": 256.0, "trtllm": 2048.0, "sglang":
                                       TUNED: float(MAX_BATCH_PER_REPLICA)}
 
 
+#: Engines whose scheduler admits a request only when the KV cache of its whole length (prompt + max output) can be
+#: guaranteed: TensorRT-LLM's default capacity scheduler policy GUARANTEED_NO_EVICT ("GUARANTEED_NO_EVICT (default),
+#: MAX_UTILIZATION and STATIC_BATCH": https://nvidia.github.io/TensorRT-LLM/performance/performance-tuning-guide/
+#: useful-runtime-flags.html; `tensorrt_llm.llmapi.SchedulerConfig.capacity_scheduler_policy`). vLLM and SGLang
+#: admit on the blocks in use and preempt when the cache fills, so they hold sequences at their mean context.
+FULL_LENGTH_ADMISSION: frozenset[str] = frozenset({"trtllm"})
+
+
+def reserves_full_length(engine: str) -> bool:
+    """True when `engine` admits a request only with KV room for its whole length (FULL_LENGTH_ADMISSION)."""
+    return engine in FULL_LENGTH_ADMISSION
+
+
 def normalise_engine(name: object, default: str = DEFAULT_ENGINE) -> str:
     """'trt' -> 'trtllm'; empty -> `default`; raises ValueError naming the known engines for anything else."""
     s = str(name if name is not None else "").strip().lower()

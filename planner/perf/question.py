@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.perf.calibration import Calibration
-from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap
+from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap, reserves_full_length
 from planner.perf.layout import Layout
 from planner.perf.measured import MeasuredPoint
 from planner.perf.serving import OperatingPoint, RequestShape, Targets, closed_loop, operating_point
@@ -64,9 +64,10 @@ def run_question(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarr
     else at the load its targets allow; `scale` is the speed factor f (`time_scale` of `planner.perf.serving`)."""
     cap = batch_cap(q.engine, q.batch, q.engine_cap)
     overhead = cal.request_overhead_ms / 1e3
+    full = reserves_full_length(q.engine)
     if q.concurrency is not None:
-        return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale, spec)
-    return operating_point(sp, q.shape, q.targets, overhead, cap, scale, spec)
+        return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale, spec, full)
+    return operating_point(sp, q.shape, q.targets, overhead, cap, scale, spec, full)
 
 
 def correction_key(engine: str, model: ModelSpec | None) -> str:

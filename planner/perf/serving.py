@@ -96,8 +96,12 @@ class OperatingPoint:
     bound: Num
 
 
-def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: SpecStage | None = None) -> Num:
+def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: SpecStage | None = None,
+                 reserve_full: bool = False) -> Num:
     """Largest batch whose KV at the occupancy context fits (and a full-length sequence fits), capped by `cap`.
+    An engine that admits a request only when the KV of its whole length is free (`reserve_full`: TensorRT-LLM's
+    GUARANTEED_NO_EVICT, `planner.perf.engines`) holds free / (kv x (I + O)) sequences instead of the occupancy
+    context's free / (kv x (I + O (1 + cv^2) / 2)): the same for cv = 1, up to ~2x fewer for fixed long outputs.
     With attention DP D the batch is D attention replicas' worth, each holding whole sequences at D x the KV per
     chip per token of the stage's batch: D x floor(free / (D x kv x context)) (`planner.perf.memory`).
     A draft model (`spec`) takes its weights from `free` and adds its KV per token to `kv`."""
@@ -106,7 +110,8 @@ def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: Spe
     if spec is not None:
         free, kv = free - spec.draft_weight_bytes, kv + spec.draft_kv_bytes_token
     kv_rank = kv * dp
-    occ = dp * np.floor(np.maximum(free, 0.0) / (kv_rank * shape.occupancy_context))
+    ctx = shape.full_context if reserve_full else shape.occupancy_context
+    occ = dp * np.floor(np.maximum(free, 0.0) / (kv_rank * ctx))
     full_ok = free >= kv_rank * shape.full_context
     b = np.where(full_ok, occ, 0.0)
     b = np.minimum(b, MAX_BATCH_PER_REPLICA)
@@ -137,10 +142,11 @@ def _at_load(p: StageParams, shape: RequestShape, t: Targets, load: Num, cap: Nu
 
 
 def operating_point(p: StageParams, shape: RequestShape, targets: Targets, request_overhead_s: float,
-                    batch_cap: Num = None, time_scale: Num = 1.0, spec: SpecStage | None = None) -> OperatingPoint:
+                    batch_cap: Num = None, time_scale: Num = 1.0, spec: SpecStage | None = None,
+                    reserve_full: bool = False) -> OperatingPoint:
     """Largest load meeting the targets (module docstring); `batch_cap` limits the batch (the engine's limit, a
     user's --batch); `time_scale` is the speed factor f (module docstring); `spec` speculative decoding."""
-    cap = memory_batch(p, shape, batch_cap, spec)
+    cap = memory_batch(p, shape, batch_cap, spec, reserve_full)
     fits = cap >= 1.0
     capf = np.maximum(cap, 1.0)
     if targets.offline:
@@ -195,13 +201,14 @@ def _result(p: StageParams, shape: RequestShape, fits: Num, load: Num, batch: Nu
 
 
 def closed_loop(p: StageParams, shape: RequestShape, concurrency: float, targets: Targets, request_overhead_s: float,
-                batch_cap: Num = None, time_scale: Num = 1.0, spec: SpecStage | None = None) -> OperatingPoint:
+                batch_cap: Num = None, time_scale: Num = 1.0, spec: SpecStage | None = None,
+                reserve_full: bool = False) -> OperatingPoint:
     """A closed-loop client at `concurrency` requests (a benchmark's max_concurrency, per replica): b = min(C, the
     batch memory and the engine allow) sequences run; each user alternates one prompt and O decode steps, so
       X = b O / (TTFT + O TPOT(b)),  TTFT = request overhead + prefill latency of one prompt,
     every time divided by the speed factor f. Feasible when b >= 1 and TTFT, TPOT meet the targets (if any).
     With `spec` TPOT is the effective TPOT and TTFT adds the draft model's prefill."""
-    cap = memory_batch(p, shape, batch_cap, spec)
+    cap = memory_batch(p, shape, batch_cap, spec, reserve_full)
     b = np.minimum(cap, float(concurrency))
     i, o = shape.prompt_tokens, shape.output_tokens
     if spec is None:
