@@ -129,7 +129,9 @@ def _table(ev: Evaluation) -> str:
         ("layout", f"{_layout_label(ev)}: {ev.tp * ev.pp} chips per replica, {ev.replicas} replicas"),
         ("memory per chip", f"weights {ev.memory['weights_gb_per_chip']:.2f} GB, reserve {ev.memory['reserve_gb_per_chip']:.2f} GB, "
                             f"KV room {ev.memory['kv_room_gb_per_chip']:.2f} GB, KV {ev.memory['kv_kib_per_token_per_chip']:.1f} KiB/token"),
-        ("batch per replica", f"{ev.batch} (memory allows {ev.max_batch} at {ev.memory['occupancy_context_tokens']:.0f} tokens)"),
+        ("batch per replica", f"{ev.batch} (memory allows {ev.max_batch} at {ev.memory['admission_context_tokens']:.0f} tokens"
+                              + (" reserved per request: the engine reserves a request's whole length)"
+                                 if ev.memory['admission_context_tokens'] != ev.memory['occupancy_context_tokens'] else ")")),
         ("bound", ev.bound),
         ("throughput", f"{ev.throughput_tokens_per_s:,.0f} output tokens/s ({ev.tokens_per_s_per_replica:,.0f} per replica)"),
         ("source", _source_line(ev)),

@@ -12,7 +12,7 @@ from typing import Any
 
 from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
-from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine
+from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine, reserves_full_length
 from planner.perf.layout import Layout, ep_candidates, layout_problem, tp_candidates
 from planner.perf.memory import kv_bytes_per_token_per_chip, memory_fit, weight_bytes_per_chip
 from planner.perf.power import chip_price_usd, joules_per_token, replica_power_w, usd_per_million_tokens
@@ -97,7 +97,9 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
     pr = predictor if predictor is not None else build_predictor(calibration)
     cp = compute_precision(chip, precision) or precision
     reserve = reserve_engine(engine)
-    mem = memory_fit(model, chip, precision, kv_precision, layout, shape.occupancy_context, reserve)
+    # the context a running sequence holds KV for: its mean, or its whole length where the engine reserves that
+    admit_ctx = shape.full_context if reserves_full_length(engine) else shape.occupancy_context
+    mem = memory_fit(model, chip, precision, kv_precision, layout, admit_ctx, reserve)
     full = memory_fit(model, chip, precision, kv_precision, layout, shape.full_context, reserve)
     p: StageParams = stage_params(model, chip, precision, kv_precision, layout, calibration, engine=reserve)
     q = Question(shape.prompt_tokens, shape.output_tokens, shape.length_cv, targets.ttft_s * 1e3, targets.tpot_s * 1e3,
@@ -151,6 +153,7 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
             "reserve_gb_per_chip": round(mem.reserve_bytes_per_chip / 1e9, 3),
             "kv_room_gb_per_chip": round(mem.free_bytes_per_chip / 1e9, 3),
             "occupancy_context_tokens": round(shape.occupancy_context, 1),
+            "admission_context_tokens": round(admit_ctx, 1),
             "max_batch": mem.max_batch,
         },
         notes=notes + ([] if full.fits else [full.explain()]),
