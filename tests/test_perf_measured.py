@@ -97,3 +97,32 @@ def test_a_publisher_counts_once_whatever_files_or_commits_it_cites() -> None:
     assert all(p.publisher == publisher_of(p.source) for p in pts)
     # the bundled table has far fewer publishers than cited files (one results repository cites a JSON per run)
     assert len({p.publisher for p in pts}) < len({p.source for p in pts})
+
+
+def test_mlperf_results_are_one_publisher_per_submitter() -> None:
+    from planner.perf.measured import publisher_of
+
+    base = "https://github.com/mlcommons/inference_results_v5.0/blob/main/closed"
+    assert publisher_of(f"{base}/NVIDIA/results/H200/llama2-70b-99/Offline/x.txt") == "mlcommons/nvidia"
+    assert publisher_of(f"{base}/AMD/results/8xMI325X/llama2-70b-99/Server/x.txt") == "mlcommons/amd"
+    assert publisher_of("https://github.com/mlcommons/inference/blob/main/README.md") == "github.com/mlcommons"
+
+
+def test_tuned_regime_takes_its_factor_from_tuned_points_only() -> None:
+    """Tuned points set the tuned factor (median over publishers per family, else over all tuned points); they never
+    enter the stock pool, and the tuned regime never takes the pooled stock factor (f = 1 without tuned points)."""
+    import math
+
+    from planner.perf.correction import fit_correction
+
+    stock = [("vllm/dense", "nvidia_hopper", math.log(2.0)), ("trtllm/dense", "nvidia_hopper", math.log(2.0))]
+    tuned = [("tuned", "nvidia_hopper", math.log(x)) for x in (0.5, 0.8, 0.9)] + [("tuned", "amd_cdna3", math.log(1.3))]
+    srcs = ["a", "b", "m1", "m2", "m3", "m4"]
+    c = fit_correction(stock + tuned, srcs)
+    assert c.lookup("tuned", "nvidia_hopper") == (pytest.approx(0.8), "engine x family")  # median of 3 publishers
+    # one amd point (< 3): the engine level, the median over the four tuned publishers: (0.8 + 0.9) / 2
+    assert c.lookup("tuned", "amd_cdna3") == (pytest.approx(math.exp((math.log(0.8) + math.log(0.9)) / 2)), "engine")
+    assert math.exp(c.pooled) == pytest.approx(2.0)  # the stock pool ignores tuned points
+    assert c.lookup("sglang/dense", "nvidia_hopper") == (pytest.approx(2.0), "pooled")
+    no_tuned = fit_correction(stock, ["a", "b"])
+    assert no_tuned.lookup("tuned", "nvidia_hopper") == (1.0, "none")

@@ -3,8 +3,10 @@
 Residuals are r = ln(measured / predicted) over measured points (per chip output tokens/s; predicted by the raw
 model through `planner.perf.predictor`, the very predictor the factor is then applied to).
   * factor f = exp(median r) of the (engine, family) group when it has >= MIN_GROUP_POINTS points, else of the
-    engine's points (any number), else of all points pooled over every engine. The tuned-submission regime
-    (`engine: tuned`) is the raw calibrated model: f = 1.
+    engine's points (any number), else of all stock-engine points pooled over every engine. The tuned-submission
+    regime (`engine: tuned`: MLPerf-style hero runs, the calibrated model with no engine costs) takes its factor
+    from tuned points only (its family's, else all tuned points), never from the stock pool; with no tuned point
+    f = 1. The calibration is fitted on older rounds, so the newest tuned submissions set its level.
   * interval: leave-one-source-out (LOSO) residuals rl = ln(measured / (predicted x f fitted without the point's
     source)) grouped the same way, with MIN_INTERVAL_POINTS per group (else engine, else pooled). The figure at
     quantile q is the corrected prediction x exp(Q(q) - Q(0.5)), Q the empirical quantile (linear between order
@@ -36,13 +38,14 @@ class Correction:
     pooled: float = 0.0
 
     def lookup(self, engine: str, family: str) -> tuple[float, str]:
-        """(factor, level) with the fallback chain engine x family -> engine -> pooled (tuned: 1, 'none')."""
-        if engine == TUNED:
-            return 1.0, "none"
+        """(factor, level) with the fallback chain engine x family -> engine -> pooled (tuned: never pooled; 1,
+        'none' without tuned points)."""
         if (engine, family) in self.by_group:
             return math.exp(self.by_group[(engine, family)]), LEVELS[0]
         if engine in self.by_engine:
             return math.exp(self.by_engine[engine]), LEVELS[1]
+        if engine == TUNED:
+            return 1.0, "none"
         return math.exp(self.pooled), LEVELS[2]
 
     def factor(self, engine: str, family: str) -> float:
@@ -83,7 +86,8 @@ def fit_correction(residuals: Sequence[tuple[str, str, float]], sources: Sequenc
             continue
         groups.setdefault((engine, family), []).append((r, src))
         engines.setdefault(engine, []).append((r, src))
-        pooled.append((r, src))
+        if engine != TUNED:
+            pooled.append((r, src))
     return Correction(
         {k: _center(v) for k, v in groups.items() if len(v) >= MIN_GROUP_POINTS},
         {k: _center(v) for k, v in engines.items()},

@@ -1,8 +1,10 @@
 """Serving engines: the names the planner knows, their default batch limit and which memory reserve they keep.
 
 `tuned` is the regime of a tuned benchmark submission (MLPerf Inference): the analytic model is calibrated on such
-runs (`planner.perf.calibration`), so `tuned` is the raw calibrated model, with no engine correction, the largest
-batch memory allows (up to MAX_BATCH_PER_REPLICA) and the default (vLLM-style) memory reserve it was fitted with.
+runs (`planner.perf.calibration`), so `tuned` is the calibrated model with no stock engine's costs, the largest
+batch memory allows (up to MAX_BATCH_PER_REPLICA) and the default (vLLM-style) memory reserve it was fitted with;
+its speed factor comes from the bundled tuned submissions only (MLPerf v4.1 and v5.0 rows of `data/measured.csv`,
+`planner.perf.correction`), since the calibration rows are older rounds.
 The stock engines (`vllm`, `trtllm`, `sglang`) run at their default batch limit and memory reserve, and the
 model is corrected per (engine, chip family) from measurements (`planner.perf.correction`).
 """

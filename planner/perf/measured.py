@@ -262,8 +262,8 @@ def group_by_key(points: Iterable[MeasuredPoint]) -> dict[tuple[object, ...], li
 
 
 def stock_points(points: Iterable[MeasuredPoint]) -> list[MeasuredPoint]:
-    """The points that fit a stock engine's costs and speed factor: all but tuned submissions (`engine: tuned` is the
-    calibrated model with no engine costs and f = 1; its points answer as measurements only)."""
+    """The points that fit the stock engines' costs: all but tuned submissions (`engine: tuned` is the calibrated
+    model with no engine costs; its points set only the tuned regime's speed factor, `planner.perf.correction`)."""
     return [p for p in points if p.engine != TUNED]
 
 
@@ -275,11 +275,21 @@ def with_source(p: MeasuredPoint, source: str) -> MeasuredPoint:
 PUBLISHER_ALIASES = {"github.com/semianalysisai": "inferencex.semianalysis.com"}
 
 
+#: An MLPerf Inference results file: .../mlcommons/inference_results_v<round>/<blob|tree>/<ref>/<closed|open>/<Org>/...
+MLPERF_RESULTS = re.compile(
+    r"https?://(?:www\.)?github\.com/mlcommons/inference_results_v[^/]+/(?:blob|tree)/[^/]+/(?:closed|open)/([^/#?]+)",
+    re.IGNORECASE)
+
+
 def publisher_of(source: str) -> str:
     """The publisher a cited source belongs to: `github.com/<owner>` for a GitHub URL (every repository, file and
     commit of one organisation is one publisher: a results repository citing one JSON per run is one lab, not
     sixteen, and AMD's ROCm blog and ROCm vLLM README print the same runs), else the site's host name, both through
-    PUBLISHER_ALIASES; anything that is not a URL is its own publisher."""
+    PUBLISHER_ALIASES; an MLPerf results file is its submitter (`mlcommons/<org>`: MLCommons publishes every
+    organisation's own runs); anything that is not a URL is its own publisher."""
+    mlperf = MLPERF_RESULTS.match(source.strip())
+    if mlperf:  # each MLPerf submitter ran its own systems: one publisher per submitting organisation
+        return f"mlcommons/{mlperf.group(1).lower()}"
     m = re.match(r"https?://(?:www\.)?([^/]+)(?:/([^/#?]+))?", source.strip())
     if not m:
         return source

@@ -13,8 +13,9 @@ a percentile, engine, optionally a closed-loop client concurrency and a running-
      replica is the figure: perf_source `measured`, P10 = P50 = P90 = it.
   3. Else the analytic model with the speed factor f of the lane's (engine, chip family) -> engine -> pooled
      (`planner.perf.correction`) applied inside the operating-point search (tokens/s x f, TPOT and TTFT / f, so
-     the targets are checked on corrected times): perf_source `corrected`, or `model` for `engine: tuned` (the raw
-     model calibrated on tuned MLPerf submissions, f = 1). P10 / P50 / P90 and the figure at the predictor's
+     the targets are checked on corrected times): perf_source `corrected`; `engine: tuned` (the model calibrated
+     on tuned MLPerf submissions, no engine costs) takes its f from tuned points only, `model` when there are none
+     (f = 1). P10 / P50 / P90 and the figure at the predictor's
      quantile q are the operating points with f x exp(Q(q) - Q(0.5)) of the group's leave-one-source-out residuals;
      a quantile whose slower factor meets the targets at no load gives 0 tokens/s (nothing meets them there).
   4. Speculative decoding (`Question.spec`, `planner.perf.speculative`): the model with the verify + draft step;
@@ -49,9 +50,9 @@ from planner.perf.calibration_io import load_calibration
 from planner.perf.correction import Correction, Intervals, fit_correction, fit_intervals
 from planner.perf.coverage import at_concurrency, covering_group, near_measurement, offline, under_targets
 from planner.perf.engine_costs import EngineCostTable, load_engine_costs
-from planner.perf.engines import TUNED, reserve_engine
+from planner.perf.engines import reserve_engine
 from planner.perf.layout import Layout
-from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table, stock_points
+from planner.perf.measured import BUNDLED_MEASURED, MeasuredPoint, load_table
 from planner.perf.memory import kv_bytes_per_token_per_chip, weight_bytes_per_chip
 from planner.perf.question import (  # callers import Lane, Question and the point helpers from here too
     Lane,
@@ -292,7 +293,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
             ttft_ms=_f(use.ttft_s, k) * 1e3, tpot_ms=_f(use.tpot_s, k) * 1e3, batch=_f(use.batch, k),
             load=_f(use.load, k), max_batch=_f(use.max_batch, k), utilisation=_f(use.utilisation, k),
             prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
-            perf_source="model" if (q.engine == TUNED or not pr.use_correction) else "corrected",
+            perf_source="model" if (not pr.use_correction or levels[k] == "none") else "corrected",
             extrapolated=covered or not near, factor=speeds[(fam, 0.5)][0], factor_level=levels[k],
             measured_points=0)
     nan = math.nan
@@ -329,7 +330,9 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
     leave-one-source-out ones)."""
     costs = costs if costs is not None else EngineCostTable()
     raw = Predictor(cal, use_measured=False, use_correction=False, costs=costs)
-    fitted = stock_points(bundled)  # every bundled point answers where it covers a case; tuned ones set no factor
+    # every bundled point answers where it covers a case and sets its engine's factor (tuned points: the tuned
+    # regime's only; they fit no stock engine's costs, `planner.perf.engine_fit`)
+    fitted = list(bundled)
     fam = [cal.families.get(p.chip_id, p.chip_id) for p in fitted]
     preds = [per_chip(predict_point(raw, p, models, chips), p) for p in fitted]
     res = [math.log(p.tokens_per_s_per_chip / y) if math.isfinite(y) and y > 0 else math.nan

@@ -72,7 +72,7 @@ def run_question(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarr
 
 def correction_key(engine: str, model: ModelSpec | None) -> str:
     """The engine as the correction groups it: stock engines split by architecture (dense / MoE), whose model errors
-    differ in shape; `tuned` stays itself (f = 1)."""
+    differ in shape; `tuned` stays itself (its factor comes from tuned points only)."""
     if engine == TUNED or model is None:
         return engine
     return f"{engine}/{'moe' if model.is_moe else 'dense'}"

@@ -77,7 +77,7 @@ class Policy(StrictModel):
         "`true` leaves the fraction as given (default 1: worth its net book value).")
     max_vendor_spend_share: float | None = Field(default=None, gt=0, le=1, description="No vendor may take more than this share of capex.")
     allowed_chips: list[Identifier] | None = Field(default=None, description="Chips that may be bought; absent = the whole catalog.")
-    engine: Engine = Field(default="vllm", description="Serving engine of workload rows without an `engine` (`vllm`, `trtllm`, `sglang`; `tuned` = a tuned benchmark submission, the raw calibrated model).")
+    engine: Engine = Field(default="vllm", description="Serving engine of workload rows without an `engine` (`vllm`, `trtllm`, `sglang`; `tuned` = a tuned benchmark submission: the calibrated model at the level of the bundled MLPerf submissions).")
     perf_quantile: float = Field(default=0.5, ge=0.05, le=0.95, description="Quantile of the corrected tokens/s the plan buys for (0.5 = median; 0.2 = plan on the pessimistic side).")
     perf_quantile_compare: bool = Field(default=True, description="When `perf_quantile` is not 0.5, solve again at the median and report the cost difference.")
     depreciation: DepreciationPolicy = Field(default_factory=DepreciationPolicy, description="Depreciation method, salvage and the resale assumption at the horizon's end.")

@@ -17,7 +17,8 @@ WORKLOAD_COLUMNS: tuple[str, ...] = (
 )
 #: Optional columns read as absent when blank.
 OPTIONAL_WORKLOAD_COLUMNS: tuple[str, ...] = WORKLOAD_COLUMNS[10:]
-#: Serving engines (planner.perf.engines.ENGINES): `tuned` = a tuned benchmark submission (the raw calibrated model).
+#: Serving engines (planner.perf.engines.ENGINES): `tuned` = a tuned benchmark submission (the calibrated model at
+#: the level of the bundled MLPerf submissions).
 Engine = Literal["vllm", "trtllm", "sglang", "tuned"]
 _ENGINE_SPELLINGS = {"trt": "trtllm", "tensorrt-llm": "trtllm", "tensorrt_llm": "trtllm", "trt-llm": "trtllm",
                      "mlperf": "tuned"}
