@@ -159,3 +159,18 @@ def test_bundled_costs_were_fitted_on_the_bundled_measured_table() -> None:
     doc = json.loads(BUNDLED_ENGINE_COSTS.read_text())
     assert 0 < doc["fp4_compute_ratio"] <= 1.0
     assert np.isfinite([v for c in doc["engine"].values() for v in c.values()]).all()
+
+
+def test_publisher_weights_share_a_publishers_weight() -> None:
+    """w = n_pub^-0.5: a publisher with 4 rows weighs 4 x 1/2 = 2 in all, one with 1 row weighs 1 (rows outside the
+    mask weigh nothing)."""
+    from types import SimpleNamespace
+
+    from planner.perf import engine_fit
+
+    pts = [SimpleNamespace(publisher=p) for p in ("a", "a", "a", "a", "b", "c")]
+    rows = SimpleNamespace(points=pts)
+    mask = np.array([True, True, True, True, True, False])
+    w = engine_fit.publisher_weights(rows, mask)  # type: ignore[arg-type]
+    assert engine_fit.PUBLISHER_WEIGHT_POWER == 0.5
+    assert list(w) == [0.5, 0.5, 0.5, 0.5, 1.0, 0.0]

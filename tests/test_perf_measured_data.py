@@ -106,8 +106,8 @@ def test_no_duplicate_case():
     for r in _rows():
         c = number(r["concurrency"])
         key = (r["model_key"], r["chip_id"], r["precision"].upper(), int(float(r["tp"])), int(float(r["pp"])),
-               int(float(r["ep"] or 1)), r["engine"], round(float(r["isl"])), round(float(r["osl"])),
-               None if c is None else round(c))
+               int(float(r["ep"] or 1)), int(float(r["dp"] or 1)), r["engine"], round(float(r["isl"])),
+               round(float(r["osl"])), None if c is None else round(c))
         assert key not in seen, (r["id"], seen.get(key), key)
         seen[key] = r["id"]
 

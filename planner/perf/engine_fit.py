@@ -65,6 +65,8 @@ SHRINKAGE = 0.5
 NO_FIT_PENALTY = 9.0
 #: Weight of the penalty on a group whose fitted costs make the model slower than its measurements on average.
 LEVEL_PENALTY = 1.0
+#: How much a publisher's row count weighs in the cost fit (`publisher_weights`).
+PUBLISHER_WEIGHT_POWER = 0.5
 NAMES = tuple(GRID)
 _IDX = np.array(list(itertools.product(*[range(len(v)) for v in GRID.values()])), dtype=float)  # (combos, 5)
 _VALUES = np.array(list(itertools.product(*GRID.values())), dtype=float)
@@ -164,8 +166,19 @@ def _loss_rows(rows: Rows, mask: np.ndarray, ratio: float) -> np.ndarray:
     return out
 
 
+def publisher_weights(rows: Rows, mask: np.ndarray) -> np.ndarray:
+    """w_i = (rows of i's publisher among `mask`)^-PUBLISHER_WEIGHT_POWER: a publisher's rows share its weight (at
+    power 1 every publisher counts once, as in the speed factor; 0 weighs every row alike)."""
+    pub = np.array([p.publisher for p in rows.points])
+    w = np.zeros(len(pub))
+    for q in set(pub[mask]):
+        m = mask & (pub == q)
+        w[m] = float(m.sum()) ** -PUBLISHER_WEIGHT_POWER
+    return w
+
+
 def _fit_at(rows: Rows, mask: np.ndarray, ratio: float) -> tuple[float, Fit]:
-    sq = _loss_rows(rows, mask, ratio)
+    sq = _loss_rows(rows, mask, ratio) * publisher_weights(rows, mask)[:, None]
     pooled = int(np.argmin(sq[mask].sum(axis=0)))
     by_engine: dict[str, int] = {}
     by_group: dict[tuple[str, str], int] = {}
