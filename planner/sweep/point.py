@@ -11,12 +11,14 @@ METRICS = ("objective_usd", "best_bound_usd", "mip_gap", "capex_usd", "tco_usd",
 
 
 def point_key(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> str:
-    """Hash of the input files' bytes, the resolved scenario (with the point's values) and solver settings."""
+    """Hash of the input files' bytes, the resolved scenario (with the point's values), solver settings and the
+    planner's own code and bundled data (`planner.source_digest`)."""
     from planner.io.loader import load_inputs
+    from planner.source_digest import source_digest
 
     inputs = load_inputs(scenario, sets)
     blob = json.dumps({"files": inputs.file_hashes, "resolved": inputs.scenario.model_dump(mode="json"),
-                       "solver": solver}, sort_keys=True, default=str)
+                       "solver": solver, "planner": source_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
