@@ -97,8 +97,7 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
     pr = predictor if predictor is not None else build_predictor(calibration)
     cp = compute_precision(chip, precision) or precision
     reserve = reserve_engine(engine)
-    # the context a running sequence holds KV for: its mean, or its whole length where the engine reserves that
-    admit_ctx = shape.full_context if reserves_full_length(engine) else shape.occupancy_context
+    admit_ctx = shape.admission_context(reserves_full_length(engine))
     mem = memory_fit(model, chip, precision, kv_precision, layout, admit_ctx, reserve)
     full = memory_fit(model, chip, precision, kv_precision, layout, shape.full_context, reserve)
     p: StageParams = stage_params(model, chip, precision, kv_precision, layout, calibration, engine=reserve)

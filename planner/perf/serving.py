@@ -66,6 +66,11 @@ class RequestShape:
     def full_context(self) -> float:
         return self.prompt_tokens + self.output_tokens
 
+    def admission_context(self, reserve_full: bool = False) -> float:
+        """Tokens of KV a running sequence takes from the cache: its whole length I + O where the engine reserves
+        that on admission (`planner.perf.engines.reserves_full_length`), else its mean (occupancy) context."""
+        return self.full_context if reserve_full else self.occupancy_context
+
 
 @dataclass(frozen=True)
 class Targets:
@@ -110,8 +115,7 @@ def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: Spe
     if spec is not None:
         free, kv = free - spec.draft_weight_bytes, kv + spec.draft_kv_bytes_token
     kv_rank = kv * dp
-    ctx = shape.full_context if reserve_full else shape.occupancy_context
-    occ = dp * np.floor(np.maximum(free, 0.0) / (kv_rank * ctx))
+    occ = dp * np.floor(np.maximum(free, 0.0) / (kv_rank * shape.admission_context(reserve_full)))
     full_ok = free >= kv_rank * shape.full_context
     b = np.where(full_ok, occ, 0.0)
     b = np.minimum(b, MAX_BATCH_PER_REPLICA)

@@ -18,7 +18,6 @@ TABLE = sys.argv[1]
 VNG_JSON = sys.argv[2]
 HERE = __import__("pathlib").Path(__file__).resolve().parent
 COMMIT = "3a600f1d9ce155536d52e2f58f744f27a301aac9"
-URL = f"https://github.com/SemiAnalysisAI/InferenceX-app/blob/{COMMIT}/packages/app/cypress/fixtures/api/benchmarks.json"
 HW = {"h100": "h100_sxm", "h200": "h200_sxm", "b200": "b200", "gb200": "gb200", "mi300x": "mi300x",
       "mi325x": "mi325x", "mi355x": "mi355x"}
 FW = {"vllm": "vllm", "sglang": "sglang", "trt": "trtllm"}
