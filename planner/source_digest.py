@@ -6,6 +6,7 @@ an upgraded planner or a refit of the bundled performance data never reuses a pl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -27,3 +28,10 @@ def source_digest(roots: tuple[Path, ...] = PLANNER_ROOTS) -> str:
             h.update(f"{root.name}/{f.relative_to(root).as_posix()}".encode())
             h.update(hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
+
+
+@functools.cache
+def planner_digest() -> str:
+    """`source_digest()` of this planner, once per process (its files do not change under a run): the key the
+    on-disk options cache adds, so a model change without a refit never reuses options another planner made."""
+    return source_digest()

@@ -109,7 +109,7 @@ def test_mlperf_results_are_one_publisher_per_submitter() -> None:
 
 
 def test_tuned_regime_takes_its_factor_from_tuned_points_only() -> None:
-    """Tuned points set the tuned factor (median over publishers per family, else over all tuned points); they never
+    """Tuned points set the tuned factor (publisher-weighted median per family, else over all tuned points); they never
     enter the stock pool, and the tuned regime never takes the pooled stock factor (f = 1 without tuned points)."""
     import math
 

@@ -109,3 +109,18 @@ def test_sram_options_carry_the_layer_latency_floor() -> None:
         same = base.get((o.chip_id, o.precision, o.tp, o.pp, o.ep))
         if same is not None:  # the floor only slows a layout down
             assert o.tpot_ms > same.tpot_ms or o.tokens_per_s_per_replica < same.tokens_per_s_per_replica
+
+
+def test_disk_cache_is_not_reused_by_a_changed_planner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The on-disk options cache keys on the planner's own code and data: another planner writes other files."""
+    import planner.perf.options as options_mod
+
+    ws = [_wl()]
+    chips = {"h100_sxm": CHIPS["h100_sxm"]}
+    options_table(ws, MODELS, chips, CAL, cache_dir=tmp_path)
+    first = {p.name for p in tmp_path.glob("perf-options-*.csv")}
+    monkeypatch.setattr(options_mod, "planner_digest", lambda: "another planner")
+    options_mod._MEMO.clear()
+    options_table(ws, MODELS, chips, CAL, cache_dir=tmp_path)
+    both = {p.name for p in tmp_path.glob("perf-options-*.csv")}
+    assert len(first) == 1 and len(both) == 2

@@ -364,3 +364,14 @@ def test_correction_groups_dense_and_moe_apart() -> None:
         raw.predict(dense, [lane_d], q)[0].tokens_per_s_p50, rel=1e-9)
     assert only_moe.predict(moe, [lane_m], q)[0].tokens_per_s_p50 == pytest.approx(
         0.5 * raw.predict(moe, [lane_m], q)[0].tokens_per_s_p50, rel=1e-9)
+
+
+def test_factor_level_is_the_publisher_weighted_median() -> None:
+    """Each of a publisher's n rows weighs n^-1/2. Publisher a: 4 rows at ln r = 0 (weight 1/2 each), b: 1 row at 1,
+    c: 1 row at 2 (weight 1). Sorted, the cumulative-weight midpoints are .25 .75 1.25 1.75 (the four zeros), 2.5 (1)
+    and 3.5 (2); half the total weight 4 is 2, a third of the way from 1.75 to 2.5: ln f = 1/3. (Every row alike
+    would give 0; every publisher once, median(0, 1, 2) = 1.)"""
+    r = [("vllm/dense", "f", 0.0)] * 4 + [("vllm/dense", "f", 1.0), ("vllm/dense", "f", 2.0)]
+    c = fit_correction(r, ["a"] * 4 + ["b", "c"])
+    assert c.lookup("vllm/dense", "f") == (pytest.approx(math.exp(1.0 / 3.0)), "engine x family")
+    assert c.pooled == pytest.approx(1.0 / 3.0)

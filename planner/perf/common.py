@@ -17,3 +17,8 @@ DEFAULT_RESERVE_ENGINE = "vllm"
 
 #: Largest batch an engine is configured for (TensorRT-LLM / vLLM max batch sizes in practice).
 MAX_BATCH_PER_REPLICA = 4096
+
+#: How much a publisher's row count weighs wherever measurements are pooled (the engine-cost fit and the speed
+#: factor): each of a publisher's n rows weighs n^-POWER, so the publisher weighs n^(1 - POWER) in all (1: every
+#: publisher counts once; 0: every row alike). One value for both fits, so costs and factor see the same data.
+PUBLISHER_WEIGHT_POWER = 0.5

@@ -2,7 +2,7 @@
 
 Residuals are r = ln(measured / predicted) over measured points (per chip output tokens/s; predicted by the raw
 model through `planner.perf.predictor`, the very predictor the factor is then applied to).
-  * factor f = exp(median r) of the (engine, family) group when it has >= MIN_GROUP_POINTS points, else of the
+  * factor f = exp(weighted median r) of the (engine, family) group when it has >= MIN_GROUP_POINTS points, else of the
     engine's points (any number), else of all stock-engine points pooled over every engine. The tuned-submission
     regime (`engine: tuned`: MLPerf-style hero runs, the calibrated model with no engine costs) takes its factor
     from tuned points only (its family's, else all tuned points), never from the stock pool; with no tuned point
@@ -11,6 +11,9 @@ model through `planner.perf.predictor`, the very predictor the factor is then ap
     source)) grouped the same way, with MIN_INTERVAL_POINTS per group (else engine, else pooled). The figure at
     quantile q is the corrected prediction x exp(Q(q) - Q(0.5)), Q the empirical quantile (linear between order
     statistics) of rl, so P50 is the corrected prediction and P10 / P90 spread around it as held-out errors did.
+The weighted median gives each of a publisher's n rows the weight n^-PUBLISHER_WEIGHT_POWER (`planner.perf.common`,
+the weighting of the engine-cost fit): a vendor's 100-row page weighs 10 rows' worth, not 100 and not 1, so one
+large table cannot set the level alone and one stray row cannot either.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.perf.common import PUBLISHER_WEIGHT_POWER
 from planner.perf.engines import TUNED
 
 MIN_GROUP_POINTS = 3
@@ -65,18 +69,29 @@ def _groups(residuals: Sequence[tuple[str, str, float]]) -> tuple[dict[tuple[str
     return groups, engines, pooled
 
 
+def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
+    """Median of `values` under `weights`: sorted values at the midpoints of their cumulative weight, linear in
+    between, read at half the total (equal weights: the ordinary median, the mean of the middle two when even)."""
+    order = np.argsort(np.asarray(values, dtype=float), kind="stable")
+    r = np.asarray(values, dtype=float)[order]
+    w = np.asarray(weights, dtype=float)[order]
+    mid = np.cumsum(w) - 0.5 * w
+    return float(np.interp(0.5 * w.sum(), mid, r))
+
+
 def _center(values: Sequence[tuple[float, str]]) -> float:
-    """Median over sources of each source's median residual: every publisher counts once, however many rows it
-    published (a plan's deployment is one more publisher; a vendor's 40-row page must not outvote three labs)."""
-    by_src: dict[str, list[float]] = {}
-    for r, src in values:
-        by_src.setdefault(src, []).append(r)
-    return float(np.median([np.median(v) for v in by_src.values()]))
+    """Weighted median of the residuals, each of a source's n rows weighing n^-PUBLISHER_WEIGHT_POWER (module
+    docstring): a plan's deployment is one more publisher, so a vendor's 100-row page must not outvote three labs,
+    nor a one-row blog post a vendor's whole sweep."""
+    count: dict[str, int] = {}
+    for _, src in values:
+        count[src] = count.get(src, 0) + 1
+    return weighted_median([r for r, _ in values], [count[s] ** -PUBLISHER_WEIGHT_POWER for _, s in values])
 
 
 def fit_correction(residuals: Sequence[tuple[str, str, float]], sources: Sequence[str] | None = None) -> Correction:
     """Correction from (engine, family, ln(measured / predicted)) triples (module docstring); with `sources` (one per
-    triple) each group's value is the median of its sources' medians (`_center`), else the plain median."""
+    triple) each group's value is the publisher-weighted median (`_center`), else the plain median."""
     srcs = list(sources) if sources is not None else [str(i) for i in range(len(residuals))]
     groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
     engines: dict[str, list[tuple[float, str]]] = {}

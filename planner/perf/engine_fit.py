@@ -41,6 +41,7 @@ import numpy as np
 from planner.catalog import load_chip_catalog, load_model_catalog
 from planner.perf.calibration import Calibration
 from planner.perf.calibration_io import load_calibration
+from planner.perf.common import PUBLISHER_WEIGHT_POWER
 from planner.perf.correction import fit_correction
 from planner.perf.engine_costs import BUNDLED_ENGINE_COSTS, EngineCosts, EngineCostTable
 from planner.perf.engines import reserve_engine
@@ -65,8 +66,6 @@ SHRINKAGE = 0.5
 NO_FIT_PENALTY = 9.0
 #: Weight of the penalty on a group whose fitted costs make the model slower than its measurements on average.
 LEVEL_PENALTY = 1.0
-#: How much a publisher's row count weighs in the cost fit (`publisher_weights`).
-PUBLISHER_WEIGHT_POWER = 0.5
 NAMES = tuple(GRID)
 _IDX = np.array(list(itertools.product(*[range(len(v)) for v in GRID.values()])), dtype=float)  # (combos, 5)
 _VALUES = np.array(list(itertools.product(*GRID.values())), dtype=float)
@@ -168,7 +167,7 @@ def _loss_rows(rows: Rows, mask: np.ndarray, ratio: float) -> np.ndarray:
 
 def publisher_weights(rows: Rows, mask: np.ndarray) -> np.ndarray:
     """w_i = (rows of i's publisher among `mask`)^-PUBLISHER_WEIGHT_POWER: a publisher's rows share its weight (at
-    power 1 every publisher counts once, as in the speed factor; 0 weighs every row alike)."""
+    power 1 every publisher counts once; 0 weighs every row alike; the speed factor's median uses the same weights)."""
     pub = np.array([p.publisher for p in rows.points])
     w = np.zeros(len(pub))
     for q in set(pub[mask]):

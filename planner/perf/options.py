@@ -38,6 +38,7 @@ from planner.perf.speculative import Speculation
 from planner.schemas.chips import ChipSpec
 from planner.schemas.models import ModelSpec
 from planner.schemas.workloads import WorkloadRow
+from planner.source_digest import planner_digest
 
 #: Coefficient of variation of request lengths assumed for forecast workloads (only means are given).
 WORKLOAD_LENGTH_CV = 1.0
@@ -116,11 +117,13 @@ def workload_question(workload: WorkloadRow, default_engine: str = DEFAULT_ENGIN
 
 def workload_shape_key(workload: WorkloadRow, model: ModelSpec, chips: Sequence[ChipSpec], predictor: Predictor,
                        default_engine: str = DEFAULT_ENGINE, draft: ModelSpec | None = None) -> str:
-    """Hash of everything an option list depends on (not the workload id, quarter or demand)."""
+    """Hash of everything an option list depends on (not the workload id, quarter or demand), the planner's own
+    code and bundled data included (`planner.source_digest.planner_digest`)."""
     payload = [
         CACHE_VERSION, workload.model_id, workload.prompt_tokens_mean, workload.output_tokens_mean, workload.ttft_ms,
         workload.tpot_ms, workload.latency_percentile, sorted(workload.allowed_precisions), spec_hash(model),
         sorted((c.chip_id, spec_hash(c)) for c in chips), predictor.digest(), workload_engine(workload, default_engine),
+        planner_digest(),
     ]
     if workload.spec_tokens is not None:
         payload += [workload.spec_tokens, workload.spec_acceptance, workload.spec_draft_model, workload.spec_head_cost,

@@ -365,8 +365,8 @@ def fit_predictor(cal: Calibration, bundled: Sequence[MeasuredPoint], user: Sequ
         f = correction.factor(correction_key(p.engine, models.get(p.model_id)), cal.families.get(p.chip_id, p.chip_id))
         rows.append(_report_row(p, cal.families.get(p.chip_id, p.chip_id), y, f, f, "user"))
     report = {
-        "method": "speed factor on the model with stock-engine costs (planner.perf.engine_costs): median over "
-                  "publishers of each publisher's median ln(measured / model) per (engine x architecture, chip family) with >= 3 "
+        "method": "speed factor on the model with stock-engine costs (planner.perf.engine_costs): weighted median "
+                  "of ln(measured / model), each of a publisher's n rows weighing n^-0.5, per (engine x architecture, chip family) with >= 3 "
                   "points, else per engine x architecture, else pooled; your measurements set the groups they cover; "
                   "intervals from leave-one-publisher-out residuals with costs and factor refitted without the publisher "
                   "(planner.perf.engine_fit, planner.perf.correction)",
