@@ -133,6 +133,20 @@ def _usd(x: float | None, const: float) -> float | None:
     return None if x is None else round((x + const) * MONEY_SCALE, 2)
 
 
+def reported_gap(result: SolveResult, const: float) -> float | None:
+    """The one gap plan.json, the CLI, the report and the workbook show: (objective - best bound) / |objective| on the
+    objective as reported (`objective_usd`, `best_bound_usd`: the solver's figures plus the constant of the existing
+    fleet), so it can be recomputed from plan.json alone. The solver stops on its own gap, which leaves the constant
+    out and so is never smaller: a plan reported at gap g is within g of the bound. Without a bound (CBC), the
+    solver's reported gap."""
+    if result.objective is None or result.best_bound is None:
+        return result.mip_gap
+    obj, bound = result.objective + const, result.best_bound + const
+    if obj == 0:
+        return 0.0 if bound >= obj else result.mip_gap
+    return max(0.0, (obj - bound) / abs(obj))
+
+
 def objective_terms_usd(m: PlanModel, values: dict[str, float], const: float) -> dict[str, float]:
     """The solver's objective split by term, in model units x MONEY_SCALE (USD for money terms; the weighted terms
     of min_energy / max_tokens are USD x their weight). `constant` is the existing fleet's energy and depreciation."""
@@ -200,7 +214,7 @@ def assemble_plan(
         "objective_usd": _usd(result.objective, const) if result.has_solution and money else None,
         "best_bound_usd": _usd(result.best_bound, const) if result.has_solution and money else None,
         "objective": objective,
-        "mip_gap": result.mip_gap if result.has_solution else None,
+        "mip_gap": reported_gap(result, const) if result.has_solution else None,
         "solver": {
             "name": result.solver_name, "version": result.solver_version, "solve_seconds": round(result.solve_seconds, 3),
             "build_seconds": round(timings.get("build", 0.0), 3), "time_limit_s": settings.time_limit_s,

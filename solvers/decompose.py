@@ -89,7 +89,8 @@ def _new(settings: SolverSettings, threads: int):  # type: ignore[no-untyped-def
 def _watch(h, best: _Best, target: float, progress: ProgressFn | None, phase: str) -> None:  # type: ignore[no-untyped-def]
     """Report incumbent / bound / gap about once a second; stop the run once the gap to the best bound is met.
 
-    In the relaxed-replica phase the run's incumbent is no plan: only its dual bound counts.
+    In the relaxed-replica phase the run's incumbent is no plan: only its dual bound counts, and the run stops as
+    soon as it proves the best plan of the earlier phases within the gap.
     """
     import highspy
 
@@ -105,7 +106,7 @@ def _watch(h, best: _Best, target: float, progress: ProgressFn | None, phase: st
         dual = data_out.mip_dual_bound
         bound = max(best.bound, dual) if bounds and math.isfinite(dual) else best.bound
         inc = min(primal, best.objective)
-        if plans and _gap(inc, bound) <= target:
+        if _gap(inc, bound) <= target:  # the best plan so far is proven within the gap (relaxed phase: by its bound)
             data_in.user_interrupt = True
         now = time.monotonic()
         if progress is not None and now - last[0] >= 1.0:
@@ -153,6 +154,37 @@ def _run(lp0, settings: SolverSettings, threads: int, best: _Best, progress: Pro
         best.bound = max(best.bound, float(info.mip_dual_bound))
     best.phases.append(f"{phase} MIP {raw}")
     return h, x, raw
+
+
+def per_token_dominated(lp, rep_cols: np.ndarray, demand_row: dict[int, int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Replica columns another column beats per token/s: same demand row and the same other rows, every one of them a
+    <= row (a resource), and per unit of the demand-row coefficient (tokens/s) no more objective cost and no more of
+    any resource; the dominating column has no upper bound. With continuous replicas, x_o replicas of a dominated
+    column become x_o tok_o / tok_p of its dominator at no higher cost within every row, so fixing it at 0 leaves the
+    relaxed model's optimum, and so its bound, unchanged. (With whole replicas this is not valid: `prune_options`
+    drops only what is dominated replica for replica.) Exact ties keep the first column."""
+    a = lp.a_matrix_
+    start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    cost, col_up = np.asarray(lp.col_cost_), np.asarray(lp.col_upper_)
+    groups: dict[tuple, list[tuple[int, np.ndarray]]] = {}
+    for j in rep_cols:
+        d = demand_row.get(int(j))
+        rows, coefs = index[start[j]:start[j + 1]], value[start[j]:start[j + 1]]
+        tok = float(coefs[rows == d][0]) if d is not None and np.any(rows == d) else 0.0
+        other = rows != d
+        if tok <= 0 or np.any(np.isfinite(lower[rows[other]])) or np.any(coefs[other] < 0):
+            continue  # not a plain resource column: never pruned, never dominating
+        order = np.argsort(rows[other])
+        key = (d, tuple(rows[other][order].tolist()))
+        groups.setdefault(key, []).append((int(j), np.concatenate(([cost[j] / tok], coefs[other][order] / tok))))
+    out = []
+    for members in groups.values():
+        for i, (j, v) in enumerate(members):
+            if any(np.all(w <= v + 1e-12 * np.abs(v)) and (not np.array_equal(w, v) or k < i) and not np.isfinite(col_up[q])
+                   for k, (q, w) in enumerate(members) if k != i):
+                out.append(j)
+    return np.array(sorted(out), dtype=np.int32)
 
 
 def _replica_groups(model: PlanModel) -> dict[str, tuple[str, str]]:
@@ -251,11 +283,14 @@ def _solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress
         say(f"restricted MIP: plan {best.objective:,.3f}, gap {best.gap() * 100:.2f}% "
             f"({len(rep_cols) - len(fix)} of {len(rep_cols)} replica variables) {at()}")
 
-    # 3) relaxed-replica MIP: a stronger bound, and the groups a plan should use
+    # 3) relaxed-replica MIP: a stronger bound, and the groups a plan should use (columns dominated per token fixed
+    #    at 0: with continuous replicas they change neither its optimum nor its bound, `per_token_dominated`)
     x_rel = None
     if best.gap() > target and len(rep_cols) and left() > 0.5:
+        row = {nm: i for i, nm in enumerate(lp0.row_names_)}
+        demand_row = {col[v]: row[d] for v, (d, _s) in groups.items() if d in row}
         _, x_rel, raw = _run(lp0, settings, threads, best, progress, "relaxed", left() * SHARE["relaxed"], continuous=rep_cols,
-                             gap=target * PHASE_GAP_FRACTION)
+                             fix=per_token_dominated(lp0, rep_cols, demand_row), gap=target * PHASE_GAP_FRACTION)
         say(f"relaxed-replica MIP ({raw}): bound {best.bound:,.3f}, gap {best.gap() * 100:.2f}% {at()}")
 
     # 4) repair: whole replicas within the relaxed plan's groups, purchases at least the relaxed plan's

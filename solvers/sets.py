@@ -182,32 +182,41 @@ class PlanSets:
         return t if self.capex_timing == "order" else self.delivery(c, t)
 
 
-#: at most this many options per (workload, quarter, chip) reach the MILP, best servers-per-token first
-MAX_OPTIONS_PER_CHIP = 4
-
-
-def prune_options(candidates: list[Option]) -> list[Option]:
-    """Keep, per (workload, quarter, chip), the options no other beats on all of: servers per token/s,
-    kW per token/s and replica size (servers per replica, which decides packing). Latency targets are already
-    met by every candidate, so nothing else distinguishes them for the optimizer. Exact ties keep the first.
+def prune_options(candidates: list[Option], idle_kw: dict[str, float]) -> list[Option]:
+    """Drop, per (workload, quarter, chip), only the options another one dominates replica for replica: it delivers
+    at least as many tokens/s per replica and needs no more of anything a replica is charged for: servers
+    (servers_per_replica: capex, racks, site power, leases), energy (the draw above the servers' idle share, which
+    the objective charges, and the whole draw) (`dominates`). Replacing each replica of a dominated option by one
+    of its dominator keeps every constraint satisfied at no higher cost, integrality included (replicas are whole
+    units on both sides), so the optimum of the pruned model is the optimum of the full one. Exact ties keep the
+    first option; nothing is capped.
     """
     groups: dict[tuple[str, int, str], list[Option]] = defaultdict(list)
     for o in candidates:
         groups[(o.workload, o.t, o.chip)].append(o)
     kept: list[Option] = []
     for key in sorted(groups):
-        metrics = [(o.servers_per_replica / o.tokens_per_s, o.power_kw / o.tokens_per_s, o.servers_per_replica, o) for o in groups[key]]
-        front = []
-        for i, (a, b, g, o) in enumerate(metrics):
-            dominated = any(
-                (a2 <= a and b2 <= b and g2 <= g) and ((a2, b2, g2) != (a, b, g) or j < i)
-                for j, (a2, b2, g2, _) in enumerate(metrics) if j != i
-            )
-            if not dominated:
-                front.append((a, b, g, o))
-        front.sort(key=lambda x: (x[0], x[1], x[2]))
-        kept.extend(o for *_, o in front[:MAX_OPTIONS_PER_CHIP])
+        vecs = [replica_costs(o, idle_kw[o.chip]) for o in groups[key]]
+        for i, (o, v) in enumerate(zip(groups[key], vecs, strict=True)):
+            if not any(dominates(v2, v) and (v2 != v or j < i) for j, v2 in enumerate(vecs) if j != i):
+                kept.append(o)
     return kept
+
+
+def server_idle_kw(chip: ChipSpec) -> float:
+    """Idle draw of one server, kW: IDLE_TDP_FRACTION of every chip's TDP plus the server's own overhead."""
+    return (chip.tdp_w * chip.server.chips_per_server * IDLE_TDP_FRACTION + chip.server.overhead_power_w) / 1000.0
+
+
+def replica_costs(o: Option, idle_kw: float) -> tuple[float, float, float, float]:
+    """What one replica of `o` brings and costs, each smaller-is-better: (-tokens/s, servers, kW above the idle share
+    of its servers, kW)."""
+    return (-o.tokens_per_s, o.servers_per_replica, max(0.0, o.power_kw - idle_kw * o.servers_per_replica), o.power_kw)
+
+
+def dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """a is no worse than b in every component."""
+    return all(x <= y for x, y in zip(a, b, strict=True))
 
 
 def price_info(inputs: PlanInputs, chip: ChipSpec) -> PriceInfo | None:
@@ -393,7 +402,8 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             best_tok[(row.workload_id, t)] = max(best_tok[(row.workload_id, t)], float(row.tokens_per_s_per_replica))
             if t != t_row:
                 meets_targets[(row.workload_id, t)].add(c)
-    opts = [replace(o, index=i) for i, o in enumerate(prune_options(candidates))]
+    idle_kw = {c: server_idle_kw(chips[c]) for c in chips}
+    opts = [replace(o, index=i) for i, o in enumerate(prune_options(candidates, idle_kw))]
 
     leasable = {(c, t) for c, t0 in lease_keys for t in range(t0, min(T, t0 + linfo[c].term))}
     deploy_keys = []
@@ -429,7 +439,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         fleet=dict(fleet), demand=demand, forecast=forecast, options=opts, deploy_keys=deploy_keys,
         buy_keys=buy_keys, rack_keys=rack_keys,
         server_kw={c: chips[c].server_power_w / 1000.0 for c in chips},
-        idle_kw={c: (chips[c].tdp_w * chips[c].server.chips_per_server * IDLE_TDP_FRACTION + chips[c].server.overhead_power_w) / 1000.0 for c in chips},
+        idle_kw=idle_kw,
         site_cap_kw={s: inputs.sites[s].it_power_cap_kw for s in inputs.sites},
         pue={s: inputs.sites[s].pue for s in inputs.sites},
         usd_per_kwh={s: inputs.sites[s].electricity_usd_per_kwh for s in inputs.sites},

@@ -33,6 +33,9 @@ def test_status_is_honest(plan: dict[str, Any]) -> None:
     if plan["status"] == "optimal":
         assert plan["mip_gap"] <= plan["solver"]["mip_gap_target"] + 1e-9
     assert plan["best_bound_usd"] <= plan["objective_usd"] + 1e-6 * abs(plan["objective_usd"])
+    # one gap: the reported one is recomputable from the reported objective and bound (constant included)
+    recomputed = (plan["objective_usd"] - plan["best_bound_usd"]) / abs(plan["objective_usd"])
+    assert plan["mip_gap"] == pytest.approx(recomputed, abs=1e-8)
 
 
 def test_demand_met_every_quarter(plan: dict[str, Any]) -> None:
