@@ -1,8 +1,15 @@
 """Explain a solution: which limits bind and what one more unit is worth; why an impossible plan is short.
 
-Binding = a limit-type constraint (site power, budget, supply, rack positions, vendor share) with no slack
-in the MILP solution. Its worth is the marginal value from the LP relaxation of the same model (HiGHS row
-duals), in USD per unit of the limit: an approximation of the integer re-solve, labelled as such.
+Binding = a limit-type constraint (site power, budget, supply, rack positions, vendor share, lease capacity) whose
+slack in the MILP solution is zero up to the solver's tolerance (`binding_tolerance`: relative to the row's size,
+with a floor in the row's own unit). A limit with real room left under it -- say $40,000 of an unspent budget
+that buys no further server -- does not bind and is not listed. Its worth is the marginal value from the LP
+relaxation of the same model (HiGHS row duals), in USD per unit of the limit: an approximation of the integer
+re-solve, labelled as such. A worth that is zero at the precision shown (`price_is_zero`) is reported as 0.0 and
+worded "has no marginal value", never "is worth $0.0000"; a worth that cannot be had is None.
+
+Units: money rows (budgets, vendor share) are in millions of USD inside the model (`MONEY_SCALE`), as is the
+objective; site power is in kW; supply in servers, rack positions in racks, lease capacity in chips.
 """
 
 from __future__ import annotations
@@ -14,45 +21,69 @@ from typing import Any
 
 import pulp
 
-from solvers.model import PlanModel
+from solvers.model import ConstraintInfo, PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets
 
 LIMIT_FAMILIES = ("site_power", "budget_quarter", "budget_total", "supply_chip", "supply_vendor", "rack_positions", "vendor_share",
                   "lease_cap")
-#: constraint rows whose right-hand side is money (scaled) vs physical units
+#: constraint rows whose right-hand side is money (scaled: millions of USD) vs physical units
 _MONEY_ROWS = ("budget_quarter", "budget_total", "vendor_share")
+
+#: a limit binds when its slack is at most this fraction of the row's size (the larger of |rhs| and the sum of
+#: |coefficient x value| of its terms): well above the solvers' primal and integrality tolerances (HiGHS 1e-7,
+#: CBC 1e-7), far below any room a plan could use. A $55M quarterly budget binds within $55.
+BINDING_REL_TOL = 1e-6
+#: the least slack that always counts as zero, in the row's own unit (model units: money rows in $M)
+BINDING_ABS_FLOOR = {
+    "budget_quarter": 1.0 / MONEY_SCALE,  # $1, in $M
+    "budget_total": 1.0 / MONEY_SCALE,  # $1, in $M
+    "vendor_share": 1.0 / MONEY_SCALE,  # $1 of spend, in $M
+    "site_power": 1e-3,  # kW (1 W)
+    "supply_chip": 1e-6, "supply_vendor": 1e-6,  # servers
+    "rack_positions": 1e-6,  # rack positions
+    "lease_cap": 1e-6,  # chips
+}
+
+#: a shadow price below these (USD per unit of the limit) is no marginal value: money rows (USD per USD of budget
+#: or spend) print to 4 decimals below $0.01, so under $0.00005 shows as $0.0000 ($50 per $1M of budget; the LP's
+#: dual tolerance is 1e-7 of a USD per USD); physical rows (USD per kW, rack position, server, chip) are worth
+#: nothing a plan could use below half a cent per unit. A row the LP does not price has a dual of exactly 0.
+PRICE_ZERO_USD_PER_USD = 5e-5
+PRICE_ZERO_USD_PER_UNIT = 5e-3
 
 
 def slack_of(m: PlanModel, name: str, values: dict[str, float]) -> float:
+    """Room left under a limit, in the row's own unit (money rows in $M): rhs - lhs for <=, lhs - rhs for >=."""
     info = m.constraints[name]
     lhs = sum(values.get(v, 0.0) * c for v, c in info.pairs)
     return info.rhs - lhs if info.sense == pulp.LpConstraintLE else lhs - info.rhs
 
 
-def granularity(S: PlanSets | None) -> dict[str, float]:
-    """Slack below which a limit binds in practice: less than one more purchasable unit fits under it."""
-    if S is None or not S.buyable:
-        return {}
-    return {
-        "budget_quarter": min(S.price_usd[c] for c in S.buyable) / MONEY_SCALE,
-        "budget_total": min(S.price_usd[c] for c in S.buyable) / MONEY_SCALE,
-        "site_power": min(S.server_kw[c] for c in S.buyable),
-        "supply_chip": 1.0, "supply_vendor": 1.0, "rack_positions": 1.0,
-        "lease_cap": min((S.chips[c].server.chips_per_server for c in S.lease), default=1),
-    }
+def binding_tolerance(info: ConstraintInfo, values: dict[str, float]) -> float:
+    """Slack at or below which the row binds, in the row's own unit (money rows in $M):
+    max(floor of its family, BINDING_REL_TOL x max(|rhs|, sum |coefficient x value|))."""
+    size = max(abs(info.rhs), sum(abs(c * values.get(v, 0.0)) for v, c in info.pairs))
+    return max(BINDING_ABS_FLOOR.get(info.family, 1e-6), BINDING_REL_TOL * size)
 
 
-def binding_limits(m: PlanModel, values: dict[str, float], S: PlanSets | None = None, tol: float = 1e-6) -> list[str]:
-    """Names of limit constraints that bind: zero slack, or (given the sets) too little slack for one more unit."""
-    unit = granularity(S)
+def binding_limits(m: PlanModel, values: dict[str, float]) -> list[str]:
+    """Names of limit constraints that bind: slack within `binding_tolerance` (zero up to solver precision).
+
+    Slack smaller than one more purchasable unit (say $40,000 of budget when a server costs $100,000) is not
+    binding: the limit is not fully used, and its LP-relaxation dual would price room the plan does not lack.
+    """
     out = []
     for name, info in m.constraints.items():
         if info.family not in LIMIT_FAMILIES:
             continue
-        slack = slack_of(m, name, values)
-        if slack <= tol * max(1.0, abs(info.rhs)) or slack < unit.get(info.family, 0.0) - 1e-9:
+        if slack_of(m, name, values) <= binding_tolerance(info, values):
             out.append(name)
     return out
+
+
+def price_is_zero(price: float, family: str) -> bool:
+    """True when a shadow price (USD per unit of the limit) is nothing at the precision reports show it."""
+    return abs(price) < (PRICE_ZERO_USD_PER_USD if family in _MONEY_ROWS else PRICE_ZERO_USD_PER_UNIT)
 
 
 def lp_duals(m: PlanModel) -> dict[str, float]:
@@ -77,9 +108,16 @@ def lp_duals(m: PlanModel) -> dict[str, float]:
 
 
 def explain_binding(m: PlanModel, values: dict[str, float], S: PlanSets | None = None) -> list[dict[str, Any]]:
-    """Rows {constraint, where, quarter, shadow_price_usd, unit, slack} for every binding limit."""
-    names = binding_limits(m, values, S)
-    duals = lp_duals(m) if names else {}
+    """Rows {constraint, where, quarter, shadow_price_usd, unit, slack} for every binding limit.
+
+    shadow_price_usd: USD saved per unit more of the limit, from the LP relaxation; 0.0 when that is nothing at the
+    precision shown (`price_is_zero`: the limit is fully used but more of it would save nothing); None when no
+    USD value exists (the LP could not be solved, or the objective is not money: max_tokens counts tokens).
+    slack: room left, in USD for money rows and in the limit's own unit otherwise.
+    """
+    names = binding_limits(m, values)
+    money_objective = S is None or S.objective != "max_tokens"  # min_tco and min_energy minimise $M
+    duals = lp_duals(m) if names and money_objective else {}
     rows = []
     for name in names:
         info = m.constraints[name]
@@ -87,12 +125,17 @@ def explain_binding(m: PlanModel, values: dict[str, float], S: PlanSets | None =
         price = None
         if d is not None:
             # min problem: dual = d(objective)/d(rhs) <= 0 for a binding <= row; one more unit saves -dual.
+            # The objective is in $M: a money row's rhs is in $M too, so -dual is already USD per USD; a physical
+            # row's dual is $M per kW (rack, server, chip), so x MONEY_SCALE gives USD per unit.
             per_unit = -d if info.sense == pulp.LpConstraintLE else d
-            price = round(per_unit * (1.0 if info.family in _MONEY_ROWS else MONEY_SCALE), 4)
+            price = per_unit * (1.0 if info.family in _MONEY_ROWS else MONEY_SCALE)
+            price = 0.0 if price_is_zero(price, info.family) else round(price, 4)
+        unit = info.unit + " (LP relaxation)" if money_objective else "no USD value (the max_tokens objective counts tokens)"
         rows.append({
             "constraint": info.family, "where": info.where, "quarter": info.quarter or None,
-            "shadow_price_usd": price, "unit": info.unit + " (LP relaxation)",
-            "slack": round(slack_of(m, name, values) * (MONEY_SCALE if info.family in _MONEY_ROWS else 1.0), 3),
+            "shadow_price_usd": price, "unit": unit,
+            # slack in USD for money rows ($M x MONEY_SCALE), else in the row's unit (+ 0.0: no "-0.0")
+            "slack": round(slack_of(m, name, values) * (MONEY_SCALE if info.family in _MONEY_ROWS else 1.0), 3) + 0.0,
             "name": name,
         })
     return rows
@@ -110,13 +153,27 @@ _PHRASES = {
 }
 
 
+def usd_per_unit_text(price: float) -> str | None:
+    """`$16,667`, `$0.28`, `$0.0040` (the planner's report precision: 0 decimals from $100, 2 from $0.01, else 4);
+    None when the price shows as zero at that precision (then it is no marginal value, not "$0.0000")."""
+    decimals = 0 if abs(price) >= 100 else 2 if abs(price) >= 0.01 else 4
+    if round(abs(price), decimals) == 0:
+        return None
+    return f"{'-' if price < 0 else ''}${abs(price):,.{decimals}f}"
+
+
 def describe_binding(row: dict[str, Any]) -> str:
-    """One sentence for a binding row, as the Summary sheet and report show it."""
+    """One sentence for a binding row, as plan.json's binding[].text holds it."""
     when = f" in {row['quarter']}" if row.get("quarter") else ""
     subject, unit = _PHRASES.get(row["constraint"], ("{where}{when}", "unit"))
     text = subject.format(where=row["where"], when=when) + " binds"
-    if row.get("shadow_price_usd"):
-        text += f": one more {unit} is worth ${row['shadow_price_usd']:,.2f} (LP-relaxation estimate)"
+    price = row.get("shadow_price_usd")
+    if isinstance(price, int | float):
+        worth = usd_per_unit_text(float(price))
+        if worth is None:
+            text += f" but has no marginal value: one more {unit} would save nothing (LP-relaxation estimate)"
+        else:
+            text += f": one more {unit} is worth {worth} (LP-relaxation estimate)"
     return text
 
 

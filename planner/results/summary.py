@@ -185,7 +185,8 @@ def _per_unit(unit: str | None) -> tuple[str, str]:
 
 
 def binding_sentence(row: dict[str, Any]) -> str:
-    """'Site power at site_a binds in 2027Q3: one more kW is worth $1,234'."""
+    """'Site power at site_a binds in 2027Q3: one more kW is worth $1,234.'; a price that shows as zero at the
+    precision printed: '... binds in 2027Q3 but has no marginal value: one more kW would save nothing.'"""
     name = str(row.get("constraint") or "constraint")
     words = _CONSTRAINT_WORDS.get(name, name.replace("_", " ").strip().capitalize())
     place = row.get("where")
@@ -196,6 +197,8 @@ def binding_sentence(row: dict[str, Any]) -> str:
         return f"{words}{where} binds{when} (no shadow price available)."
     decimals = 0 if abs(price) >= 100 else 2 if abs(price) >= 0.01 else 4
     thing, note = _per_unit(row.get("unit"))
+    if round(abs(price), decimals) == 0:  # "$0.0000" would read as a price; the limit is full but more saves nothing
+        return f"{words}{where} binds{when} but has no marginal value: {thing} would save nothing{note}."
     return f"{words}{where} binds{when}: {thing} is worth {fmt_usd(abs(price), decimals)}{note}."
 
 
