@@ -9,79 +9,32 @@ solution within the requested relative gap; `feasible` means a limit stopped it 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pulp
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_NO_PLAN, PlannerError
 from planner.schemas.scenario import SolverSettings
+from solvers import highs_env
 from solvers.model import PlanModel
 from solvers.result import ProgressFn, SolveResult
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level stdout (the HiGHS constructor prints a banner even with output off)."""
-    try:
-        fd = os.dup(1)
-    except OSError:  # no real stdout (embedded use)
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            yield
-    finally:
-        os.dup2(fd, 1)
-        os.close(fd)
-
-
-_HIGHS_THREADS: int | None = None  # HiGHS's thread pool is process-wide: the first value sticks
-
-
-@functools.cache
-def _highs_version() -> str:
-    """HiGHS version (asked once per process: it takes a solver instance)."""
-    try:
-        import highspy
-
-        h = _new_highs()
-        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}" if hasattr(h, "versionMajor") else getattr(highspy, "__version__", "?")
-    except Exception:  # noqa: BLE001
-        return "unknown"
-
-
-def _new_highs():  # type: ignore[no-untyped-def]
-    import highspy
-
-    with _quiet_stdout():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    return h
-
-
 def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
     """Solve with HiGHS via highspy; read status, objective, dual bound and gap from HiGHS itself."""
-    global _HIGHS_THREADS
     try:
         import highspy
     except ImportError as exc:
         raise PlannerError("the HiGHS solver (python package highspy) is not installed. Run `pip install highspy` or choose --solver cbc.", EXIT_BAD_INPUT) from exc
-    notes: list[str] = []
-    if _HIGHS_THREADS is None:
-        _HIGHS_THREADS = settings.threads
-    elif settings.threads != _HIGHS_THREADS:
-        notes.append(f"HiGHS threads are process-wide: kept {_HIGHS_THREADS} (asked {settings.threads})")
+    threads, note = highs_env.claim_threads(settings.threads)
+    notes: list[str] = [note] if note else []
     with tempfile.TemporaryDirectory(prefix="planner-") as tmp:
         mps = Path(tmp) / "model.mps"
         model.prob.writeMPS(str(mps))
-        h = _new_highs()
+        h = highs_env.new_highs()
         # Read the model before setting options: reading resets the run state, and a tiny time limit set
         # first would otherwise be applied to the read itself.
         status = h.readModel(str(mps))
@@ -91,7 +44,7 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
             h.HandleKeyboardInterrupt = True
         h.setOptionValue("time_limit", float(settings.time_limit_s))
         h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
-        h.setOptionValue("threads", int(_HIGHS_THREADS))
+        h.setOptionValue("threads", int(threads))
         h.setOptionValue("random_seed", int(settings.seed))
         h.setOptionValue("mip_feasibility_tolerance", 1e-7)
         if progress is not None:
@@ -140,7 +93,7 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
             gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
             if status_s == "optimal" and gap is None:
                 gap = 0.0
-        return SolveResult(status_s, raw, objective, bound, gap, elapsed, "highs", _highs_version(), values, notes)
+        return SolveResult(status_s, raw, objective, bound, gap, elapsed, "highs", highs_env.highs_version(), values, notes)
 
 
 def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveResult:

@@ -37,7 +37,7 @@ import numpy as np
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_NO_PLAN, PlannerError
 from planner.schemas.scenario import SolverSettings
-from solvers import backends
+from solvers import backends, highs_env
 from solvers.model import PlanModel
 from solvers.result import ProgressFn, SolveResult
 
@@ -77,7 +77,7 @@ def _gap(primal: float, bound: float) -> float:
 
 
 def _new(settings: SolverSettings, threads: int):  # type: ignore[no-untyped-def]
-    h = backends._new_highs()
+    h = highs_env.new_highs()
     with contextlib.suppress(Exception):  # Ctrl-C stops the solve instead of waiting for it (highspy >= 1.8)
         h.HandleKeyboardInterrupt = True
     h.setOptionValue("threads", int(threads))
@@ -165,7 +165,7 @@ def per_token_dominated(lp, rep_cols: np.ndarray, demand_row: dict[int, int]) ->
     drops only what is dominated replica for replica.) Exact ties keep the first column."""
     a = lp.a_matrix_
     start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
-    lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    lower = np.asarray(lp.row_lower_)
     cost, col_up = np.asarray(lp.col_cost_), np.asarray(lp.col_upper_)
     groups: dict[tuple, list[tuple[int, np.ndarray]]] = {}
     for j in rep_cols:
@@ -228,15 +228,13 @@ def _solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress
     t_start = time.monotonic()
     deadline = t_start + float(settings.time_limit_s)
     notes: list[str] = []
-    if backends._HIGHS_THREADS is None:
-        backends._HIGHS_THREADS = settings.threads
-    elif settings.threads != backends._HIGHS_THREADS:
-        notes.append(f"HiGHS threads are process-wide: kept {backends._HIGHS_THREADS} (asked {settings.threads})")
-    threads = backends._HIGHS_THREADS
+    threads, note = highs_env.claim_threads(settings.threads)
+    if note:
+        notes.append(note)
     say = progress or (lambda _m: None)
     target = float(settings.mip_gap)
     left = lambda: deadline - time.monotonic()  # noqa: E731
-    version = backends._highs_version()
+    version = highs_env.highs_version()
 
     with tempfile.TemporaryDirectory(prefix="planner-") as tmp:
         mps = Path(tmp) / "model.mps"

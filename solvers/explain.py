@@ -89,12 +89,12 @@ def price_is_zero(price: float, family: str) -> bool:
 def lp_duals(m: PlanModel) -> dict[str, float]:
     """Row duals of the LP relaxation (HiGHS), by constraint name; empty if it cannot be solved."""
     try:
-        from solvers.backends import _new_highs
+        from solvers import highs_env
 
         with tempfile.TemporaryDirectory(prefix="planner-lp-") as tmp:
             mps = Path(tmp) / "lp.mps"
             m.prob.writeMPS(str(mps))
-            h = _new_highs()
+            h = highs_env.new_highs()
             h.setOptionValue("solve_relaxation", True)
             h.setOptionValue("time_limit", 60.0)
             h.readModel(str(mps))

@@ -366,12 +366,12 @@ def test_cbc_failure_exits_4(small_scenario: Path, tmp_path: Path, monkeypatch: 
 
 
 def test_solver_crash_exits_4(small_scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import solvers.backends as backends
+    import solvers.highs_env as highs_env
 
     def crash(*_args: Any, **_kw: Any) -> Any:
         raise RuntimeError("HiGHS: std::bad_alloc")
 
-    monkeypatch.setattr(backends, "_new_highs", crash)  # every HiGHS strategy creates its solver through it
+    monkeypatch.setattr(highs_env, "new_highs", crash)  # every HiGHS strategy creates its solver through it
     code, _, err = run_in_process(["plan", str(small_scenario), "--out", str(tmp_path / "r"), "--quiet"])
     assert leftovers(tmp_path / "r") == []
     assert "Traceback" not in err
