@@ -128,11 +128,18 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
     if "unmet" in m.vars:
         for (w, t), var in m.vars["unmet"].items():
             var.upBound = S.demand[(w, t)]
+    if S.spare_max:  # policy.redundancy n_plus_1 (`constraints.add_redundancy`)
+        m.add_vars("spare", sorted(S.spare_max), "Continuous", 0, None)
+        for k, var in m.vars["spare"].items():
+            var.upBound = S.spare_max[k]
+        m.add_vars("used", sorted({i for i, _s in S.deploy_keys if (S.options[i].workload, S.options[i].t) in S.spare_max}),
+                   "Binary", 0, 1)
     m.add_vars("ordered", sorted({(c, t) for (c, _s, _r, t) in S.buy_keys if c in S.min_order}), "Binary", 0, 1)
     m.add_vars("lease", S.lease_keys, "Integer", 0, None)
 
     inst = cf.installed_pairs(S, m)
     cf.add_demand(S, m)
+    cf.add_redundancy(S, m)
     cf.add_servers(S, m, inst)
     cf.add_rack_fill(S, m, inst)
     cf.add_rack_count(S, m)

@@ -13,6 +13,7 @@ active[c,t] = sum_{t' in (t - m_c, t]} lease[c,t'] (an expression).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import pulp
@@ -33,7 +34,8 @@ def installed_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, str, str, int]
 
 
 def add_demand(S: PlanSets, m: PlanModel) -> None:
-    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] >= D[w,t]   (tokens/s).
+    """demand_{w}_{t}:  sum_{o in O(w,t), s} tokens_o * rep[o,s] + unmet[w,t] - spare[w,t] >= D[w,t]   (tokens/s;
+    spare only with policy.redundancy n_plus_1, `add_redundancy`).
 
     Every demand row gets its constraint. A row no option can serve (`S.no_option` says why) and without an
     unmet variable reads `none_{w}_{t} >= D` with `none` fixed at 0: the model is infeasible, never met by omission.
@@ -47,11 +49,42 @@ def add_demand(S: PlanSets, m: PlanModel) -> None:
         pairs = by_wt.get((w, t), [])
         if (w, t) in unmet:
             pairs = [*pairs, (unmet[(w, t)], 1.0)]
+        if (w, t) in m.vars.get("spare", {}) and pairs:
+            pairs = [*pairs, (m.vars["spare"][(w, t)], -1.0)]
         if not pairs:
             none = m.prob.add_variable(safe_name("none", w, S.quarters[t]), lowBound=0, upBound=0, cat="Continuous")
             m.vars.setdefault("none", {})[(w, t)] = none
             pairs = [(none, 1.0)]
         m.add(safe_name("demand", w, S.quarters[t]), pairs, ">=", need, family="demand", where=w, quarter=S.quarters[t], unit="USD per token/s")
+
+
+def redundancy_bound(S: PlanSets, i: int) -> int:
+    """M_i: replicas of option i an optimal N+1 plan never exceeds: ceil((D[w,t] + spare_max[w,t]) / tokens_i) + 1
+    (one replica fewer would still meet demand with the spare, at no higher cost)."""
+    o = S.options[i]
+    return int(math.ceil((S.demand[(o.workload, o.t)] + S.spare_max[(o.workload, o.t)]) / o.tokens_per_s)) + 1
+
+
+def add_redundancy(S: PlanSets, m: PlanModel) -> None:
+    """N+1 (policy.redundancy n_plus_1): demand is met with any one deployed replica of the workload lost.
+
+    n1used_{i}:     sum_s rep[i,s] - M_i * used[i] <= 0        (used[i] binary: option i runs at least one replica;
+                                                                 M_i = `redundancy_bound`)
+    n1spare_{i}:    tokens_i * used[i] - spare[w,t] <= 0        (the spare covers every deployed option's replica)
+    and demand_{w}_{t} subtracts spare[w,t] (0 <= spare <= spare_max[w,t], the largest eligible replica): served
+    tokens/s minus the largest deployed replica's tokens/s >= D[w,t]. Exact for "lose one replica", anywhere.
+    """
+    used, spare = m.vars.get("used", {}), m.vars.get("spare", {})
+    reps: dict[int, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    for (i, _s), var in m.vars["rep"].items():
+        if i in used:
+            reps[i].append((var, 1.0))
+    for i, u in sorted(used.items()):
+        o = S.options[i]
+        m.add(safe_name("n1used", i), [*reps[i], (u, -float(redundancy_bound(S, i)))], "<=", 0.0,
+              family="redundancy_used", where=o.workload, quarter=S.quarters[o.t], unit="replicas")
+        m.add(safe_name("n1spare", i), [(u, o.tokens_per_s), (spare[(o.workload, o.t)], -1.0)], "<=", 0.0,
+              family="redundancy_spare", where=o.workload, quarter=S.quarters[o.t], unit="tokens/s")
 
 
 def add_servers(S: PlanSets, m: PlanModel, inst: dict) -> None:

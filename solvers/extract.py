@@ -160,9 +160,11 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
                 "power_kw": round(k * o.power_kw, 3), "batch": o.batch, "ttft_ms": round(o.ttft_ms, 2), "tpot_ms": round(o.tpot_ms, 2),
             })
     # capacity
-    unmet_vars = m.vars.get("unmet", {})
+    unmet_vars, spare_vars = m.vars.get("unmet", {}), m.vars.get("spare", {})
     for (w, t), need in sorted(S.demand.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         got = served[(w, t)]
+        if (w, t) in spare_vars:  # N+1: the largest deployed replica's tokens/s are required on top
+            need += max(0.0, values.get(spare_vars[(w, t)].name, 0.0))
         ex.capacity.append({
             "quarter": S.quarters[t], "workload": w, "demand_tokens_per_s": S.forecast[(w, t)],
             "required_tokens_per_s": round(need, 3), "served_tokens_per_s": round(got, 3),

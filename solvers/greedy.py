@@ -68,7 +68,7 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
     for t in range(S.T):
         used: dict[tuple[str, str], float] = defaultdict(float)
         for w in sorted({w for (w, tt) in S.demand if tt == t}):
-            need = S.demand[(w, t)]
+            need = S.demand[(w, t)] + S.spare_max.get((w, t), 0.0)  # N+1: the baseline keeps the largest eligible replica spare
             # the greedy baseline buys; it never leases (leased servers stand at virtual sites, skipped here)
             ranked = sorted((_cost_per_token(S, o, t, s), o.index, s) for o in by_wt[(w, t)] for s in deploy_sites[o.index]
                             if not is_lease_site(s))

@@ -111,7 +111,7 @@ class PlanSets:
     min_order: dict[str, int]
     fit: dict[tuple[str, str, str], int]  # (c,s,r) -> servers per rack (>0 only)
     fleet: dict[tuple[str, str, str, int], int]  # (c,s,r,t) -> existing servers alive at t
-    demand: dict[tuple[str, int], float]  # (w,t) -> tokens/s to serve (headroom and redundancy included)
+    demand: dict[tuple[str, int], float]  # (w,t) -> tokens/s to serve (headroom included; N+1's spare is a variable)
     forecast: dict[tuple[str, int], float]  # (w,t) -> forecast peak tokens/s
     options: list[Option]
     deploy_keys: list[tuple[int, str]]  # (option index, site)
@@ -137,6 +137,8 @@ class PlanSets:
     fleet_entries: list[tuple[str, str, str, int, int, float]] = field(default_factory=list)
     planned_T: int = 0  # quarters of the scenario's horizon; quarters[planned_T:] are the demand tail
     warnings: list[str] = field(default_factory=list)
+    #: policy.redundancy n_plus_1: (w,t) -> tokens/s of the largest replica any eligible option has (the spare's bound)
+    spare_max: dict[tuple[str, int], float] = field(default_factory=dict)
 
     @property
     def T(self) -> int:
@@ -415,12 +417,9 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         if (o.chip, o.t) in leasable and not allowed_sites[o.workload]:
             deploy_keys.append((o.index, lease_site(o.chip)))
 
-    demand = {}
-    for (w, t), peak in forecast.items():
-        need = peak * headroom
-        if sc.policy.redundancy == "n_plus_1":
-            need += best_tok[(w, t)]  # survive the loss of the largest replica that could serve it
-        demand[(w, t)] = need
+    demand = {k: peak * headroom for k, peak in forecast.items()}
+    # N+1: the plan must meet demand with any one of its deployed replicas lost (`constraints.add_redundancy`)
+    spare_max = {k: best_tok[k] for k in forecast if best_tok[k] > 0} if sc.policy.redundancy == "n_plus_1" else {}
     servable = {(opts[i].workload, opts[i].t) for i, _ in deploy_keys}
     ctx = _ReasonContext(inputs, quarters, allowed, fit, first_t, lead, fleet, meets_targets,
                          {(o.workload, o.t) for o in candidates}, {(o.workload, o.t, o.chip) for o in candidates}, allowed_sites)
@@ -448,7 +447,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         no_option=no_option, price=pinfo, lease=linfo, lease_keys=lease_keys,
         salvage_fraction=sc.policy.depreciation.salvage_fraction,
         resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
-        fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings,
+        fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,
     )
 
 

@@ -69,7 +69,7 @@ class Policy(StrictModel):
     capex_budget_usd_by_quarter: dict[Quarter, float] = Field(default_factory=dict, description="Capex limit for named quarters (overrides the per-quarter limit), USD.")
     capex_timing: Literal["order", "delivery"] = Field(default="order", description="Whether capex counts in the order or the delivery quarter.")
     headroom_fraction: float = Field(default=0.0, ge=0, le=10, description="Capacity above peak demand to provision (0.2 = 20 %).")
-    redundancy: Literal["none", "n_plus_1"] = Field(default="none", description="`n_plus_1`: serve demand with one replica of each workload lost.")
+    redundancy: Literal["none", "n_plus_1"] = Field(default="none", description="`n_plus_1`: serve demand with any one deployed replica of each workload lost.")
     residual_value: bool | None = Field(
         default=None,
         description="Deprecated, replaced by `policy.depreciation.resale_fraction_of_book_value`: `false` means a resale "
