@@ -139,6 +139,8 @@ class PlanSets:
     warnings: list[str] = field(default_factory=list)
     #: policy.redundancy n_plus_1: (w,t) -> tokens/s of the largest replica any eligible option has (the spare's bound)
     spare_max: dict[tuple[str, int], float] = field(default_factory=dict)
+    #: undominated options before the speed cap (`cap_options`); 0 when every undominated option reaches the MILP
+    reduced_from: int = 0
 
     @property
     def T(self) -> int:
@@ -202,6 +204,29 @@ def prune_options(candidates: list[Option], idle_kw: dict[str, float]) -> list[O
         for i, (o, v) in enumerate(zip(groups[key], vecs, strict=True)):
             if not any(dominates(v2, v) and (v2 != v or j < i) for j, v2 in enumerate(vecs) if j != i):
                 kept.append(o)
+    return kept
+
+
+#: above this many replica variables after the exact reduction the option set is capped (`cap_options`), for speed
+MAX_EXACT_REPLICA_VARIABLES = 40_000
+#: options per (workload, quarter, chip) the capped set keeps
+MAX_OPTIONS_PER_CHIP = 4
+
+
+def cap_options(options: list[Option]) -> list[Option]:
+    """A heuristic reduction for large instances (not exact; the reduction of stops before 23): per (workload, quarter,
+    chip) the options no other beats per token/s on servers, kW and replica size, best MAX_OPTIONS_PER_CHIP of them
+    by servers per token/s. Plans made on it say so (`PlanSets.reduced_from`, a warning)."""
+    groups: dict[tuple[str, int, str], list[Option]] = defaultdict(list)
+    for o in options:
+        groups[(o.workload, o.t, o.chip)].append(o)
+    kept: list[Option] = []
+    for key in sorted(groups):
+        metrics = [(o.servers_per_replica / o.tokens_per_s, o.power_kw / o.tokens_per_s, o.servers_per_replica) for o in groups[key]]
+        front = [(m, o) for i, (m, o) in enumerate(zip(metrics, groups[key], strict=True))
+                 if not any(dominates(m2, m) and (m2 != m or j < i) for j, m2 in enumerate(metrics) if j != i)]
+        front.sort(key=lambda x: x[0])
+        kept.extend(o for _, o in front[:MAX_OPTIONS_PER_CHIP])
     return kept
 
 
@@ -405,17 +430,31 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             if t != t_row:
                 meets_targets[(row.workload_id, t)].add(c)
     idle_kw = {c: server_idle_kw(chips[c]) for c in chips}
-    opts = [replace(o, index=i) for i, o in enumerate(prune_options(candidates, idle_kw))]
-
     leasable = {(c, t) for c, t0 in lease_keys for t in range(t0, min(T, t0 + linfo[c].term))}
-    deploy_keys = []
-    for o in opts:  # only where the chip can stand in the option's quarter: elsewhere its replicas would be 0
-        for s in sorted(sites_with_chip.get((o.chip, o.t), ())):
-            if not allowed_sites[o.workload] or s in allowed_sites[o.workload]:
-                deploy_keys.append((o.index, s))
-        # leased servers stand at the provider: workloads limited to named sites (allowed_sites) never use them
-        if (o.chip, o.t) in leasable and not allowed_sites[o.workload]:
-            deploy_keys.append((o.index, lease_site(o.chip)))
+
+    def keys_of(opts: list[Option]) -> list[tuple[int, str]]:
+        keys = []
+        for o in opts:  # only where the chip can stand in the option's quarter: elsewhere its replicas would be 0
+            for s in sorted(sites_with_chip.get((o.chip, o.t), ())):
+                if not allowed_sites[o.workload] or s in allowed_sites[o.workload]:
+                    keys.append((o.index, s))
+            # leased servers stand at the provider: workloads limited to named sites (allowed_sites) never use them
+            if (o.chip, o.t) in leasable and not allowed_sites[o.workload]:
+                keys.append((o.index, lease_site(o.chip)))
+        return keys
+
+    exact = prune_options(candidates, idle_kw)
+    opts = [replace(o, index=i) for i, o in enumerate(exact)]
+    deploy_keys = keys_of(opts)
+    reduced_from = 0
+    if len(deploy_keys) > MAX_EXACT_REPLICA_VARIABLES:
+        opts = [replace(o, index=i) for i, o in enumerate(cap_options(exact))]
+        reduced_from, deploy_keys = len(exact), keys_of(opts)
+        warnings.append(
+            f"option set reduced for speed: {len(exact):,} undominated options would make {MAX_EXACT_REPLICA_VARIABLES:,}+ "
+            f"replica variables, so only the {MAX_OPTIONS_PER_CHIP} best per workload, quarter and chip by servers "
+            f"and kW per token/s reach the MILP ({len(opts):,} options). Its status, bound and gap are proven on that reduced "
+            "set only: a layout left out could make a cheaper plan")
 
     demand = {k: peak * headroom for k, peak in forecast.items()}
     # N+1: the plan must meet demand with any one of its deployed replicas lost (`constraints.add_redundancy`)
@@ -448,6 +487,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         salvage_fraction=sc.policy.depreciation.salvage_fraction,
         resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
         fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,
+        reduced_from=reduced_from,
     )
 
 

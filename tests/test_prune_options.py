@@ -56,3 +56,26 @@ def test_options_of_other_chips_or_quarters_never_dominate() -> None:
     later = _opt(200, 0.25, 1.0, t=1)
     idle = {**IDLE, "h": 3.0}
     assert len(prune_options([a, other_chip, later], idle)) == 3
+
+
+def test_large_option_sets_are_capped_and_say_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Above MAX_EXACT_REPLICA_VARIABLES the heuristic cap applies (4 per workload, quarter and chip) and the plan
+    warns that its status, bound and gap hold for the reduced set only."""
+    import solvers.sets as sets_mod
+    from tests.milp_cases import make_chip, make_inputs, make_options
+
+    rows = [{"chip_id": "a", "tokens_per_s_per_replica": 100 * 2**k, "chips_per_replica": 2**k,
+             "power_w_per_replica": 1000.0 * 2**k * (1 + 0.01 * k)} for k in range(4)]
+    rows += [{"chip_id": "a", "tokens_per_s_per_replica": 90 * 2**k, "chips_per_replica": 2**k,
+              "power_w_per_replica": 500.0 * 2**k} for k in range(4)]
+    inputs = make_inputs([make_chip("a", price_usd_per_server=100_000)], {"2027Q1": 1000})
+    opts = make_options(rows, ["2027Q1"])
+    exact = sets_mod.build_sets(inputs, opts)
+    assert exact.reduced_from == 0 and len(exact.options) == 8  # none dominates another replica for replica
+    assert not any("reduced for speed" in w for w in exact.warnings)
+    monkeypatch.setattr(sets_mod, "MAX_EXACT_REPLICA_VARIABLES", 0)
+    capped = sets_mod.build_sets(inputs, opts)
+    # per token/s each family's 1-chip layout is no worse than its bigger ones (equal servers, no more kW, a smaller
+    # replica), and the two 1-chip layouts trade servers (0.00125 vs 0.00139 per token/s) against kW: 2 stay
+    assert capped.reduced_from == 8 and [o.tokens_per_s for o in capped.options] == [100.0, 90.0]
+    assert any("reduced for speed" in w and "reduced set only" in w for w in capped.warnings)
