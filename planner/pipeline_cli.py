@@ -18,7 +18,7 @@ from typing import Any
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
 from planner.results.summary import summary_line
 from planner.run_output import write_run_folder  # noqa: F401 - re-exported: callers and tests use pipeline_cli.write_run_folder
-from planner.source_digest import source_digest
+from planner.source_digest import planner_digest
 
 REPO_OUTPUTS = Path("outputs")
 
@@ -134,12 +134,12 @@ def add_plan_parser(sub: argparse._SubParsersAction) -> None:
 
 def cache_key(scenario: str, overrides: dict[str, Any], sets: Any = None) -> str:
     """Hash of every input file's bytes, the solver settings and the planner's own code and bundled data
-    (`source_digest`): unchanged inputs on an unchanged planner reuse the cached plan."""
+    (`planner_digest`, hashed once per process): unchanged inputs on an unchanged planner reuse the cached plan."""
     from planner.io.loader import load_inputs
 
     inputs = load_inputs(scenario, sets)
     blob = json.dumps({"files": inputs.file_hashes, "resolved": inputs.scenario.model_dump(mode="json"),
-                       "overrides": overrides, "planner": source_digest()}, sort_keys=True)
+                       "overrides": overrides, "planner": planner_digest()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

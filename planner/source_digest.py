@@ -32,6 +32,7 @@ def source_digest(roots: tuple[Path, ...] = PLANNER_ROOTS) -> str:
 
 @functools.cache
 def planner_digest() -> str:
-    """`source_digest()` of this planner, once per process (its files do not change under a run): the key the
-    on-disk options cache adds, so a model change without a refit never reuses options another planner made."""
+    """`source_digest()` of this planner, once per process (its files do not change under a run): what the plan
+    caches of `compare` and `sweep` and the on-disk options cache add to their keys, so a model change without a
+    refit never reuses plans or options another planner made."""
     return source_digest()

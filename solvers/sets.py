@@ -186,24 +186,33 @@ class PlanSets:
         return t if self.capex_timing == "order" else self.delivery(c, t)
 
 
+def _by_chip(options: list[Option]) -> list[list[Option]]:
+    """Options grouped per (workload, quarter, chip), groups in key order, options in input order."""
+    groups: dict[tuple[str, int, str], list[Option]] = defaultdict(list)
+    for o in options:
+        groups[(o.workload, o.t, o.chip)].append(o)
+    return [groups[k] for k in sorted(groups)]
+
+
+def undominated(vectors: list[tuple[float, ...]]) -> list[int]:
+    """Indices of the vectors no other one `dominates` (smaller is better in every component); of exact ties the
+    first is kept."""
+    return [i for i, v in enumerate(vectors)
+            if not any(dominates(w, v) and (w != v or j < i) for j, w in enumerate(vectors) if j != i)]
+
+
 def prune_options(candidates: list[Option], idle_kw: dict[str, float]) -> list[Option]:
     """Drop, per (workload, quarter, chip), only the options another one dominates replica for replica: it delivers
     at least as many tokens/s per replica and needs no more of anything a replica is charged for: servers
     (servers_per_replica: capex, racks, site power, leases), energy (the draw above the servers' idle share, which
-    the objective charges, and the whole draw) (`dominates`). Replacing each replica of a dominated option by one
-    of its dominator keeps every constraint satisfied at no higher cost, integrality included (replicas are whole
-    units on both sides), so the optimum of the pruned model is the optimum of the full one. Exact ties keep the
-    first option; nothing is capped.
+    the objective charges, and the whole draw) (`replica_costs`). Replacing each replica of a dominated option by
+    one of its dominator keeps every constraint satisfied at no higher cost, integrality included (replicas are
+    whole units on both sides), so the optimum of the pruned model is the optimum of the full one. Exact ties keep
+    the first option; nothing is capped.
     """
-    groups: dict[tuple[str, int, str], list[Option]] = defaultdict(list)
-    for o in candidates:
-        groups[(o.workload, o.t, o.chip)].append(o)
     kept: list[Option] = []
-    for key in sorted(groups):
-        vecs = [replica_costs(o, idle_kw[o.chip]) for o in groups[key]]
-        for i, (o, v) in enumerate(zip(groups[key], vecs, strict=True)):
-            if not any(dominates(v2, v) and (v2 != v or j < i) for j, v2 in enumerate(vecs) if j != i):
-                kept.append(o)
+    for group in _by_chip(candidates):
+        kept.extend(group[i] for i in undominated([replica_costs(o, idle_kw[o.chip]) for o in group]))
     return kept
 
 
@@ -217,16 +226,11 @@ def cap_options(options: list[Option]) -> list[Option]:
     """A heuristic reduction for large instances (not exact; the reduction of stops before 23): per (workload, quarter,
     chip) the options no other beats per token/s on servers, kW and replica size, best MAX_OPTIONS_PER_CHIP of them
     by servers per token/s. Plans made on it say so (`PlanSets.reduced_from`, a warning)."""
-    groups: dict[tuple[str, int, str], list[Option]] = defaultdict(list)
-    for o in options:
-        groups[(o.workload, o.t, o.chip)].append(o)
     kept: list[Option] = []
-    for key in sorted(groups):
-        metrics = [(o.servers_per_replica / o.tokens_per_s, o.power_kw / o.tokens_per_s, o.servers_per_replica) for o in groups[key]]
-        front = [(m, o) for i, (m, o) in enumerate(zip(metrics, groups[key], strict=True))
-                 if not any(dominates(m2, m) and (m2 != m or j < i) for j, m2 in enumerate(metrics) if j != i)]
-        front.sort(key=lambda x: x[0])
-        kept.extend(o for _, o in front[:MAX_OPTIONS_PER_CHIP])
+    for group in _by_chip(options):
+        metrics = [(o.servers_per_replica / o.tokens_per_s, o.power_kw / o.tokens_per_s, o.servers_per_replica) for o in group]
+        front = sorted(undominated(metrics), key=lambda i: metrics[i])
+        kept.extend(group[i] for i in front[:MAX_OPTIONS_PER_CHIP])
     return kept
 
 

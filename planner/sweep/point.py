@@ -14,11 +14,11 @@ def point_key(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> st
     """Hash of the input files' bytes, the resolved scenario (with the point's values), solver settings and the
     planner's own code and bundled data (`planner.source_digest`)."""
     from planner.io.loader import load_inputs
-    from planner.source_digest import source_digest
+    from planner.source_digest import planner_digest
 
     inputs = load_inputs(scenario, sets)
     blob = json.dumps({"files": inputs.file_hashes, "resolved": inputs.scenario.model_dump(mode="json"),
-                       "solver": solver, "planner": source_digest()}, sort_keys=True, default=str)
+                       "solver": solver, "planner": planner_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
