@@ -27,6 +27,7 @@ LIMIT_PENALTY = {
     "supply_chip": 1.0, "supply_vendor": 1.0,  # per server over the cap ($1M/server)
     "rack_positions": 1.0,  # per rack over the site's positions ($1M/rack)
     "lease_cap": 0.1,  # per chip over the lease capacity ($100k/chip)
+    "min_order": 1.0,  # per server an order falls short of the chip's minimum ($1M/server)
 }
 
 

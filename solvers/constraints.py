@@ -191,7 +191,9 @@ def add_supply(S: PlanSets, m: PlanModel) -> None:
 
 
 def add_min_order(S: PlanSets, m: PlanModel) -> None:
-    """minorder_{c}_{t}: sum buy[c,.,.,t] >= min_c * ordered[c,t] and <= M * ordered[c,t]   (all or at least min_c)."""
+    """minorder_lo_{c}_{t}: sum buy[c,.,.,t] >= min_c * ordered[c,t]  and  minorder_hi_{c}_{t}: sum buy[c,.,.,t] <= M *
+    ordered[c,t]   (nothing or at least min_c). Only the `_lo` row is the limit (family `min_order`, relaxed in a
+    diagnosis run); `_hi` links the flag to the order (family `min_order_link`)."""
     ordered = m.vars.get("ordered", {})
     by_ct: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     for (c, _s, _r, t), var in m.vars["buy"].items():
@@ -200,7 +202,7 @@ def add_min_order(S: PlanSets, m: PlanModel) -> None:
         pairs = by_ct[(c, t)]
         big = float(S.supply_cap.get(c, sum(S.rack_types[(s, r)][0] * S.fit[(c, s, r)] for (cc, s, r) in S.fit if cc == c)))
         m.add(safe_name("minorder_lo", c, S.quarters[t]), [*pairs, (y, -float(S.min_order[c]))], ">=", 0.0, family="min_order", where=c, quarter=S.quarters[t], unit="servers")
-        m.add(safe_name("minorder_hi", c, S.quarters[t]), [*pairs, (y, -big)], "<=", 0.0, family="min_order", where=c, quarter=S.quarters[t], unit="servers")
+        m.add(safe_name("minorder_hi", c, S.quarters[t]), [*pairs, (y, -big)], "<=", 0.0, family="min_order_link", where=c, quarter=S.quarters[t], unit="servers")
 
 
 def add_vendor_share(S: PlanSets, m: PlanModel, scale: float) -> None:

@@ -193,6 +193,11 @@ def limits_exceeded(m: PlanModel, values: dict[str, float]) -> list[tuple[str, s
             amount = f"{over:,.1f} racks"
         elif info.family == "lease_cap":
             amount = f"{over:,.1f} chips"
+        elif info.family == "min_order":
+            when = f" in {info.quarter}" if info.quarter else ""
+            out.append((info.quarter, f"minimum order of {info.where}{when} short by {over:,.1f} servers (each quarter's "
+                                      "order of a chip is 0 or at least its min_order_servers)"))
+            continue
         else:
             amount = f"{over:,.1f} servers"
         when = f" in {info.quarter}" if info.quarter else ""
@@ -234,7 +239,7 @@ def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float],
                 causes.append(f"lead time: {when}; in {q} only the existing fleet ({', '.join(fleet) or 'none able to serve it'}) can serve it")
             earlier = set(S.quarters[: t + 1])
             for qq, text in exceeded:
-                if qq == q or (qq == "" or (qq in earlier and text.startswith(("budget", "supply", "vendor")))):
+                if qq == q or (qq == "" or (qq in earlier and text.startswith(("budget", "supply", "vendor", "minimum order")))):
                     causes.append(text)
             if not causes:
                 causes.append(f"no capacity could be added for it (chips able to serve it: {', '.join(chips) or 'none'})")

@@ -14,13 +14,16 @@ import pandas as pd
 
 from planner.finance.depreciation import Depreciation
 from planner.io.loader import PlanInputs
+from planner.perf.power import IDLE_FRACTION
 from planner.schemas.chips import ChipSpec
 from planner.schemas.common import quarter_index, quarter_range
 from planner.topology.placement import rack_fit, replica_footprint
 
 HOURS_PER_QUARTER = 8760.0 / 4
-#: share of a chip's TDP drawn when installed but idle (estimate; server overhead counts fully)
-IDLE_TDP_FRACTION = 0.3
+#: share of a chip's TDP drawn when installed but idle (an estimate; server overhead counts fully): the performance
+#: model's own figure (`planner.perf.power.IDLE_FRACTION`), so a server whose slots all run replicas is charged
+#: exactly the replica power the options table reports
+IDLE_TDP_FRACTION = IDLE_FRACTION
 #: objective money unit: millions of USD keep coefficients near 1 for the solver
 MONEY_SCALE = 1e6
 #: prefix of the virtual site where leased servers stand (hosted by the provider: no racks, site power or facility)

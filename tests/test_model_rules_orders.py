@@ -21,6 +21,7 @@ from planner.schemas.chips import LeaseTerms
 from planner.schemas.scenario import SolverSettings
 from solvers.backends import verify_solution
 from solvers.build import build_model
+from solvers.explain import diagnose
 from solvers.extract import Extracted, extract
 from solvers.sets import HOURS_PER_QUARTER, MONEY_SCALE, PlanSets, build_sets
 from solvers.solve import solve
@@ -106,6 +107,24 @@ def test_min_order_is_summed_over_sites() -> None:
     # min 5: the order would need 5 x 4 kW = 20 kW > 2 x 8 kW of site power; ordering nothing leaves demand unmet.
     status, *_ = _solve(make_inputs([a], {"2027Q1": 3 * SERVER}, sites=sites, chip_terms={"a": {"min_order_servers": 5}}))
     assert status == "infeasible"
+
+
+def test_diagnosis_names_the_minimum_order() -> None:
+    # Supply cap 2 servers per quarter, minimum order 3, demand 1 server in the first quarter: no order is allowed.
+    # Allowed to break limits at a penalty ($1M per server over the supply cap or short of the minimum), the cheapest
+    # plan orders 2 servers with the minimum 1 short ($1M + $200,000) rather than 3 with the cap 1 over ($1M +
+    # $300,000): the diagnosis names the minimum order and by how much it is short.
+    a = make_chip("a", price_usd_per_server=PRICE)
+    terms = {"a": {"min_order_servers": 3, "supply_cap_servers_per_quarter": 2}}
+    inputs = make_inputs([a], {"2027Q1": SERVER}, chip_terms=terms)
+    S = build_sets(inputs, _options(sorted(inputs.chips), inputs.quarters))
+    m2, _ = build_model(S, with_slack=True)
+    r2 = solve(m2, EXACT)
+    m3, _ = build_model(S, with_slack=True, relax_limits=True)
+    r3 = solve(m3, EXACT)
+    rows = diagnose(S, m2, r2.values, m3, r3.values)
+    assert [(row["workload"], row["quarter"], row["short_tokens_per_s"]) for row in rows] == [("w", "2027Q1", SERVER)]
+    assert "minimum order of a in 2027Q1 short by 1.0 servers" in rows[0]["cause"]
 
 
 def test_min_order_above_the_supply_cap_forbids_ordering() -> None:

@@ -3,9 +3,9 @@ with its expected figures derived by hand in the test.
 
 Common chip `a` unless said: one server = 8 chips of 500 W TDP + 1,000 W of server overhead, $100,000.
   nameplate (site power, rack fit):  8 x 500 + 1,000           = 5,000 W = 5.0 kW per server
-  idle share (energy):               0.3 x 8 x 500 + 1,000     = 2,200 W = 2.2 kW per server
+  idle share (energy):               0.2 x 8 x 500 + 1,000     = 1,800 W = 1.8 kW per server
 A 1-chip replica serves 1,000 tok/s, so 8 replicas fill a server (servers_per_replica 1/8); its idle share is
-2.2 / 8 = 0.275 kW. One quarter = 8,760 / 4 = 2,190 h. Resale 0 (the `make_inputs` default): a bought server costs
+1.8 / 8 = 0.225 kW. One quarter = 8,760 / 4 = 2,190 h. Resale 0 (the `make_inputs` default): a bought server costs
 its price. Epsilon: the objective adds $1 per occupied rack-quarter and per replica-quarter.
 """
 
@@ -29,8 +29,8 @@ Q = "2027Q1"
 HOURS = 8760.0 / 4  # 2,190 h per quarter
 PRICE = 100_000.0
 SERVER_KW = (8 * 500 + 1000) / 1000  # 5.0 kW nameplate
-IDLE_KW = (0.3 * 8 * 500 + 1000) / 1000  # 2.2 kW idle share of one server
-SHARE_KW = IDLE_KW / 8  # 0.275 kW: the idle share of a 1-chip replica (1/8 of a server)
+IDLE_KW = (0.2 * 8 * 500 + 1000) / 1000  # 1.8 kW idle share of one server
+SHARE_KW = IDLE_KW / 8  # 0.225 kW: the idle share of a 1-chip replica (1/8 of a server)
 
 
 def chip_a(**kw):  # type: ignore[no-untyped-def]
@@ -77,10 +77,10 @@ def power_row(ex, site: str = "s1", quarter: str = Q) -> dict:  # type: ignore[n
 
 
 @pytest.mark.parametrize(("power_w", "draw_kw"), [
-    # 12 replicas x (0.450 - 0.275) = 2.1 kW above the idle share of 2 servers (2 x 2.2 = 4.4 kW): 6.5 kW
-    (450.0, 2 * 2.2 + 12 * (0.450 - 0.275)),
-    # a replica drawing less than its idle share (0.200 < 0.275 kW) adds nothing: max(0, .) -> the idle 4.4 kW only
-    (200.0, 2 * 2.2),
+    # 12 replicas x (0.450 - 0.225) = 2.7 kW above the idle share of 2 servers (2 x 1.8 = 3.6 kW): 6.3 kW
+    (450.0, 2 * 1.8 + 12 * (0.450 - 0.225)),
+    # a replica drawing less than its idle share (0.200 < 0.225 kW) adds nothing: max(0, .) -> the idle 3.6 kW only
+    (200.0, 2 * 1.8),
 ])
 def test_energy_is_the_idle_share_of_installed_servers_plus_the_draw_above_it(power_w: float, draw_kw: float) -> None:
     # Demand 12,000 tok/s -> 12 replicas -> 12 / 8 = 1.5 -> 2 servers bought; the half-empty second server still draws
@@ -89,7 +89,7 @@ def test_energy_is_the_idle_share_of_installed_servers_plus_the_draw_above_it(po
     S, m, r, ex, _ = run(make_inputs([chip_a()], {Q: 12_000}, sites=[site]), [one_chip(power_w)])
     assert S.idle_kw["a"] == pytest.approx(IDLE_KW) and S.server_kw["a"] == pytest.approx(SERVER_KW)
     assert servers_bought(ex) == 2 and replicas(ex) == 12
-    usd = draw_kw * 1.5 * HOURS * 0.10  # 450 W: 6.5 x 1.5 x 2,190 x 0.1 = $2,135.25; 200 W: 4.4 x ... = $1,445.40
+    usd = draw_kw * 1.5 * HOURS * 0.10  # 450 W: 6.3 x 1.5 x 2,190 x 0.1 = $2,069.55; 200 W: 3.6 x ... = $1,182.60
     row = power_row(ex)
     assert row["average_it_power_kw"] == pytest.approx(draw_kw)
     assert row["it_power_kw"] == pytest.approx(2 * SERVER_KW)  # nameplate: not what energy charges
@@ -102,7 +102,7 @@ def test_energy_is_the_idle_share_of_installed_servers_plus_the_draw_above_it(po
 def test_leased_servers_draw_no_site_energy_and_no_site_power() -> None:
     # Lease $2/chip-h, at most 8 chips (1 server) leased: 16,000 tok/s = 16 replicas = 2 servers -> 1 leased
     # ($2 x 8 x 2,190 = $35,040 < $100,000) + 1 bought. Replicas draw 450 W. Only the bought server's idle share and
-    # its own 8 replicas are charged: (2.2 + 8 x 0.175) = 3.6 kW x 1.5 x 2,190 x 0.10 = $1,182.60.
+    # its own 8 replicas are charged: (1.8 + 8 x 0.225) = 3.6 kW x 1.5 x 2,190 x 0.10 = $1,182.60.
     lease = LeaseTerms(usd_per_chip_hour=2.0, min_term_quarters=1, capacity_chips_per_quarter=8, kind="estimate", source="test")
     c = chip_a().model_copy(update={"lease": lease})
     site = make_site(pue=1.5, usd_per_kwh=0.10)
@@ -122,8 +122,8 @@ def test_leased_servers_draw_no_site_energy_and_no_site_power() -> None:
 def test_existing_fleet_idle_energy_is_a_constant_of_the_objective() -> None:
     # Fleet: 3 servers installed 2026Q1; demand 8,000 tok/s = 8 replicas (one server's worth), 450 W each; nothing bought.
     # Idle energy of the 3 fleet servers, used or not, is fixed before solving:
-    #   3 x 2.2 kW x 1.5 x 2,190 h x $0.10 = $2,168.10 (the objective's constant, with the fleet's depreciation);
-    # the replicas add 8 x (0.450 - 0.275) = 1.4 kW -> $459.90, the variable energy term. energy_usd = $2,628.00.
+    #   3 x 1.8 kW x 1.5 x 2,190 h x $0.10 = $1,773.90 (the objective's constant, with the fleet's depreciation);
+    # the replicas add 8 x (0.450 - 0.225) = 1.8 kW -> $591.30, the variable energy term. energy_usd = $2,365.20.
     # Fleet depreciation (resale 0): list $100,000 over 20 quarters, 4 quarters old -> book value 3 x $80,000 at the
     # start, all of it charged in the horizon (1 quarter of depreciation + write-down of the rest).
     fleet = [{"site_id": "s1", "rack_type_id": "r", "chip_id": "a", "servers": 3, "installed_quarter": "2026Q1"}]
@@ -146,7 +146,7 @@ def test_existing_fleet_idle_energy_is_a_constant_of_the_objective() -> None:
 
 
 def test_site_power_cap_moves_servers_to_another_site() -> None:
-    # 24,000 tok/s = 24 replicas = 3 full servers, replicas 400 W: draw per full server 2.2 + 8 x (0.4 - 0.275) = 3.2 kW.
+    # 24,000 tok/s = 24 replicas = 3 full servers, replicas 400 W: draw per full server 1.8 + 8 x (0.4 - 0.225) = 3.2 kW.
     # s1: $0.10/kWh; s2: $0.20/kWh; PUE 1. Uncapped, all 3 stand at s1: 3 x 3.2 x 2,190 x 0.10 = $2,102.40.
     # s1 capped at 12 kW of nameplate: 2 servers (10 kW) fit, a third (15 kW) does not -> 2 at s1, 1 at s2:
     # 2 x 3.2 x 2,190 x 0.10 + 3.2 x 2,190 x 0.20 = $1,401.60 + $1,401.60 = $2,803.20.
@@ -165,9 +165,9 @@ def test_site_power_cap_moves_servers_to_another_site() -> None:
 
 
 def test_site_power_is_nameplate_not_draw_and_the_fleet_counts() -> None:
-    # 17,000 tok/s = 17 replicas (400 W) -> 3 servers. Their average draw is 3 x 2.2 + 17 x 0.125 = 8.725 kW, under a
+    # 17,000 tok/s = 17 replicas (400 W) -> 3 servers. Their average draw is 3 x 1.8 + 17 x 0.175 = 8.375 kW, under a
     # 12 kW cap, but their nameplate is 3 x 5 = 15 kW > 12: no plan. At a 15 kW cap the plan stands, and energy
-    # charges the 8.725 kW draw: 8.725 x 1 x 2,190 x 0.10 = $1,910.78, not the 15 kW.
+    # charges the 8.375 kW draw: 8.375 x 1 x 2,190 x 0.10 = $1,834.13, not the 15 kW.
     rows = [one_chip(400.0)]
     draw = 3 * IDLE_KW + 17 * (0.400 - SHARE_KW)
     _, m, _ = build(make_inputs([chip_a()], {Q: 17_000}, sites=[make_site(cap_kw=12.0, usd_per_kwh=0.10)]), rows)
