@@ -382,6 +382,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         if t + lead[c] <= T - 1
     ]
     lease_keys = [(c, t) for c in sorted(linfo) for t in range(max(first_t[c], linfo[c].lead), T)]
+    warnings.extend(vendor_share_warnings({vendor_of[c] for c, *_ in buy_keys}, vendor_share))
     closed = [t for t in range(planned_T) if buyable and all(t + lead[c] > planned_T - 1 for c in buyable)]
     if closed and not tail:
         span = quarters[closed[0]] + (f"-{quarters[closed[-1]]}" if len(closed) > 1 else "")
@@ -496,6 +497,21 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,
         reduced_from=reduced_from,
     )
+
+
+def vendor_share_warnings(vendors: set[str], share: dict[str, float]) -> list[str]:
+    """A warning when the vendor spend shares forbid every purchase: summed over the vendors one can buy from,
+    sum_v spend_v <= (sum_v share_v) x total spend, so if every such vendor has a share and they sum below 1 the total
+    spend, and with it every purchase, must be 0 (one vendor with a share below 1 is the simplest case)."""
+    if not vendors or any(v not in share for v in vendors):
+        return []
+    total = sum(share[v] for v in vendors)
+    if total >= 1.0 - 1e-12:
+        return []
+    named = ", ".join(f"{v} {share[v]:.0%}" for v in sorted(vendors))
+    return [f"vendor spend shares forbid every purchase: the vendors whose chips can be bought ({named}) may take at "
+            f"most {total:.0%} of purchase spend together, so any purchase breaks one of them. Raise "
+            "policy.max_vendor_spend_share or vendors.<v>.max_spend_share, or allow another vendor's chips"]
 
 
 def tail_forecast(forecast: dict[tuple[str, int], float], planned_T: int, tail: int) -> dict[tuple[str, int], float]:

@@ -201,12 +201,23 @@ def test_vendor_share_caps_a_vendors_share_of_capex(policy_share: float | None, 
     assert ex.kpis["capex_cash_usd"] == pytest.approx(100_000 * n_a + 150_000 * n_c)
 
 
+@pytest.mark.parametrize(("shares", "warned"), [((0.5, 0.4), True), ((0.5, 0.5), False), ((0.9, None), False)])
+def test_vendor_shares_summing_below_one_warn(shares: tuple[float, float | None], warned: bool) -> None:
+    # Vendors A (chip a) and B (chip c): spend_A <= s_A x total and spend_B <= s_B x total sum to total <= (s_A + s_B)
+    # x total, so shares 0.5 + 0.4 = 0.9 < 1 forbid any purchase (warned); 0.5 + 0.5 = 1 allows equal spend; a vendor
+    # without a share is not limited.
+    from solvers.sets import vendor_share_warnings
+    share = {"A": shares[0], **({"B": shares[1]} if shares[1] is not None else {})}
+    assert bool(vendor_share_warnings({"A", "B"}, share)) is warned
+
+
 def test_policy_vendor_share_below_one_with_one_vendor_forbids_buying() -> None:
     # One vendor, share 0.9: capex_A <= 0.9 x capex_A  <=>  0.1 x capex_A <= 0  <=>  nothing bought; the demand
     # (1 server) cannot be met. The share counts purchases only: leasing the same vendor's chip is not limited.
     a = make_chip("a", price_usd_per_server=PRICE)
-    status, *_ = _solve(make_inputs([a], {"2027Q1": SERVER}, policy={"max_vendor_spend_share": 0.9}))
+    status, S, *_ = _solve(make_inputs([a], {"2027Q1": SERVER}, policy={"max_vendor_spend_share": 0.9}))
     assert status == "infeasible"
+    assert any("vendor spend shares forbid every purchase" in w and "at most 90%" in w for w in S.warnings)
     leasable = a.model_copy(update={"lease": LeaseTerms(usd_per_chip_hour=2.0, min_term_quarters=1,
                                                         capacity_chips_per_quarter=None, kind="estimate", source="test")})
     _, ex, _ = _plan(make_inputs([leasable], {"2027Q1": SERVER}, policy={"max_vendor_spend_share": 0.9}))
