@@ -5,7 +5,8 @@
    model, with the reason. Factors are refitted here from `planner/perf/data/calibration.csv`.
 2. Sensitivity of the fit to the assumed mean OpenOrca prompt length (not stated in the source notes).
 3. Stock-engine measurements (`planner/perf/data/measured.csv`): raw, in-sample and leave-one-source-out (engine
-   costs, FP4 ratio and factors refitted without the row's publisher), by publisher, kind, engine and family.
+   costs, FP4 ratio and factors refitted without the row's publisher), by publisher, kind, engine and family; then
+   the chip ranking per model on those same LOSO predictions (`planner.perf.ranking`).
 4. TPOT at the measured concurrency (the shape of the error, not only its level), bundled rows with a TPOT.
 5. The held-out published set (`benchmarks/perf_holdout.py`, never bundled), through `planner perf` as a user asks.
 6. Chip rankings the options table must keep: H200 vs H100 per chip on the example's 405B workload, MI325X vs
@@ -13,11 +14,13 @@
 7. Time to build the deployment-options table: the bundled example scenario, then ~100 synthetic workload shapes
    x every catalog chip.
 
-Run: python benchmarks/perf_accuracy.py
+Run: python benchmarks/perf_accuracy.py [--only SECTION ...]   (sections: calibration, measured, tpot, holdout,
+     rankings, sensitivity, speed; e.g. `--only measured` for the LOSO figures and their chip ranking)
 """
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import time
@@ -86,7 +89,9 @@ def measured_accuracy() -> None:
     from planner.perf.measured import load_table
     from planner.perf.measured_eval import evaluate_points, summarise
 
-    rows = evaluate_points(load_table(), load_model_catalog(), load_chip_catalog(), load_calibration())
+    points = load_table()
+    evaluated = evaluate_points(points, load_model_catalog(), load_chip_catalog(), load_calibration())
+    rows = evaluated
     tuned = [r for r in rows if r.get("engine") == TUNED]
     rows = [r for r in rows if r.get("engine") != TUNED]
     ok = [r for r in rows if r["modelled"]]
@@ -111,6 +116,34 @@ def measured_accuracy() -> None:
         for v in sorted({str(r[key]) for r in ok}):
             label = v.split("/blob/")[0].replace("https://", "") + (" @" + v.split("/blob/")[1][:8] if "/blob/" in v else "")
             line(f"{key}={label}", [r for r in ok if str(r[key]) == v])
+    loso_ranking(evaluated, points)
+
+
+def loso_ranking(evaluated: list, points: list) -> None:
+    """Chip ranking per model (planner.perf.ranking) on the same leave-one-publisher-out predictions as the table
+    above: stock engines and tuned submissions apart, LOSO measured-first (and LOSO corrected model where its
+    predictions differ)."""
+    from planner.perf.engines import TUNED
+    from planner.perf.ranking import NOISE_BAND, report, rows_from_loso
+
+    print()
+    print(f"Chip ranking per model on the LOSO predictions above (pairs: one publisher, model, engine, precision, kind "
+          f"and question on two chips, measured > {100 * NOISE_BAND:.0f} % apart; weight per pair m^-"
+          f"PUBLISHER_WEIGHT_POWER within its publisher's m pairs; gap error = predicted / measured ratio - 1):")
+    first = rows_from_loso(evaluated, points, "loso_err")
+    model = {r.id: r for r in rows_from_loso(evaluated, points, "loso_model_err")}
+    for name, tuned, limit in (("stock engines", False, 8), ("tuned submissions", True, 3)):
+        rows = [r for r in first if (r.engine == TUNED) == tuned]
+        print(f" LOSO measured-first (what plans use), {name}:")
+        print("\n".join(report(rows, limit=limit)))
+        alt = [model[r.id] for r in rows if r.id in model]
+        if len(alt) == len(rows) and all(math.isclose(r.predicted, m.predicted, rel_tol=1e-9)
+                                         for r, m in zip(rows, alt, strict=True)):
+            print(f" LOSO corrected model, {name}: the same predictions on every row (none is answered from a "
+                  "measurement when its publisher is left out), so the same ranking")
+        else:
+            print(f" LOSO corrected model, {name}:")
+            print("\n".join(report(alt, limit=limit)))
 
 
 def sensitivity() -> None:
@@ -216,11 +249,15 @@ def rankings() -> None:
         print(f"  {w:<28} " + "  ".join(cells))
 
 
+SECTIONS = {"calibration": accuracy, "measured": measured_accuracy, "tpot": tpot_shape, "holdout": holdout,
+            "rankings": rankings, "sensitivity": sensitivity, "speed": speed}
+
+
 if __name__ == "__main__":
-    accuracy()
-    measured_accuracy()
-    tpot_shape()
-    holdout()
-    rankings()
-    sensitivity()
-    speed()
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", action="append", choices=list(SECTIONS), metavar="SECTION",
+                    help=f"run only this section (repeatable; one of {', '.join(SECTIONS)}); default all, in this order")
+    for name in ap.parse_args().only or list(SECTIONS):
+        SECTIONS[name]()

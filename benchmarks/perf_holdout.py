@@ -16,9 +16,10 @@ Prediction per chip: the JSON's `tokens_per_s_per_chip` when present, else `thro
 Error per row: signed = (predicted - measured) / measured (positive = the model is optimistic); |error| its
 absolute value. Summary per group: n, median |error|, p90 |error| (linear interpolation between order statistics,
 as numpy's default), median signed error, all in percent. Groups: overall, source, engine, chip family, kind,
-tuned vs stock, model; and the chip ranking: of the pairs of rows that ask one question of two chips, how many the
-prediction orders as measured (`ranking_pairs`). Rows `planner perf` refuses (exit 2 or 3) are listed with its message and left out of the
-figures. This prints figures; it never asserts them.
+tuned vs stock, model; and the chip ranking per model (`planner.perf.ranking`, as in benchmarks/perf_accuracy.py):
+of the pairs of rows that ask one question of two chips, how many the prediction orders as measured. Rows `planner
+perf` refuses (exit 2 or 3) are listed with its message and left out of the figures. This prints figures; it never
+asserts them.
 
 Run: python benchmarks/perf_holdout.py [--csv FILE] [--rows] [--out RESULTS.csv] [--subprocess] [--no-engine]
                                         [--no-concurrency] [--only-source S ...] [--skip-source S ...]
@@ -324,46 +325,38 @@ def score(rows: Sequence[Row], caps: Capabilities, use_subprocess: bool = False,
     return scored, refused
 
 
-def ranking_pairs(scored: Sequence[Mapping[str, object]], rows: Sequence[Row]) -> list[dict[str, object]]:
-    """Chip-ranking check: every pair of scored rows that ask the same question of two different chips (same source,
-    model, engine, precision, kind, prompt and output tokens, concurrency or TPOT target) and whose measured tokens/s
-    per chip differ by more than 5 %. A pair is concordant when the prediction orders the two chips as measured."""
+def ranking_rows(scored: Sequence[Mapping[str, object]], rows: Sequence[Row]) -> list:
+    """The scored rows as `planner.perf.ranking.RankRow`s: publisher from `source_url` (`publisher_of`; the `source`
+    label when there is none), tuned submissions under engine `tuned` (the regime they are asked in), the question
+    from lengths, concurrency, targets and length CV, the layout (TP, PP, EP, DP 1)."""
+    from planner.perf.measured import publisher_of
+    from planner.perf.ranking import RankRow, question_key
+
     by_id = {r.id: r for r in rows}
-    keyed: dict[tuple, list[Mapping[str, object]]] = {}
+    out = []
     for res in scored:
         r = by_id.get(str(res["id"]))
         if r is None:
             continue
-        k = (r.source, r.model_id, r.engine, r.precision, r.kind, round(r.prompt_tokens), round(r.output_tokens),
-             r.concurrency, r.tpot_target_ms)
-        keyed.setdefault(k, []).append(res)
-    pairs = []
-    for k, grp in keyed.items():
-        for i, a in enumerate(grp):
-            for b in grp[i + 1:]:
-                if a["chip"] == b["chip"]:
-                    continue
-                ma, mb = float(a["measured"]), float(b["measured"])  # type: ignore[arg-type]
-                if abs(ma / mb - 1.0) <= 0.05:
-                    continue
-                pa, pb = float(a["predicted"]), float(b["predicted"])  # type: ignore[arg-type]
-                pairs.append({"model": k[1], "engine": k[2], "faster": a["chip"] if ma > mb else b["chip"],
-                              "slower": b["chip"] if ma > mb else a["chip"], "measured_ratio": max(ma, mb) / min(ma, mb),
-                              "predicted_ratio": (pa / pb) if ma > mb else (pb / pa),
-                              "concordant": (ma > mb) == (pa > pb), "ids": f"{a['id']}/{b['id']}"})
-    return pairs
+        url = (r.extra.get("source_url") or "").strip()
+        out.append(RankRow(
+            id=r.id, publisher=publisher_of(url) if url else r.source, model=r.model_id,
+            engine="tuned" if r.tuned else r.engine, precision=r.precision, kind=r.kind, chip=r.chip_id,
+            measured=r.measured, predicted=float(res["predicted"]),  # type: ignore[arg-type]
+            question=question_key(r.prompt_tokens, r.output_tokens, r.concurrency, r.tpot_target_ms, r.ttft_target_ms,
+                                  r.target_percentile, r.length_cv),
+            layout=(r.tp, r.pp, r.ep, 1)))
+    return out
 
 
-def print_rankings(pairs: Sequence[Mapping[str, object]], out=sys.stdout) -> None:
-    n = len(pairs)
-    ok = sum(1 for p in pairs if p["concordant"])
-    print(f"chip ranking (pairs of chips asked the same question, measured apart by > 5 %): {ok} of {n} ordered as "
-          f"measured" + (f" ({100.0 * ok / n:.0f} %)" if n else ""), file=out)
-    for p in pairs:
-        if not p["concordant"]:
-            print(f"  discordant {p['ids']}: {p['model']} on {p['engine']}: {p['faster']} measured "
-                  f"{float(p['measured_ratio']):.2f}x {p['slower']}, predicted {float(p['predicted_ratio']):.2f}x",
-                  file=out)
+def print_rankings(scored: Sequence[Mapping[str, object]], rows: Sequence[Row], out=sys.stdout) -> None:
+    """Chip ranking per model (`planner.perf.ranking`, definitions in its docstring) on the scored rows."""
+    from planner.perf.ranking import NOISE_BAND, report
+
+    print(f"chip ranking (pairs: one publisher, model, engine, precision, kind and question on two chips, measured "
+          f"> {100 * NOISE_BAND:.0f} % apart; publisher-weighted; gap error = predicted / measured ratio - 1):",
+          file=out)
+    print("\n".join(report(ranking_rows(scored, rows))), file=out)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -426,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"scored {len(scored)} rows; planner perf refused {len(refused)}")
     print("error = (predicted - measured) / measured per chip, output tokens/s; positive = optimistic")
     print_tables(scored)
-    print_rankings(ranking_pairs(scored, rows))
+    print_rankings(scored, rows)
     if refused:
         print("refused rows (left out of the figures):")
         for r in refused:
