@@ -51,7 +51,8 @@ class Plan:
 
     @property
     def best_bound_usd(self) -> float | None:
-        """Solver's proven lower bound on the objective, USD."""
+        """Proven lower bound on the objective, USD: the solver's, or on a capped option set the LP bound on every
+        undominated option (None when unknown; see `document["option_set"]`)."""
         return self.document.get("best_bound_usd")
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +28,7 @@ from solvers.backends import SolveResult, verify_solution
 from solvers.build import build_model
 from solvers.explain import describe_binding, diagnose, explain_binding, limits_exceeded
 from solvers.extract import extract
+from solvers.full_bound import ModelHook, certify
 from solvers.model import PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
 from solvers.solve import solve
@@ -147,6 +148,46 @@ def reported_gap(result: SolveResult, const: float) -> float | None:
     return max(0.0, (obj - bound) / abs(obj))
 
 
+def reduced_gap(result: SolveResult, const: float) -> float | None:
+    """`reported_gap` of the MIP on a capped option set against its own bound (`SolveResult.reduced_set_bound`)."""
+    if result.reduced_set_bound is None:
+        return result.reduced_set_gap
+    return reported_gap(replace(result, best_bound=result.reduced_set_bound, mip_gap=result.reduced_set_gap), const)
+
+
+def option_set_block(S: PlanSets, result: SolveResult, const: float, money: bool) -> dict[str, Any]:
+    """plan.json `option_set`: which options reached the MILP, and when they were capped for speed, both bounds and
+    which one `best_bound_usd` and `mip_gap` use (`solvers.full_bound`)."""
+    block: dict[str, Any] = {"reduced": bool(S.reduced_from), "options": len(S.options), "replica_variables": len(S.deploy_keys)}
+    if not S.reduced_from:
+        return block | {"gap_uses": "best_bound_usd",
+                        "note": "every undominated option reached the MILP: its bound is a bound on the problem"}
+    ub = result.unreduced
+    usd = (lambda x: _usd(x, const)) if money else (lambda _x: None)
+    block |= {
+        "options_exact": S.reduced_from, "replica_variables_exact": len(S.exact_deploy_keys),
+        "reduced_set_status": result.reduced_set_status,
+        "reduced_set_mip_bound_usd": usd(result.reduced_set_bound),
+        "reduced_set_mip_gap": reduced_gap(result, const) if result.has_solution else None,
+        "unreduced_lp_bound_usd": usd(ub.bound) if ub else None,
+        "unreduced_lp_status": ub.status if ub else None,
+        "unreduced_lp_seconds": round(ub.seconds, 3) if ub else None,
+        "unreduced_lp_time_limit_s": round(ub.time_limit_s, 3) if ub else None,
+        "gap_uses": "unreduced_lp_bound_usd" if ub and ub.bound is not None else None,
+    }
+    if not result.has_solution:
+        block["note"] = ("the MILP ran on the capped option set and found no plan, so no bound on the problem was "
+                         "computed (a layout left out could make a plan possible)")
+        return block
+    block["note"] = ("the MILP ran on the capped option set: best_bound_usd and mip_gap are the LP relaxation's bound on "
+                     "every undominated option and the gap against it (reduced_set_mip_bound_usd bounds the reduced set "
+                     "only); status optimal = within the requested gap of that bound, optimal_in_reduced_set = proven on "
+                     "the reduced set only" if block["gap_uses"] else
+                     "the MILP ran on the capped option set and the LP bound on every undominated option is unknown "
+                     f"({block['unreduced_lp_status']}): no bound or gap on the problem is reported")
+    return block
+
+
 def objective_terms_usd(m: PlanModel, values: dict[str, float], const: float) -> dict[str, float]:
     """The solver's objective split by term, in model units x MONEY_SCALE (USD for money terms; the weighted terms
     of min_energy / max_tokens are USD x their weight). `constant` is the existing fleet's energy and depreciation."""
@@ -173,6 +214,8 @@ def objective_block(S: PlanSets, m: PlanModel, result: SolveResult, values: dict
         terms = objective_terms_usd(m, values, const)
         block["solver_objective"] = _usd(result.objective, const)
         block["solver_best_bound"] = _usd(result.best_bound, const)
+        if S.reduced_from:
+            block["solver_reduced_set_bound"] = _usd(result.reduced_set_bound, const)
         block["solver_terms"] = terms
         if S.objective == "min_tco" and kpis and kpis.get("net_cost_usd") is not None and block["solver_objective"] is not None:
             block["tiebreak_usd"] = round(block["solver_objective"] - kpis["net_cost_usd"], 2)
@@ -215,6 +258,7 @@ def assemble_plan(
         "best_bound_usd": _usd(result.best_bound, const) if result.has_solution and money else None,
         "objective": objective,
         "mip_gap": reported_gap(result, const) if result.has_solution else None,
+        "option_set": option_set_block(S, result, const, money),
         "solver": {
             "name": result.solver_name, "version": result.solver_version, "solve_seconds": round(result.solve_seconds, 3),
             "build_seconds": round(timings.get("build", 0.0), 3), "time_limit_s": settings.time_limit_s,
@@ -252,6 +296,13 @@ def assemble_plan(
     return plan
 
 
+def solve_sets(S: PlanSets, m: PlanModel, settings: SolverSettings, progress: Progress | None = None,
+               hook: ModelHook | None = None) -> SolveResult:
+    """Solve the model of `S`, then, when its option set was capped, bound the real problem and set the status
+    (`solvers.full_bound.certify`). `hook` adds to the uncapped model what the caller added to `m`."""
+    return certify(S, solve(m, settings, progress), settings, hook, progress)
+
+
 def quantile_cost(inputs: PlanInputs, settings: SolverSettings, plan: dict[str, Any]) -> dict[str, Any]:
     """What planning at `policy.perf_quantile` costs against planning at the median (P50): a second solve at P50
     when the quantile is not 0.5 and `policy.perf_quantile_compare` is on."""
@@ -262,7 +313,7 @@ def quantile_cost(inputs: PlanInputs, settings: SolverSettings, plan: dict[str, 
         return out
     S2 = build_sets(inputs, deployment_table(inputs, 0.5))
     m2, const2 = build_model(S2)
-    r2 = solve(m2, settings)
+    r2 = solve_sets(S2, m2, settings)
     if not r2.has_solution:
         return {**out, "p50_status": r2.status}
     ex2 = extract(S2, m2, r2.values, const2)
@@ -302,6 +353,8 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
                              None, 0.0, settings.name, "", {}, [])
     else:
         result = stage("solve", lambda: solve(m, settings, progress=say if progress else None))
+        if S.reduced_from and result.has_solution:  # capped option set: bound the real problem (`solvers.full_bound`)
+            result = stage("unreduced_bound", lambda: certify(S, result, settings, progress=say if progress else None))
     say(f"solver status: {result.status} ({result.raw_status})")
 
     if result.has_solution:

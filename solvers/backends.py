@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import tempfile
 import time
-from pathlib import Path
 
 import pulp
 
@@ -31,69 +29,65 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
         raise PlannerError("the HiGHS solver (python package highspy) is not installed. Run `pip install highspy` or choose --solver cbc.", EXIT_BAD_INPUT) from exc
     threads, note = highs_env.claim_threads(settings.threads)
     notes: list[str] = [note] if note else []
-    with tempfile.TemporaryDirectory(prefix="planner-") as tmp:
-        mps = Path(tmp) / "model.mps"
-        model.prob.writeMPS(str(mps))
-        h = highs_env.new_highs()
-        # Read the model before setting options: reading resets the run state, and a tiny time limit set
-        # first would otherwise be applied to the read itself.
-        status = h.readModel(str(mps))
-        if status == highspy.HighsStatus.kError:
-            raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.", EXIT_NO_PLAN)
-        with contextlib.suppress(Exception):  # Ctrl-C stops the solve instead of waiting for it (highspy >= 1.8)
-            h.HandleKeyboardInterrupt = True
-        h.setOptionValue("time_limit", float(settings.time_limit_s))
-        h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
-        h.setOptionValue("threads", int(threads))
-        h.setOptionValue("random_seed", int(settings.seed))
-        h.setOptionValue("mip_feasibility_tolerance", 1e-7)
-        if progress is not None:
-            last = [0.0]
+    h = highs_env.new_highs()
+    # Read the model before setting options: reading resets the run state, and a tiny time limit set
+    # first would otherwise be applied to the read itself.
+    if not highs_env.read_model(h, model):
+        raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.", EXIT_NO_PLAN)
+    with contextlib.suppress(Exception):  # Ctrl-C stops the solve instead of waiting for it (highspy >= 1.8)
+        h.HandleKeyboardInterrupt = True
+    h.setOptionValue("time_limit", float(settings.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
+    h.setOptionValue("threads", int(threads))
+    h.setOptionValue("random_seed", int(settings.seed))
+    h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+    if progress is not None:
+        last = [0.0]
 
-            def _on_mip_log(_cb_type, _msg, data_out, _data_in, _user):  # type: ignore[no-untyped-def]
-                now = time.monotonic()
-                if now - last[0] >= 1.0:
-                    last[0] = now
-                    obj, bnd = data_out.mip_primal_bound, data_out.mip_dual_bound
-                    gap = data_out.mip_gap
-                    inc = f"{obj:,.3f}" if math.isfinite(obj) else "none yet"
-                    progress(f"incumbent {inc}  bound {bnd:,.3f}  gap {gap * 100 if math.isfinite(gap) else float('nan'):.2f}%")
+        def _on_mip_log(_cb_type, _msg, data_out, _data_in, _user):  # type: ignore[no-untyped-def]
+            now = time.monotonic()
+            if now - last[0] >= 1.0:
+                last[0] = now
+                obj, bnd = data_out.mip_primal_bound, data_out.mip_dual_bound
+                gap = data_out.mip_gap
+                inc = f"{obj:,.3f}" if math.isfinite(obj) else "none yet"
+                progress(f"incumbent {inc}  bound {bnd:,.3f}  gap {gap * 100 if math.isfinite(gap) else float('nan'):.2f}%")
 
-            with contextlib.suppress(Exception):  # progress is best effort; never fail a solve over it
-                h.setCallback(_on_mip_log, None)
-                # MipLogging does not fire with HiGHS output off; these two do.
-                h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
-                h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
-        t0 = time.monotonic()
-        h.run()
-        elapsed = time.monotonic() - t0
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        raw = h.modelStatusToString(ms)
-        has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        M = highspy.HighsModelStatus
-        if ms == M.kOptimal:
-            status_s = "optimal"
-        elif ms in (M.kInfeasible,):
-            status_s = "infeasible"
-        elif ms in (M.kUnbounded, M.kUnboundedOrInfeasible):
-            status_s = "unbounded"
-        elif has_sol:
-            status_s = "feasible"
-        else:
-            status_s = "no_plan"
-        values: dict[str, float] = {}
-        objective = bound = gap = None
-        if has_sol:
-            sol = h.getSolution()
-            lp = h.getLp()
-            values = dict(zip(lp.col_names_, sol.col_value, strict=True))
-            objective = float(info.objective_function_value)
-            bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
-            gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-            if status_s == "optimal" and gap is None:
-                gap = 0.0
-        return SolveResult(status_s, raw, objective, bound, gap, elapsed, "highs", highs_env.highs_version(), values, notes)
+        with contextlib.suppress(Exception):  # progress is best effort; never fail a solve over it
+            h.setCallback(_on_mip_log, None)
+            # MipLogging does not fire with HiGHS output off; these two do.
+            h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+            h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
+    t0 = time.monotonic()
+    h.run()
+    elapsed = time.monotonic() - t0
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    raw = h.modelStatusToString(ms)
+    has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    M = highspy.HighsModelStatus
+    if ms == M.kOptimal:
+        status_s = "optimal"
+    elif ms in (M.kInfeasible,):
+        status_s = "infeasible"
+    elif ms in (M.kUnbounded, M.kUnboundedOrInfeasible):
+        status_s = "unbounded"
+    elif has_sol:
+        status_s = "feasible"
+    else:
+        status_s = "no_plan"
+    values: dict[str, float] = {}
+    objective = bound = gap = None
+    if has_sol:
+        sol = h.getSolution()
+        lp = h.getLp()
+        values = dict(zip(lp.col_names_, sol.col_value, strict=True))
+        objective = float(info.objective_function_value)
+        bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
+        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        if status_s == "optimal" and gap is None:
+            gap = 0.0
+    return SolveResult(status_s, raw, objective, bound, gap, elapsed, "highs", highs_env.highs_version(), values, notes)
 
 
 def solve_pulp(model: PlanModel, settings: SolverSettings, name: str) -> SolveResult:

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from solvers.result import SOLUTION_STATUSES
+
 MAX_STEPS = 10  # halvings/doublings while looking for a flip (2**10 = 1024x)
 
 
@@ -80,7 +82,7 @@ def find_breakeven(
         if price not in cache:
             n[0] += 1
             doc = plan(scenario, sets | {key: price}, solver).document
-            if doc.get("status") not in ("optimal", "feasible"):
+            if doc.get("status") not in SOLUTION_STATUSES:
                 from planner.errors import EXIT_NO_PLAN, PlannerError
 
                 raise PlannerError(f"break-even of {chip_id}: no plan at ${price:,.0f}/server (status {doc.get('status')})", EXIT_NO_PLAN)

@@ -73,11 +73,13 @@ def tail_penalty_usd(S: PlanSets) -> dict[tuple[str, int], float]:
     """USD per tokens/s-quarter of demand-tail demand (w, t) left unserved (min_tco): TAIL_PENALTY_MARGIN x the
     workload's cheapest option in t, costed per tokens/s as its servers bought (or leased for a whole term) plus one
     quarter of energy and facility at the dearest site. The tail is served wherever capacity costing up to that
-    margin fits the limits; the penalty stays on the scale of the plan's cost, so the MIP gap still measures cost."""
+    margin fits the limits; the penalty stays on the scale of the plan's cost, so the MIP gap still measures cost.
+    The cheapest option is sought among every undominated one (`PlanSets.problem_options`), also when the MILP runs on
+    a capped set, so the capped and the uncapped model (`solvers.full_bound`) minimise the same objective."""
     e = max((S.pue[s] * HOURS_PER_QUARTER * S.usd_per_kwh[s] for s in S.sites), default=0.0)
     fac = max((S.rack_types[(s, r)][4] / n for (_c, s, r), n in S.fit.items()), default=0.0)
     best: dict[tuple[str, int], float] = {}
-    for o in S.options:
+    for o in S.problem_options:
         if o.tokens_per_s <= 0 or not S.is_tail(o.t):
             continue
         costs = [S.price_usd[o.chip]] if o.chip in S.price_usd else []

@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -236,12 +234,9 @@ def _solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress
     left = lambda: deadline - time.monotonic()  # noqa: E731
     version = highs_env.highs_version()
 
-    with tempfile.TemporaryDirectory(prefix="planner-") as tmp:
-        mps = Path(tmp) / "model.mps"
-        model.prob.writeMPS(str(mps))
-        h = _new(settings, threads)
-        if h.readModel(str(mps)) == highspy.HighsStatus.kError:
-            raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.", EXIT_NO_PLAN)
+    h = _new(settings, threads)
+    if not highs_env.read_model(h, model):
+        raise PlannerError("HiGHS could not read the model file the planner wrote; this is a bug, please report it.", EXIT_NO_PLAN)
     lp0 = h.getLp()
     n = lp0.num_col_
     names = list(lp0.col_names_)

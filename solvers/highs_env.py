@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 #: HiGHS's thread pool is process-wide: the first value asked for sticks (`claim_threads`)
 _THREADS: list[int] = []
@@ -40,6 +43,18 @@ def new_highs():  # type: ignore[no-untyped-def]
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+def read_model(h: Any, model: Any) -> bool:
+    """Pass a `solvers.model.PlanModel` to the HiGHS instance `h` through the MPS file PuLP writes (the one path every
+    HiGHS solve of the planner takes); False when HiGHS cannot read it. Read before setting options: reading resets
+    the run state."""
+    import highspy
+
+    with tempfile.TemporaryDirectory(prefix="planner-") as tmp:
+        mps = Path(tmp) / "model.mps"
+        model.prob.writeMPS(str(mps))
+        return h.readModel(str(mps)) != highspy.HighsStatus.kError
 
 
 @functools.cache

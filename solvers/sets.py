@@ -144,6 +144,10 @@ class PlanSets:
     spare_max: dict[tuple[str, int], float] = field(default_factory=dict)
     #: undominated options before the speed cap (`cap_options`); 0 when every undominated option reaches the MILP
     reduced_from: int = 0
+    #: when capped: the exact (undominated, uncapped) options and their deploy keys, for a bound on the real problem
+    #: (`uncapped_sets`, `solvers.full_bound`); empty otherwise
+    exact_options: list[Option] = field(default_factory=list)
+    exact_deploy_keys: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def T(self) -> int:
@@ -176,6 +180,11 @@ class PlanSets:
         """USD of one lease contract of one server of c: the whole term, paid even past the horizon."""
         info = self.lease[c]
         return info.term * info.usd_per_server_quarter(self.chips[c].server.chips_per_server)
+
+    @property
+    def problem_options(self) -> list[Option]:
+        """The options of the real problem: the exact set, also when the MILP runs on a capped one."""
+        return self.exact_options or self.options
 
     def is_tail(self, t: int) -> bool:
         return t >= self.planned_T
@@ -455,14 +464,19 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
     opts = [replace(o, index=i) for i, o in enumerate(exact)]
     deploy_keys = keys_of(opts)
     reduced_from = 0
+    exact_opts: list[Option] = []
+    exact_keys: list[tuple[int, str]] = []
     if len(deploy_keys) > MAX_EXACT_REPLICA_VARIABLES:
+        exact_opts, exact_keys = opts, deploy_keys
         opts = [replace(o, index=i) for i, o in enumerate(cap_options(exact))]
         reduced_from, deploy_keys = len(exact), keys_of(opts)
         warnings.append(
-            f"option set reduced for speed: {len(exact):,} undominated options would make {MAX_EXACT_REPLICA_VARIABLES:,}+ "
-            f"replica variables, so only the {MAX_OPTIONS_PER_CHIP} best per workload, quarter and chip by servers "
-            f"and kW per token/s reach the MILP ({len(opts):,} options). Its status, bound and gap are proven on that reduced "
-            "set only: a layout left out could make a cheaper plan")
+            f"option set reduced for speed: {len(exact):,} undominated options would make {len(exact_keys):,} replica "
+            f"variables (more than {MAX_EXACT_REPLICA_VARIABLES:,}), so only the {MAX_OPTIONS_PER_CHIP} best per workload, "
+            f"quarter and chip by servers and kW per token/s reach the MILP ({len(opts):,} options). A layout left out "
+            "could make a cheaper plan, so the MILP's own bound holds for the reduced set only. The bound and gap reported "
+            "are those of the LP relaxation on every undominated option (a bound on the real problem), and status "
+            "optimal_in_reduced_set says a plan is proven on the reduced set only (option_set in plan.json)")
 
     demand = {k: peak * headroom for k, peak in forecast.items()}
     # N+1: the plan must meet demand with any one of its deployed replicas lost (`constraints.add_redundancy`)
@@ -495,7 +509,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         salvage_fraction=sc.policy.depreciation.salvage_fraction,
         resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
         fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,
-        reduced_from=reduced_from,
+        reduced_from=reduced_from, exact_options=exact_opts, exact_deploy_keys=exact_keys,
     )
 
 
@@ -512,6 +526,15 @@ def vendor_share_warnings(vendors: set[str], share: dict[str, float]) -> list[st
     return [f"vendor spend shares forbid every purchase: the vendors whose chips can be bought ({named}) may take at "
             f"most {total:.0%} of purchase spend together, so any purchase breaks one of them. Raise "
             "policy.max_vendor_spend_share or vendors.<v>.max_spend_share, or allow another vendor's chips"]
+
+
+def uncapped_sets(S: PlanSets) -> PlanSets:
+    """The sets of the real problem when `S` runs on a capped option set: every undominated option and its deploy keys
+    (everything else is shared: the cap changes nothing but the options). `S` itself when it was not capped."""
+    if not S.reduced_from:
+        return S
+    return replace(S, options=S.exact_options, deploy_keys=S.exact_deploy_keys, reduced_from=0, exact_options=[],
+                   exact_deploy_keys=[])
 
 
 def tail_forecast(forecast: dict[tuple[str, int], float], planned_T: int, tail: int) -> dict[tuple[str, int], float]:

@@ -16,6 +16,7 @@ from planner.errors import InputError, Problem
 from planner.io.loader import PlanInputs
 from planner.schemas.common import quarter_index
 from planner.schemas.sites import FleetEntry
+from solvers.result import SOLUTION_STATUSES
 
 OrderKey = tuple[str, str, str, str]  # (chip, site, rack type, order quarter)
 
@@ -38,9 +39,9 @@ def order_key(p: dict[str, Any]) -> OrderKey:
 
 def _check(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label: str) -> list[Problem]:
     problems = []
-    if prev.get("status") not in ("optimal", "feasible"):
+    if prev.get("status") not in SOLUTION_STATUSES:
         problems.append(Problem(label, "status", f"the previous plan has status {prev.get('status')!r}, so it holds no "
-                                "orders to build on; re-plan from a plan that found a solution (optimal or feasible)."))
+                                "orders to build on; re-plan from a plan that found a solution (optimal, optimal_in_reduced_set or feasible)."))
     for i, p in enumerate(prev.get("purchases") or []):
         if p.get("site") not in inputs.sites:
             problems.append(Problem(label, f"purchases[{i}].site", f"site {p.get('site')!r} is not in the scenario's sites file; "

@@ -21,6 +21,7 @@ from planner.schemas.scenario import SolverSettings
 from solvers.backends import SolveResult, verify_solution
 from solvers.build import build_model
 from solvers.explain import diagnose
+from solvers.full_bound import certify
 from solvers.model import PlanModel
 from solvers.replan_orders import OrderIndex, add_max_change, add_order_change
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets
@@ -121,6 +122,9 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
     say(f"model: {m.n_vars} variables ({m.n_int_vars} integer), {len(m.constraints)} constraints")
     result = solve(m, settings, progress=say if progress else None)
     timings["solve"] = result.solve_seconds
+    if S.reduced_from and result.has_solution:  # capped option set: bound the real problem, re-plan families included
+        result = certify(S, result, settings, hook, progress=say if progress else None)
+        timings["unreduced_bound"] = result.unreduced.seconds if result.unreduced else 0.0
     if result.has_solution:
         violations = verify_solution(m, result.values)
         if violations:

@@ -16,11 +16,17 @@ from planner.report.html_parts import card, esc, image, page, rows_table, table
 from planner.report.perf_lines import perf_sentences
 from planner.results.atomic import atomic_write
 from planner.results.reconcile import reconcile
-from planner.results.summary import binding_sentences, diagnosis_sentences, key_figures, site_peaks
+from planner.results.summary import (
+    binding_sentences,
+    diagnosis_sentences,
+    key_figures,
+    site_peaks,
+    status_label,
+)
 from planner.results.tables import plan_tables
 
 MAX_DETAIL_ROWS = 500
-_BADGE = {"optimal": "ok", "feasible": "warn", "infeasible": "bad", "no_plan": "bad"}
+_BADGE = {"optimal": "ok", "optimal_in_reduced_set": "warn", "feasible": "warn", "infeasible": "bad", "no_plan": "bad"}
 #: key figure cards: the cash view, then the accounting view (net cost), then the optimizer's figures
 _CARDS = ("cash_out_usd", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "net_cost_usd", "depreciation_usd",
           "resale_value_usd", "net_book_value_usd", "objective_usd", "best_bound_usd", "mip_gap", "tco_usd",
@@ -35,7 +41,7 @@ def _header(plan: dict[str, Any], warnings: list[str]) -> str:
     quarters = (plan.get("horizon") or {}).get("quarters") or []
     span = f"{quarters[0]} to {quarters[-1]}" if quarters else "no quarters"
     parts = [f"<h1>Procurement plan: {esc(plan.get('scenario', ''))}"
-             f'<span class="badge {_BADGE.get(status, "warn")}">{esc(status)}</span></h1>',
+             f'<span class="badge {_BADGE.get(status, "warn")}">{esc(status_label(status))}</span></h1>',
              f'<p class="sub">Horizon {esc(span)} · solved by {esc(solver.get("name", "?"))} '
              f'{esc(solver.get("version") or "")} · finished {esc(run.get("finished_utc") or "time unknown")} · '
              f'planner {esc(run.get("planner_version") or "?")}</p>']

@@ -92,6 +92,24 @@ class Solver(PlanModel):
     raw_status: OptText = None
 
 
+class OptionSet(PlanModel):
+    """Which options reached the MILP; when capped for speed, both bounds and the one `mip_gap` uses (README Model)."""
+
+    reduced: bool
+    options: Whole
+    replica_variables: Whole
+    gap_uses: OptText = None  # "best_bound_usd" (nothing capped) | "unreduced_lp_bound_usd" | None (bound unknown)
+    options_exact: OptWhole = None
+    replica_variables_exact: OptWhole = None
+    reduced_set_status: OptText = None
+    reduced_set_mip_bound_usd: OptNumber = None
+    reduced_set_mip_gap: OptNumber = None
+    unreduced_lp_bound_usd: OptNumber = None
+    unreduced_lp_status: OptText = None
+    unreduced_lp_seconds: OptNumber = None
+    unreduced_lp_time_limit_s: OptNumber = None
+
+
 class Horizon(PlanModel):
     first_quarter: QuarterStr
     quarters: list[QuarterStr]  # every modelled quarter: the planned ones, then any demand tail
@@ -371,10 +389,11 @@ class Plan(PlanModel):
 
     schema_version: Literal[1]
     scenario: Text
-    status: Literal["optimal", "feasible", "infeasible", "no_plan"]
+    status: Literal["optimal", "optimal_in_reduced_set", "feasible", "infeasible", "no_plan"]
     objective_usd: OptNumber
     best_bound_usd: OptNumber
     mip_gap: OptNumber
+    option_set: OptionSet | None = None  # plans before issue 23's bound have none
     solver: Solver
     horizon: Horizon
     kpis: Kpis

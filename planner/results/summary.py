@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.results.units import fmt_usd, format_value, is_number
+from solvers.result import SOLUTION_STATUSES
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class SitePeak:
 
 _STATUS_TEXT = {
     "optimal": "Optimal: the cheapest plan within the solver's gap target.",
+    "optimal_in_reduced_set": "Optimal within the reduced option set: proven the cheapest within the gap target among "
+                              "the layouts the MILP was given (capped for speed), not on every layout; the gap shown is "
+                              "against a bound on the full problem, where one is known.",
     "feasible": "Feasible but not proven optimal (the solver stopped early): a cheaper plan may exist, "
                 "by at most the gap.",
     "infeasible": "Infeasible: no plan meets every hard limit. See the diagnosis for what is missing.",
@@ -50,9 +54,32 @@ _CONSTRAINT_WORDS = {
 }
 
 
+#: statuses shown in words where plain text reads better than the plan.json token
+_STATUS_LABEL = {"optimal_in_reduced_set": "optimal within the reduced option set"}
+
+
 def status_text(status: str) -> str:
     """One sentence saying what the solver status means for the reader."""
     return _STATUS_TEXT.get(status, f"Status {status!r}.")
+
+
+def status_label(status: str) -> str:
+    """The status for text: `optimal_in_reduced_set (optimal within the reduced option set)`, others as they are."""
+    return f"{status} ({_STATUS_LABEL[status]})" if status in _STATUS_LABEL else status
+
+
+def _bound_notes(plan: dict[str, Any]) -> tuple[str, str]:
+    """Notes of the best bound and the gap: which bound they use (plan.json `option_set`, `solvers.full_bound`)."""
+    opts = plan.get("option_set") if isinstance(plan.get("option_set"), dict) else {}
+    if not opts.get("reduced"):
+        return "the objective of no plan can be lower than this", "(objective - bound) / objective"
+    reduced = opts.get("reduced_set_mip_bound_usd")
+    own = f" (its own bound, {fmt_usd(reduced)}, holds for that set only)" if is_number(reduced) else ""
+    if opts.get("gap_uses"):
+        return (f"LP relaxation on every undominated option: the MILP ran on a capped option set{own}; no plan can "
+                "cost less than this", "(objective - bound) / objective, against the LP bound on every undominated option")
+    return (f"unknown: the LP bound on every undominated option did not finish ({opts.get('unreduced_lp_status')}); "
+            f"the MILP ran on a capped option set{own}", "unknown: no bound on the full problem")
 
 
 #: policy.objective -> (name, unit, how) when the plan does not name its objective (plans before kpis.objective_name)
@@ -114,13 +141,14 @@ def key_figures(plan: dict[str, Any]) -> list[Figure]:
     totals = (plan.get("finance") or {}).get("totals") or {}
     obj = objective_of(plan)
     bound_kind = obj.kind
+    bound_note, gap_note = _bound_notes(plan)
     capex_cash = _money(plan, "capex_cash_usd")
     return [
         Figure("status", "Status", plan.get("status"), "text", status_text(str(plan.get("status")))),
         Figure("objective_usd", obj.label, obj.value, obj.kind, obj.how),
         Figure("best_bound_usd", f"Best bound ({obj.unit})", plan.get("best_bound_usd"), bound_kind,
-               "the objective of no plan can be lower than this"),
-        Figure("mip_gap", "Optimality gap", plan.get("mip_gap"), "pct", "(objective - bound) / objective"),
+               bound_note),
+        Figure("mip_gap", "Optimality gap", plan.get("mip_gap"), "pct", gap_note),
         Figure("capex_cash_usd", "Capex cash (USD)", capex_cash if capex_cash is not None else k.get("capex_usd"), "usd",
                "cash paid for hardware over the horizon"),
         Figure("lease_usd", "Leases, cash (USD)", _money(plan, "lease_usd"), "usd", "lease payments over the horizon"),
@@ -221,7 +249,7 @@ def diagnosis_sentences(plan: dict[str, Any]) -> list[str]:
         for row in plan.get("capacity") or []:
             if float(row.get("unmet_tokens_per_s") or 0.0) > 1e-6 * max(1.0, float(row.get("required_tokens_per_s") or 0.0)):
                 out.append(f"{row['workload']} is short {format_value(row['unmet_tokens_per_s'], 'tokens')} tokens/s in {row['quarter']}")
-        if not out and plan.get("status") not in ("optimal", "feasible"):
+        if not out and plan.get("status") not in SOLUTION_STATUSES:
             out.append(f"no plan meets the demand (status {plan.get('status')})")
     return out
 
@@ -241,7 +269,7 @@ def summary_line(plan: dict[str, Any]) -> str:
     The objective is read from plan.json's `objective` block or `kpis.objective_name/unit/value` when present.
     """
     obj = objective_of(plan)
-    parts = [f"status {plan.get('status')}"]
+    parts = [f"status {status_label(str(plan.get('status')))}"]
     if is_number(obj.value):
         shown = fmt_usd(obj.value) if obj.kind == "usd" else f"{format_value(obj.value, obj.kind)} {obj.unit}"
         parts.append(f"objective ({obj.name}, {obj.unit}) {shown}" if obj.kind == "usd" else f"objective ({obj.name}) {shown}")
