@@ -122,7 +122,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: the long ones first lets both workers finish together instead of one running a long module alone at the end.
 #: Any other module keeps its place; a name missing here only costs balance, never correctness.
 HEAVY_FIRST = (
-    "test_robust_fuzz.py", "test_robust_plan.py", "test_decompose.py", "test_robust_limits.py",
+    "test_robust_fuzz.py", "test_robust_plan.py", "test_exhaustive.py", "test_decompose.py", "test_robust_limits.py",
     "test_robust_outputs.py", "test_plan_example.py", "test_robust_corpus.py", "test_perf_predictor.py",
     "test_bruteforce.py", "test_sweep.py", "test_money_pipeline.py", "test_report_workbook.py",
     "test_finance_example.py",
