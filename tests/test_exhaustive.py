@@ -240,8 +240,9 @@ def combined(sc: dict, sites: dict, rows: list[dict]) -> None:
 
 
 def n_plus_1_min_order_leases(sc: dict, sites: dict, rows: list[dict]) -> None:
-    # found by a random search over these families: fix-and-optimize's full MIP stops (its callback sees the gap
-    # met) with objective and bound 1 ulp apart, and the status rule (gap <= mip_gap 0) calls the plan `feasible`
+    # found by a random search over these families: fix-and-optimize's full MIP stopped (its callback saw the gap
+    # met) with objective and bound 1.4e-17 apart, and its status rule (gap <= mip_gap 0) called the plan `feasible`
+    # (fixed: solvers.decompose.MIP_ABS_GAP)
     sc["policy"]["redundancy"] = "n_plus_1"
     _terms(sc, "h100_sxm")["min_order_servers"] = 2
     _leases(sc, cap=16, term=1, usd=0.8, lead=1)
@@ -306,10 +307,7 @@ CASES = [
     Case("combined-s2", 2, combined, binds=("redundancy", "min_order", "lease_cap", "residual"), leases="used",
          pipeline=True),
     Case("n-plus-1-min-order-leases-s0", 0, n_plus_1_min_order_leases, binds=("redundancy", "min_order"),
-         leases="used", xfail=(
-             "planner bug: solve_fix_and_optimize at mip_gap 0 reports `feasible` for the optimum (objective and bound "
-             "1.4e-17 apart, relative gap 1.6e-16 > 0), where solve_highs, with HiGHS's absolute gap of 1e-6, says "
-             "`optimal`")),
+         leases="used"),
     Case("infeasible-budget-s2", 2, infeasible_budget, feasible=False),
     Case("available-from-leases-s0", 0, available_leases, leases=True, xfail=(
         "README vs planner: the README (Money, Buy or lease) lets a chip be leased in any quarter from its "
