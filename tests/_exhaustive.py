@@ -46,7 +46,7 @@ from planner.io.loader import load_inputs
 from planner.pipeline import deployment_table
 
 HOURS_PER_QUARTER = 8760.0 / 4  # README Model: h = 2,190
-IDLE_TDP_FRACTION = 0.3  # README Model: idle draw = 30 % of the chips' TDP + the server's overhead
+IDLE_TDP_FRACTION = 0.2  # README Model: idle draw = 20 % of the chips' TDP + the server's overhead
 SCALE = 1e6  # objective unit: $M
 EPS = 1e-6  # README Model, Epsilon terms: $1 per occupied rack-quarter and per replica-quarter
 LEASE_PREFIX = "lease:"
@@ -69,7 +69,7 @@ def server_kw(chip: Any) -> float:
 
 
 def idle_kw(chip: Any) -> float:
-    """README Model, Idle draw: (0.3 x TDP x chips_per_server + overhead_power_w) / 1000."""
+    """README Model, Idle draw: (0.2 x TDP x chips_per_server + overhead_power_w) / 1000."""
     return (IDLE_TDP_FRACTION * chip.tdp_w * chip.server.chips_per_server + chip.server.overhead_power_w) / 1000.0
 
 
@@ -206,9 +206,10 @@ class Exhaustive:
         # ordering window (README Model, Ordering window): first_c <= t, t + lead_c <= T - 1, a rack type it fits
         self.buy_keys = [(c, s, r, t) for (c, s, r) in sorted(self.fit) if c in self.buyable
                          for t in range(self.first[c], self.T) if t + self.lead[c] <= self.T - 1]
-        # leases (README Money, Buy or lease): from lease_lead_time_quarters on, active t .. t + term - 1, whole term paid
+        # leases (README Money, Buy or lease): from the later of lease_lead_time_quarters and available_from_quarter on,
+        # active t .. t + term - 1, whole term paid
         self.lease = {} if "leases" in ignore else {c: li for c, li in S_full.lease.items() if c in self.chips}
-        self.lease_keys = [(c, t) for c in sorted(self.lease) for t in range(self.lease[c].lead, self.T)]
+        self.lease_keys = [(c, t) for c in sorted(self.lease) for t in range(max(self.lease[c].lead, self.first[c]), self.T)]
         self.lease_bound = lease_bound
         # workloads, demand, options
         self.demand = dict(S_full.demand)

@@ -253,7 +253,7 @@ def n_plus_1_min_order_leases(sc: dict, sites: dict, rows: list[dict]) -> None:
 
 
 def available_leases(sc: dict, sites: dict, rows: list[dict]) -> None:
-    # H100 may be ordered from quarter 1 only; may it be leased in quarter 0?
+    # H100 may be ordered, and leased, from quarter 1 only (README Money, Buy or lease)
     _terms(sc, "h100_sxm")["available_from_quarter"] = "2027Q2"
     _leases(sc, cap=16)
 
@@ -312,10 +312,7 @@ CASES = [
     Case("n-plus-1-min-order-leases-s0", 0, n_plus_1_min_order_leases, binds=("redundancy", "min_order"),
          leases="used"),
     Case("infeasible-budget-s2", 2, infeasible_budget, feasible=False),
-    Case("available-from-leases-s0", 0, available_leases, leases=True, xfail=(
-        "README vs planner: the README (Money, Buy or lease) lets a chip be leased in any quarter from its "
-        "lease_lead_time_quarters; the planner also waits for chip_terms.available_from_quarter "
-        "(solvers.sets.build_sets, lease_keys), which the README states for orders only")),
+    Case("available-from-leases-s0", 0, available_leases, binds=("available_from",), leases=True),
 ]
 
 
