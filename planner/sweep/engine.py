@@ -1,20 +1,44 @@
 """Run sweep points: cached by input hash in `DIR/points/`, on a local process pool or as Ray tasks.
 
-A point whose cache file exists is not re-planned, so an interrupted sweep resumes where it stopped.
+A point whose cache file exists is not re-planned, so an interrupted sweep resumes where it stopped. Only final
+outcomes are cached (`FINAL_STATUSES`: a proven plan or a proven infeasibility); a time-limited plan, a solver
+failure or a crash is planned again by the next run. A cache file holds the point's results only: the row always
+takes its parameter cells from the point itself, so a result cached by another sweep never shows blank cells.
+
+Stopping: `run_points` polls `stop()` (set by the sweep's SIGINT/SIGTERM handler) at least every 0.1 s; on a stop
+it kills the workers at once (SIGKILL: they write nothing, the parent writes the cache) and raises `Stopped`.
+Workers die with their parent: on Linux `prctl(PR_SET_PDEATHSIG, SIGKILL)`, elsewhere (and as a backstop) a
+watchdog thread in each worker that exits when the parent process is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from planner.sweep import FINAL_STATUSES
 from planner.sweep.point import point_key, run_point
 
 Progress = Callable[[int, int, int], None]
+StopFn = Callable[[], bool]
+
+#: bumped when the cache file's content changes: files of another format are never read
+CACHE_FORMAT = 2
+POLL_S = 0.1
+
+
+class Stopped(Exception):
+    """The sweep was stopped by a signal; `planned` points were planned (and cached) before the stop."""
+
+    def __init__(self, planned: int, total: int, cached: int) -> None:
+        super().__init__(f"stopped after {planned} of {total} points")
+        self.planned, self.total, self.cached = planned, total, cached
 
 
 def progress_bar(enabled: bool) -> Progress:
@@ -35,64 +59,177 @@ def progress_bar(enabled: bool) -> Progress:
     return show
 
 
-def _save(cache: Path, key: str, row: dict[str, Any]) -> None:
+def cacheable(result: dict[str, Any]) -> bool:
+    """A final outcome: the same inputs on the same planner give it again (a time limit or crash may not)."""
+    return result.get("status") in FINAL_STATUSES
+
+
+def _save(cache: Path, key: str, result: dict[str, Any]) -> None:
     from planner.results.atomic import write_json_atomic
 
-    write_json_atomic(cache / f"{key}.json", row)
+    write_json_atomic(cache / f"{key}.json", {"format": CACHE_FORMAT, "result": result})
+
+
+def _load(f: Path) -> dict[str, Any] | None:
+    """The cached result in `f`, or None (absent, damaged, of another format or not final: planned again)."""
+    try:
+        data = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("result"), dict):
+        return None
+    return data["result"] if cacheable(data["result"]) else None
+
+
+def _result_only(row: dict[str, Any], pt: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in pt}
+
+
+def point_keys(scenario: str, pts: list[dict[str, Any]], solver: dict[str, Any],
+               stop: StopFn | None = None) -> list[str | None]:
+    """The cache key of each point; None for a point whose inputs are bad (its row says so, it is not cached)."""
+    from planner.errors import InputError
+
+    keys: list[str | None] = []
+    for p in pts:
+        if stop is not None and stop():
+            raise Stopped(0, len(pts), 0)
+        try:
+            keys.append(point_key(scenario, p, solver))
+        except InputError:
+            keys.append(None)
+    return keys
 
 
 def run_points(
     scenario: str, pts: list[dict[str, Any]], solver: dict[str, Any], out_dir: Path, workers: int = 1,
     engine: str = "local", address: str | None = None, progress: Progress | None = None,
+    stop: StopFn | None = None, keys: list[str | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows in the order of `pts` (each with `point` index and `cached` flag)."""
+    """Rows in the order of `pts`: `point` index, the point's parameters, its results and a `cached` flag.
+
+    Raises `Stopped` when `stop()` turns true (the workers are killed first)."""
     show = progress or (lambda *_: None)
+    stopped = stop or (lambda: False)
     cache = out_dir / "points"
     cache.mkdir(parents=True, exist_ok=True)
-    keys = [point_key(scenario, p, solver) for p in pts]
+    if keys is None:
+        keys = point_keys(scenario, pts, solver, stopped)
     rows: dict[int, dict[str, Any]] = {}
     todo = []
     for i, key in enumerate(keys):
-        f = cache / f"{key}.json"
-        if f.is_file():
-            try:
-                rows[i] = json.loads(f.read_text()) | {"cached": True}
-                continue
-            except (OSError, ValueError):
-                f.unlink(missing_ok=True)
-        todo.append(i)
+        hit = _load(cache / f"{key}.json") if key else None
+        if hit is not None:
+            rows[i] = {**pts[i], **_result_only(hit, pts[i]), "cached": True}
+        else:
+            todo.append(i)
     n_cached = len(rows)
     show(len(rows), len(pts), n_cached)
 
     def done(i: int, row: dict[str, Any]) -> None:
-        _save(cache, keys[i], row)
-        rows[i] = row | {"cached": False}
+        result = _result_only(row, pts[i])
+        key = keys[i]
+        if key and cacheable(result):
+            _save(cache, key, result)
+        rows[i] = {**pts[i], **result, "cached": False}
         show(len(rows), len(pts), n_cached)
 
+    def halt() -> None:
+        raise Stopped(len(rows) - n_cached, len(pts), n_cached)
+
     if engine == "ray":
-        _run_ray(scenario, pts, todo, solver, workers, address, done)
-    elif workers <= 1:
-        for i in todo:
-            done(i, run_point(scenario, pts[i], solver))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_point, scenario, pts[i], solver): i for i in todo}
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    done(futures[fut], fut.result())
+        _run_ray(scenario, pts, todo, solver, workers, address, done, stopped, halt)
+    elif todo:
+        _run_local(scenario, pts, todo, solver, max(1, workers), done, stopped, halt)
     return [{"point": i, **rows[i]} for i in range(len(pts))]
 
 
+# ------------------------------------------------------------------ local pool
+
+
+def _watch_parent(parent: int, first_ppid: int) -> None:
+    import time
+
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != first_ppid or not _alive(parent):
+            os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent; leave SIGINT (a terminal's Ctrl-C) to the parent, which stops us."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if not _alive(parent):
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent, os.getppid()), daemon=True).start()
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill every worker now (mid-solve), then let the executor wind down without waiting for them."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        with contextlib.suppress(OSError, ValueError):
+            p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            p.join(timeout=5)
+
+
+def _run_local(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: dict[str, Any], workers: int,
+               done: Callable[[int, dict[str, Any]], None], stopped: StopFn, halt: Callable[[], None]) -> None:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(run_point, scenario, pts[i], solver): i for i in todo}
+        pending = set(futures)
+        while pending:
+            if stopped():
+                halt()
+            finished, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                done(futures[fut], fut.result())
+        pool.shutdown(wait=True)
+    except BaseException:
+        _kill_pool(pool)
+        raise
+
+
+# ------------------------------------------------------------------ Ray
+
+
 def _run_ray(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: dict[str, Any], workers: int,
-             address: str | None, done: Callable[[int, dict[str, Any]], None]) -> None:
+             address: str | None, done: Callable[[int, dict[str, Any]], None], stopped: StopFn,
+             halt: Callable[[], None]) -> None:
     from planner.errors import EXIT_BAD_INPUT, PlannerError
 
     try:
         import ray
     except ImportError:
         raise PlannerError("--engine ray needs Ray: pip install 'fleet-planner[ray]'", EXIT_BAD_INPUT) from None
+    if not todo:
+        return
     started = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
@@ -102,14 +239,22 @@ def _run_ray(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: 
             kwargs["num_cpus"] = max(1, workers)
         ray.init(**kwargs)
         started = True
+    pending: list[Any] = []
     try:
         remote = ray.remote(num_cpus=1)(run_point)
         refs = {remote.remote(scenario, pts[i], solver): i for i in todo}
         pending = list(refs)
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+            if stopped():
+                halt()
+            ready, pending = ray.wait(pending, num_returns=1, timeout=POLL_S)
             for ref in ready:
                 done(refs[ref], ray.get(ref))
+    except BaseException:
+        for ref in pending:
+            with contextlib.suppress(Exception):  # best effort: the shutdown below ends a local Ray anyway
+                ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +12,7 @@ import yaml
 
 from planner.errors import InputError, Problem
 from planner.io.overrides import check_path
-
-MAX_POINTS = 10_000
+from planner.sweep import MAX_POINTS, MAX_WORKERS  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ def _num(text: str) -> float | int:
     v = yaml.safe_load(text)
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError(f"{text!r} is not a number")
+    if not math.isfinite(v):
+        raise ValueError(f"{text!r} is not a finite number")
     return v
 
 
@@ -55,7 +57,10 @@ def parse_param(text: str) -> Param:
             raise ValueError(f"range {spec!r} has {n} values; at most {MAX_POINTS}")
         values = tuple(int(lo + i * step) if integer else round(lo + i * step, 12) for i in range(n))
         return Param(path, values, float(lo), float(hi), integer)
-    values = tuple(yaml.safe_load(v) for v in spec.split(","))
+    items = spec.split(",")
+    if len(items) > MAX_POINTS:
+        raise ValueError(f"the list has {len(items):,} values; at most {MAX_POINTS:,}")
+    values = tuple(yaml.safe_load(v) for v in items)
     return Param(path, values)
 
 
@@ -82,6 +87,8 @@ def points(params: list[Param], samples: int | None = None, seed: int = 0) -> li
                                       "(use --samples N to sample it)")])
         return [dict(zip([p.path for p in params], combo, strict=True))
                 for combo in itertools.product(*(p.values for p in params))]
+    if not 1 <= samples <= MAX_POINTS:
+        raise InputError([Problem("command line", "--samples", f"{samples:,} points; give 1 to {MAX_POINTS:,}")])
     rng = random.Random(seed)
     out = []
     for _ in range(samples):
