@@ -3,23 +3,81 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import math
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_OK, PlannerError
+from planner.sweep import MAX_POINTS, MAX_WORKERS
 
-#: written into every sweep folder: only such a folder (or a new or empty one) is written into
+#: the manifest of every sweep folder (planner.sweep.folder): only such a folder (or a new or empty one) is written
 SWEEP_MARKER = ".fleet-planner-sweep"
+#: exit codes of a sweep stopped by a signal: 128 + the signal number, as shells report it
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class _Stopper:
+    """SIGINT/SIGTERM handler of a sweep: records the signal; raises `KeyboardInterrupt` only when `raise_now`
+    (while the tables are written: plain Python whose temp folder is removed on the way out). While points are
+    planned the engine polls `is_set` instead, so a signal never lands inside the process pool's machinery."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.raise_now = False
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signum = signum
+        if self.raise_now:
+            raise KeyboardInterrupt
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+    def __enter__(self) -> _Stopper:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def exit_code(self) -> int:
+        import signal
+
+        return EXIT_SIGTERM if self.signum == signal.SIGTERM else EXIT_SIGINT
+
+    def name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name if self.signum else "signal"
+
+
+def _identity(scenario: str, pts: list[dict[str, Any]], keys: list[str | None], params: list[str]) -> str:
+    """What a sweep folder holds: its parameters, points and every point's full-input key (planner included)."""
+    blob = json.dumps({"scenario": str(Path(scenario).resolve()), "params": params, "points": pts, "keys": keys},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     from planner.io.loader import load_inputs
     from planner.io.overrides import normalise_sets
     from planner.pipeline_cli import _overrides, check_overrides
-    from planner.sweep.engine import progress_bar, run_points
-    from planner.sweep.outputs import write_outputs
+    from planner.sweep import folder
+    from planner.sweep.engine import Stopped, point_keys, progress_bar, run_points
     from planner.sweep.params import parse_params, points
 
     check_overrides(_overrides(args))
@@ -29,20 +87,56 @@ def run_sweep(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     pts = [base_sets | p for p in points(params, args.samples, args.sample_seed)]
     workers = args.workers or min(2, os.cpu_count() or 1)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise PlannerError(f"--out {out} exists and is not a folder; choose another --out.", EXIT_BAD_INPUT)
-    if out.is_dir() and any(out.iterdir()) and not (out / SWEEP_MARKER).is_file():
-        raise PlannerError(f"--out {out} holds files that no sweep wrote (no {SWEEP_MARKER} marker); the sweep "
-                           "would overwrite them. Choose a new or empty folder, or the folder of an earlier sweep to "
-                           "resume it.", EXIT_BAD_INPUT)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SWEEP_MARKER).touch()
-    print(f"sweep: {len(pts)} points, engine {args.engine}, {workers} worker(s)", file=sys.stderr)
-    t0 = time.monotonic()
-    rows = run_points(args.scenario, pts, solver, out, workers, args.engine, args.address, progress_bar(not args.quiet))
-    minutes = (time.monotonic() - t0) / 60
-    files = write_outputs(rows, [p.path for p in params], out)
+    out = Path(os.path.abspath(args.out))
+    names = [p.path for p in params]
+    folder.check_target(out, folder.SWEEP, "", True)  # foreign files, links: refused before any work
+    with _Stopper() as stop, folder.locked(out, folder.SWEEP):
+        for note in folder.recover(out, folder.SWEEP):
+            print(f"note: {note}", file=sys.stderr)
+        try:
+            keys = point_keys(args.scenario, pts, solver, stop.is_set)
+        except Stopped:
+            print(f"stopped by {stop.name()} before any point was planned; nothing was written.", file=sys.stderr)
+            return stop.exit_code()
+        identity = _identity(args.scenario, pts, keys, names)
+        info = {"scenario": args.scenario, "params": list(args.param), "points": len(pts)}
+        previous = folder.check_target(out, folder.SWEEP, identity, args.force)
+        kept = "the previous tables in it are unchanged" if previous and previous.get("files") else "no tables were written"
+        try:
+            folder.start_folder(out, folder.SWEEP, identity, info)
+        except OSError as exc:
+            raise PlannerError(f"cannot create --out {out}: {exc.strerror or exc}; choose another --out.",
+                               EXIT_BAD_INPUT) from None
+        print(f"sweep: {len(pts)} points, engine {args.engine}, {workers} worker(s)", file=sys.stderr)
+        t0 = time.monotonic()
+        try:
+            rows = run_points(args.scenario, pts, solver, out, workers, args.engine, args.address,
+                              progress_bar(not args.quiet), stop=stop.is_set, keys=keys)
+        except Stopped as s:
+            print(f"\nstopped by {stop.name()}: {s.planned} point(s) planned in this run, {s.cached} were cached "
+                  f"before, {s.total - s.planned - s.cached} not planned. Finished points are cached in "
+                  f"{out / 'points'} (run the same command again to resume); {kept} in {out}.", file=sys.stderr)
+            return stop.exit_code()
+        except OSError as exc:
+            raise PlannerError(f"cannot write the point cache in {out / 'points'}: {exc.strerror or exc}. Free "
+                               f"disk space or choose another --out; {kept} in {out}.", EXIT_BAD_INPUT) from None
+        minutes = (time.monotonic() - t0) / 60
+        stop.raise_now = True
+        try:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            files = _write_tables(out, rows, names, identity, info, keys)
+        except KeyboardInterrupt:
+            print(f"stopped by {stop.name()} while writing the tables: all {len(pts)} points are cached in "
+                  f"{out / 'points'}; {kept} in {out}. Run the same command again to write them.", file=sys.stderr)
+            return stop.exit_code()
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise PlannerError(f"cannot write the sweep tables into {out}: {exc.strerror or exc}{where}; {kept}. "
+                               f"All {len(pts)} points are cached in {out / 'points'}: free disk space and run the "
+                               "same command again to write them.", EXIT_BAD_INPUT) from None
+        finally:
+            stop.raise_now = False
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
@@ -54,6 +148,18 @@ def run_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_tables(out: Path, rows: list[dict[str, Any]], names: list[str], identity: str, info: dict[str, Any],
+                  keys: list[str | None]) -> list[Path]:
+    """sweep.csv, sweep.xlsx and charts, assembled beside `out` and moved in whole with this sweep's points."""
+    from planner.sweep import folder
+    from planner.sweep.outputs import write_outputs
+
+    keep = {"points": sorted({f"{k}.json" for k in keys if k})}
+    with folder.assembling(out, folder.SWEEP, identity, info | {"complete": True}, keep) as tmp:
+        files = write_outputs(rows, names, tmp)
+    return [out / f.name for f in files]
+
+
 def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     from planner.pipeline_cli import _add_solver_flags
 
@@ -61,15 +167,34 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--param", action="append", required=True, metavar="PATH=LO:HI:STEP|PATH=v1,v2",
                    help="a swept scenario path (repeatable), e.g. chip_terms.b200.discount_fraction=0:0.4:0.05")
-    p.add_argument("--samples", type=int, help="sample N random points instead of the full grid")
+    p.add_argument("--samples", type=_count("--samples", MAX_POINTS), metavar="N",
+                   help=f"sample N random points instead of the full grid (1 to {MAX_POINTS:,})")
     p.add_argument("--sample-seed", type=int, default=0, help="random seed of --samples (default 0)")
-    p.add_argument("--workers", type=int, help="parallel plans (default: 2, at most the CPU count)")
+    p.add_argument("--workers", type=_count("--workers", MAX_WORKERS), metavar="N",
+                   help=f"parallel plans (default: 2, at most the CPU count; at most {MAX_WORKERS})")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local process pool (default) or Ray tasks (pip install 'fleet-planner[ray]')")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--out", required=True, help="sweep folder (points/ cache, sweep.csv, sweep.xlsx, charts)")
+    p.add_argument("--out", required=True, help="sweep folder (points/ cache, sweep.csv, sweep.xlsx, charts); "
+                   "the same sweep resumes in it, another one needs --force")
     _add_solver_flags(p)
     p.set_defaults(func=run_sweep)
+
+
+def _count(flag: str, limit: int):  # type: ignore[no-untyped-def]
+    """argparse type of a size argument: a whole number 1..limit (`1e3` is read as 1000); else exit 2 naming it."""
+    def parse(text: str) -> int:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not math.isfinite(v) or v != int(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        if not 1 <= v <= limit:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {flag} takes 1 to {limit:,}")
+        return int(v)
+
+    return parse
 
 
 def run_breakeven(args: argparse.Namespace) -> int:
