@@ -144,40 +144,64 @@ def cache_key(scenario: str, overrides: dict[str, Any], sets: Any = None) -> str
 
 
 def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progress: Any, sets: Any = None) -> dict[str, Any]:
-    """Plan a scenario, or reuse the cached plan.json for the same inputs, `--set` what-ifs and settings."""
+    """Plan a scenario, or reuse the cached plan.json for the same inputs, `--set` what-ifs and settings.
+
+    Only a final outcome is cached (`planner.sweep.FINAL_STATUSES`: a proven plan or a proven infeasibility); a
+    time-limited plan is planned again next time, and a failed solve raises before anything is cached."""
     from planner.api import plan
     from planner.results.atomic import write_json_atomic
     from planner.results.plan_io import read_plan
+    from planner.sweep import FINAL_STATUSES
 
     key = cache_key(scenario, overrides, sets)
     cached = cache_dir / f"{key}.json"
     if cached.is_file():
         try:
-            return read_plan(cached)
+            doc = read_plan(cached)
+            if doc.get("status") in FINAL_STATUSES:
+                return doc
         except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
-            cached.unlink(missing_ok=True)
+            pass
     outcome = plan(scenario, sets, overrides, progress=progress).outcome
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(cached, outcome.plan)
+    if outcome.plan.get("status") in FINAL_STATUSES:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(cached, outcome.plan)
+        except OSError as exc:  # a cache that cannot be written costs a re-plan next time, not this result
+            print(f"warning: could not cache the plan in {cache_dir}: {exc.strerror or exc}", file=sys.stderr)
     return outcome.plan
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from planner.report.compare import write_comparison
+    """Plan each scenario (cached), then write comparison.xlsx/.html as one folder (`planner.sweep.folder`): a
+    folder holding other files is refused even with --force, an earlier comparison is replaced only with --force,
+    and a second compare into the same folder at the same time exits 2."""
+    import secrets
 
-    out = Path(args.out)
+    from planner.report.compare import write_comparison
+    from planner.sweep import folder
+
+    out = Path(os.path.abspath(args.out))
     check_overrides(_overrides(args))
-    if out.exists() and not out.is_dir():
-        raise PlannerError(f"--out {out} exists and is not a folder; choose another --out.", EXIT_BAD_INPUT)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise PlannerError(f"{out} is not empty; pass --force to overwrite or choose another --out.", EXIT_BAD_INPUT)
+    identity = f"compare-{secrets.token_hex(8)}"  # never the same: an earlier comparison is replaced with --force only
+    folder.check_target(out, folder.COMPARE, identity, args.force)  # before planning, not after
     cache_dir = Path(args.cache_dir) if args.cache_dir else REPO_OUTPUTS / ".cache"
-    plans = []
-    for sc in args.scenarios:
-        print(f"planning {sc} ...", file=sys.stderr)
-        plans.append(plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet), getattr(args, "sets", None)))
-    out.mkdir(parents=True, exist_ok=True)
-    write_comparison(plans, out)
+    with folder.locked(out, folder.COMPARE):
+        plans = []
+        for sc in args.scenarios:
+            print(f"planning {sc} ...", file=sys.stderr)
+            plans.append(plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet), getattr(args, "sets", None)))
+        for note in folder.recover(out, folder.COMPARE):
+            print(f"note: {note}", file=sys.stderr)
+        folder.check_target(out, folder.COMPARE, identity, args.force)
+        info = {"scenarios": list(args.scenarios)}
+        try:
+            with folder.assembling(out, folder.COMPARE, identity, info) as tmp:
+                write_comparison(plans, tmp)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise PlannerError(f"cannot write the comparison into {out}: {exc.strerror or exc}{where}; {out} was left "
+                               "as it was. Free disk space or choose another --out.", EXIT_BAD_INPUT) from None
     for p in plans:
         print(f"{p['scenario']}: {_summary_line(p)}")
     print(f"wrote {out}/comparison.xlsx and comparison.html")
@@ -187,7 +211,8 @@ def run_compare(args: argparse.Namespace) -> int:
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="plan several scenarios (cached) and write comparison.xlsx / comparison.html")
     p.add_argument("scenarios", nargs="+", help="scenario YAML files; the first is the baseline")
-    p.add_argument("--out", required=True, help="folder for comparison.xlsx and comparison.html")
+    p.add_argument("--out", required=True, help="folder for comparison.xlsx and comparison.html (an earlier "
+                   "comparison is replaced only with --force; a folder holding other files never)")
     p.add_argument("--cache-dir", help="where cached plans live (default outputs/.cache)")
     _add_solver_flags(p)
     p.set_defaults(func=run_compare)
