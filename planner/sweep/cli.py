@@ -113,9 +113,11 @@ def run_sweep(args: argparse.Namespace) -> int:
             rows = run_points(args.scenario, pts, solver, out, workers, args.engine, args.address,
                               progress_bar(not args.quiet), stop=stop.is_set, keys=keys)
         except Stopped as s:
-            print(f"\nstopped by {stop.name()}: {s.planned} point(s) planned in this run, {s.cached} were cached "
-                  f"before, {s.total - s.planned - s.cached} not planned. Finished points are cached in "
-                  f"{out / 'points'} (run the same command again to resume); {kept} in {out}.", file=sys.stderr)
+            left = s.total - s.planned - s.cached
+            print(f"\nstopped by {stop.name()}: {s.planned} point(s) planned in this run (proven results cached in "
+                  f"{out / 'points'}),"
+                  f" {s.cached} cached before, {left} not planned; {kept} in {out}. Run the same command again to "
+                  "resume.", file=sys.stderr)
             return stop.exit_code()
         except OSError as exc:
             raise PlannerError(f"cannot write the point cache in {out / 'points'}: {exc.strerror or exc}. Free "

@@ -10,8 +10,8 @@ The rules, as for `planner plan --out` (`planner.results.run_folder`):
 - the results are assembled in a hidden sibling `.NAME.<kind>-tmp-PID-XXXX` and moved into place whole: the old
   folder moves aside to `.NAME.old-XXXX/run`, the new one moves in, the old one is removed. A failure leaves the
   previous folder as it was; a kill between the two moves is undone by the next run into NAME;
-- while it runs, a command holds an exclusive lock on the sibling `.NAME.lock` (kept, empty): a second command
-  into the same folder exits 2 at once instead of racing it.
+- while it runs, a command holds an exclusive lock on the sibling `.NAME.lock` (removed when it ends): a second
+  command into the same folder exits 2 at once instead of racing it.
 """
 
 from __future__ import annotations
@@ -130,19 +130,38 @@ def check_target(out: Path, kind: Kind, identity: str, force: bool, flag: str = 
 
 @contextlib.contextmanager
 def locked(out: Path, kind: Kind, flag: str = "--out") -> Iterator[None]:
-    """Hold the exclusive lock of `out` (the sibling `.NAME.lock`), or exit 2 if another command holds it."""
+    """Hold the exclusive lock of `out` (the sibling `.NAME.lock`), or exit 2 if another command holds it.
+
+    The lock file is removed on release (while still locked); a command that locked a file already removed
+    that way sees another inode at the path and tries again, so two commands never both hold the lock."""
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = out.with_name(f".{out.name}.lock")
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise _refuse(f"cannot lock {flag} {out} ({lock}: {exc.strerror or exc}); choose another {flag}.") from None
+        try:
+            if not _try_lock(fd):
+                raise _refuse(f"another planner command is writing {out} right now (it holds {lock}); wait for it "
+                              f"to finish, or choose another {flag}. Nothing was written.")
+            try:
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if same:
+            break
+        os.close(fd)  # the holder removed this file as it finished: lock the new one
+    else:
+        raise _refuse(f"could not lock {flag} {out} ({lock}); try again.")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise _refuse(f"cannot lock {flag} {out} ({lock}: {exc.strerror or exc}); choose another {flag}.") from None
-    try:
-        if not _try_lock(fd):
-            raise _refuse(f"another planner command is writing {out} right now (it holds {lock}); wait for it to "
-                          f"finish, or choose another {flag}. Nothing was written.")
         yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
         os.close(fd)  # closing the descriptor releases the lock
 
 
