@@ -295,6 +295,34 @@ def test_a_stopped_sweep_stops_its_workers(twins: str, tmp_path: Path, sig: int,
     assert all(f.name.endswith(".json") for f in (out / "points").iterdir())
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_a_killed_worker_gives_crashed_rows_that_are_not_cached(twins: str, tmp_path: Path) -> None:
+    """A worker killed mid-solve (as by the OOM killer): the sweep still writes its table, the lost points say
+    `crashed` and are not cached (the next run plans them again), exit 0 and no traceback."""
+    out = tmp_path / "crash"
+    proc = subprocess.Popen(_cli("sweep", twins, "--param", f"{PRICE_B}=80000:120000:10000", "--workers", "2",
+                                 "--quiet", "--out", str(out)), env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert workers, proc.communicate()
+        time.sleep(0.5)
+        os.kill(workers[0], signal.SIGKILL)
+        rc = proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    assert rc == 0 and "Traceback" not in err, err
+    table = pd.read_csv(out / "sweep.csv")
+    assert "crashed" in set(table["status"]) and len(table) == 5
+    final = table["status"].isin(sorted(FINAL_STATUSES)).sum()
+    assert len(list((out / "points").iterdir())) == final
+
+
 # ---------------------------------------------------------------- limits
 
 

@@ -73,6 +73,11 @@ def _identity(scenario: str, pts: list[dict[str, Any]], keys: list[str | None], 
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    with _Stopper() as stop:  # from the start: a signal during loading also exits 143/130 with a true message
+        return _run_sweep(args, stop)
+
+
+def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
     from planner.io.loader import load_inputs
     from planner.io.overrides import normalise_sets
     from planner.pipeline_cli import _overrides, check_overrides
@@ -90,7 +95,10 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = Path(os.path.abspath(args.out))
     names = [p.path for p in params]
     folder.check_target(out, folder.SWEEP, "", True)  # foreign files, links: refused before any work
-    with _Stopper() as stop, folder.locked(out, folder.SWEEP):
+    if stop.is_set():
+        print(f"stopped by {stop.name()} before any point was planned; nothing was written.", file=sys.stderr)
+        return stop.exit_code()
+    with folder.locked(out, folder.SWEEP):
         for note in folder.recover(out, folder.SWEEP):
             print(f"note: {note}", file=sys.stderr)
         try:

@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,12 @@ def _run_local(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver
                 halt()
             finished, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
             for fut in finished:
-                done(futures[fut], fut.result())
+                try:
+                    row = fut.result()
+                except BrokenProcessPool:  # a worker died (killed, out of memory): every unfinished point is lost
+                    row = {"status": "crashed", "message": "the worker process planning this point died (killed or "
+                           "out of memory); not cached: the next run plans it again"}
+                done(futures[fut], row)
         pool.shutdown(wait=True)
     except BaseException:
         _kill_pool(pool)
