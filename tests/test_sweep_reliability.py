@@ -181,6 +181,27 @@ def test_sweep_folder_rules(twins: str, tmp_path: Path, monkeypatch: pytest.Monk
     assert (out / "my_notes.txt").read_text() == "mine"
 
 
+def test_a_folder_of_an_older_sweep_is_replaced_only_with_force(twins: str, tmp_path: Path) -> None:
+    """An older planner marked its sweep folders with an empty `.fleet-planner-sweep` and no list of files: such a
+    folder holding only sweep output names is another sweep (replaced with --force, stale charts and old-format cache
+    files gone); its old cache files are never read."""
+    out = tmp_path / "old"
+    (out / "points").mkdir(parents=True)
+    (out / SWEEP.manifest).write_text("")
+    (out / "sweep.csv").write_text("point,status\n0,optimal\n")
+    (out / "chart_policy_headroom_fraction.png").write_bytes(b"\x89PNG old")
+    key = point_key(twins, {PRICE_B: 80000}, {})
+    (out / "points" / f"{key}.json").write_text(json.dumps({PRICE_B: 80000, "status": "optimal", "objective_usd": 1}))
+    cmd = ["sweep", twins, "--param", f"{PRICE_B}=80000", "--workers", "1", "--quiet", "--out", str(out)]
+    code, _, err = _main(cmd)
+    assert code == 2 and "--force" in err and (out / "sweep.csv").read_text() == "point,status\n0,optimal\n"
+    code, _, err = _main([*cmd, "--force"])
+    assert code == 0, err
+    assert not (out / "chart_policy_headroom_fraction.png").exists()
+    [row] = pd.read_csv(out / "sweep.csv").to_dict("records")
+    assert not row["cached"] and row["objective_usd"] == pytest.approx(80_003, abs=10)
+
+
 def test_a_failed_first_write_leaves_no_tables(twins: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "new"
     import matplotlib.figure
