@@ -101,6 +101,16 @@ def test_a_solver_failure_is_not_cached(twins: str, tmp_path: Path) -> None:
     assert list((tmp_path / "points").iterdir()) == []
 
 
+def test_a_bad_point_gets_a_row_not_an_abort(twins: str, tmp_path: Path) -> None:
+    """A point whose values the scenario rejects is a `bad_input` row with the reason (nothing cached); the other
+    points of the sweep are planned."""
+    rows = run_points(twins, [{"policy.headroom_fraction": -0.5}, {"policy.headroom_fraction": 0.0}], {}, tmp_path,
+                      workers=2)
+    assert [r["status"] for r in rows] == ["bad_input", "optimal"]
+    assert "headroom_fraction" in rows[0]["message"] and rows[0]["policy.headroom_fraction"] == -0.5
+    assert len(list((tmp_path / "points").iterdir())) == 1
+
+
 def test_a_result_cached_by_another_sweep_shows_this_sweeps_parameters(twins: str, tmp_path: Path) -> None:
     """Two parameters that resolve to the same inputs share one cached result; each sweep's row shows its own
     parameter, never a blank cell or the other sweep's column."""
