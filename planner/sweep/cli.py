@@ -109,7 +109,8 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
         identity = _identity(args.scenario, pts, keys, names)
         info = {"scenario": args.scenario, "params": list(args.param), "points": len(pts)}
         previous = folder.check_target(out, folder.SWEEP, identity, args.force)
-        kept = "the previous tables in it are unchanged" if previous and previous.get("files") else "no tables were written"
+        kept = (f"the previous tables in {out} are unchanged" if previous and previous.get("files")
+                else f"no tables were written in {out}")
         try:
             folder.start_folder(out, folder.SWEEP, identity, info)
         except OSError as exc:
@@ -124,12 +125,12 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
             left = s.total - s.planned - s.cached
             print(f"\nstopped by {stop.name()}: {s.planned} point(s) planned in this run (proven results cached in "
                   f"{out / 'points'}),"
-                  f" {s.cached} cached before, {left} not planned; {kept} in {out}. Run the same command again to "
+                  f" {s.cached} cached before, {left} not planned; {kept}. Run the same command again to "
                   "resume.", file=sys.stderr)
             return stop.exit_code()
         except OSError as exc:
             raise PlannerError(f"cannot write the point cache in {out / 'points'}: {exc.strerror or exc}. Free "
-                               f"disk space or choose another --out; {kept} in {out}.", EXIT_BAD_INPUT) from None
+                               f"disk space or choose another --out; {kept}.", EXIT_BAD_INPUT) from None
         minutes = (time.monotonic() - t0) / 60
         stop.raise_now = True
         try:
@@ -138,7 +139,7 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
             files = _write_tables(out, rows, names, identity, info, keys)
         except KeyboardInterrupt:
             print(f"stopped by {stop.name()} while writing the tables: all {len(pts)} points are cached in "
-                  f"{out / 'points'}; {kept} in {out}. Run the same command again to write them.", file=sys.stderr)
+                  f"{out / 'points'}; {kept}. Run the same command again to write them.", file=sys.stderr)
             return stop.exit_code()
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
