@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_OK, PlannerError
-from planner.sweep import MAX_POINTS, MAX_WORKERS
+from planner.sweep import FINAL_STATUSES, MAX_POINTS, MAX_WORKERS
 
 #: the manifest of every sweep folder (planner.sweep.folder): only such a folder (or a new or empty one) is written
 SWEEP_MARKER = ".fleet-planner-sweep"
@@ -132,20 +132,22 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
             raise PlannerError(f"cannot write the point cache in {out / 'points'}: {exc.strerror or exc}. Free "
                                f"disk space or choose another --out; {kept}.", EXIT_BAD_INPUT) from None
         minutes = (time.monotonic() - t0) / 60
+        n_final = sum(r["status"] in FINAL_STATUSES for r in rows)
+        in_cache = f"{n_final} of the {len(pts)} points (the proven results) are cached in {out / 'points'}"
         stop.raise_now = True
         try:
             if stop.is_set():
                 raise KeyboardInterrupt
             files = _write_tables(out, rows, names, identity, info, keys)
         except KeyboardInterrupt:
-            print(f"stopped by {stop.name()} while writing the tables: all {len(pts)} points are cached in "
-                  f"{out / 'points'}; {kept}. Run the same command again to write them.", file=sys.stderr)
+            print(f"stopped by {stop.name()} while writing the tables: {in_cache}; {kept}. Run the same command "
+                  "again to write them.", file=sys.stderr)
             return stop.exit_code()
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             raise PlannerError(f"cannot write the sweep tables into {out}: {exc.strerror or exc}{where}; {kept}. "
-                               f"All {len(pts)} points are cached in {out / 'points'}: free disk space and run the "
-                               "same command again to write them.", EXIT_BAD_INPUT) from None
+                               f"{in_cache[0].upper()}{in_cache[1:]}: free disk space and run the same command again "
+                               "to write them.", EXIT_BAD_INPUT) from None
         finally:
             stop.raise_now = False
     statuses: dict[str, int] = {}
