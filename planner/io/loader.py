@@ -125,8 +125,32 @@ def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     """Read the scenario and the files it names; raise `InputError` listing every problem.
 
     `sets`: `--set` what-ifs (`["policy.headroom_fraction=0.2"]` or `{"policy.headroom_fraction": 0.2}`),
-    applied to the merged scenario before validation (planner.io.overrides).
+    applied to the merged scenario before validation (planner.io.overrides). A problem the what-ifs caused (one
+    the scenario does not have without them) is located at the command line, `(example.yaml --set, ...)`.
     """
+    try:
+        return _load_inputs(scenario_path, sets)
+    except InputError as exc:
+        if not sets:
+            raise
+        from planner.io.overrides import blame_overrides, set_label
+
+        path = Path(scenario_path)
+        label = _label(path)
+        if all(p.file == set_label(label) for p in exc.problems):
+            raise
+        try:
+            _load_inputs(path, None)
+            base: list[Problem] = []
+        except InputError as without:
+            base = without.problems
+        origins: dict[str, str] = {}
+        read_scenario_raw(path, origins=origins)
+        files = {label, *origins.values()}
+        raise InputError(blame_overrides(exc.problems, base, files, label)) from None
+
+
+def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     scenario_path = Path(scenario_path)
     label = _label(scenario_path)
     origins: dict[str, str] = {}

@@ -16,6 +16,8 @@ base's list instead of replacing it (see `merge_appending`).
 from __future__ import annotations
 
 import difflib
+import math
+import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -34,16 +36,33 @@ def set_label(scenario_label: str) -> str:
     return f"{scenario_label} --set"
 
 
+#: Guards on one override's value (a YAML value on the command line, or a Python value through the API).
+MAX_VALUE_CHARS = 100_000
+MAX_VALUE_DEPTH = 16
+MAX_VALUE_NODES = 10_000
+#: Keys resolved when the file is read, before any override applies: overriding them cannot take effect.
+NOT_OVERRIDABLE = {"extends": "`extends` is resolved when the scenario file is read, before --set applies; write a "
+                              "scenario file with `extends: <base>` instead, or --set the fields you want to change"}
+
+
 def parse_set(text: str) -> tuple[str, Any]:
-    """`a.b=value` -> ("a.b", YAML value). Raises ValueError when there is no `=` or no path."""
+    """`a.b=value` -> ("a.b", YAML value). Raises ValueError when there is no `=` or no path, or the value is not YAML."""
+    from planner.io.safe_yaml import _LimitedLoader
+
+    if not isinstance(text, str):
+        raise ValueError(f"an override must be a string KEY.PATH=VALUE, got {type(text).__name__} {text!r:.60}")
     path, sep, raw = text.partition("=")
     path = path.strip()
     if not sep or not path:
-        raise ValueError(f"--set {text!r}: write KEY.PATH=VALUE, e.g. policy.headroom_fraction=0.2")
+        raise ValueError(f"--set {text!r:.200}: write KEY.PATH=VALUE, e.g. policy.headroom_fraction=0.2")
+    if len(raw) > MAX_VALUE_CHARS:
+        raise ValueError(f"--set {path}: the value is {len(raw):,} characters long (at most {MAX_VALUE_CHARS:,}); "
+                         "put large values in the scenario file")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"--set {text!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from None
+        value = yaml.load(raw, Loader=_LimitedLoader) if raw.strip() else None  # noqa: S506 - a SafeLoader with limits
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"--set {text!r:.200}: the value is not valid YAML ({first})") from None
     return path, value
 
 
@@ -53,6 +72,8 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     args = typing.get_args(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, False
+    if origin is list:  # a list is a value: replaced whole or appended to, never entered by a path
+        return None, False
     if origin is dict and len(args) == 2:
         inner, _ = _model_of(args[1])
         return inner, True
@@ -64,33 +85,149 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, origin is dict
 
 
+def _alternatives(annotation: Any) -> list[Any]:
+    """The types a value of `annotation` may take: Optional / unions split, Annotated unwrapped, None dropped."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _alternatives(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return [a for arg in typing.get_args(annotation) if arg is not type(None) for a in _alternatives(arg)]
+    return [annotation]
+
+
+def annotation_at(path: str, root: type[BaseModel] = Scenario) -> Any:
+    """The schema annotation of the value at a valid `path` (free names under mappings by name), else None."""
+    annotation: Any = root
+    for part in path.rstrip(APPEND).split("."):
+        nxt = None
+        for alt in _alternatives(annotation):
+            if isinstance(alt, type) and issubclass(alt, BaseModel) and part in alt.model_fields:
+                nxt = alt.model_fields[part].annotation
+                break
+            if typing.get_origin(alt) is dict and len(typing.get_args(alt)) == 2:
+                nxt = typing.get_args(alt)[1]
+                break
+        if nxt is None:
+            return None
+        annotation = nxt
+    return annotation
+
+
+def _is_list(annotation: Any) -> bool:
+    return any(typing.get_origin(a) is list for a in _alternatives(annotation))
+
+
 def check_path(path: str, root: type[BaseModel] = Scenario) -> str | None:
-    """None when `path` names a field of the schema, else what is wrong (with a did-you-mean)."""
+    """None when `path` names a field of the schema, else what is wrong (with a did-you-mean).
+
+    Every segment must be a non-empty key without surrounding spaces (`chip_terms. b200.x` would otherwise name a
+    new chip ` b200` and leave the file's terms for b200 untouched); `+` (append) only ends a path to a list."""
     parts = path.split(".")
     model: type[BaseModel] | None = root
     free_next = False
     for i, part in enumerate(parts):
         key = part[:-1] if part.endswith(APPEND) and i == len(parts) - 1 else part
         if not key:
-            return f"empty key in {path!r}"
+            return f"empty key in {path!r} (segment {i + 1}); write KEY.PATH with one name between each pair of dots"
+        if key != key.strip():
+            return (f"key {key!r} in {path!r} has spaces around it; write {'.'.join(p.strip() for p in parts)!r} "
+                    "(names never start or end with a space)")
         if free_next:
             free_next = False
             continue
         if model is None:
             done = ".".join(parts[:i])
+            if _is_list(annotation_at(done, root)):
+                return (f"{done} is a list: replace it whole ({done}=[...]) or append to it ({done}+=...); "
+                        "a path cannot go inside it")
             return f"{done} is a value, not a mapping; nothing lies below it"
         fields = model.model_fields
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1)
             hint = f"; did you mean {'.'.join([*parts[:i], close[0]])}?" if close else f"; known: {', '.join(fields)}"
             return f"unknown field {key!r}{hint}"
+        if i == 0 and key in NOT_OVERRIDABLE:
+            return f"cannot override {key!r}: {NOT_OVERRIDABLE[key]}"
         model, free_next = _model_of(fields[key].annotation)
     if free_next:
-        return f"{path} is a mapping by name; add the name and a field, e.g. {path}.<name>.<field>=..."
+        below = ".<name>.<field>" if model is not None else ".<name>"
+        return f"{path} is a mapping by name; add the name{' and a field' if model is not None else ''}, e.g. {path}{below}=..."
+    if path.endswith(APPEND) and not _is_list(annotation_at(path, root)):
+        return f"`+=` appends to a list, and {path[:-1]} is not a list; write {path[:-1]}=VALUE to replace it"
     return None
 
 
-def _assign(raw: dict[str, Any], parts: list[str], value: Any) -> None:
+def _value_problem(value: Any, annotation: Any, where: str, depth: int = 0, count: list[int] | None = None) -> str | None:
+    """What is wrong with an override value before the schema sees it: too deep or large, not a YAML value, a boolean
+    or a non-finite number where the schema wants a number (pydantic would read `true` as 1)."""
+    count = [0] if count is None else count
+    count[0] += 1
+    if count[0] > MAX_VALUE_NODES:
+        return f"{where}: the value has more than {MAX_VALUE_NODES:,} items; put large values in the scenario file"
+    if depth > MAX_VALUE_DEPTH:
+        return f"{where}: the value nests deeper than {MAX_VALUE_DEPTH} levels"
+    alts = _alternatives(annotation) if annotation is not None else []
+    if isinstance(value, bool):
+        numeric = any(a in (int, float) for a in alts) and not any(a is bool for a in alts)
+        if numeric:
+            return (f"{where}: expected a number, got the YAML boolean {str(value).lower()} (read as {int(value)}); "
+                    "write the number itself, e.g. 0 or 1")
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: expected a finite number, got {value}"
+    if value is None or isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"{where}: keys must be names (strings), got {k!r:.40}"
+            inner = None
+            for a in alts:
+                if isinstance(a, type) and issubclass(a, BaseModel) and k in a.model_fields:
+                    inner = a.model_fields[k].annotation
+                elif typing.get_origin(a) is dict and len(typing.get_args(a)) == 2:
+                    inner = typing.get_args(a)[1]
+                if inner is not None:
+                    break
+            bad = _value_problem(v, inner, f"{where}.{k}", depth + 1, count)
+            if bad:
+                return bad
+        return None
+    if isinstance(value, (list, tuple)):
+        inner = next((typing.get_args(a)[0] for a in alts if typing.get_origin(a) is list and typing.get_args(a)), None)
+        for j, item in enumerate(value):
+            bad = _value_problem(item, inner, f"{where}[{j}]", depth + 1, count)
+            if bad:
+                return bad
+        return None
+    return f"{where}: {type(value).__name__} is not a scenario value; use numbers, strings, booleans, lists and mappings"
+
+
+def _catalog_ids(raw: dict[str, Any]) -> list[str] | None:
+    """Chip ids of the catalog the (merged, overridden) scenario names, or None when it cannot be read."""
+    from pathlib import Path
+
+    from planner.catalog import read_chip_catalog
+
+    inputs = raw.get("inputs")
+    path = inputs.get("chips") if isinstance(inputs, dict) else None
+    if not isinstance(path, str) or not path.strip():
+        return None
+    try:
+        chips, problems = read_chip_catalog(Path(path.strip()))
+    except (OSError, ValueError):
+        return None
+    return None if problems or not chips else list(chips)
+
+
+#: Lists whose absence means "everything": `+=` on them starts from everything, as the README promises
+#: (`--set policy.allowed_chips+=b200` adds one chip to what may be bought).
+ABSENT_MEANS_ALL = {"policy.allowed_chips": _catalog_ids}
+
+
+def _assign(raw: dict[str, Any], parts: list[str], value: Any, origins: dict[str, str] | None = None,
+            label: str = "") -> None:
+    """Set (or, with a trailing `+`, append to) the value at `parts`; mark what the override wrote in `origins`."""
     node = raw
     for part in parts[:-1]:
         nxt = node.get(part)
@@ -101,11 +238,28 @@ def _assign(raw: dict[str, Any], parts: list[str], value: Any) -> None:
     last = parts[-1]
     if last.endswith(APPEND):
         last = last[:-1]
+        path = ".".join([*parts[:-1], last])
         current = node.get(last)
+        if current is None and path in ABSENT_MEANS_ALL:
+            current = ABSENT_MEANS_ALL[path](raw)
+        current = list(current) if isinstance(current, list) else []
         items = value if isinstance(value, list) else [value]
-        node[last] = [*(current if isinstance(current, list) else []), *items]
+        node[last] = [*current, *(x for x in items if x not in current)] if path in ABSENT_MEANS_ALL else [*current, *items]
+        if origins is not None:
+            for j in range(len(current), len(node[last])):
+                origins[f"{path}[{j}]"] = label
+            origins.setdefault(path, label)
+            for k in range(1, len(parts)):  # containers the override created
+                origins.setdefault(".".join(parts[:k]), label)
     else:
         node[last] = value
+        if origins is not None:
+            path = ".".join(parts)
+            for key in [k for k in origins if k.startswith((f"{path}.", f"{path}["))]:
+                del origins[key]  # the file's values below this path are gone
+            for k in range(1, len(parts)):
+                origins.setdefault(".".join(parts[:k]), label)
+            origins[path] = label
 
 
 def apply_sets(
@@ -114,8 +268,9 @@ def apply_sets(
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Apply `--set` items (strings `a.b=v`, or a mapping path -> value) to a copy of `raw`.
 
-    Problems (bad syntax, unknown paths) are all returned together; valid items are applied regardless, so a
-    later validation still reports the other files' problems. `origins` records each path as `<file> --set`.
+    Problems (bad syntax, unknown or malformed paths, values the schema would misread) are all returned together;
+    valid items are applied regardless, so a later validation still reports the other files' problems. `origins`
+    records what each override wrote as `<file> --set`, so a problem found later in that value is located there.
     """
     import copy
 
@@ -123,6 +278,8 @@ def apply_sets(
     label = set_label(scenario_label)
     problems: list[Problem] = []
     items: list[tuple[str, Any]] = []
+    if isinstance(sets, str):
+        sets = [sets]
     if isinstance(sets, Mapping):
         items = [(str(k), v) for k, v in sets.items()]
     else:
@@ -134,17 +291,32 @@ def apply_sets(
     for path, value in items:
         bad = check_path(path)
         if bad:
-            problems.append(Problem(label, path, bad))
+            problems.append(Problem(label, path.rstrip(APPEND) or path, bad))
+            continue
+        annotation = annotation_at(path)
+        if path.endswith(APPEND):
+            bad = _value_problem(value if isinstance(value, list) else [value], annotation, path[:-1])
+        else:
+            bad = _value_problem(value, annotation, path)
+        if bad:
+            problems.append(Problem(label, path.rstrip(APPEND), bad.partition(": ")[2] if bad.startswith(f"{path.rstrip(APPEND)}: ") else bad))
             continue
         parts = path.split(".")
         if path.startswith("inputs.") and isinstance(value, str):
             from pathlib import Path
 
             value = str(Path(value).absolute())  # relative to the working directory, as any CLI path
-        _assign(out, parts, value)
-        if origins is not None:
-            origins[path.rstrip(APPEND)] = label
+        _assign(out, parts, value, origins, label)
     return out, problems
+
+
+def blame_overrides(problems: list[Problem], base_problems: list[Problem], scenario_files: set[str],
+                    scenario_label: str) -> list[Problem]:
+    """Problems the overrides caused (absent without them) that name a scenario file name the command line instead."""
+    label = set_label(scenario_label)
+    before = {(p.locator, p.message) for p in base_problems}
+    return [Problem(label, p.locator, p.message) if p.file in scenario_files and (p.locator, p.message) not in before
+            else p for p in problems]
 
 
 def merge_appending(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -165,22 +337,36 @@ def merge_appending(base: dict[str, Any], override: dict[str, Any]) -> dict[str,
     return out
 
 
-def normalise_sets(sets: Iterable[str] | Mapping[str, Any] | None, scenario_label: str = "command line") -> dict[str, Any]:
-    """`--set` strings or a mapping -> {path: value}; raises `InputError` listing every malformed item."""
+def normalise_sets(sets: Iterable[str] | Mapping[str, Any] | str | None, scenario_label: str = "command line") -> dict[str, Any]:
+    """`--set` strings or a mapping -> {path: value}; raises `InputError` listing every malformed item.
+
+    A single string is one override. Repeated appends to one list (`a+=x`, `a+=y`) are kept together (`a+` -> [x, y]);
+    a path given twice keeps its last value, as on any command line."""
     from planner.errors import InputError
 
+    label = set_label(scenario_label)
     if sets is None:
         return {}
+    if isinstance(sets, str):
+        sets = [sets]
     if isinstance(sets, Mapping):
-        return {str(k): v for k, v in sets.items()}
+        bad_keys = [k for k in sets if not isinstance(k, str)]
+        if bad_keys:
+            raise InputError([Problem(label, "", f"override paths must be strings KEY.PATH, got {k!r:.60}") for k in bad_keys])
+        return dict(sets)
     out: dict[str, Any] = {}
     problems = []
     for text in sets:
         try:
             path, value = parse_set(text)
-            out[path] = value
         except ValueError as exc:
-            problems.append(Problem(set_label(scenario_label), "", str(exc)))
+            problems.append(Problem(label, "", str(exc)))
+            continue
+        if path.endswith(APPEND) and path in out:
+            before = out[path] if isinstance(out[path], list) else [out[path]]
+            out[path] = [*before, *(value if isinstance(value, list) else [value])]
+        else:
+            out[path] = value
     if problems:
         raise InputError(problems)
     return out
