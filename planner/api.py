@@ -12,6 +12,8 @@ problem with its locator), solver failures `planner.errors.PlannerError` (with `
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,21 +89,87 @@ class Plan:
         return out
 
 
+#: How problems name the arguments of `plan()` (there is no file: the caller wrote them).
+API_LABEL = "plan() arguments"
+
+
+def check_arguments(scenario_path: Any, overrides: Any, solver: Any, progress: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(`--set` mapping, solver settings) from `plan()`'s arguments; raises `InputError` listing every bad one.
+
+    `overrides`: None, one string `"a.b=v"`, a list (or other iterable) of such strings, or a mapping path -> value.
+    `solver`: None or a mapping of `SolverSettings` fields (None values keep the scenario's)."""
+    from pydantic import ValidationError
+
+    from planner.errors import InputError, Problem
+    from planner.io.overrides import normalise_sets
+    from planner.io.validate import error_message
+    from planner.schemas.scenario import SolverSettings
+
+    problems: list[Problem] = []
+    if isinstance(scenario_path, bytes) or not isinstance(scenario_path, (str, os.PathLike)) or not str(scenario_path).strip():
+        problems.append(Problem(API_LABEL, "scenario_path", f"expected the path of a scenario YAML file (str or Path), got "
+                                f"{type(scenario_path).__name__} {scenario_path!r:.60}"))
+    label = Path(scenario_path).name if not problems else "scenario"
+    items: Any = overrides
+    if overrides is not None and not isinstance(overrides, (str, Mapping)):
+        if isinstance(overrides, (bytes, bytearray)) or not isinstance(overrides, Iterable):
+            problems.append(Problem(API_LABEL, "overrides", "expected a mapping {'policy.headroom_fraction': 0.2}, a string "
+                                    f"'policy.headroom_fraction=0.2' or a list of such strings, got {type(overrides).__name__}"))
+            items = None
+        else:
+            items = list(overrides)
+            bad = [i for i, x in enumerate(items) if not isinstance(x, str)]
+            problems += [Problem(API_LABEL, f"overrides[{i}]", f"expected a string KEY.PATH=VALUE, got "
+                                 f"{type(items[i]).__name__} {items[i]!r:.60}") for i in bad]
+            items = [x for x in items if isinstance(x, str)]
+    sets: dict[str, Any] = {}
+    try:
+        sets = normalise_sets(items, label)
+    except InputError as exc:
+        problems += exc.problems
+    settings: dict[str, Any] = {}
+    if solver is not None and not isinstance(solver, Mapping):
+        problems.append(Problem(API_LABEL, "solver", f"expected a mapping of solver settings ({', '.join(SolverSettings.model_fields)}), "
+                                f"got {type(solver).__name__}"))
+    elif solver is not None:
+        for key, value in solver.items():
+            if not isinstance(key, str) or key not in SolverSettings.model_fields:
+                close = difflib.get_close_matches(str(key), list(SolverSettings.model_fields), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(SolverSettings.model_fields)}"
+                problems.append(Problem(API_LABEL, f"solver.{key}", f"unknown solver setting; {hint}"))
+                continue
+            if value is None:
+                continue
+            if isinstance(value, bool) and key != "name":
+                problems.append(Problem(API_LABEL, f"solver.{key}", f"expected a number, got the boolean {value}"))
+                continue
+            try:
+                SolverSettings.model_validate({key: value})
+            except ValidationError as exc:
+                problems += [Problem(API_LABEL, f"solver.{key}", error_message(e)) for e in exc.errors()]
+                continue
+            settings[key] = value
+    if progress is not None and not callable(progress):
+        problems.append(Problem(API_LABEL, "progress", f"expected a function taking one message string, got {type(progress).__name__}"))
+    if problems:
+        raise InputError(problems)
+    return sets, settings
+
+
 def plan(
-    scenario_path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    scenario_path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | str | None = None,
     solver: Mapping[str, Any] | None = None, progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Load, validate, model and solve one scenario.
 
-    overrides: what-ifs on the scenario, `{"chip_terms.b200.price_usd_per_server": 300000}` or
-    `["policy.allowed_chips+=b200"]` (same syntax and checks as `--set`).
+    overrides: what-ifs on the scenario, `{"chip_terms.b200.price_usd_per_server": 300000}`,
+    `["policy.allowed_chips+=b200"]` or one string `"policy.headroom_fraction=0.2"` (same syntax and checks as
+    `--set`).
     solver: solver settings (`name`, `time_limit_s`, `mip_gap`, `threads`, `seed`, `strategy`); None values keep
-    the scenario's.
+    the scenario's. Bad arguments raise `InputError` naming each (`(plan() arguments, solver.mip_gap) | ...`).
     """
-    from planner.io.overrides import normalise_sets
-
-    sets = normalise_sets(overrides, Path(scenario_path).name)
-    outcome = plan_scenario(scenario_path, dict(solver or {}), progress=progress, sets=sets or None)
+    sets, settings = check_arguments(scenario_path, overrides, solver, progress)
+    outcome = plan_scenario(scenario_path, settings, progress=progress, sets=sets or None)
     if sets:
         outcome.plan["overrides"] = [{"path": k, "value": v} for k, v in sets.items()]
     if outcome.plan.get("deployments"):
