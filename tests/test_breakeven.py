@@ -31,3 +31,59 @@ def test_chosen_twin_leaves_above_the_other_twins_price(tmp_path: Path) -> None:
     be = find_breakeven(sc, "twin_a", rel_tol=0.001)
     assert be.chosen_at_base and be.direction == "leaves the plan above"
     assert be.breakeven_price_usd_per_server == pytest.approx(120_000, rel=0.005) and be.verified
+
+
+# --- issue #24: an infeasible base exits 3 with its diagnosis; a range is never reported beyond what was searched.
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from planner.errors import EXIT_INFEASIBLE, PlannerError  # noqa: E402
+from solvers.breakeven import MAX_STEPS  # noqa: E402
+
+
+@pytest.mark.parametrize("chip", ["twin_a", "twin_b"])
+def test_an_infeasible_base_is_exit_3_with_the_diagnosis(tmp_path: Path, chip: str) -> None:
+    """The twins need one $100k server; a $1 capex budget leaves the demand short at any price of either twin."""
+    sc = write_twins(tmp_path / "sc")
+    with pytest.raises(PlannerError) as exc:
+        find_breakeven(sc, chip, {"policy.capex_budget_usd_total": 1})
+    assert exc.value.exit_code == EXIT_INFEASIBLE
+    assert "base scenario" in str(exc.value) and "chat 2027Q1: short" in str(exc.value)
+    r = subprocess.run([sys.executable, "-m", "planner.cli", "breakeven", str(sc), "--chip", chip, "--quiet",
+                        "--set", "policy.capex_budget_usd_total=1"], capture_output=True, text=True)
+    assert r.returncode == EXIT_INFEASIBLE, r.stderr
+    assert "short" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("chip", "allowed", "factor"), [("twin_b", ["twin_b"], 2.0), ("twin_b", ["twin_a"], 0.5)])
+def test_no_flip_reports_only_the_interval_searched(tmp_path: Path, chip: str, allowed: list[str], factor: float) -> None:
+    """Only twin_b may be bought: it stays in at any price, and the search only doubled (never halved) its price;
+    only twin_a may be bought: twin_b stays out, and the search only halved it."""
+    sc = write_twins(tmp_path / "sc")
+    be = find_breakeven(sc, chip, {"policy.allowed_chips": allowed})
+    p0 = be.base_price_usd_per_server
+    assert be.breakeven_price_usd_per_server is None
+    ends = sorted([p0, round(p0 * factor**MAX_STEPS, 2)])
+    assert [be.searched_low_usd, be.searched_high_usd] == ends
+    assert f"not found within [${ends[0]:,.0f}, ${ends[1]:,.0f}]" in be.text()
+    never = round(p0 / factor**MAX_STEPS)  # the other direction was never searched
+    assert f"${never:,.0f}" not in be.text()
+
+
+def test_a_price_without_a_plan_stops_the_search_there(tmp_path: Path) -> None:
+    """Only twin_a, a $150k budget and one server needed: at $200k there is no plan, so the search stops at $100k."""
+    sc = write_twins(tmp_path / "sc")
+    be = find_breakeven(sc, "twin_a", {"policy.allowed_chips": ["twin_a"], "policy.capex_budget_usd_total": 150_000})
+    assert be.chosen_at_base and be.breakeven_price_usd_per_server is None
+    assert (be.searched_low_usd, be.searched_high_usd) == (100_000, 100_000)
+    assert "not found within [$100,000, $100,000]" in be.text()
+    assert be.stopped_because and "$200,000" in be.stopped_because
+
+
+def test_a_found_break_even_lies_inside_the_searched_interval(tmp_path: Path) -> None:
+    sc = write_twins(tmp_path / "sc", price_a=100_000, price_b=130_000)
+    be = find_breakeven(sc, "twin_b", rel_tol=0.01)
+    assert be.breakeven_price_usd_per_server is not None
+    assert be.searched_low_usd <= be.breakeven_price_usd_per_server <= be.searched_high_usd
+    assert be.searched_high_usd == 130_000 and be.searched_low_usd >= 130_000 / 4
