@@ -294,7 +294,8 @@ def test_bad_measurement_entries_are_located(example_copy: Path, capsys: pytest.
     assert code == 2
     assert "(example.yaml, inputs.measurements[0]) | file not found" in err
     assert "(example.yaml, inputs.measurements[1]) | a benchmark JSON does not say what it ran" in err
-    assert "(example.yaml, inputs.measurements[2])" in err and "output_throughput" in err
+    assert "(broken.json, output_throughput) | missing" in err and "the file of inputs.measurements[2] in example.yaml" in err
+    assert "(example.yaml, inputs.measurements[5]) | ok.json: the same run as inputs.measurements[4]" in err
     assert "(example.yaml, inputs.measurements[3])" in err and "h200_sxm" in err
     assert "(example.yaml, inputs.measurements[6])" in err and "missing column" in err
     assert "Traceback" not in err

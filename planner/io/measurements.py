@@ -5,6 +5,10 @@ all of them are reported together with the other input problems. A plain CSV has
 may add PLAIN_CSV_OPTIONAL: `pp` and `ep` (blank = 1; the point's layout is TP x PP with EP), and `tpot_target_ms`
 (with `ttft_target_ms`, `target_percentile`) for a throughput measured under a TPOT target; a benchmark JSON takes
 `pp`/`ep` from its entry.
+
+A benchmark JSON's own problems are located in that file by field (`(run.json, mean_tpot_ms) | ... looks like
+seconds ...`; `planner.io.vllm_json` lists the checks); two JSON entries of the same run (same model, chip,
+precision, layout, engine, request shape and concurrency) are reported, since each run must count once.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from planner.errors import Problem
 from planner.perf.measured import (
     PLAIN_CSV_COLUMNS,
     PLAIN_CSV_OPTIONAL,
+    BenchmarkJsonError,
     MeasuredPoint,
     read_plain_csv,
     read_vllm_json,
@@ -31,12 +36,19 @@ def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
     return f"unknown {kind} {name!r}" + (f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known))}")
 
 
+def model_chip(p: MeasuredPoint) -> str:
+    """What a point measured, in words."""
+    return (f"{p.model_id} on {p.chip_id} {p.precision} TP{p.tp}" + (f" PP{p.pp}" if p.pp != 1 else "")
+            + (f" EP{p.ep}" if p.ep != 1 else "") + f", {p.engine}, {p.prompt_tokens:g}/{p.output_tokens:g} tokens")
+
+
 def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Mapping[str, ModelSpec] | None,
                       chips: Mapping[str, ChipSpec] | None) -> tuple[list[MeasuredPoint], list[Problem], dict[str, Path]]:
     """(points, problems, {role: path}) for the entries; catalogs (when loaded) check model and chip ids."""
     points: list[MeasuredPoint] = []
     problems: list[Problem] = []
     files: dict[str, Path] = {}
+    runs: dict[tuple[object, ...], int] = {}  # (point key, concurrency) of each JSON run -> its entry
     for i, entry in enumerate(entries):
         where = f"inputs.measurements[{i}]"
         path = Path(entry.file)
@@ -59,6 +71,10 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
             else:
                 got = [read_vllm_json(path, str(entry.model_id), str(entry.chip_id), str(entry.precision), int(entry.tp or 1),
                                       entry.engine, entry.pp, entry.ep)]
+        except BenchmarkJsonError as exc:  # located in the JSON file, by field
+            for key, message in exc.problems:
+                problems.append(Problem(path.name, key, f"{message} (the file of {where} in {label})"))
+            continue
         except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
             hint = "" if is_json else (f" (plain CSV columns: {', '.join(PLAIN_CSV_COLUMNS)}; "
                                        f"optional: {', '.join(PLAIN_CSV_OPTIONAL)})")
@@ -73,6 +89,16 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
             if p.concurrency is None and is_json:
                 problems.append(Problem(label, where, f"{path.name}: max_concurrency is missing or null; run "
                                         "benchmark_serving with --max-concurrency so the point says how loaded the server was"))
+        if is_json:
+            for p in got:
+                run = (p.key, p.concurrency)
+                if run in runs:
+                    problems.append(Problem(label, where, f"{path.name}: the same run as inputs.measurements[{runs[run]}] "
+                                            f"({model_chip(p)}, concurrency {p.concurrency if p.concurrency is not None else 'unlimited'}); "
+                                            "each run counts once: remove one of the two entries"))
+                    got = []
+                else:
+                    runs[run] = i
         points += got
         files[f"measurements[{i}]"] = path
     return points, problems, files

@@ -155,24 +155,31 @@ def load_table(path: Path = BUNDLED_MEASURED) -> list[MeasuredPoint]:
     return out
 
 
+class BenchmarkJsonError(ValueError):
+    """Every problem of one benchmark JSON: `problems` is [(field, message)]; str() has one line per problem."""
+
+    def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__("\n".join(f"{self.path}: {k + ': ' if k else ''}{m}" for k, m in problems))
+
+
 def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: int, engine: str = "vllm",
                    pp: int = 1, ep: int = 1) -> MeasuredPoint:
-    """One result JSON of vLLM's `benchmark_serving.py --save-result`; raises ValueError naming a missing key."""
+    """One result JSON of vLLM's `benchmark_serving.py --save-result`; raises `BenchmarkJsonError` (a ValueError)
+    listing every bad field (`planner.io.vllm_json`): missing, not a finite number in range, a count that is not
+    whole, a latency in seconds under a `*_ms` key, or a layout (tp, pp, ep) that is not 1..4096."""
+    from planner.io.vllm_json import layout_problems, vllm_json_problems
+
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
-    need = ("output_throughput", "completed", "total_input_tokens", "total_output_tokens")
-    missing = [k for k in need if _f(doc.get(k)) is None]
-    if missing:
-        raise ValueError(f"{path}: missing numeric key(s) {', '.join(missing)} (expected vLLM benchmark_serving "
-                         "--save-result output)")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BenchmarkJsonError(path, [("", f"not readable JSON ({exc})")]) from None
+    problems = layout_problems(tp, pp, ep) + vllm_json_problems(doc)
+    if problems:
+        raise BenchmarkJsonError(path, problems)
     n = float(doc["completed"])
-    if n <= 0:
-        raise ValueError(f"{path}: completed must be > 0")
     conc = _f(doc.get("max_concurrency"))
-    if conc is not None and conc <= 0:
-        raise ValueError(f"{path}: max_concurrency must be > 0 (or absent/null for an unlimited run)")
     return MeasuredPoint(
         row_id=Path(path).stem, model_id=model_id, chip_id=chip_id, precision=precision, tp=tp, pp=pp, ep=ep,
         engine=normalise_engine(engine), prompt_tokens=float(doc["total_input_tokens"]) / n,
