@@ -3,7 +3,7 @@
     from planner.api import plan
     p = plan("inputs/scenarios/example.yaml", overrides={"policy.headroom_fraction": 0.2})
     p.status, p.objective_usd, p.best_bound_usd, p.mip_gap
-    p.purchases.groupby("chip_id")["servers"].sum()
+    p.purchases.groupby("chip")["servers"].sum()
     p.write("outputs/what_if")            # plan.json, plan.xlsx, report.html, csv/
 
 `planner plan` is this function plus `Plan.write`. Input problems raise `planner.errors.InputError` (every

@@ -253,3 +253,12 @@ def test_every_problem_an_override_causes_names_the_command_line(twins: Path) ->
                 mine = [p.file for p in exc.problems if p.file.startswith("twins")]
                 assert mine and set(mine) == {"twins.yaml --set"}, (path, value, exc.report())
     assert refused >= len(paths)
+
+
+def test_the_readme_states_the_guards() -> None:
+    from planner.io.overrides import MAX_VALUE_CHARS, MAX_VALUE_DEPTH, MAX_VALUE_NODES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = " ".join(readme.split())
+    assert f"deeper than {MAX_VALUE_DEPTH} levels, with more than {MAX_VALUE_NODES:,} items or longer than {MAX_VALUE_CHARS:,} characters" in text
+    assert "(example.yaml --set, chip_terms.b2000)" in text
