@@ -161,7 +161,7 @@ class BenchmarkJsonError(ValueError):
     def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
         self.path = Path(path)
         self.problems = problems
-        super().__init__("\n".join(f"{self.path}: {k + ': ' if k else ''}{m}" for k, m in problems))
+        super().__init__("\n".join(f"({self.path}{', ' + k if k else ''}) | {m}" for k, m in problems))
 
 
 def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: int, engine: str = "vllm",
