@@ -144,6 +144,8 @@ def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
             base: list[Problem] = []
         except InputError as without:
             base = without.problems
+        except Exception:  # noqa: BLE001 - the scenario alone fails otherwise: keep the report as it was
+            raise exc from None
         origins: dict[str, str] = {}
         read_scenario_raw(path, origins=origins)
         files = {label, *origins.values()}
