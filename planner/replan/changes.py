@@ -77,7 +77,7 @@ def limit_moves(prev: dict[str, Any], rolled: Rolled, S: PlanSets) -> list[str]:
     lim = prev.get("limits") or {}
     old_total = lim.get("budget_usd_total")
     if old_total is not None:
-        old_total = max(0.0, old_total - rolled.spent_usd)
+        old_total = max(0.0, old_total - (rolled.spent_usd - rolled.carried_usd))  # a re-plan's limit is net of what it kept
     if (old_total is None) != (S.budget_total is None) or (old_total is not None and S.budget_total is not None and _moved(old_total, S.budget_total)):
         out.append(f"total capex budget left {old_total if old_total is None else f'${old_total:,.0f}'} -> "
                    f"{S.budget_total if S.budget_total is None else f'${S.budget_total:,.0f}'}")

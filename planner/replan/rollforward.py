@@ -27,32 +27,81 @@ class Rolled:
 
     inputs: PlanInputs
     commit_through: str
-    committed: list[dict[str, Any]]  # purchases of the previous plan, verbatim
+    committed: list[dict[str, Any]]  # orders of the previous plan through commit_through (kept ones included), verbatim
     previous_future: dict[OrderKey, int]  # servers per order key the previous plan placed after commit_through
     spent_usd: float
     notes: list[str] = field(default_factory=list)
+    carried_usd: float = 0.0  # of spent_usd, the orders an earlier re-plan had committed already
 
 
 def order_key(p: dict[str, Any]) -> OrderKey:
     return (p["chip"], p["site"], p["rack_type"], p["order_quarter"])
 
 
+def previous_orders(prev: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    """(orders committed by earlier re-plans, the plan's own purchases, the commit quarter of the re-plan or None).
+
+    A plan from `planner plan` holds only `purchases`; a re-plan also carries the orders it kept in
+    `replan.committed_purchases` (placed through `replan.commit_through`), and its `purchases` are its new orders,
+    all after that quarter. Together they are every order the plan holds, each once.
+    """
+    rp = prev.get("replan") if isinstance(prev.get("replan"), dict) else {}
+    carried, own = rp.get("committed_purchases"), prev.get("purchases")
+    return (carried if isinstance(carried, list) else [], own if isinstance(own, list) else [], rp.get("commit_through"))
+
+
 def _check(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label: str) -> list[Problem]:
+    from planner.schemas.replan import previous_plan_problems
+
     problems = []
     if prev.get("status") not in SOLUTION_STATUSES:
         problems.append(Problem(label, "status", f"the previous plan has status {prev.get('status')!r}, so it holds no "
                                 "orders to build on; re-plan from a plan that found a solution (optimal, optimal_in_reduced_set or feasible)."))
-    for i, p in enumerate(prev.get("purchases") or []):
-        if p.get("site") not in inputs.sites:
-            problems.append(Problem(label, f"purchases[{i}].site", f"site {p.get('site')!r} is not in the scenario's sites file; "
+    problems += previous_plan_problems(prev, label)
+    located = [p.locator for p in problems]
+
+    def flagged(where: str) -> bool:  # a problem at or below `where` is reported already
+        return any(loc == where or loc.startswith((f"{where}.", f"{where}[")) for loc in located)
+
+    carried, own, prev_cut = previous_orders(prev)
+    lines = [(f"replan.committed_purchases[{i}]", p) for i, p in enumerate(carried)] + [(f"purchases[{i}]", p) for i, p in enumerate(own)]
+    for where, p in lines:
+        if flagged(where) or not isinstance(p, dict):
+            continue  # its own problems are reported already
+        if p["site"] not in inputs.sites:
+            problems.append(Problem(label, f"{where}.site", f"site {p['site']!r} is not in the scenario's sites file; "
                                     "re-plan with the sites the previous plan used."))
-        elif p.get("rack_type") not in {r.rack_type_id for r in inputs.sites[p["site"]].rack_types}:
-            problems.append(Problem(label, f"purchases[{i}].rack_type", f"rack type {p.get('rack_type')!r} is not at site {p['site']!r}."))
-        if p.get("chip") not in inputs.chips:
-            problems.append(Problem(label, f"purchases[{i}].chip", f"chip {p.get('chip')!r} is not in the chip catalog."))
-    if not [q for q in inputs.quarters if quarter_index(q) > quarter_index(commit_through)]:
+        elif p["rack_type"] not in {r.rack_type_id for r in inputs.sites[p["site"]].rack_types}:
+            problems.append(Problem(label, f"{where}.rack_type", f"rack type {p['rack_type']!r} is not at site {p['site']!r}."))
+        if p["chip"] not in inputs.chips:
+            problems.append(Problem(label, f"{where}.chip", f"chip {p['chip']!r} is not in the chip catalog."))
+    cut_ok = isinstance(prev_cut, str) and not flagged("replan.commit_through")
+    if cut_ok:
+        for i, p in enumerate(carried):
+            if not flagged(f"replan.committed_purchases[{i}]") and quarter_index(p["order_quarter"]) > quarter_index(prev_cut):
+                problems.append(Problem(label, f"replan.committed_purchases[{i}].order_quarter", f"{p['order_quarter']} is after "
+                                        f"replan.commit_through {prev_cut}: a kept order is placed by then. Restore the plan the planner wrote."))
+        for i, p in enumerate(own):
+            if not flagged(f"purchases[{i}]") and quarter_index(p["order_quarter"]) <= quarter_index(prev_cut):
+                problems.append(Problem(label, f"purchases[{i}].order_quarter", f"{p['order_quarter']} is not after "
+                                        f"replan.commit_through {prev_cut}: a re-plan's new orders come after the orders it kept "
+                                        "(replan.committed_purchases). Restore the plan the planner wrote."))
+        if quarter_index(commit_through) < quarter_index(prev_cut):
+            problems.append(Problem("command line", "--commit-through", f"{commit_through} is before {prev_cut}, the quarter the "
+                                    f"previous re-plan ({label}) committed through: its orders through {prev_cut} are placed. "
+                                    f"Commit through {prev_cut} or later."))
+    new_quarters = [q for q in inputs.quarters if quarter_index(q) > quarter_index(commit_through)]
+    if not new_quarters:
         problems.append(Problem("command line", "--commit-through", f"{commit_through} is at or after the scenario's last quarter "
                                 f"{inputs.quarters[-1]}: nothing is left to plan. Extend `horizon.quarters` or commit fewer quarters."))
+    elif not flagged("horizon"):
+        old = (prev.get("horizon") or {}).get("quarters") or []
+        if old and not set(old) & set(new_quarters):
+            problems.append(Problem(label, "horizon.quarters", f"the previous plan covers {old[0]}..{old[-1]} and the new horizon "
+                                    f"{new_quarters[0]}..{new_quarters[-1]} (the scenario's quarters after --commit-through "
+                                    f"{commit_through}) has no quarter in common: its future orders cannot be kept or compared. "
+                                    "Re-plan from the plan of these quarters, or plan afresh with `planner plan` (servers already "
+                                    "delivered go in the sites file's `fleet`)."))
     return problems
 
 
@@ -63,10 +112,10 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
         raise InputError(problems)
     cut = quarter_index(commit_through)
     quarters = [q for q in inputs.quarters if quarter_index(q) > cut]
-    purchases = prev.get("purchases") or []
-    committed = [p for p in purchases if quarter_index(p["order_quarter"]) <= cut]
+    carried, own, _ = previous_orders(prev)
+    committed = carried + [p for p in own if quarter_index(p["order_quarter"]) <= cut]
     future: dict[OrderKey, int] = {}
-    for p in purchases:
+    for p in own:
         if quarter_index(p["order_quarter"]) > cut:
             future[order_key(p)] = future.get(order_key(p), 0) + int(p["servers"])
     notes = []
@@ -74,11 +123,14 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
     fleet = list(inputs.fleet)
     in_flight = 0
     for p in committed:
+        if not int(p["servers"]):
+            continue
         fleet.append(FleetEntry.model_validate({"site_id": p["site"], "rack_type_id": p["rack_type"], "chip_id": p["chip"],
                                                 "servers": int(p["servers"]), "installed_quarter": p["delivery_quarter"]}))
         in_flight += int(quarter_index(p["delivery_quarter"]) > cut)
     notes.append(f"{len(committed)} orders placed through {commit_through} are fixed and enter the fleet in their delivery "
-                 f"quarter ({in_flight} still in flight).")
+                 f"quarter ({in_flight} still in flight)" + (f"; {len(carried)} of them were kept by the previous re-plan" if carried else "")
+                 + ".")
 
     workloads = [w for w in inputs.workloads if quarter_index(w.quarter) > cut]
     dropped = len(inputs.workloads) - len(workloads)
@@ -104,4 +156,5 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
     scenario = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"first_quarter": quarters[0], "quarters": len(quarters)}),
                                      "policy": policy})
     rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet)
-    return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes)
+    carried_usd = sum(float(p["cost_usd"]) for p in carried)
+    return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2))
