@@ -50,7 +50,7 @@ def previous_orders(prev: dict[str, Any]) -> tuple[list[dict[str, Any]], list[di
     return (carried if isinstance(carried, list) else [], own if isinstance(own, list) else [], rp.get("commit_through"))
 
 
-def _check(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label: str) -> list[Problem]:
+def check_previous(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label: str) -> list[Problem]:
     from planner.schemas.replan import previous_plan_problems
 
     problems = []
@@ -66,15 +66,18 @@ def _check(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label:
     carried, own, prev_cut = previous_orders(prev)
     lines = [(f"replan.committed_purchases[{i}]", p) for i, p in enumerate(carried)] + [(f"purchases[{i}]", p) for i, p in enumerate(own)]
     for where, p in lines:
-        if flagged(where) or not isinstance(p, dict):
-            continue  # its own problems are reported already
-        if p["site"] not in inputs.sites:
-            problems.append(Problem(label, f"{where}.site", f"site {p['site']!r} is not in the scenario's sites file; "
-                                    "re-plan with the sites the previous plan used."))
-        elif p["rack_type"] not in {r.rack_type_id for r in inputs.sites[p["site"]].rack_types}:
-            problems.append(Problem(label, f"{where}.rack_type", f"rack type {p['rack_type']!r} is not at site {p['site']!r}."))
-        if p["chip"] not in inputs.chips:
-            problems.append(Problem(label, f"{where}.chip", f"chip {p['chip']!r} is not in the chip catalog."))
+        if not isinstance(p, dict):
+            continue  # reported already
+        site, rack, chip = p.get("site"), p.get("rack_type"), p.get("chip")
+        if not flagged(f"{where}.site") and isinstance(site, str):
+            if site not in inputs.sites:
+                problems.append(Problem(label, f"{where}.site", f"site {site!r} is not in the scenario's sites file; "
+                                        "re-plan with the sites the previous plan used."))
+            elif not flagged(f"{where}.rack_type") and isinstance(rack, str) and \
+                    rack not in {r.rack_type_id for r in inputs.sites[site].rack_types}:
+                problems.append(Problem(label, f"{where}.rack_type", f"rack type {rack!r} is not at site {site!r}."))
+        if not flagged(f"{where}.chip") and isinstance(chip, str) and chip not in inputs.chips:
+            problems.append(Problem(label, f"{where}.chip", f"chip {chip!r} is not in the chip catalog."))
     cut_ok = isinstance(prev_cut, str) and not flagged("replan.commit_through")
     if cut_ok:
         for i, p in enumerate(carried):
@@ -107,7 +110,7 @@ def _check(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label:
 
 def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label: str = "plan.json") -> Rolled:
     """The inputs of the re-plan (see the module docstring); raises InputError on a previous plan that does not fit."""
-    problems = _check(inputs, prev, commit_through, label)
+    problems = check_previous(inputs, prev, commit_through, label)
     if problems:
         raise InputError(problems)
     cut = quarter_index(commit_through)

@@ -158,12 +158,47 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
 
 
 def replan_scenario(scenario_path: str | Path, previous_plan: str | Path, commit_through: str,
-                    overrides: dict[str, Any] | None = None, progress: Progress | None = None) -> PlanOutcome:
-    """Load the (new) scenario and the previous plan.json, then `replan_inputs`."""
+                    overrides: dict[str, Any] | None = None, progress: Progress | None = None,
+                    sets: Any = None) -> PlanOutcome:
+    """Load the (new) scenario, with `--set` what-ifs applied as `planner plan` does, and the previous plan.json,
+    then `replan_inputs`. Problems of the scenario, the what-ifs and the previous plan come in one report."""
+    from planner.io.overrides import normalise_sets
     from planner.results.plan_io import read_plan
 
     check_quarter(commit_through)
-    prev = read_plan(previous_plan)
-    inputs = load_inputs(scenario_path)
-    return replan_inputs(inputs, prev, commit_through, effective_settings(inputs, overrides), progress=progress,
-                         label=str(previous_plan))
+    sets = normalise_sets(sets, Path(scenario_path).name)
+    label = Path(previous_plan).name or str(previous_plan)
+    problems: list[Problem] = []
+    inputs = prev = None
+    try:
+        inputs = load_inputs(scenario_path, sets or None)
+    except InputError as exc:
+        problems += exc.problems
+    try:
+        prev = read_plan(previous_plan, label)
+    except InputError as exc:
+        problems += exc.problems
+        prev = _readable(previous_plan)
+        if prev is not None and inputs is not None:  # JSON of a wrong shape: the re-plan's own checks too, elsewhere
+            from planner.replan.rollforward import check_previous
+
+            seen = {(p.file, p.locator) for p in exc.problems}
+            problems += [p for p in check_previous(inputs, prev, commit_through, label) if (p.file, p.locator) not in seen]
+    if problems:
+        raise InputError(problems)
+    assert inputs is not None and prev is not None
+    outcome = replan_inputs(inputs, prev, commit_through, effective_settings(inputs, overrides), progress=progress, label=label)
+    if sets:
+        outcome.plan["overrides"] = [{"path": k, "value": v} for k, v in sets.items()]
+    return outcome
+
+
+def _readable(path: str | Path) -> Any:
+    """The JSON object in `path`, or None when it is not one (read_plan has said why)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
