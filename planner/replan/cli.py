@@ -23,7 +23,8 @@ def run_replan(args: argparse.Namespace) -> int:
     check_overrides(_overrides(args))
     out = Path(args.out)
     check_out_dir(out.resolve(), args.force)
-    outcome = replan_scenario(args.scenario, args.previous, args.commit_through, _overrides(args), progress=_progress(not args.quiet))
+    outcome = replan_scenario(args.scenario, args.previous, args.commit_through, _overrides(args), progress=_progress(not args.quiet),
+                              sets=getattr(args, "sets", None) or None)
     write_run_folder(outcome, out, args.force)
     rp = outcome.plan["replan"]
     print(f"{_summary_line(outcome.plan)}\n{len(rp['committed_purchases'])} committed orders kept, "
