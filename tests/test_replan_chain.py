@@ -104,3 +104,17 @@ def test_same_commit_quarter_again_keeps_the_same_orders() -> None:
     assert _kept(again) == [("2027Q1", 1)]
     assert again["limits"]["budget_usd_total"] == pytest.approx(300_000)
     assert _orders(again) == _orders(plan1)
+
+
+def test_changes_of_a_chained_replan_compare_budgets_net_of_the_same_orders() -> None:
+    # Budget $500k throughout. Re-plan 1 (through Q1) has $400k left. Q4 demand then rises to 40k tokens/s (5
+    # servers): re-plan 2 (through Q2) keeps Q1 and Q2 ($200k, $300k left) and orders 2 in Q4 instead of 1. Re-plan
+    # 1's $400k less the Q2 order it placed itself ($100k) is the same $300k, so the only cause is demand.
+    inputs = _inputs(budget=500_000)
+    plan1 = _replan(inputs, _first_plan(inputs, [A_ROW]), "2027Q1")
+    assert plan1["limits"]["budget_usd_total"] == pytest.approx(400_000)
+    plan2 = _replan(_inputs({**BASE, "2027Q4": 40_000}, budget=500_000), plan1, "2027Q2")
+    assert plan2["limits"]["budget_usd_total"] == pytest.approx(300_000)
+    (row,) = plan2["replan"]["changes"]
+    assert (row["order_quarter"], row["previous_servers"], row["new_servers"]) == ("2027Q4", 1, 2)
+    assert row["causes"] == "demand"
