@@ -113,22 +113,38 @@ def test_replan_orders_inside_its_committed_quarters_are_refused(plan1: dict) ->
     assert problem[1] == "purchases[0].order_quarter" and "commit_through 2027Q1" in problem[2]
 
 
-def test_plan_of_a_non_overlapping_horizon_is_refused(plan0: dict) -> None:
-    # The previous plan covers 2027Q1..Q4; a scenario of 2029Q1..Q4 has no quarter in common with it.
-    prev = copy.deepcopy(plan0)
-    later = make_inputs([make_chip("a", price_usd_per_server=100_000)],
-                        {"2029Q1": 8_000, "2029Q2": 8_000, "2029Q3": 8_000, "2029Q4": 8_000}, sites=[make_site(usd_per_kwh=0.1)])
-    (problem,) = _problems(prev, "2028Q4", later)
-    assert problem[1] == "horizon.quarters" and "no quarter in common" in problem[2]
+def _scenario(quarters: list[str], demand: float = 32_000):  # type: ignore[no-untyped-def]
+    return make_inputs([make_chip("a", price_usd_per_server=100_000)], dict.fromkeys(quarters, demand),
+                       sites=[make_site(usd_per_kwh=0.1)])
 
 
-def test_non_overlap_is_only_about_the_new_horizon(plan0: dict) -> None:
-    # Overlap by one quarter is accepted: the previous plan's 2027Q4 order is re-decided in the new horizon.
-    later = make_inputs([make_chip("a", price_usd_per_server=100_000)],
-                        {"2027Q4": 32_000, "2028Q1": 32_000}, sites=[make_site(usd_per_kwh=0.1)])
-    out = replan_inputs(later, plan0, "2027Q3", EXACT, options_for=lambda inp: make_options([A_ROW], inp.quarters))
+@pytest.mark.parametrize(("quarters", "through"), [
+    (["2029Q1", "2029Q2", "2029Q3", "2029Q4"], "2028Q4"),  # a year after the previous plan's 2027Q1..Q4
+    (["2028Q1", "2028Q2", "2028Q3"], "2028Q1"),  # 2028Q1 planned by nobody
+    (["2026Q1", "2026Q2", "2026Q3", "2026Q4"], "2026Q1"),  # the previous plan lies after the new horizon
+])
+def test_plan_of_a_non_overlapping_horizon_is_refused(plan0: dict, quarters: list[str], through: str) -> None:
+    (problem,) = _problems(copy.deepcopy(plan0), through, _scenario(quarters))
+    assert problem[1] == "horizon.quarters" and "neither overlaps nor directly precedes" in problem[2]
+
+
+def test_partial_overlap_is_accepted(plan0: dict) -> None:
+    # Overlap by one quarter: the previous plan's 2027Q4 order is re-decided in the new horizon (kept: 4 servers
+    # serve 32k tokens/s, 3 of them committed).
+    out = replan_inputs(_scenario(["2027Q4", "2028Q1"]), plan0, "2027Q3", EXACT,
+                        options_for=lambda inp: make_options([A_ROW], inp.quarters))
     assert out.exit_code == 0
     assert out.plan["horizon"]["quarters"] == ["2027Q4", "2028Q1"]
+    assert [(p["order_quarter"], p["servers"]) for p in out.plan["purchases"]] == [("2027Q4", 1)]
+
+
+def test_next_horizon_right_after_the_previous_plan_is_accepted(plan0: dict) -> None:
+    # Commit all of 2027 (4 servers, 32k tokens/s) and plan 2028Q1..Q2 at 40k tokens/s: one more server.
+    out = replan_inputs(_scenario(["2028Q1", "2028Q2"], 40_000), plan0, "2027Q4", EXACT,
+                        options_for=lambda inp: make_options([A_ROW], inp.quarters))
+    assert out.exit_code == 0
+    assert len(out.plan["replan"]["committed_purchases"]) == 4
+    assert [(p["order_quarter"], p["servers"]) for p in out.plan["purchases"]] == [("2028Q1", 1)]
 
 
 # ---------------------------------------------------------------- through the CLI (read_plan + the strict checks)

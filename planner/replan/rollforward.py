@@ -99,12 +99,13 @@ def check_previous(inputs: PlanInputs, prev: dict[str, Any], commit_through: str
                                 f"{inputs.quarters[-1]}: nothing is left to plan. Extend `horizon.quarters` or commit fewer quarters."))
     elif not flagged("horizon"):
         old = (prev.get("horizon") or {}).get("quarters") or []
-        if old and not set(old) & set(new_quarters):
-            problems.append(Problem(label, "horizon.quarters", f"the previous plan covers {old[0]}..{old[-1]} and the new horizon "
-                                    f"{new_quarters[0]}..{new_quarters[-1]} (the scenario's quarters after --commit-through "
-                                    f"{commit_through}) has no quarter in common: its future orders cannot be kept or compared. "
-                                    "Re-plan from the plan of these quarters, or plan afresh with `planner plan` (servers already "
-                                    "delivered go in the sites file's `fleet`)."))
+        if old and (quarter_index(old[0]) > quarter_index(new_quarters[-1])
+                    or quarter_index(old[-1]) < quarter_index(new_quarters[0]) - 1):
+            problems.append(Problem(label, "horizon.quarters", f"the previous plan covers {old[0]}..{old[-1]}, which neither "
+                                    f"overlaps nor directly precedes the new horizon {new_quarters[0]}..{new_quarters[-1]} (the "
+                                    f"scenario's quarters after --commit-through {commit_through}): its orders cannot be kept or "
+                                    "compared. Re-plan from the plan of these quarters, or plan afresh with `planner plan` (servers "
+                                    "already delivered go in the sites file's `fleet`)."))
     return problems
 
 
