@@ -324,6 +324,68 @@ def quantile_cost(inputs: PlanInputs, settings: SolverSettings, plan: dict[str, 
             "extra_capex_usd": None if out["capex_usd"] is None or cap2 is None else round(out["capex_usd"] - cap2, 2)}
 
 
+#: wall-clock limit of each diagnosis solve (unmet demand; limits exceeded), seconds: the solver settings' limit if
+#: shorter. A diagnosis only has to locate the shortfall, not prove a plan's cost, so it never takes the full limit twice.
+DIAGNOSIS_TIME_LIMIT_S = 60.0
+#: relative MIP gap of the diagnosis solves: penalties dominate their objectives, so the plan's 1 % would hide real
+#: shortfalls; 1e-6 keeps them to a fraction of a tokens/s on small cases
+DIAGNOSIS_MIP_GAP = 1e-6
+#: branch-and-bound node limit of each diagnosis solve (HiGHS): it, not the time limit, ends a diagnosis that does
+#: not close its gap, so the same inputs and settings (seed, threads) give the same diagnosis on any machine
+DIAGNOSIS_MAX_NODES = 200
+
+
+def diagnosis_settings(settings: SolverSettings) -> SolverSettings:
+    """The solver settings of a diagnosis solve: the run's solver, threads and seed, monolithic (the fix-and-optimize
+    phases are split by wall-clock time), at most DIAGNOSIS_TIME_LIMIT_S and a gap of at most DIAGNOSIS_MIP_GAP."""
+    return settings.model_copy(update={"mip_gap": min(settings.mip_gap, DIAGNOSIS_MIP_GAP), "strategy": "monolithic",
+                                       "time_limit_s": min(settings.time_limit_s, DIAGNOSIS_TIME_LIMIT_S)})
+
+
+def _phase_done(say: Progress, phase: str, r: SolveResult, limit_s: float) -> None:
+    """Progress line of a diagnosis phase: its status, and a caution when the time limit (not the node limit or the
+    gap) stopped it, since then a slower or faster machine can stop at another plan."""
+    timed_out = "time limit" in r.raw_status.lower()
+    say(f"diagnosis {phase}: {r.status} ({r.raw_status}) in {r.solve_seconds:.1f} s"
+        + (f"; stopped by the {limit_s:g} s time limit, so another run may locate the shortfall differently" if timed_out else ""))
+
+
+def run_diagnosis(S: PlanSets, settings: SolverSettings, stage: Callable[[str, Callable[[], Any]], Any],
+                  say: Progress) -> tuple[PlanModel, float, SolveResult, list[dict[str, Any]]]:
+    """Say what is short and why, when no plan meets every limit: (model, constant, result of the unmet-demand run,
+    diagnosis rows). Phase 1 re-solves with penalised unmet demand, forecast before headroom buffer
+    (`build_model(with_slack=True)`); phase 2 also lets every limit be exceeded at a penalty, to name the limits in
+    the way (`solvers.explain.diagnose`). Each phase stops at DIAGNOSIS_MAX_NODES nodes (HiGHS), the gap or
+    `diagnosis_settings`' time limit, whichever comes first."""
+    tight = diagnosis_settings(settings)
+    nodes = DIAGNOSIS_MAX_NODES if tight.name == "highs" else None
+    say(f"no plan meets every limit: diagnosing in 2 phases, each at most {tight.time_limit_s:g} s"
+        + (f" or {nodes} nodes" if nodes else ""))
+    say("diagnosis 1/2: re-solving with penalised unmet demand (forecast first, then the headroom buffer) to find what is short")
+    m2, const2 = stage("diagnose_build", lambda: build_model(S, with_slack=True))
+    r2 = stage("diagnose_solve", lambda: solve(m2, tight, max_nodes=nodes))
+    _phase_done(say, "1/2", r2, tight.time_limit_s)
+    say("diagnosis 2/2: re-solving with every limit allowed to be exceeded at a penalty, to name the limits in the way")
+    m3, _ = build_model(S, with_slack=True, relax_limits=True)
+    r3 = stage("diagnose_limits", lambda: solve(m3, tight, max_nodes=nodes))
+    _phase_done(say, "2/2", r3, tight.time_limit_s)
+    diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
+        {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.forecast[(w, t)], 3),
+         "headroom_short_tokens_per_s": round(S.demand[(w, t)] - S.forecast[(w, t)], 3), "kind": "demand",
+         "cause": why, "message": f"demand short by {S.forecast[(w, t)]:,.0f} tokens/s of the forecast peak (no option serves it)"}
+        for w, t, why in S.no_option
+    ]
+    limits_only = {"short_tokens_per_s": 0.0, "headroom_short_tokens_per_s": 0.0, "kind": "limits",
+                   "message": "no demand short; a limit is exceeded"}
+    if not diagnosis and r3.has_solution:  # no demand short, yet infeasible: limits the existing fleet alone breaks
+        diagnosis = [{"workload": "(all)", "quarter": q or S.quarters[0], **limits_only, "cause": text}
+                     for q, text in limits_exceeded(m3, r3.values)]
+    if not diagnosis:
+        diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], **limits_only,
+                      "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]
+    return m2, const2, r2, diagnosis
+
+
 def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = None, progress: Progress | None = None,
                   sets: Any = None) -> PlanOutcome:
     """Run the whole pipeline for one scenario; never writes files (see `planner.pipeline_cli` for export).
@@ -373,23 +435,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
                            perf_fit_report(inputs))
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
-        say("no plan meets every limit: re-solving with penalised unmet demand to find what is short")
-        # Penalties dominate these objectives, so a relative gap of 1 % would hide real shortfalls: solve tight.
-        tight = settings.model_copy(update={"mip_gap": min(settings.mip_gap, 1e-6)})
-        m2, const2 = stage("diagnose_build", lambda: build_model(S, with_slack=True))
-        r2 = stage("diagnose_solve", lambda: solve(m2, tight))
-        m3, _ = build_model(S, with_slack=True, relax_limits=True)
-        r3 = stage("diagnose_limits", lambda: solve(m3, tight))
-        diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
-            {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
-            for w, t, why in S.no_option
-        ]
-        if not diagnosis and r3.has_solution:  # no demand short, yet infeasible: limits the existing fleet alone breaks
-            diagnosis = [{"workload": "(all)", "quarter": q or S.quarters[0], "short_tokens_per_s": 0.0, "cause": text}
-                         for q, text in limits_exceeded(m3, r3.values)]
-        if not diagnosis:
-            diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], "short_tokens_per_s": 0.0,
-                          "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]
+        m2, const2, r2, diagnosis = run_diagnosis(S, settings, stage, say)
         infeasible = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
                                  result.solver_name, result.solver_version, {}, result.notes)
         plan = assemble_plan(inputs, S, m2, infeasible, settings, const2, options, timings, started, diagnosis, values=r2.values)

@@ -103,7 +103,8 @@ def run_plan(args: argparse.Namespace) -> int:
     if outcome.exit_code == EXIT_INFEASIBLE:
         print("no plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
         for d in outcome.plan.get("diagnosis", [])[:20]:
-            print(f"  {d['workload']} {d['quarter']}: short {d['short_tokens_per_s']:,.0f} tokens/s - {d['cause']}", file=sys.stderr)
+            what = d.get("message") or f"short {d['short_tokens_per_s']:,.0f} tokens/s"
+            print(f"  {d['workload']} {d['quarter']}: {what} - {d['cause']}", file=sys.stderr)
     return outcome.exit_code
 
 

@@ -21,8 +21,12 @@ from solvers.model import PlanModel
 from solvers.result import ProgressFn, SolveResult
 
 
-def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
-    """Solve with HiGHS via highspy; read status, objective, dual bound and gap from HiGHS itself."""
+def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None,
+                max_nodes: int | None = None) -> SolveResult:
+    """Solve with HiGHS via highspy; read status, objective, dual bound and gap from HiGHS itself.
+
+    `max_nodes`: stop after this many branch-and-bound nodes (HiGHS `mip_max_nodes`), a limit that, unlike the time
+    limit, ends the same run at the same point on any machine (the diagnosis runs: `planner.pipeline.run_diagnosis`)."""
     try:
         import highspy
     except ImportError as exc:
@@ -41,6 +45,8 @@ def solve_highs(model: PlanModel, settings: SolverSettings, progress: ProgressFn
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(settings.seed))
     h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+    if max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(max_nodes))
     if progress is not None:
         last = [0.0]
 

@@ -12,8 +12,14 @@ from solvers import constraints as cf
 from solvers.model import PlanModel, safe_name
 from solvers.sets import HOURS_PER_QUARTER, MONEY_SCALE, PlanSets
 
-#: value of one tokens/s short for one quarter in the diagnosis run, USD: far above any real cost of serving it
+#: value of one tokens/s short for one quarter in the diagnosis run, USD: far above any real cost of serving it.
+#: In a diagnosis run (`with_slack`) this prices the headroom buffer (policy.headroom_fraction above the forecast
+#: peak); the forecast itself costs FORECAST_PRIORITY times more, so the run serves every forecast first.
 UNMET_PENALTY_USD = 1e5
+#: in a diagnosis run, one tokens/s of the forecast peak left short costs this many times one tokens/s of the
+#: headroom buffer: capacity goes to forecasts before buffers unless a buffer yields over 100x the tokens/s per
+#: unit of a limit (no workload pair in the catalog comes near)
+FORECAST_PRIORITY = 100.0
 #: weight of cost in the max-tokens and min-energy objectives (a tie-breaker, not a trade-off): among plans that
 #: serve the same tokens (or use the same energy), the cheaper one; 1e-4 x $1M of net cost = 1 token/s-quarter
 TIE_BREAK = 1e-4
@@ -115,7 +121,9 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
       max_tokens: unserved tokens/s-quarters + TIE_BREAK x net cost + epsilon.
     Returns the model and the objective's constant (existing fleet energy and depreciation, weighted like the
     objective's terms, scaled USD).
-    `with_slack` adds penalised unmet demand so an impossible plan can say what is short; `relax_limits`
+    `with_slack` adds penalised unmet demand so an impossible plan can say what is short: unmet[w,t] <= the forecast
+    peak (penalty FORECAST_PRIORITY x UNMET_PENALTY_USD per tokens/s-quarter) and unmet_headroom[w,t] <= D - forecast,
+    the headroom buffer (UNMET_PENALTY_USD), so the run serves forecasts before buffers; `relax_limits`
     also lets every limit family be exceeded at a penalty, to find which limits stand in the way.
     """
     m = PlanModel(pulp.LpProblem(safe_name("fleet", S.objective), pulp.LpMinimize), relax=dict(LIMIT_PENALTY) if relax_limits else {})
@@ -124,13 +132,18 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
     for (_c, s, r, _t), var in m.vars["racks"].items():
         var.upBound = S.rack_types[(s, r)][0]
     m.add_vars("rep", S.deploy_keys, "Integer", 0, None)
+    split = with_slack and S.objective != "max_tokens"  # diagnosis: forecast part and headroom part apart
     if with_slack or S.objective == "max_tokens":
         m.add_vars("unmet", sorted(S.demand), "Continuous", 0, None)
     elif S.tail_quarters:  # the demand tail is a target, not a requirement: what limits cannot serve is reported
         m.add_vars("unmet", sorted(k for k in S.demand if S.is_tail(k[1])), "Continuous", 0, None)
     if "unmet" in m.vars:
         for (w, t), var in m.vars["unmet"].items():
-            var.upBound = S.demand[(w, t)]
+            var.upBound = S.forecast[(w, t)] if split else S.demand[(w, t)]
+    if split:  # unmet_headroom[w,t] <= D - forecast: the part of the headroom buffer left short
+        m.add_vars("unmet_headroom", sorted(k for k in S.demand if S.demand[k] > S.forecast[k]), "Continuous", 0, None)
+        for k, var in m.vars["unmet_headroom"].items():
+            var.upBound = S.demand[k] - S.forecast[k]
     if S.spare_max:  # policy.redundancy n_plus_1 (`constraints.add_redundancy`)
         m.add_vars("spare", sorted(S.spare_max), "Continuous", 0, None)
         for k, var in m.vars["spare"].items():
@@ -168,6 +181,9 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
         if not with_slack and S.objective == "min_tco":  # only the demand tail has unmet variables
             tail = tail_penalty_usd(S)
             m.add_objective("unmet", [(v, tail.get(k, UNMET_PENALTY_USD) / MONEY_SCALE) for k, v in m.vars["unmet"].items()])
+        elif split:  # the forecast first: its shortfall costs FORECAST_PRIORITY x the buffer's
+            m.add_objective("unmet", [(v, per * FORECAST_PRIORITY) for v in m.vars["unmet"].values()])
+            m.add_objective("unmet_headroom", [(v, per) for v in m.vars["unmet_headroom"].values()])
         else:
             m.add_objective("unmet", [(v, per) for v in m.vars["unmet"].values()])
     m.set_objective(pulp.LpMinimize)

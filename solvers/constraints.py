@@ -49,6 +49,8 @@ def add_demand(S: PlanSets, m: PlanModel) -> None:
         pairs = by_wt.get((w, t), [])
         if (w, t) in unmet:
             pairs = [*pairs, (unmet[(w, t)], 1.0)]
+        if (w, t) in m.vars.get("unmet_headroom", {}):  # diagnosis run: the buffer's shortfall apart (`build_model`)
+            pairs = [*pairs, (m.vars["unmet_headroom"][(w, t)], 1.0)]
         if (w, t) in m.vars.get("spare", {}) and pairs:
             pairs = [*pairs, (m.vars["spare"][(w, t)], -1.0)]
         if not pairs:

@@ -205,10 +205,31 @@ def limits_exceeded(m: PlanModel, values: dict[str, float]) -> list[tuple[str, s
     return out
 
 
+def _pct(fraction: float) -> str:
+    """`30 %`, `12.5 %` (headroom_fraction as the README writes it)."""
+    return f"{fraction * 100:.4g} %"
+
+
+def shortfall_message(row: dict[str, Any], headroom_fraction: float) -> str:
+    """What a diagnosis row says is short: 'demand short by N tokens/s' (the forecast peak is not served) or 'the
+    forecast is served; the headroom buffer of X % is short by N tokens/s' (the policy's buffer above it is not)."""
+    short, head = float(row.get("short_tokens_per_s") or 0.0), float(row.get("headroom_short_tokens_per_s") or 0.0)
+    if short > 0:
+        extra = f" (and the whole {_pct(headroom_fraction)} headroom buffer, {head:,.0f} tokens/s)" if head > 0 else ""
+        return f"demand short by {short:,.0f} tokens/s of the forecast peak{extra}"
+    if head > 0:
+        return f"the forecast is served; the headroom buffer of {_pct(headroom_fraction)} is short by {head:,.0f} tokens/s"
+    return "no demand short; a limit is exceeded"
+
+
 def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float],
              relaxed: PlanModel | None = None, relaxed_values: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """For each workload and quarter left short in the unmet-demand run: how much, and why.
 
+    The run (`build_model(with_slack=True)`) serves every forecast peak before any headroom buffer, so each row
+    tells apart demand unmet -- `short_tokens_per_s` of the forecast peak (`kind` "demand") -- from a headroom
+    buffer left short while the forecast is served -- `headroom_short_tokens_per_s` (`kind` "headroom");
+    `message` says which (`shortfall_message`).
     Causes, in order: no option meets the latency targets; lead times; the limits that a second run, allowed to
     exceed every limit at a penalty, had to exceed (budget and supply in this or earlier quarters, power and
     rack space in this quarter).
@@ -219,9 +240,16 @@ def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float],
     chips_for: dict[tuple[str, int], set[str]] = defaultdict(set)
     for o in S.options:
         chips_for[(o.workload, o.t)].add(o.chip)
-    for (w, t), var in sorted(m.vars.get("unmet", {}).items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        short = values.get(var.name, 0.0)
-        if short <= 1e-6 * max(1.0, S.demand[(w, t)]):
+    unmet, head_vars = m.vars.get("unmet", {}), m.vars.get("unmet_headroom", {})
+    for (w, t) in sorted(set(unmet) | set(head_vars), key=lambda k: (k[1], k[0])):
+        short = values.get(unmet[(w, t)].name, 0.0) if (w, t) in unmet else 0.0
+        head = values.get(head_vars[(w, t)].name, 0.0) if (w, t) in head_vars else 0.0
+        tol = 1e-6 * max(1.0, S.demand[(w, t)])
+        short, head = (short if short > tol else 0.0), (head if head > tol else 0.0)
+        if not head_vars and short > 0:  # a model without the split (max_tokens): its unmet counts against D
+            buffer = max(0.0, S.demand[(w, t)] - S.forecast[(w, t)])
+            short, head = max(0.0, short - buffer), min(short, buffer)
+        if short <= 0 and head <= 0:
             continue
         q = S.quarters[t]
         causes: list[str] = []
@@ -243,5 +271,10 @@ def diagnose(S: PlanSets, m: PlanModel, values: dict[str, float],
                     causes.append(text)
             if not causes:
                 causes.append(f"no capacity could be added for it (chips able to serve it: {', '.join(chips) or 'none'})")
-        rows.append({"workload": w, "quarter": q, "short_tokens_per_s": round(short, 3), "cause": "; ".join(dict.fromkeys(causes))})
+        row = {"workload": w, "quarter": q, "short_tokens_per_s": round(short, 3) + 0.0,
+               "headroom_short_tokens_per_s": round(head, 3) + 0.0, "kind": "demand" if short > 0 else "headroom",
+               "cause": "; ".join(dict.fromkeys(causes))}
+        fc = S.forecast[(w, t)]
+        row["message"] = shortfall_message(row, S.demand[(w, t)] / fc - 1.0 if fc > 0 else 0.0)
+        rows.append(row)
     return rows

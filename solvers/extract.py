@@ -161,6 +161,7 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
             })
     # capacity
     unmet_vars, spare_vars = m.vars.get("unmet", {}), m.vars.get("spare", {})
+    head_vars = m.vars.get("unmet_headroom", {})  # diagnosis run: the headroom buffer's shortfall (`build_model`)
     for (w, t), need in sorted(S.demand.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         got = served[(w, t)]
         if (w, t) in spare_vars:  # N+1: the largest deployed replica's tokens/s are required on top
@@ -168,7 +169,8 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
         ex.capacity.append({
             "quarter": S.quarters[t], "workload": w, "demand_tokens_per_s": S.forecast[(w, t)],
             "required_tokens_per_s": round(need, 3), "served_tokens_per_s": round(got, 3),
-            "unmet_tokens_per_s": round(max(0.0, need - got), 3) if (w, t) not in unmet_vars else round(max(0.0, values.get(unmet_vars[(w, t)].name, 0.0)), 3),
+            "unmet_tokens_per_s": round(max(0.0, need - got), 3) if (w, t) not in unmet_vars else round(max(0.0, values.get(
+                unmet_vars[(w, t)].name, 0.0)) + max(0.0, values.get(getattr(head_vars.get((w, t)), "name", ""), 0.0)), 3),
         })
     # power and energy
     energy_usd = energy_kwh = 0.0

@@ -12,10 +12,14 @@ from solvers.polish import release_idle_racks
 from solvers.result import ProgressFn, SolveResult
 
 
-def solve(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None) -> SolveResult:
+def solve(model: PlanModel, settings: SolverSettings, progress: ProgressFn | None = None,
+          max_nodes: int | None = None) -> SolveResult:
     """Dispatch to the backend named in the settings, then release racks held beyond need (`solvers.polish`); a crash
-    inside a solver becomes a one-paragraph error (exit 4)."""
+    inside a solver becomes a one-paragraph error (exit 4). `max_nodes` (HiGHS, monolithic only): a deterministic
+    branch-and-bound node limit (`backends.solve_highs`)."""
     try:
+        if settings.name == "highs" and max_nodes is not None:
+            return release_idle_racks(model, solve_highs(model, settings, progress, max_nodes=max_nodes))
         if settings.name == "highs" and settings.strategy == "fix_and_optimize":
             return release_idle_racks(model, solve_fix_and_optimize(model, settings, progress))
         if settings.name == "highs":

@@ -20,6 +20,7 @@ from planner.results.summary import (
     binding_sentences,
     diagnosis_sentences,
     key_figures,
+    shortfall_heading,
     site_peaks,
     status_label,
 )
@@ -41,7 +42,7 @@ def _header(plan: dict[str, Any], warnings: list[str]) -> str:
     quarters = (plan.get("horizon") or {}).get("quarters") or []
     span = f"{quarters[0]} to {quarters[-1]}" if quarters else "no quarters"
     parts = [f"<h1>Procurement plan: {esc(plan.get('scenario', ''))}"
-             f'<span class="badge {_BADGE.get(status, "warn")}">{esc(status_label(status))}</span></h1>',
+             f'<span class="badge {_BADGE.get(status, "warn")}">{esc(status_label(status, plan))}</span></h1>',
              f'<p class="sub">Horizon {esc(span)} · solved by {esc(solver.get("name", "?"))} '
              f'{esc(solver.get("version") or "")} · finished {esc(run.get("finished_utc") or "time unknown")} · '
              f'planner {esc(run.get("planner_version") or "?")}</p>']
@@ -71,7 +72,7 @@ def _findings(plan: dict[str, Any]) -> str:
          for p in site_peaks(plan)])
     return ("<h2>Findings</h2><h3>Binding constraints: what relaxing a limit is worth</h3>"
             + bullets(binding_sentences(plan), "No binding constraints reported.")
-            + "<h3>Unmet demand</h3>" + bullets(diagnosis_sentences(plan), "All demand is met in every quarter.")
+            + f"<h3>{shortfall_heading(plan)}</h3>" + bullets(diagnosis_sentences(plan), "All demand is met in every quarter.")
             + "<h3>Peak IT power per site</h3>" + peaks)
 
 

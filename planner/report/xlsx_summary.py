@@ -27,7 +27,14 @@ from planner.report.xlsx_orders import SHEET as ORDERS_SHEET
 from planner.report.xlsx_orders import OrderTotals
 from planner.report.xlsx_schedule import SHEET as SCHEDULE_SHEET
 from planner.report.xlsx_schedule import ScheduleCells
-from planner.results.summary import Figure, binding_sentences, diagnosis_sentences, key_figures, site_peaks
+from planner.results.summary import (
+    Figure,
+    binding_sentences,
+    diagnosis_sentences,
+    key_figures,
+    shortfall_heading,
+    site_peaks,
+)
 
 SHEET = "Summary"
 
@@ -196,7 +203,7 @@ def write_summary_sheet(ws: Worksheet, plan: dict[str, Any], orders: OrderTotals
     row = _power_block(ws, row, plan)
     row = _sentences(ws, row, "Binding constraints (what relaxing a limit is worth)", binding_sentences(plan),
                      "No binding constraints reported.")
-    row = _sentences(ws, row, "Unmet demand", diagnosis_sentences(plan), "All demand is met in every quarter.")
+    row = _sentences(ws, row, shortfall_heading(plan), diagnosis_sentences(plan), "All demand is met in every quarter.")
     row = _sentences(ws, row, "Performance figures (where tokens/s came from)", perf_sentences(plan), "No deployments.")
     lines = [f"{p.locator}: {p.message}" for p in warnings]
     section(ws, row, "Consistency of plan.json")

@@ -249,8 +249,11 @@ class Binding(PlanModel):
 class Diagnosis(PlanModel):
     workload: Text
     quarter: OptQuarter
-    short_tokens_per_s: Number
+    short_tokens_per_s: Number  # of the forecast peak
     cause: Text
+    headroom_short_tokens_per_s: Number = 0.0  # of the headroom buffer above the forecast peak
+    kind: OptText = None  # demand (forecast short), headroom (forecast served, buffer short) or limits
+    message: OptText = None  # the shortfall in words (`solvers.explain.shortfall_message`)
 
 
 class Option(PlanModel):

@@ -63,9 +63,38 @@ def status_text(status: str) -> str:
     return _STATUS_TEXT.get(status, f"Status {status!r}.")
 
 
-def status_label(status: str) -> str:
-    """The status for text: `optimal_in_reduced_set (optimal within the reduced option set)`, others as they are."""
+def status_label(status: str, plan: dict[str, Any] | None = None) -> str:
+    """The status for text: `optimal_in_reduced_set (optimal within the reduced option set)`, `infeasible (headroom
+    short, forecast served)` when only headroom buffers are short (`headroom_only`), others as they are."""
+    if status == "infeasible" and plan is not None and headroom_only(plan):
+        return f"{status} ({HEADROOM_ONLY_LABEL})"
     return f"{status} ({_STATUS_LABEL[status]})" if status in _STATUS_LABEL else status
+
+
+#: the status's words when every forecast peak is served and only headroom buffers are short
+HEADROOM_ONLY_LABEL = "headroom short, forecast served"
+
+
+def headroom_only(plan: dict[str, Any]) -> bool:
+    """True for an infeasible plan whose diagnosis leaves no forecast peak short, only headroom buffers
+    (plan.json diagnosis rows of kind `headroom`): infeasible against the policy, not against the demand."""
+    rows = [r for r in plan.get("diagnosis") or [] if isinstance(r, dict)]
+    return (plan.get("status") == "infeasible" and any(r.get("kind") == "headroom" for r in rows)
+            and all(r.get("kind") == "headroom" for r in rows))
+
+
+def shortfall_heading(plan: dict[str, Any]) -> str:
+    """Heading of the diagnosis sentences: 'Unmet demand', or 'Headroom short (forecast served)'."""
+    return "Headroom short (forecast served)" if headroom_only(plan) else "Unmet demand"
+
+
+def plan_status_text(plan: dict[str, Any]) -> str:
+    """`status_text` of the plan's status; an infeasible plan whose only shortfall is headroom says so."""
+    status = str(plan.get("status"))
+    if status == "infeasible" and headroom_only(plan):
+        return ("Infeasible against the policy (headroom short, forecast served): every forecast peak is served, but "
+                "not the full headroom buffer policy.headroom_fraction asks for. See the diagnosis for how much and why.")
+    return status_text(status)
 
 
 def _bound_notes(plan: dict[str, Any]) -> tuple[str, str]:
@@ -144,7 +173,7 @@ def key_figures(plan: dict[str, Any]) -> list[Figure]:
     bound_note, gap_note = _bound_notes(plan)
     capex_cash = _money(plan, "capex_cash_usd")
     return [
-        Figure("status", "Status", plan.get("status"), "text", status_text(str(plan.get("status")))),
+        Figure("status", "Status", plan.get("status"), "text", plan_status_text(plan)),
         Figure("objective_usd", obj.label, obj.value, obj.kind, obj.how),
         Figure("best_bound_usd", f"Best bound ({obj.unit})", plan.get("best_bound_usd"), bound_kind,
                bound_note),
@@ -244,7 +273,10 @@ def diagnosis_sentences(plan: dict[str, Any]) -> list[str]:
     for row in sorted(plan.get("diagnosis") or [], key=lambda r: (str(r.get("quarter")), str(r["workload"]))):
         when = f" in {row['quarter']}" if row.get("quarter") else ""
         short = format_value(row["short_tokens_per_s"], "tokens")
-        out.append(f"{row['workload']} is short {short} tokens/s{when}: {row['cause']}")
+        if row.get("kind") == "headroom":  # the forecast is served: only the policy's buffer above it is short
+            out.append(f"{row['workload']}{when}: {row.get('message') or 'the headroom buffer is short'}: {row['cause']}")
+        else:
+            out.append(f"{row['workload']} is short {short} tokens/s{when}: {row['cause']}")
     if not out:  # no diagnosis, yet a capacity row short (or no capacity table at all): never say "all demand is met"
         for row in plan.get("capacity") or []:
             if float(row.get("unmet_tokens_per_s") or 0.0) > 1e-6 * max(1.0, float(row.get("required_tokens_per_s") or 0.0)):
@@ -269,7 +301,7 @@ def summary_line(plan: dict[str, Any]) -> str:
     The objective is read from plan.json's `objective` block or `kpis.objective_name/unit/value` when present.
     """
     obj = objective_of(plan)
-    parts = [f"status {status_label(str(plan.get('status')))}"]
+    parts = [f"status {status_label(str(plan.get('status')), plan)}"]
     if is_number(obj.value):
         shown = fmt_usd(obj.value) if obj.kind == "usd" else f"{format_value(obj.value, obj.kind)} {obj.unit}"
         parts.append(f"objective ({obj.name}, {obj.unit}) {shown}" if obj.kind == "usd" else f"objective ({obj.name}) {shown}")

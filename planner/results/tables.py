@@ -29,7 +29,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "racks": ("quarter", "site", "rack", "rack_type", "chip", "servers", "power_kw", "power_cap_kw",
               "rack_units", "rack_units_cap"),
     "binding": ("constraint", "where", "quarter", "shadow_price_usd", "unit"),
-    "diagnosis": ("workload", "quarter", "short_tokens_per_s", "cause"),
+    "diagnosis": ("workload", "quarter", "kind", "short_tokens_per_s", "headroom_short_tokens_per_s", "message", "cause"),
     "options": ("workload_id", "quarter", "chip_id", "precision", "tp", "pp", "ep", "dp", "chips_per_replica", "batch",
                 "tokens_per_s_per_replica", "ttft_ms", "tpot_ms", "power_w_per_replica", "joules_per_token",
                 "bound", "engine", "perf_source", "extrapolated", "tokens_per_s_p10", "tokens_per_s_p50", "tokens_per_s_p90",
