@@ -128,3 +128,28 @@ def test_diagnosis_settings_cap_the_time_and_keep_seed_and_threads() -> None:
     assert (d.threads, d.seed, d.name, d.strategy) == (2, 7, "highs", "monolithic")
     assert d.mip_gap <= 1e-6
     assert diagnosis_settings(long.model_copy(update={"time_limit_s": 5})).time_limit_s == 5
+
+
+def test_pipeline_headroom_only_exits_3_and_says_forecast_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first case through the whole pipeline: exit 3 (the policy's buffer is not met), the plan's capacity row
+    # serves 16,000 of the required 20,000 tokens/s (unmet 4,000 = the buffer), and every text says forecast served.
+    import planner.pipeline as pipeline
+    from planner.errors import EXIT_INFEASIBLE
+    from planner.results.summary import key_figures, summary_line
+
+    S_inputs = make_inputs([make_chip("a", price_usd_per_server=100_000)], {"2027Q1": 16_000},
+                           policy={"capex_budget_usd_total": 200_000, "headroom_fraction": 0.25})
+    opts = make_options([{"chip_id": "a", "tokens_per_s_per_replica": 1000}], ["2027Q1"])
+    monkeypatch.setattr(pipeline, "load_inputs", lambda _path, _sets=None: S_inputs)
+    monkeypatch.setattr(pipeline, "deployment_table", lambda _inputs: opts)
+    said: list[str] = []
+    out = pipeline.plan_scenario("tiny.yaml", progress=said.append)
+    plan = out.plan
+    assert out.exit_code == EXIT_INFEASIBLE and plan["status"] == "infeasible"
+    assert [(c["demand_tokens_per_s"], c["required_tokens_per_s"], c["served_tokens_per_s"], c["unmet_tokens_per_s"])
+            for c in plan["capacity"]] == [(16_000, 20_000, 16_000, 4_000)]
+    assert [(d["kind"], d["short_tokens_per_s"], d["headroom_short_tokens_per_s"]) for d in plan["diagnosis"]] == [
+        ("headroom", 0.0, 4_000.0)]
+    assert summary_line(plan).startswith("status infeasible (headroom short, forecast served)")
+    assert "headroom short, forecast served" in key_figures(plan)[0].note
+    assert any(s.startswith("diagnosis 1/2: optimal") for s in said), said
