@@ -76,7 +76,7 @@ CASES: list[tuple[str, Callable[[Path], None], str, str, str]] = [
     ("unknown_precision", lambda sc: _set_csv_cell(sc, 5, "allowed_precisions", "fp8;fp2"), "workloads.csv", "row 5, allowed_precisions", "fp2"),
     ("quarter_gap", lambda sc: _workloads(sc).write_text("\n".join(line for i, line in enumerate(_workloads(sc).read_text().splitlines()) if i != 4) + "\n"), "workloads.csv", "workload chat-70b", "no row for 2027Q4"),
     ("unknown_rack_type", lambda sc: _edit(_sites(sc), "rack_type_id: air40\n    chip_id: h100_sxm\n    servers: 200", "rack_type_id: air50\n    chip_id: h100_sxm\n    servers: 200"), "sites.yaml", "fleet[2].rack_type_id", "no rack type 'air50'"),
-    ("not_utf8", lambda sc: _workloads(sc).write_bytes(b"workload_id,model_id\n\xff\xfe bad\n"), "workloads.csv", "byte", "not valid UTF-8"),
+    ("not_utf8", lambda sc: _workloads(sc).write_bytes(b"workload_id,model_id\n\xff\xfe bad\n"), "workloads.csv", "line 2, column 1", "byte 0xFF is not valid UTF-8"),
     ("scenario_not_mapping", lambda sc: sc.write_text("- just\n- a list\n"), "example.yaml", "", "must be a YAML mapping"),
     ("billion_laughs", lambda sc: sc.write_text("a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(20))), "example.yaml", "", "aliases"),
 ]

@@ -103,6 +103,22 @@ class _LimitedLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+def file_kind(path: Path) -> str:
+    """What a path that is not a regular file is, in words: `a named pipe (FIFO)`, `a directory`, `a socket`, ..."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "missing or unreadable"
+    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return words
+    return "a special file"
+
+
 def _shown(path: Path) -> str:
     text = str(path)
     return text if len(text) <= 200 else text[:100] + "..." + text[-60:]
@@ -116,7 +132,7 @@ def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[
         if path.is_dir():
             return None, [Problem(label, "", f"{_shown(path)} is a directory, expected a file.")]
         if not path.is_file():  # a pipe, socket or device would block or never end
-            return None, [Problem(label, "", f"{_shown(path)} is not a regular file (a pipe, socket or device?); expected a file.")]
+            return None, [Problem(label, "", f"{_shown(path)} is {file_kind(path)}, not a regular file; expected a file.")]
         size = path.stat().st_size
         if size > max_bytes:
             return None, [Problem(label, "", f"file is {size / 2**20:.0f} MiB; inputs larger than {max_bytes >> 20} MiB are refused.")]
@@ -132,8 +148,25 @@ def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, [Problem(label, f"byte {exc.start}", "file is not valid UTF-8. Save it as UTF-8 text.")]
+        return None, [not_utf8_problem(raw, exc, label)]
     return text, []
+
+
+def not_utf8_problem(raw: bytes, exc: UnicodeDecodeError, label: str) -> Problem:
+    """Where a file stops being UTF-8 (line and column, counted like an editor) and what it probably is instead."""
+    before = raw[:exc.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", errors="replace")) + 1
+    bad = raw[exc.start:exc.end]
+    try:
+        guess = raw.decode("cp1252")
+        shown = guess[len(before.decode("cp1252")):][:1]
+        hint = f" (as Latin-1/Windows-1252 it would read {shown!r}: the file looks saved in that encoding)"
+    except UnicodeDecodeError:
+        hint = ""
+    return Problem(label, f"line {line}, column {column}",
+                   f"byte 0x{bad.hex().upper()[:8]} is not valid UTF-8{hint}. Save the file as UTF-8 text "
+                   "(Excel: \"CSV UTF-8\"; editors: encoding UTF-8).")
 
 
 def load_yaml(path: Path, label: str) -> tuple[Any, list[Problem]]:

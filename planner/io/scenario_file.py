@@ -6,11 +6,12 @@ that extends a base in another folder still finds the base's files.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from planner.errors import Problem
-from planner.io.safe_yaml import load_yaml
+from planner.io.safe_yaml import file_kind, load_yaml
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -108,8 +109,13 @@ def read_scenario_raw(
         return None, [Problem(label, "extends", f"cannot read the base scenario: {getattr(exc, 'strerror', None) or exc}.")]
     if is_dir:
         return None, [Problem(label, "extends", f"{parent_path} is a directory; `extends` names a scenario file.")]
+    if not is_file and os.path.lexists(parent_path) and os.path.exists(parent_path):  # a FIFO, socket or device
+        return None, [Problem(label, "extends", f"{parent_path} is {file_kind(parent_path)}, not a regular file; "
+                              "`extends` names a scenario YAML file.")]
     if not is_file:
-        return None, [Problem(label, "extends", f"base scenario not found: {parent_path}. Paths are relative to {resolved.parent}.")]
+        dangling = " (a symbolic link to a missing file)" if os.path.lexists(parent_path) else ""
+        return None, [Problem(label, "extends", f"base scenario not found: {parent_path}{dangling}. "
+                              f"Paths are relative to {resolved.parent}.")]
     base, problems = read_scenario_raw(parent_path, (*_chain, resolved), origins)
     if base is None:
         return None, problems
