@@ -10,6 +10,8 @@ import math
 import os
 from pathlib import Path
 
+from planner.errors import Problem
+
 # (flag attribute, lowest, highest, unit) - the bounds are physical sanity, not policy.
 PERF_BOUNDS: tuple[tuple[str, float, float, str], ...] = (
     ("chips", 1, 1_000_000, "chips"),
@@ -64,6 +66,29 @@ def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
         return f"{flag} {p}: folder {parent} does not exist"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{flag} {p}: folder {parent} is not writable"
+    return None
+
+
+def out_dir_problem(path: Path | str | None, flag: str = "--out") -> Problem | None:
+    """An output folder must be an existing folder or creatable: not a file, a link to a file, a device, or
+    inside a file or an unwritable folder. A located problem (`command line`, flag) or None."""
+    if path is None:
+        return None
+    p = Path(path)
+    where = ("command line", flag)
+    if p.exists() and not p.is_dir():
+        from planner.io.safe_yaml import file_kind
+
+        return Problem(*where, f"{p} is {file_kind(p)}, not a folder; give a folder path (it is created if missing).")
+    if p.is_dir():
+        return None if os.access(p, os.W_OK | os.X_OK) else Problem(*where, f"folder {p} is not writable; choose another.")
+    parent = p.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return Problem(*where, f"{p} cannot be created: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return Problem(*where, f"{p} cannot be created: folder {parent} is not writable.")
     return None
 
 

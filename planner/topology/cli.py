@@ -28,10 +28,14 @@ def add_topology_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from planner.io.cli_flags import out_dir_problem
     from planner.io.loader import load_inputs  # imported here: the loader pulls in every input schema
     from planner.topology.installed import installed_from_fleet, read_purchases_csv
     from planner.topology.outputs import write_topology_outputs
 
+    out_problem = out_dir_problem(args.out, "--out")
+    if out_problem:  # before any work: a --out that cannot be a folder is the user's to fix (exit 2)
+        raise InputError([out_problem])
     print(f"Loading inputs from {args.scenario}")
     inputs = load_inputs(args.scenario)
     title = f"Topology of {inputs.scenario.name}"
@@ -39,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         from planner.results.plan_io import read_plan
         from planner.topology.installed import installed_from_plan
 
-        installed, quarter = installed_from_plan(read_plan(args.plan), args.quarter)
+        installed, quarter = installed_from_plan(read_plan(args.plan), args.quarter, args.plan.name or str(args.plan))
         title += f" (plan, {quarter})"
     else:
         installed = installed_from_fleet(inputs.fleet)
@@ -63,14 +67,19 @@ def run_topology(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except InputError as exc:
-        print(exc.report(), file=sys.stderr)
+        from planner.cli import (
+            _one_line_each,  # the report every subcommand prints: escaped, 100 lines per file
+        )
+
+        print(_one_line_each(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     except PlannerError as exc:
         print(f"topology: {exc}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:
-        print(f"topology: cannot read or write {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+    except OSError as exc:  # the environment (a full disk, a folder made read-only meanwhile): exit 2, not a bug
+        print(f"topology: cannot read or write {exc.filename or args.out}: {exc.strerror or exc}. Check the path, "
+              "its permissions and the free disk space.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # last resort: a message, not a traceback
         print(f"topology: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
         return EXIT_INTERNAL

@@ -37,11 +37,14 @@ def installed_from_fleet(fleet: Sequence[FleetEntry]) -> list[Installed]:
     ]
 
 
-def installed_from_rows(rows: Iterable[dict[str, str]], label: str) -> list[Installed]:
-    """Purchases as rows with columns site_id, rack_type_id, chip_id, servers[, quarter]; raises InputError."""
+def installed_from_rows(rows: Iterable[dict[str, str]], label: str, skip_blank: bool = False) -> list[Installed]:
+    """Purchases as rows with columns site_id, rack_type_id, chip_id, servers[, quarter]; raises InputError.
+    `skip_blank`: an empty row (a blank line of the file) is skipped, not reported."""
     out: list[Installed] = []
     problems: list[Problem] = []
     for i, row in enumerate(rows, start=2):  # row 1 is the header
+        if skip_blank and not row:
+            continue
         missing = [c for c in PURCHASE_COLUMNS if not (row.get(c) or "").strip()]
         if missing:
             problems.append(Problem(label, f"row {i}", f"missing {', '.join(missing)}"))
@@ -62,20 +65,80 @@ def installed_from_rows(rows: Iterable[dict[str, str]], label: str) -> list[Inst
     return out
 
 
+#: the column names of a plan's own `csv/purchases.csv`, read as the purchase columns they stand for
+PURCHASE_ALIASES = {"site": "site_id", "rack_type": "rack_type_id", "chip": "chip_id", "delivery_quarter": "quarter"}
+
+
+def _purchase_header(header: list[str], label: str) -> tuple[list[str], list[Problem]]:
+    """The header in purchase column names: BOM and spaces stripped, a plan's own names (`chip`, `site`,
+    `rack_type`, `delivery_quarter`) mapped to `chip_id`, ... unless the file also has the canonical column."""
+    names = [h.strip().lstrip("\ufeff") for h in header]
+    problems = []
+    out = []
+    for name in names:
+        canonical = PURCHASE_ALIASES.get(name)
+        if canonical and canonical in names:
+            out.append(name)  # both spellings: the canonical column wins, this one is ignored
+        else:
+            out.append(canonical or name)
+    dups = sorted({c for c in out if out.count(c) > 1 and c in (*PURCHASE_COLUMNS, "quarter")})
+    if dups:
+        problems.append(Problem(label, "row 1", f"repeated column(s): {', '.join(dups)}; keep one of each."))
+    missing = [c for c in PURCHASE_COLUMNS if c not in out]
+    if missing:
+        problems.append(Problem(label, "row 1", f"missing column(s): {', '.join(missing)}. A purchases CSV has the "
+                                f"columns {', '.join(PURCHASE_COLUMNS)}[, quarter], or is a plan's own csv/purchases.csv "
+                                "(site, rack_type, chip, servers, delivery_quarter)."))
+    return out, problems
+
+
 def read_purchases_csv(path: Path) -> list[Installed]:
-    """Read a plan's purchases CSV (see `installed_from_rows`)."""
+    """Read purchases: columns site_id, rack_type_id, chip_id, servers[, quarter], or a plan's own
+    `csv/purchases.csv` (see PURCHASE_ALIASES). UTF-8 with or without a BOM, any line ends; raises InputError."""
+    import io
+
+    from planner.io.safe_yaml import read_text
+
+    label = path.name or str(path)
+    text, problems = read_text(path, label)
+    if text is None:
+        raise InputError(problems)
+    if not text.strip():
+        raise InputError([Problem(label, "", "file is empty; it needs a header row "
+                                             f"({', '.join(PURCHASE_COLUMNS)}[, quarter]) and a row per purchase.")])
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in PURCHASE_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError([Problem(path.name, "header", f"missing columns: {', '.join(missing)}")])
-            return installed_from_rows(reader, path.name)
-    except OSError as exc:
-        raise InputError([Problem(path.name, "", f"cannot read: {exc.strerror or exc}")]) from None
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InputError([Problem(label, "", f"not valid CSV: {exc}")]) from None
+    header, problems = _purchase_header(rows[0], label)
+    if problems:
+        raise InputError(problems)
+    records = []
+    for i, values in enumerate(rows[1:], start=2):
+        if not any(v.strip() for v in values):
+            records.append({})  # a blank line keeps its spreadsheet row number; it is skipped below
+            continue
+        if len(values) != len(header):
+            problems.append(Problem(label, f"row {i}", f"has {len(values)} values but the header has {len(header)} columns."))
+            records.append({})
+            continue
+        records.append(dict(zip(header, values, strict=True)))
+    rows_ok: list[Installed] = []
+    try:
+        rows_ok = installed_from_rows(records, label, skip_blank=True)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: _row_number(p.locator)))
+    return rows_ok
 
 
-def installed_from_plan(plan: dict, quarter: str | None = None) -> tuple[list[Installed], str]:
+def _row_number(locator: str) -> int:
+    head = locator.split(",")[0]
+    return int(head[4:]) if head.startswith("row ") and head[4:].isdigit() else 0
+
+
+def installed_from_plan(plan: dict, quarter: str | None = None, label: str = "plan.json") -> tuple[list[Installed], str]:
     """What stands in each rack in one quarter of a plan (default: its last), from plan.json's `racks` rows.
 
     Rack ids are `site/rack_type/NNNN` (1-based); each row pins its servers into that rack, so the picture
@@ -84,11 +147,21 @@ def installed_from_plan(plan: dict, quarter: str | None = None) -> tuple[list[In
     quarters = plan.get("horizon", {}).get("quarters") or sorted({r["quarter"] for r in plan.get("racks", [])})
     q = quarter or (quarters[-1] if quarters else "")
     if quarter is not None and quarter not in quarters:
-        raise InputError([Problem("plan.json", "horizon.quarters", f"{quarter} is not a quarter of this plan ({', '.join(quarters)})")])
+        raise InputError([Problem(label, "horizon.quarters", f"{quarter} is not a quarter of this plan ({', '.join(quarters)})")])
     out = []
-    for r in plan.get("racks", []):
+    problems = []
+    for i, r in enumerate(plan.get("racks", [])):
         if r["quarter"] != q:
             continue
-        index = int(str(r["rack"]).rsplit("/", 1)[-1]) - 1
-        out.append(Installed(r["site"], r["rack_type"], r["chip"], int(r["servers"]), "plan", q, index))
+        rack = str(r["rack"])
+        number = rack.rsplit("/", 1)[-1]
+        prefix = f"{r['site']}/{r['rack_type']}/"
+        if not rack.startswith(prefix) or not number.isascii() or not number.isdigit() or int(number) < 1:
+            problems.append(Problem(label, f"racks[{i}].rack", f"rack id {rack!r} is not {prefix}NNNN (the site, the "
+                                    "rack type and the rack's number from 1, as `planner plan` writes it). "
+                                    "Restore the plan or re-run `planner plan`."))
+            continue
+        out.append(Installed(r["site"], r["rack_type"], r["chip"], int(r["servers"]), "plan", q, int(number) - 1))
+    if problems:
+        raise InputError(problems)
     return out, q
