@@ -156,6 +156,14 @@ def _one_line_each(exc: InputError) -> str:
     return report
 
 
+def environment_message(exc: OSError) -> str:
+    """An OSError as the user's to fix: which path, what the system said, what to check."""
+    paths = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+    return (f"error: cannot read or write {paths or 'a file'}: {exc.strerror or exc}. Check that the path exists and "
+            "is the right kind (a folder for --out and --cache-dir, a file for inputs), its permissions and the free "
+            "disk space.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the exit code (README "Failure modes")."""
     import signal
@@ -186,6 +194,12 @@ def _main(argv: Sequence[str] | None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the environment, not the planner: a path that is a file, a full disk, no permission
+        print(environment_message(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnicodeDecodeError as exc:  # a user file read without planner.io.safe_yaml.read_text: still the file's fault
+        print(f"error: a file is not valid UTF-8 text ({exc.reason} at byte {exc.start}). Save it as UTF-8.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except SystemExit as exc:  # argparse usage errors -> exit 2 with its own message
         return int(exc.code) if isinstance(exc.code, int) else EXIT_BAD_INPUT
     except MemoryError:
