@@ -155,7 +155,10 @@ def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chi
         pred = np.asarray(predict_case(c, models, chips, cal, ETA_BW_GRID[:, None], ETA_C_GRID[None, :]), dtype=float)
         grids.append(_Grid(c, cal.family(chips[c.chip_id]), np.broadcast_to(pred, (len(ETA_BW_GRID), len(ETA_C_GRID)))))
     if not grids:
-        raise ValueError("no row of the table can be used for fitting (see the reasons in the report)")
+        reasons = [f"{c.row_id}: {c.reason}" for c in cases if isinstance(c, Unmodelled)]
+        more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
+        raise ValueError("no row of the table can be used for fitting: "
+                         + ("; ".join(reasons[:5]) + more if reasons else "the table has no data rows under its header"))
     t0, gi, fi = _fit_grids(grids)
     factors = {"*|*": Efficiency(float(ETA_BW_GRID[gi[0]]), float(ETA_C_GRID[gi[1]]))}
     for fam, (i, j) in fi.items():
@@ -163,6 +166,8 @@ def fit(cases: Sequence[Case | Unmodelled], models: Mapping[str, ModelSpec], chi
     loo: dict[str, float] = {}
     for k, g in enumerate(grids):
         rest = grids[:k] + grids[k + 1:]
+        if not rest:  # a one-row table: nothing is left to predict the row from
+            continue
         t0k, gik, fik = _fit_grids(rest)
         loo[g.case.row_id] = _grid_prediction(g, t0k, gik, fik)
     cal = Calibration(factors=factors, families=fams, request_overhead_ms=t0, step_overhead_us=0.0, source=source,
