@@ -187,6 +187,17 @@ def run_compare(args: argparse.Namespace) -> int:
     identity = f"compare-{secrets.token_hex(8)}"  # never the same: an earlier comparison is replaced with --force only
     folder.check_target(out, folder.COMPARE, identity, args.force)  # before planning, not after
     cache_dir = Path(args.cache_dir) if args.cache_dir else REPO_OUTPUTS / ".cache"
+    from planner.io.cli_flags import out_dir_problem
+    from planner.io.loader import load_inputs
+
+    problems = [p for p in (out_dir_problem(cache_dir, "--cache-dir"),) if p]
+    for sc in args.scenarios:  # every scenario's problems in one report, before any solve
+        try:
+            load_inputs(sc, getattr(args, "sets", None))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
     with folder.locked(out, folder.COMPARE):
         plans = []
         for sc in args.scenarios:
