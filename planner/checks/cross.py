@@ -7,10 +7,12 @@ that name the file, the locator and the fix.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import Problem
+from planner.io.workloads_csv import RejectedRow
 from planner.schemas.chips import ChipSpec
 from planner.schemas.common import quarter_index, quarter_name
 from planner.schemas.models import ModelSpec
@@ -31,20 +33,29 @@ def check_workloads(
     workloads: list[WorkloadRow],
     row_numbers: list[int],
     file: str,
-    quarters: list[str],
+    quarters: list[str] | None,
     models: Mapping[str, ModelSpec],
     site_ids: set[str],
     rows_complete: bool = True,
+    rejected: Sequence[RejectedRow] = (),
 ) -> list[Problem]:
     """Models exist, quarters inside the horizon, one row per (workload, quarter), one model per workload, no gaps.
 
     A workload's model is the one most of its rows name; only rows that differ are reported. Gaps are only
-    checked when every row of the file was valid (a rejected row would otherwise show up twice).
+    checked when every row of the file was valid (a rejected row would otherwise show up twice). `quarters` None
+    (the scenario's horizon is itself invalid): the horizon checks are skipped. `rejected` rows (invalid in some
+    field) still have their other fields' model and quarter checked, so one report lists both kinds of problem.
     """
     from collections import Counter
 
     out: list[Problem] = []
-    horizon = set(quarters)
+    for r in rejected:
+        model_id, quarter = r.good.get("model_id"), r.good.get("quarter")
+        if model_id and model_id not in models:
+            out.append(Problem(file, f"row {r.line_no}, model_id", f"unknown model {model_id!r}.{_suggest(model_id, list(models))}"))
+        if quarters is not None and quarter and quarter not in quarters:
+            out.append(Problem(file, f"row {r.line_no}, quarter", f"{quarter} is outside the horizon {quarters[0]}..{quarters[-1]}; drop the row or widen horizon.quarters."))
+    horizon = set(quarters) if quarters is not None else {w.quarter for w in workloads}
     seen: dict[tuple[str, str], int] = {}
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     first_row: dict[tuple[str, str], int] = {}
@@ -57,7 +68,7 @@ def check_workloads(
         row = f"row {row_numbers[i]}"
         if w.model_id not in models:
             out.append(Problem(file, f"{row}, model_id", f"unknown model {w.model_id!r}.{_suggest(w.model_id, list(models))}"))
-        if w.quarter not in horizon:
+        if quarters is not None and w.quarter not in horizon:
             out.append(Problem(file, f"{row}, quarter", f"{w.quarter} is outside the horizon {quarters[0]}..{quarters[-1]}; drop the row or widen horizon.quarters."))
         key = (w.workload_id, w.quarter)
         if key in seen:
@@ -89,8 +100,9 @@ def check_workloads(
     return out
 
 
-def check_sites(sites: SitesFile, file: str, quarters: list[str], chips: Mapping[str, ChipSpec]) -> list[Problem]:
-    """Unique site ids; fleet entries point at existing sites, rack types and chips, installed before the horizon ends."""
+def check_sites(sites: SitesFile, file: str, quarters: list[str] | None, chips: Mapping[str, ChipSpec]) -> list[Problem]:
+    """Unique site ids; fleet entries point at existing sites, rack types and chips, installed before the horizon ends
+    (`quarters` None: an invalid horizon, whose checks are skipped)."""
     out: list[Problem] = []
     by_id: dict[str, int] = {}
     for i, s in enumerate(sites.sites):
@@ -98,7 +110,7 @@ def check_sites(sites: SitesFile, file: str, quarters: list[str], chips: Mapping
             out.append(Problem(file, f"sites[{i}].site_id", f"duplicate site id {s.site_id!r} (also sites[{by_id[s.site_id]}])."))
         else:
             by_id[s.site_id] = i
-    last = quarter_index(quarters[-1])
+    last = quarter_index(quarters[-1]) if quarters is not None else None
     for i, f in enumerate(sites.fleet):
         loc = f"fleet[{i}]"
         if f.site_id not in by_id:
@@ -110,6 +122,8 @@ def check_sites(sites: SitesFile, file: str, quarters: list[str], chips: Mapping
                 out.append(Problem(file, f"{loc}.rack_type_id", f"site {f.site_id!r} has no rack type {f.rack_type_id!r}.{_suggest(f.rack_type_id, racks)}"))
         if f.chip_id not in chips:
             out.append(Problem(file, f"{loc}.chip_id", f"unknown chip {f.chip_id!r}.{_suggest(f.chip_id, list(chips))}"))
+        if quarters is None or last is None:
+            continue
         if quarter_index(f.installed_quarter) > last:
             out.append(Problem(file, f"{loc}.installed_quarter", f"{f.installed_quarter} is after the horizon ends ({quarters[-1]})."))
         elif f.site_id in by_id and f.chip_id in chips:
@@ -136,29 +150,74 @@ def _fleet_fits(f: FleetEntry, loc: str, site: Site, chip: ChipSpec, quarters: l
     return []
 
 
-def check_scenario(scenario: Scenario, file: str, quarters: list[str], chips: Mapping[str, ChipSpec]) -> list[Problem]:
-    """Chip ids, vendor names and budget quarters named by the scenario exist."""
+@dataclass(frozen=True)
+class ScenarioRefs:
+    """The ids a scenario names in other files: taken from a valid `Scenario`, or from the parts of an invalid
+    one that are valid on their own (`refs_of_raw`), so its unknown chips are reported beside its schema errors."""
+
+    allowed_chips: tuple[str, ...] = ()
+    chip_terms: tuple[str, ...] = ()
+    vendors: tuple[str, ...] = ()
+    budget_quarters: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> ScenarioRefs:
+        return cls(tuple(scenario.policy.allowed_chips or ()), tuple(scenario.chip_terms), tuple(scenario.vendors),
+                   tuple(scenario.policy.capex_budget_usd_by_quarter))
+
+
+def refs_of_raw(raw: Mapping[str, object], bad_locators: set[str]) -> ScenarioRefs:
+    """The references of an unvalidated scenario mapping; a value whose own locator has a problem is left out."""
+
+    def keys(value: object, where: str) -> tuple[str, ...]:
+        if not isinstance(value, Mapping):
+            return ()
+        return tuple(k for k in value if isinstance(k, str) and not any(b.startswith(f"{where}.{k}.[key]") for b in bad_locators))
+
+    policy = raw.get("policy")
+    policy = policy if isinstance(policy, Mapping) else {}
+    allowed = policy.get("allowed_chips")
+    allowed_ok = isinstance(allowed, list) and not any(b.startswith("policy.allowed_chips") for b in bad_locators)
+    return ScenarioRefs(tuple(c for c in allowed if isinstance(c, str)) if allowed_ok and isinstance(allowed, list) else (),
+                        keys(raw.get("chip_terms"), "chip_terms"), keys(raw.get("vendors"), "vendors"),
+                        keys(policy.get("capex_budget_usd_by_quarter"), "policy.capex_budget_usd_by_quarter"))
+
+
+def check_scenario(scenario: Scenario | ScenarioRefs, file: str, quarters: list[str] | None,
+                   chips: Mapping[str, ChipSpec]) -> list[Problem]:
+    """Chip ids, vendor names and budget quarters named by the scenario exist (quarters: None skips the last)."""
+    refs = scenario if isinstance(scenario, ScenarioRefs) else ScenarioRefs.of(scenario)
     out: list[Problem] = []
     vendors = sorted({c.vendor for c in chips.values()})
-    for cid in scenario.policy.allowed_chips or []:
+    for cid in refs.allowed_chips:
         if cid not in chips:
             out.append(Problem(file, "policy.allowed_chips", f"unknown chip {cid!r}.{_suggest(cid, list(chips))}"))
-    for cid in scenario.chip_terms:
+    for cid in refs.chip_terms:
         if cid not in chips:
             out.append(Problem(file, f"chip_terms.{cid}", f"unknown chip {cid!r}.{_suggest(cid, list(chips))}"))
-    for v in scenario.vendors:
+    for v in refs.vendors:
         if v not in vendors:
             out.append(Problem(file, f"vendors.{v}", f"no chip in the catalog has vendor {v!r}.{_suggest(v, vendors)}"))
-    for q in scenario.policy.capex_budget_usd_by_quarter:
+    for q in refs.budget_quarters if quarters is not None else ():
         if q not in quarters:
             out.append(Problem(file, f"policy.capex_budget_usd_by_quarter.{q}", f"{q} is outside the horizon {quarters[0]}..{quarters[-1]}."))
     return out
 
 
+def horizon_years_problem(first_quarter: str, n_quarters: int, file: str) -> Problem | None:
+    """Quarters are named with 4-digit years (0000Q1 would become 0Q1): a horizon outside 1000..9999 is refused."""
+    first = quarter_index(first_quarter)
+    first_year, last_year = first // 4, (first + n_quarters - 1) // 4
+    if first_year < 1000 or last_year > 9999:
+        return Problem(file, "horizon.first_quarter", f"the horizon must lie within the years 1000..9999; "
+                                                       f"it spans {first_year}..{last_year}.")
+    return None
+
+
 def cross_check(
-    scenario: Scenario,
+    scenario: Scenario | ScenarioRefs,
     scenario_file: str,
-    quarters: list[str],
+    quarters: list[str] | None,
     chips: Mapping[str, ChipSpec],
     models: Mapping[str, ModelSpec],
     workloads: list[WorkloadRow],
@@ -166,19 +225,21 @@ def cross_check(
     sites: SitesFile | None,
     paths: Mapping[str, Path],
     rows_complete: bool = True,
+    rejected: Sequence[RejectedRow] = (),
 ) -> list[Problem]:
-    """All cross-file checks, in file order; checks needing a file that failed to load are skipped."""
-    first = quarter_index(scenario.horizon.first_quarter)
-    first_year, last_year = first // 4, (first + scenario.horizon.quarters - 1) // 4
-    if first_year < 1000 or last_year > 9999:  # quarters are named with 4-digit years (0000Q1 would become 0Q1)
-        return [Problem(scenario_file, "horizon.first_quarter", f"the horizon must lie within the years 1000..9999; "
-                                                                 f"it spans {first_year}..{last_year}.")]
+    """All cross-file checks, in file order; checks needing a file that failed to load are skipped, and so are the
+    horizon checks when `quarters` is None (the scenario's horizon is invalid and already reported)."""
     out: list[Problem] = []
+    if isinstance(scenario, Scenario):
+        year_problem = horizon_years_problem(scenario.horizon.first_quarter, scenario.horizon.quarters, scenario_file)
+        if year_problem:
+            return [year_problem]
     if chips:
         out += check_scenario(scenario, scenario_file, quarters, chips)
     if models and sites is not None:
         site_ids = {s.site_id for s in sites.sites}
-        out += check_workloads(workloads, workload_rows, paths["workloads"].name, quarters, models, site_ids, rows_complete)
+        out += check_workloads(workloads, workload_rows, paths["workloads"].name, quarters, models, site_ids,
+                               rows_complete, rejected)
     if sites is not None and chips:
         out += check_sites(sites, paths["sites"].name, quarters, chips)
     return out

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from planner.catalog import read_chip_catalog, read_model_catalog
-from planner.checks.cross import cross_check
+from planner.checks.cross import ScenarioRefs, cross_check, horizon_years_problem, refs_of_raw
 from planner.errors import InputError, Problem
 from planner.io.safe_yaml import load_yaml, read_text
 from planner.io.scenario_file import origin_of, read_scenario_raw
 from planner.io.validate import validate_model
-from planner.io.workloads_csv import read_workloads
+from planner.io.workloads_csv import RejectedRow, read_workloads
 from planner.schemas.chips import ChipSpec
 from planner.schemas.common import quarter_range
 from planner.schemas.models import ModelSpec
-from planner.schemas.scenario import InputPaths, Scenario
+from planner.schemas.scenario import Horizon, InputPaths, Scenario
 from planner.schemas.sites import FleetEntry, Site, SitesFile
 from planner.schemas.workloads import WorkloadRow
 
@@ -87,18 +87,29 @@ def _label(path: Path) -> str:
     return path.name or str(path)
 
 
-def _read_files(paths: dict[str, Path]) -> tuple[Any, list[Problem]]:
-    """Each input file read and validated on its own: (chips, models, workloads, rows, sites_file), problems."""
+def _read_files(paths: dict[str, Path], rejected: list[RejectedRow] | None = None) -> tuple[Any, list[Problem]]:
+    """Each input file read and validated on its own: (chips, models, workloads, rows, sites_file), problems.
+    `rejected` receives the forecast rows that failed validation (their valid fields are still cross-checked)."""
     problems: list[Problem] = []
     chips, p = read_chip_catalog(paths["chips"], _label(paths["chips"]))
     problems += p
     models, p = read_model_catalog(paths["models"], _label(paths["models"]))
     problems += p
-    workloads, p, workload_rows = read_workloads(paths["workloads"], _label(paths["workloads"]))
+    workloads, p, workload_rows = read_workloads(paths["workloads"], _label(paths["workloads"]), rejected)
     problems += p
     sites_file, p = _sites(paths["sites"])
     problems += p
     return (chips, models, workloads, workload_rows, sites_file), problems
+
+
+def _cross_checked(scenario: Scenario | ScenarioRefs, label: str, quarters: list[str] | None,
+                   paths: dict[str, Path]) -> list[Problem]:
+    """Every file read on its own, then the cross-file checks on whatever loaded: one report of both kinds."""
+    rejected: list[RejectedRow] = []
+    (chips, models, workloads, workload_rows, sites_file), problems = _read_files(paths, rejected)
+    rows_complete = not any(p.file == _label(paths["workloads"]) for p in problems)
+    return problems + cross_check(scenario, label, quarters, chips, models, workloads, workload_rows, sites_file,
+                                  paths, rows_complete, rejected)
 
 
 def _input_paths(inputs: Any, label: str) -> tuple[dict[str, Path] | None, list[Problem]]:
@@ -110,15 +121,22 @@ def _input_paths(inputs: Any, label: str) -> tuple[dict[str, Path] | None, list[
     return {role: Path(v) for role, v in values.items()}, []
 
 
-def _files_alone(raw: dict[str, Any], label: str) -> list[Problem]:
-    """When the scenario itself is invalid but its `inputs:` block is fine, still report the other files' problems."""
+def _files_alone(raw: dict[str, Any], label: str, scenario_problems: list[Problem]) -> list[Problem]:
+    """When the scenario itself is invalid but its `inputs:` block is fine, still report the other files' problems
+    and the cross-file problems of the parts that are valid (an unknown chip in `policy.allowed_chips` beside a bad
+    `horizon`); the horizon checks need a valid horizon."""
     inputs, problems = validate_model(InputPaths, raw.get("inputs"), label, "inputs")
     if inputs is None or problems:
         return []
     paths, problems = _input_paths(inputs, label)
     if paths is None:
         return problems
-    return _read_files(paths)[1]
+    horizon, bad_horizon = validate_model(Horizon, raw.get("horizon"), label, "horizon")
+    quarters = None
+    if horizon is not None and not bad_horizon and not horizon_years_problem(horizon.first_quarter, horizon.quarters, label):
+        quarters = quarter_range(horizon.first_quarter, horizon.quarters)
+    refs = refs_of_raw(raw, {p.locator for p in scenario_problems if p.file == label})
+    return _cross_checked(refs, label, quarters, paths)
 
 
 def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
@@ -167,12 +185,13 @@ def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
             raise InputError(set_problems)
     scenario, problems = validate_model(Scenario, raw, label)
     if scenario is None:
-        raise InputError(_blame_base(problems, label, origins) + _files_alone(raw, label))
+        raise InputError(_blame_base(problems + _files_alone(raw, label, problems), label, origins))
 
     paths, all_problems = _input_paths(scenario.inputs, label)
     if paths is None:
         raise InputError(_blame_base(all_problems, label, origins))
-    (chips, models, workloads, workload_rows, sites_file), all_problems = _read_files(paths)
+    rejected: list[RejectedRow] = []
+    (chips, models, workloads, workload_rows, sites_file), all_problems = _read_files(paths, rejected)
     calibration = Path(scenario.inputs.calibration) if scenario.inputs.calibration else None
     if calibration is not None:
         all_problems += _check_calibration(calibration, label)
@@ -186,7 +205,8 @@ def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     quarters = quarter_range(scenario.horizon.first_quarter, scenario.horizon.quarters)
     workload_file = _label(paths["workloads"])
     rows_complete = not any(p.file == workload_file for p in all_problems)
-    all_problems += cross_check(scenario, label, quarters, chips, models, workloads, workload_rows, sites_file, paths, rows_complete)
+    all_problems += cross_check(scenario, label, quarters, chips, models, workloads, workload_rows, sites_file, paths,
+                                rows_complete, rejected)
     if all_problems:
         raise InputError(_blame_base(all_problems, label, origins))
     assert sites_file is not None

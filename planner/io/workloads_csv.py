@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,10 +22,21 @@ from planner.schemas.workloads import (
 MAX_ROWS = 200_000
 
 
-def read_workloads(path: Path, label: str | None = None) -> tuple[list[WorkloadRow], list[Problem], list[int]]:
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row that failed validation: its row number and the values of the fields that were not at fault, so
+    the cross-file checks can still name an unknown model or a quarter outside the horizon in the same report."""
+
+    line_no: int
+    good: dict[str, str]
+
+
+def read_workloads(path: Path, label: str | None = None,
+                   rejected: list[RejectedRow] | None = None) -> tuple[list[WorkloadRow], list[Problem], list[int]]:
     """Parse the CSV -> (rows, problems, spreadsheet row number of each row).
 
-    Row numbers are spreadsheet rows: the header is row 1, the first data row is row 2.
+    Row numbers are spreadsheet rows: the header is row 1, the first data row is row 2. `rejected`, when given,
+    receives every row that failed validation with its fields that were not at fault.
     """
     label = label or path.name
     text, problems = read_text(path, label)
@@ -77,6 +89,9 @@ def read_workloads(path: Path, label: str | None = None) -> tuple[list[WorkloadR
                 rows.append(WorkloadRow.model_validate(record))
                 line_numbers.append(line_no)
             except ValidationError as exc:
+                at_fault = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+                if rejected is not None and not any(not e.get("loc") for e in exc.errors()):
+                    rejected.append(RejectedRow(line_no, {k: v for k, v in record.items() if k not in at_fault}))
                 for err in exc.errors():
                     loc = err.get("loc", ())
                     field = str(loc[0]) if loc else ""
