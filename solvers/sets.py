@@ -596,7 +596,15 @@ def unservable_reason(ctx: _ReasonContext, w: str, t: int) -> str:
             why.append(f"{c}: not in policy.allowed_chips and no existing {c} server is in service in {quarters[t]}")
             continue
         earliest = ctx.first_t[c] + ctx.lead[c]
+        terms = ctx.inputs.scenario.chip_terms.get(c)
+        available = terms.available_from_quarter if terms else None
+        if ctx.first_t[c] >= len(quarters) and available:  # name the field and its quarter, not the horizon's end
+            why.append(f"{c}: chip_terms.{c}.available_from_quarter is {available}, after the horizon ends "
+                       f"({quarters[-1]}), so it can never be ordered; set an earlier quarter or extend horizon.quarters")
+            continue
         when = quarters[earliest] if earliest < len(quarters) else "after the horizon"
+        lead_from = "chip_terms" if terms and terms.lead_time_quarters is not None else "the chip catalog"
         why.append(f"{c}: the earliest delivery is {when} (orders from {quarters[min(ctx.first_t[c], len(quarters) - 1)]}"
-                   f" with a lead time of {ctx.lead[c]} quarter(s); orders must arrive inside the horizon)")
+                   f"{f' (chip_terms.{c}.available_from_quarter)' if available else ''} with a lead time of "
+                   f"{ctx.lead[c]} quarter(s) from {lead_from}; orders must arrive inside the horizon)")
     return "no chip that meets its targets can be installed at a site it may use in " + quarters[t] + ": " + "; ".join(why or ["none"])

@@ -67,9 +67,7 @@ def run_topology(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except InputError as exc:
-        from planner.cli import (
-            _one_line_each,  # the report every subcommand prints: escaped, 100 lines per file
-        )
+        from planner.cli import _one_line_each  # escaped, at most 100 lines per file
 
         print(_one_line_each(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
