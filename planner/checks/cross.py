@@ -35,7 +35,7 @@ def check_workloads(
     file: str,
     quarters: list[str] | None,
     models: Mapping[str, ModelSpec],
-    site_ids: set[str],
+    site_ids: set[str] | None,
     rows_complete: bool = True,
     rejected: Sequence[RejectedRow] = (),
 ) -> list[Problem]:
@@ -87,7 +87,7 @@ def check_workloads(
                                       models[w.model_id], models, names)
             if bad:
                 out.append(Problem(file, f"{row}, spec_draft_model", bad))
-        for s in w.allowed_sites:
+        for s in w.allowed_sites if site_ids is not None else ():
             if s not in site_ids:
                 out.append(Problem(file, f"{row}, allowed_sites", f"unknown site {s!r}.{_suggest(s, list(site_ids))}"))
         by_workload[w.workload_id].append(w.quarter)
@@ -97,6 +97,47 @@ def check_workloads(
             missing = [quarter_name(k) for k in range(idx[0], idx[-1] + 1) if k not in idx]
             if missing:
                 out.append(Problem(file, f"workload {wid}", f"no row for {', '.join(missing)} between {quarter_name(idx[0])} and {quarter_name(idx[-1])}; quarters must not have gaps (repeat the previous row if demand is flat)."))
+    return out
+
+
+@dataclass(frozen=True)
+class PartialSites:
+    """What of an invalid sites file is valid on its own: the site ids (None when any site entry is invalid, so
+    no reference to a site can be judged) and the valid fleet entries with their index in the file."""
+
+    site_ids: set[str] | None
+    fleet: list[tuple[int, FleetEntry]]
+
+
+def partial_sites(data: Mapping[str, object]) -> PartialSites:
+    """The valid parts of an unvalidated sites mapping (see `PartialSites`)."""
+    from pydantic import ValidationError
+
+    raw_sites, raw_fleet = data.get("sites"), data.get("fleet")
+    sites: list[Site] = []
+    for item in raw_sites if isinstance(raw_sites, list) else ():
+        try:
+            sites.append(Site.model_validate(item))
+        except (ValidationError, RecursionError):
+            continue
+    fleet: list[tuple[int, FleetEntry]] = []
+    for i, item in enumerate(raw_fleet if isinstance(raw_fleet, list) else ()):
+        try:
+            fleet.append((i, FleetEntry.model_validate(item)))
+        except (ValidationError, RecursionError):
+            continue
+    all_sites_ok = isinstance(raw_sites, list) and bool(sites) and len(sites) == len(raw_sites)
+    return PartialSites({s.site_id for s in sites} if all_sites_ok else None, fleet)
+
+
+def check_partial_sites(sites: PartialSites, file: str, chips: Mapping[str, ChipSpec]) -> list[Problem]:
+    """The references of an invalid sites file's valid fleet entries: chips, and sites when every site is valid."""
+    out = []
+    for i, f in sites.fleet:
+        if sites.site_ids is not None and f.site_id not in sites.site_ids:
+            out.append(Problem(file, f"fleet[{i}].site_id", f"unknown site {f.site_id!r}.{_suggest(f.site_id, list(sites.site_ids))}"))
+        if chips and f.chip_id not in chips:
+            out.append(Problem(file, f"fleet[{i}].chip_id", f"unknown chip {f.chip_id!r}.{_suggest(f.chip_id, list(chips))}"))
     return out
 
 
@@ -222,7 +263,7 @@ def cross_check(
     models: Mapping[str, ModelSpec],
     workloads: list[WorkloadRow],
     workload_rows: list[int],
-    sites: SitesFile | None,
+    sites: SitesFile | PartialSites | None,
     paths: Mapping[str, Path],
     rows_complete: bool = True,
     rejected: Sequence[RejectedRow] = (),
@@ -236,10 +277,13 @@ def cross_check(
             return [year_problem]
     if chips:
         out += check_scenario(scenario, scenario_file, quarters, chips)
-    if models and sites is not None:
-        site_ids = {s.site_id for s in sites.sites}
+    if models:  # without a valid sites file the rows' allowed_sites wait; models and quarters are still checked
+        site_ids = ({s.site_id for s in sites.sites} if isinstance(sites, SitesFile)
+                    else sites.site_ids if isinstance(sites, PartialSites) else None)
         out += check_workloads(workloads, workload_rows, paths["workloads"].name, quarters, models, site_ids,
                                rows_complete, rejected)
-    if sites is not None and chips:
+    if isinstance(sites, SitesFile) and chips:
         out += check_sites(sites, paths["sites"].name, quarters, chips)
+    elif isinstance(sites, PartialSites):
+        out += check_partial_sites(sites, paths["sites"].name, chips)
     return out

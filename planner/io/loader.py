@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from planner.catalog import read_chip_catalog, read_model_catalog
-from planner.checks.cross import ScenarioRefs, cross_check, horizon_years_problem, refs_of_raw
+from planner.checks.cross import (
+    PartialSites,
+    ScenarioRefs,
+    cross_check,
+    horizon_years_problem,
+    partial_sites,
+    refs_of_raw,
+)
 from planner.errors import InputError, Problem
 from planner.io.safe_yaml import load_yaml, read_text
 from planner.io.scenario_file import origin_of, read_scenario_raw
@@ -51,12 +58,17 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _sites(path: Path) -> tuple[SitesFile | None, list[Problem]]:
+def _sites(path: Path) -> tuple[SitesFile | PartialSites | None, list[Problem]]:
+    """The sites file; when it is invalid, the parts that are valid on their own (`PartialSites`) so their
+    references are still cross-checked in the same report."""
     label = _label(path)
     data, problems = load_yaml(path, label)
     if data is None:
         return None, problems
-    return validate_model(SitesFile, data, label)
+    sites_file, problems = validate_model(SitesFile, data, label)
+    if sites_file is not None or not isinstance(data, dict):
+        return sites_file, problems
+    return partial_sites(data), problems
 
 
 def _blame_base(problems: list[Problem], label: str, origins: dict[str, str]) -> list[Problem]:
@@ -209,7 +221,7 @@ def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
                                 rows_complete, rejected)
     if all_problems:
         raise InputError(_blame_base(all_problems, label, origins))
-    assert sites_file is not None
+    assert isinstance(sites_file, SitesFile)
 
     hashes = {"scenario": sha256_of(scenario_path)}
     hashes.update({role: sha256_of(p) for role, p in paths.items()})
