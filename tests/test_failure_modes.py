@@ -154,6 +154,17 @@ def test_an_os_error_reaching_the_cli_is_the_environments(example_copy: Path, tm
     assert str(a_file) in err and "cannot read or write" in err, err
 
 
+def test_perf_measurements_that_are_not_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "points.csv"
+    os.mkfifo(fifo)  # reading it would block forever: refused by its kind, before any read
+    code, _, err = run_cli([*PERF, "--measurements", str(fifo)], capsys)
+    assert code == 2 and "named pipe (FIFO)" in err, err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"id,model_key\nr1,caf\xe9\n")
+    code, _, err = run_cli([*PERF, "--measurements", str(latin)], capsys)
+    assert code == 2 and "not UTF-8" in err and "internal error" not in err, err
+
+
 # ---------------------------------------------------------------- class 4: one pass
 
 

@@ -54,7 +54,11 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
         path = Path(entry.file)
         is_json = path.suffix.lower() == ".json"
         if not path.is_file():
-            problems.append(Problem(label, where, f"file not found: {path}. Paths are relative to the scenario file."))
+            from planner.io.safe_yaml import file_kind
+
+            what = (f"{path} is {file_kind(path)}, not a file" if path.exists()
+                    else f"file not found: {path}. Paths are relative to the scenario file")
+            problems.append(Problem(label, where, f"{what}."))
             continue
         missing = [k for k in ("model_id", "chip_id", "precision", "tp") if getattr(entry, k) is None]
         if is_json and missing:

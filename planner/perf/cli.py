@@ -191,13 +191,21 @@ def _source_line(ev: Evaluation) -> str:
 def _user_points(args: argparse.Namespace, engine: str) -> list[MeasuredPoint]:
     """Points of --measurements; raises ValueError naming the file and what is wrong."""
     out: list[MeasuredPoint] = []
+    from planner.io.safe_yaml import file_kind
+
     for path in args.measurements or []:
-        if path.suffix.lower() == ".json":
-            if args.tp is None:
-                raise ValueError(f"--measurements {path}: a benchmark JSON does not say its layout; give --tp (and --pp)")
-            out.append(read_vllm_json(path, args.model, args.chip, args.precision, args.tp, engine, args.pp or 1, args.ep))
-        else:
-            out += read_plain_csv(path)
+        if not path.is_file():  # a FIFO would block the read forever; a folder or a typo gets its own words
+            raise ValueError(f"--measurements {path}: " + (f"is {file_kind(path)}, not a file" if path.exists()
+                                                           else "file not found"))
+        try:
+            if path.suffix.lower() == ".json":
+                if args.tp is None:
+                    raise ValueError(f"--measurements {path}: a benchmark JSON does not say its layout; give --tp (and --pp)")
+                out.append(read_vllm_json(path, args.model, args.chip, args.precision, args.tp, engine, args.pp or 1, args.ep))
+            else:
+                out += read_plain_csv(path)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"--measurements {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     return out
 
 
