@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from planner.results.run_folder import _alive
 from planner.sweep import FINAL_STATUSES
 from planner.sweep.point import point_key, run_point
 
@@ -155,16 +156,6 @@ def _watch_parent(parent: int, first_ppid: int) -> None:
         time.sleep(0.5)
         if os.getppid() != first_ppid or not _alive(parent):
             os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _worker_init(parent: int) -> None:
