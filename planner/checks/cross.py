@@ -78,6 +78,9 @@ def check_workloads(
         main = model_of[w.workload_id]
         if main != w.model_id and w.model_id in models:
             out.append(Problem(file, f"{row}, model_id", f"workload {w.workload_id!r} serves {main!r} in its other rows (e.g. row {row_numbers[first_row[(w.workload_id, main)]]}); one workload serves one model. Use a new workload id."))
+        if w.model_id in models and w.prompt_tokens_mean + w.output_tokens_mean > models[w.model_id].max_context_tokens:
+            ctx = models[w.model_id].max_context_tokens
+            out.append(Problem(file, f"{row}, prompt_tokens_mean", f"prompt_tokens_mean {w.prompt_tokens_mean:g} + output_tokens_mean {w.output_tokens_mean:g} = {w.prompt_tokens_mean + w.output_tokens_mean:g} tokens do not fit the context of {w.model_id!r} ({ctx:,} tokens, max_context_tokens in the model catalog); shorten the requests or serve a model with a longer context."))
         if w.spec_tokens is not None and w.model_id in models:
             from planner.perf.speculative import speculation_problem
 

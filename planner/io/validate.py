@@ -7,12 +7,41 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import Problem, format_loc
+from planner.schemas.common import unit_of
 
 M = TypeVar("M", bound=BaseModel)
 
 
+_BOUNDS = {"less_than_equal": ("le", "at most"), "less_than": ("lt", "less than"),
+           "greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than")}
+
+
+def _bound_message(err: dict[str, Any]) -> str | None:
+    """`must be at most 1e+09 USD, got 1e+308`: a bound with the unit the field's name gives."""
+    kind = err.get("type", "")
+    if kind not in _BOUNDS:
+        return None
+    key, words = _BOUNDS[kind]
+    limit = (err.get("ctx") or {}).get(key)
+    if limit is None:
+        return None
+    # the innermost name with a unit: `capex_budget_usd_by_quarter.2027Q1` is in USD
+    unit = next((u for u in map(unit_of, reversed([p for p in err.get("loc", ()) if isinstance(p, str)])) if u), "")
+    got = err.get("input")
+    try:
+        shown = f"{got:g}" if isinstance(got, int | float) and not isinstance(got, bool) else repr(got)
+    except (OverflowError, ValueError):
+        shown = "a number too large to show"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"must be {words} {limit:g}{' ' + unit if unit else ''}, got {shown}"
+
+
 def error_message(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
+    bound = _bound_message(err)
+    if bound:
+        return bound
     msg = str(err.get("msg", "invalid value"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]

@@ -46,9 +46,9 @@ class ScaleupFabric(StrictModel):
 
     name: str = Field(description="Marketing name of the fabric, e.g. 'NVLink 4 + NVSwitch'.")
     kind: FabricKind = Field(description="Fabric kind, used for topology edges.")
-    bandwidth_gbs_per_chip: float = Field(gt=0, description="Bidirectional aggregate scale-up bandwidth per chip, GB/s.")
-    latency_us: float = Field(gt=0, description="One hop latency on the fabric, microseconds.")
-    domain_size_chips: int = Field(ge=1, description="Chips in one scale-up domain (8 for HGX, 72 for NVL72, 1 for none).")
+    bandwidth_gbs_per_chip: float = Field(gt=0, le=100_000_000, description="Bidirectional aggregate scale-up bandwidth per chip, GB/s (at most 1e8 GB/s).")
+    latency_us: float = Field(gt=0, le=1_000_000, description="One hop latency on the fabric, microseconds (at most 1e6 us).")
+    domain_size_chips: int = Field(ge=1, le=1_000_000, description="Chips in one scale-up domain (8 for HGX, 72 for NVL72, 1 for none) (at most 1 million).")
     spans_servers: bool = Field(description="True when one domain spans several servers (NVL72 trays, TPU slices, Groq C2C).")
     spans_racks: bool = Field(description="True when one domain may span racks (TPU ICI with optical switches, Groq C2C).")
 
@@ -58,17 +58,17 @@ class ServerPackaging(StrictModel):
 
     name: str = Field(description="Platform name, e.g. 'HGX H100 8-GPU'.")
     kind: Literal["server", "rack_scale"] = Field(description="`rack_scale`: the system fills a rack and is bought as one unit.")
-    chips_per_server: int = Field(ge=1, description="Chips in one purchasable unit.")
-    overhead_power_w: float = Field(ge=0, description="Server power beyond the chips (CPUs, NICs, fans, switches), W.")
+    chips_per_server: int = Field(ge=1, le=100_000, description="Chips in one purchasable unit (at most 100,000).")
+    overhead_power_w: float = Field(ge=0, le=10_000_000, description="Server power beyond the chips (CPUs, NICs, fans, switches), W (at most 1e7 W).")
     rack_units: int = Field(ge=1, le=60, description="Rack units the unit occupies (a full rack = 42-48).")
-    scaleout_bandwidth_gbs_per_server: float = Field(gt=0, description="Scale-out (between servers) network bandwidth per server, GB/s per direction.")
+    scaleout_bandwidth_gbs_per_server: float = Field(gt=0, le=100_000_000, description="Scale-out (between servers) network bandwidth per server, GB/s per direction (at most 1e8 GB/s).")
     scaleout_kind: Literal["infiniband", "ethernet", "c2c", "ici", "pcie"] = Field(description="Scale-out network kind.")
 
 
 class Price(StrictModel):
     """Default purchase price. Prices belong to user inputs; these are defaults."""
 
-    usd: float = Field(gt=0, description="Price in USD for one `basis` unit.")
+    usd: float = Field(gt=0, le=1e9, description="Price in USD for one `basis` unit (at most 1e9 USD).")
     basis: Literal["per_chip", "per_server"] = Field(description="Whether `usd` is per chip or per purchasable server/system.")
     kind: Literal["list", "reported", "estimate", "cloud_equivalent"] = Field(
         description="list = vendor list price; reported = vendor statement in press; estimate = street/analyst or our own; "
@@ -139,14 +139,14 @@ class ChipSpec(StrictModel):
     vendor: str = Field(min_length=1, description="Vendor name, used for vendor terms and spend shares.")
     name: str = Field(min_length=1, description="Product name.")
     unit_note: str = Field(description="What one entry describes (per GPU, per wafer, per ASIC) and conversions applied.")
-    memory_gb: float = Field(gt=0, description="Memory that holds weights and KV cache per chip, GB (decimal). SRAM-only chips: on-die SRAM.")
+    memory_gb: float = Field(gt=0, le=10_000_000, description="Memory that holds weights and KV cache per chip, GB (decimal). SRAM-only chips: on-die SRAM (at most 1e7 GB).")
     memory_type: str = Field(description="Memory technology, e.g. HBM3e, GDDR6, on-die SRAM.")
     memory_kind: Literal["hbm", "gddr", "sram"] = Field(description="`sram` marks SRAM-only chips whose weights live on die.")
-    memory_bandwidth_tbs: float = Field(gt=0, description="Peak memory bandwidth per chip, TB/s (decimal).")
+    memory_bandwidth_tbs: float = Field(gt=0, le=10_000_000, description="Peak memory bandwidth per chip, TB/s (decimal) (at most 1e7 TB/s).")
     onchip_sram_mb: float | None = Field(default=None, ge=0, description="On-chip SRAM or last-level cache, MB.")
     peak_tflops: PeakTflops = Field(description="Dense peak matrix throughput per precision.")
     mamf_tflops: PeakTflops | None = Field(default=None, description="Measured maximum achievable matmul TFLOPS, where published.")
-    tdp_w: float = Field(gt=0, description="Board/module power per chip, W.")
+    tdp_w: float = Field(gt=0, le=10_000_000, description="Board/module power per chip, W (at most 1e7 W).")
     scaleup: ScaleupFabric = Field(description="Scale-up fabric.")
     server: ServerPackaging = Field(description="How chips are packaged into purchasable units.")
     cooling: Literal["air", "liquid"] = Field(description="Cooling the server needs.")

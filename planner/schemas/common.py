@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+import types
+import typing
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
@@ -18,8 +20,98 @@ _QUARTER_RE = re.compile(r"^([0-9]{4})Q([1-4])$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def _kinds(annotation: Any) -> set[str]:
+    """Which of `number`, `bool`, `str`, `dict` an annotation admits (through Optional, unions, Annotated)."""
+    out: set[str] = set()
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            out |= _kinds(arg)
+        return out
+    if origin is dict:
+        out.add("dict")
+        value = typing.get_args(annotation)[1] if typing.get_args(annotation) else Any
+        if {"number"} & _kinds(value) and not {"bool", "str"} & _kinds(value):
+            out.add("dict_of_numbers")
+        return out
+    if annotation is bool:
+        out.add("bool")
+    elif annotation in (int, float):
+        out.add("number")
+    elif annotation is str or origin is Literal:
+        out.add("str")
+    return out
+
+
+#: field-name endings -> the unit a bound is stated in (longest ending first)
+_UNITS: tuple[tuple[str, str], ...] = (
+    ("_usd_per_kwh", "USD per kWh"), ("_usd_per_chip_hour", "USD per chip-hour"), ("_usd_per_quarter", "USD per quarter"),
+    ("_gbs_per_chip", "GB/s"), ("_gbs_per_server", "GB/s"), ("_servers_per_quarter", "servers per quarter"),
+    ("_chips_per_quarter", "chips per quarter"), ("_tokens_per_s", "tokens/s"), ("_usd", "USD"), ("_kw", "kW"),
+    ("_w", "W"), ("_gb", "GB"), ("_mb", "MB"), ("_tbs", "TB/s"), ("_us", "microseconds"), ("_ms", "ms"),
+    ("_s", "seconds"), ("_quarters", "quarters"), ("_fraction", "(a fraction)"), ("_share", "(a fraction)"),
+    ("_b", "billion parameters"), ("_tokens", "tokens"), ("_chips", "chips"), ("_servers", "servers"),
+    ("_bf16", "bytes"), ("_year", ""), ("_units", "rack units"),
+)
+def unit_of(field: str) -> str:
+    """The unit a field's name states (`price_usd_per_server` -> USD); '' when the name gives none."""
+    for ending, unit in _UNITS:
+        if field.endswith(ending) or f"{ending}_" in field:
+            return unit
+    if field in ("count", "servers", "tp", "pp", "ep", "threads", "experts", "active_experts", "shared_experts"):
+        return {"count": "racks", "servers": "servers"}.get(field, "")
+    return ""
+
+
+def _limit_problem(value: Any, field: Any, name: str) -> str | None:
+    """A number past the field's bounds, said with the unit its name gives (ints too large to parse included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    unit = unit_of(name)
+    unit = f" {unit}" if unit else ""
+    for m in field.metadata:
+        for attr, words, bad in (("le", "at most", lambda v, b: v > b), ("lt", "less than", lambda v, b: v >= b),
+                                 ("ge", "at least", lambda v, b: v < b), ("gt", "greater than", lambda v, b: v <= b)):
+            bound = getattr(m, attr, None)
+            if bound is not None and bad(value, bound):
+                try:
+                    shown = f"{value:g}"
+                except OverflowError:
+                    shown = "a number too large to show"
+                return f"must be {words} {bound:g}{unit}, got {shown}"
+    return None
+
+
+def _number_problem(value: Any, from_text: bool) -> str | None:
+    """Why `value` is not a number a numeric field takes: a boolean, or (in YAML) a number written as a string."""
+    if isinstance(value, bool):
+        return f"must be a number, got the boolean {str(value).lower()}; write the number itself (e.g. 1 or 0)"
+    if isinstance(value, str) and not from_text:
+        return f"must be a number, got the string {value[:40]!r}; write the number without quotes"
+    return None
+
+
+def _key_problem(mapping: dict[Any, Any]) -> str | None:
+    """Keys with leading or trailing whitespace would silently fold into another key once stripped."""
+    bad = [k for k in mapping if isinstance(k, str) and k != k.strip()]
+    if not bad:
+        return None
+    msgs = []
+    for k in bad:
+        twins = [o for o in mapping if isinstance(o, str) and o != k and o.strip() == k.strip()]
+        also = f" and is the same key as {twins[0]!r}" if twins else ""
+        msgs.append(f"key {k!r} has leading or trailing whitespace{also}; write {k.strip()!r} once")
+    return "; ".join(msgs)
+
+
 class StrictModel(BaseModel):
-    """Base for every input block: unknown keys are errors, NaN/inf are errors, strings are stripped."""
+    """Base for every input block: unknown keys are errors, NaN/inf are errors, strings are stripped.
+
+    Numeric fields refuse booleans (`true` is not 1) and, unless the model is read from CSV text
+    (`_numbers_from_text`), numbers written as strings. Mapping fields refuse keys with surrounding whitespace.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -27,6 +119,29 @@ class StrictModel(BaseModel):
         str_strip_whitespace=True,
         validate_default=True,
     )
+    #: True for models built from CSV cells, where every value arrives as text
+    _numbers_from_text: ClassVar[bool] = False
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_numbers_and_keys(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        kinds = _kinds(field.annotation)
+        if "number" in kinds and "bool" not in kinds:
+            problem = _number_problem(value, cls._numbers_from_text or "str" in kinds) or _limit_problem(
+                value, field, info.field_name or "")
+            if problem:
+                raise ValueError(problem)
+        if "dict" in kinds and isinstance(value, dict):
+            problems = [_key_problem(value)]
+            if "dict_of_numbers" in kinds:
+                problems += [f"{k}: {p}" for k, v in value.items() if (p := _number_problem(v, False))]
+            problems = [p for p in problems if p]
+            if problems:
+                raise ValueError("; ".join(problems))
+        return value
 
 
 def _check_quarter(value: str) -> str:
@@ -43,8 +158,15 @@ def _check_id(value: str) -> str:
     return value
 
 
-Quarter = Annotated[str, AfterValidator(_check_quarter)]
-Identifier = Annotated[str, AfterValidator(_check_id)]
+def _no_surrounding_space(value: Any) -> Any:
+    """An id or quarter written with surrounding spaces (`' h100_sxm'`) is refused, not silently stripped."""
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError(f"has leading or trailing whitespace: write {value.strip()!r}, got {value!r}")
+    return value
+
+
+Quarter = Annotated[str, BeforeValidator(_no_surrounding_space), AfterValidator(_check_quarter)]
+Identifier = Annotated[str, BeforeValidator(_no_surrounding_space), AfterValidator(_check_id)]
 
 
 def quarter_index(q: str) -> int:

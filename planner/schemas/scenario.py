@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
 from planner.schemas.workloads import Engine
+
+#: a budget in USD: 0 .. 1e13
+BudgetUsd = Annotated[float, Field(ge=0, le=1e13)]
+#: one price line of a system in USD: 0 .. 1e9
+ComponentUsd = Annotated[float, Field(ge=0, le=1e9)]
 
 
 class Horizon(StrictModel):
@@ -66,7 +71,7 @@ class Policy(StrictModel):
     objective: Literal["min_tco", "max_tokens", "min_energy"] = Field(default="min_tco", description="Objective.")
     capex_budget_usd_total: float | None = Field(default=None, ge=0, description="Capex limit over the horizon, USD.")
     capex_budget_usd_per_quarter: float | None = Field(default=None, ge=0, description="Capex limit in every quarter, USD.")
-    capex_budget_usd_by_quarter: dict[Quarter, float] = Field(default_factory=dict, description="Capex limit for named quarters (overrides the per-quarter limit), USD.")
+    capex_budget_usd_by_quarter: dict[Quarter, BudgetUsd] = Field(default_factory=dict, description="Capex limit for named quarters (overrides the per-quarter limit), USD (at most 1e13 USD each).")
     capex_timing: Literal["order", "delivery"] = Field(default="order", description="Whether capex counts in the order or the delivery quarter.")
     headroom_fraction: float = Field(default=0.0, ge=0, le=10, description="Capacity above peak demand to provision (0.2 = 20 %).")
     redundancy: Literal["none", "n_plus_1"] = Field(default="none", description="`n_plus_1`: serve demand with any one deployed replica of each workload lost.")
@@ -118,10 +123,10 @@ class ChipTerms(StrictModel):
     """Terms for one chip, overriding the catalog defaults."""
 
     price_usd_per_server: float | None = Field(default=None, gt=0, description="Price of one server/system, USD (a quote for the whole system: overrides the catalog's components).")
-    price_components_usd: dict[Literal["accelerators", "host_platform", "scaleout_network", "integration_support"], float] = Field(
+    price_components_usd: dict[Literal["accelerators", "host_platform", "scaleout_network", "integration_support"], ComponentUsd] = Field(
         default_factory=dict,
         description="Quotes per price component (accelerators, host_platform, scaleout_network, integration_support), USD per "
-        "server/system; each replaces the catalog's line of that name, the others stay.")
+        "server/system (at most 1e9 USD each); each replaces the catalog's line of that name, the others stay.")
     discount_fraction: float | None = Field(default=None, ge=0, lt=1, description="Discount off the price (overrides the vendor's).")
     supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, description="Servers that can be ordered per quarter.")
     lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from order to use.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -27,6 +27,8 @@ REQUIRED_WORKLOAD_COLUMNS: tuple[str, ...] = WORKLOAD_COLUMNS[:10]
 
 class WorkloadRow(StrictModel):
     """Demand for one workload in one quarter."""
+
+    _numbers_from_text: ClassVar[bool] = True  # CSV cells are text; `true` still fails as a number
 
     workload_id: Identifier = Field(description="Workload id; one row per workload and quarter.")
     model_id: Identifier = Field(description="Model served (an id in models.yaml).")
