@@ -77,7 +77,7 @@ def out_dir_problem(path: Path | str | None, flag: str = "--out") -> Problem | N
     p = Path(path)
     where = ("command line", flag)
     if p.exists() and not p.is_dir():
-        from planner.io.safe_yaml import file_kind
+        from planner.io.safe_read import file_kind
 
         return Problem(*where, f"{p} is {file_kind(p)}, not a folder; give a folder path (it is created if missing).")
     if p.is_dir():

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from planner.errors import Problem
+from planner.io.safe_read import file_problem
 from planner.perf.measured import (
     PLAIN_CSV_COLUMNS,
     PLAIN_CSV_OPTIONAL,
@@ -53,12 +54,10 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
         where = f"inputs.measurements[{i}]"
         path = Path(entry.file)
         is_json = path.suffix.lower() == ".json"
-        if not path.is_file():
-            from planner.io.safe_yaml import file_kind
-
-            what = (f"{path} is {file_kind(path)}, not a file" if path.exists()
-                    else f"file not found: {path}. Paths are relative to the scenario file")
-            problems.append(Problem(label, where, f"{what}."))
+        bad = file_problem(path, label, where)
+        if bad is not None:
+            problems.append(Problem(label, where, bad.message + (" Paths are relative to the scenario file."
+                                                                 if "not found" in bad.message else "")))
             continue
         missing = [k for k in ("model_id", "chip_id", "precision", "tp") if getattr(entry, k) is None]
         if is_json and missing:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from planner.errors import Problem
+from planner.io.safe_read import read_user_bytes
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_YAML_BYTES = 10 * 1024 * 1024
@@ -103,22 +104,6 @@ class _LimitedLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def file_kind(path: Path) -> str:
-    """What a path that is not a regular file is, in words: `a named pipe (FIFO)`, `a directory`, `a socket`, ..."""
-    import stat
-
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return "missing or unreadable"
-    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                        (stat.S_ISBLK, "a block device"), (stat.S_ISREG, "a regular file")):
-        if test(mode):
-            return words
-    return "a special file"
-
-
 def _shown(path: Path) -> str:
     text = str(path)
     return text if len(text) <= 200 else text[:100] + "..." + text[-60:]
@@ -127,22 +112,13 @@ def _shown(path: Path) -> str:
 def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """Read a UTF-8 text file; problems for missing, directory, unreadable, huge, binary or non-UTF-8 files."""
     try:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return None, [Problem(label, "", f"file not found: {_shown(path)}. Check the path (relative paths are resolved from the scenario file's folder).")]
-        if path.is_dir():
-            return None, [Problem(label, "", f"{_shown(path)} is a directory, expected a file.")]
-        if not path.is_file():  # a pipe, socket or device would block or never end
-            return None, [Problem(label, "", f"{_shown(path)} is {file_kind(path)}, not a regular file; expected a file.")]
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, [Problem(label, "", f"file is {size / 2**20:.0f} MiB; inputs larger than {max_bytes >> 20} MiB are refused.")]
-        with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)  # bounded: the file may grow or lie about its size
-        if len(raw) > max_bytes:
-            return None, [Problem(label, "", f"file is larger than {max_bytes >> 20} MiB; inputs that large are refused.")]
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        return None, [Problem(label, "", f"cannot read {_shown(path)}: {reason}. Check the path and permissions.")]
+    except (OSError, ValueError):
+        pass  # read_user_bytes says why
+    raw, problems = read_user_bytes(path, label, "", max_bytes)  # a pipe, socket or device would block or never end
+    if raw is None:
+        return None, problems
     if b"\x00" in raw:
         return None, [Problem(label, "", "file contains NUL bytes: it looks binary, not text. Save it as UTF-8 text.")]
     try:

@@ -6,12 +6,12 @@ that extends a base in another folder still finds the base's files.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from planner.errors import Problem
-from planner.io.safe_yaml import file_kind, load_yaml
+from planner.io.safe_read import file_problem
+from planner.io.safe_yaml import MAX_YAML_BYTES, load_yaml
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -103,19 +103,10 @@ def read_scenario_raw(
     parent_path = Path(parent_ref.strip())
     if not parent_path.is_absolute():
         parent_path = resolved.parent / parent_path
-    try:
-        is_dir, is_file = parent_path.is_dir(), parent_path.is_file()
-    except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
-        return None, [Problem(label, "extends", f"cannot read the base scenario: {getattr(exc, 'strerror', None) or exc}.")]
-    if is_dir:
-        return None, [Problem(label, "extends", f"{parent_path} is a directory; `extends` names a scenario file.")]
-    if not is_file and os.path.lexists(parent_path) and os.path.exists(parent_path):  # a FIFO, socket or device
-        return None, [Problem(label, "extends", f"{parent_path} is {file_kind(parent_path)}, not a regular file; "
-                              "`extends` names a scenario YAML file.")]
-    if not is_file:
-        dangling = " (a symbolic link to a missing file)" if os.path.lexists(parent_path) else ""
-        return None, [Problem(label, "extends", f"base scenario not found: {parent_path}{dangling}. "
-                              f"Paths are relative to {resolved.parent}.")]
+    bad = file_problem(parent_path, label, "extends", MAX_YAML_BYTES, "base scenario")
+    if bad is not None:  # missing, a directory, a pipe (which would block), a device, too large
+        hint = f" Paths are relative to {resolved.parent}." if "not found" in bad.message else ""
+        return None, [Problem(label, "extends", bad.message + hint)]
     base, problems = read_scenario_raw(parent_path, (*_chain, resolved), origins)
     if base is None:
         return None, problems

@@ -29,7 +29,7 @@ def _bound_message(err: dict[str, Any]) -> str | None:
     unit = next((u for u in map(unit_of, reversed([p for p in err.get("loc", ()) if isinstance(p, str)])) if u), "")
     got = err.get("input")
     try:
-        shown = f"{got:g}" if isinstance(got, int | float) and not isinstance(got, bool) else repr(got)
+        shown = f"{got:g}" if isinstance(got, int | float) and not isinstance(got, bool) else str(got)
     except (OverflowError, ValueError):
         shown = "a number too large to show"
     if len(shown) > 60:

@@ -37,7 +37,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
             return prior_calibration()
         raise ValueError(f"{target}: calibration file not found")
     if not target.is_file():
-        from planner.io.safe_yaml import file_kind
+        from planner.io.safe_read import file_kind
 
         raise ValueError(f"{target} is {file_kind(target)}, not a calibration file (a .json of factors or a measured .csv)")
     if target.suffix.lower() == ".csv":

@@ -191,7 +191,7 @@ def _source_line(ev: Evaluation) -> str:
 def _user_points(args: argparse.Namespace, engine: str) -> list[MeasuredPoint]:
     """Points of --measurements; raises ValueError naming the file and what is wrong."""
     out: list[MeasuredPoint] = []
-    from planner.io.safe_yaml import file_kind
+    from planner.io.safe_read import file_kind
 
     for path in args.measurements or []:
         if not path.is_file():  # a FIFO would block the read forever; a folder or a typo gets its own words

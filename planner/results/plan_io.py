@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError, Problem, format_loc
+from planner.io.safe_read import read_user_bytes
 from planner.results.atomic import atomic_write, write_json_atomic
 from planner.results.plan_schema import SCHEMA_VERSION, Plan
 
@@ -41,14 +42,10 @@ def _read_bytes(path: Path, label: str) -> bytes:
                                              "plan.json written by `planner plan`.")])
     if path.is_dir():
         raise InputError([Problem(label, "", f"{path} is a folder, expected the file plan.json.")])
-    try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise InputError([Problem(label, "", f"file is {size / 1e6:.0f} MB; plans larger than "
-                                                 f"{MAX_PLAN_BYTES // 1_000_000} MB are refused.")])
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(label, "", f"cannot read {path}: {exc.strerror or exc}. Check permissions.")]) from None
+    raw, problems = read_user_bytes(path, label, "", MAX_PLAN_BYTES, "plan.json")  # never blocks on a pipe
+    if raw is None:
+        raise InputError(problems)
+    return raw
 
 
 def _parse(raw: bytes, label: str) -> Any:

@@ -67,8 +67,8 @@ def unit_of(field: str) -> str:
 
 def _limit_problem(value: Any, field: Any, name: str) -> str | None:
     """A number past the field's bounds, said with the unit its name gives (ints too large to parse included)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value in (float("inf"), float("-inf")):
+        return None  # NaN and inf: pydantic says "finite number"
     unit = unit_of(name)
     unit = f" {unit}" if unit else ""
     for m in field.metadata:
@@ -79,7 +79,7 @@ def _limit_problem(value: Any, field: Any, name: str) -> str | None:
                 try:
                     shown = f"{value:g}"
                 except OverflowError:
-                    shown = "a number too large to show"
+                    shown = f"a {len(hex(value)) - 2}-hex-digit number"
                 return f"must be {words} {bound:g}{unit}, got {shown}"
     return None
 

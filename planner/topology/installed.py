@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,6 @@ def _purchase_header(header: list[str], label: str) -> tuple[list[str], list[Pro
 def read_purchases_csv(path: Path) -> list[Installed]:
     """Read purchases: columns site_id, rack_type_id, chip_id, servers[, quarter], or a plan's own
     `csv/purchases.csv` (see PURCHASE_ALIASES). UTF-8 with or without a BOM, any line ends; raises InputError."""
-    import io
 
     from planner.io.safe_yaml import read_text
 
