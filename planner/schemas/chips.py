@@ -30,12 +30,12 @@ class SourceRef(StrictModel):
 class PeakTflops(StrictModel):
     """Dense (not 2:4-sparse) peak matrix throughput per precision; absent = not supported or not published."""
 
-    bf16: float | None = Field(default=None, gt=0, description="Dense BF16 TFLOPS.")
-    fp16: float | None = Field(default=None, gt=0, description="Dense FP16 TFLOPS (where different from or instead of BF16).")
-    fp8: float | None = Field(default=None, gt=0, description="Dense FP8 TFLOPS.")
-    int8: float | None = Field(default=None, gt=0, description="Dense INT8 TOPS.")
-    int4: float | None = Field(default=None, gt=0, description="Dense INT4 TOPS.")
-    fp4: float | None = Field(default=None, gt=0, description="Dense FP4 TFLOPS.")
+    bf16: float | None = Field(default=None, gt=0, le=10_000_000, description="Dense BF16 TFLOPS (at most 1e7).")
+    fp16: float | None = Field(default=None, gt=0, le=10_000_000, description="Dense FP16 TFLOPS (where different from or instead of BF16) (at most 1e7).")
+    fp8: float | None = Field(default=None, gt=0, le=10_000_000, description="Dense FP8 TFLOPS (at most 1e7).")
+    int8: float | None = Field(default=None, gt=0, le=10_000_000, description="Dense INT8 TOPS (at most 1e7).")
+    int4: float | None = Field(default=None, gt=0, le=10_000_000, description="Dense INT4 TOPS (at most 1e7).")
+    fp4: float | None = Field(default=None, gt=0, le=10_000_000, description="Dense FP4 TFLOPS (at most 1e7).")
 
     def get(self, precision: str) -> float | None:
         return getattr(self, precision, None)
@@ -143,7 +143,7 @@ class ChipSpec(StrictModel):
     memory_type: str = Field(description="Memory technology, e.g. HBM3e, GDDR6, on-die SRAM.")
     memory_kind: Literal["hbm", "gddr", "sram"] = Field(description="`sram` marks SRAM-only chips whose weights live on die.")
     memory_bandwidth_tbs: float = Field(gt=0, le=10_000_000, description="Peak memory bandwidth per chip, TB/s (decimal) (at most 1e7 TB/s).")
-    onchip_sram_mb: float | None = Field(default=None, ge=0, description="On-chip SRAM or last-level cache, MB.")
+    onchip_sram_mb: float | None = Field(default=None, ge=0, le=1e9, description="On-chip SRAM or last-level cache, MB (at most 1e9 MB).")
     peak_tflops: PeakTflops = Field(description="Dense peak matrix throughput per precision.")
     mamf_tflops: PeakTflops | None = Field(default=None, description="Measured maximum achievable matmul TFLOPS, where published.")
     tdp_w: float = Field(gt=0, le=10_000_000, description="Board/module power per chip, W (at most 1e7 W).")

@@ -15,7 +15,7 @@ class MoESpec(StrictModel):
 
     experts: int = Field(ge=2, le=100_000, description="Routed experts per MoE layer (at most 100,000).")
     active_experts: int = Field(ge=1, le=100_000, description="Routed experts used per token (at most 100,000).")
-    shared_experts: int = Field(default=0, ge=0, description="Always-on shared experts per MoE layer.")
+    shared_experts: int = Field(default=0, ge=0, le=1_000, description="Always-on shared experts per MoE layer (at most 1,000).")
     d_ff_expert: int = Field(ge=1, le=10_000_000, description="Hidden size of one expert's FFN (at most 10 million).")
     moe_layers: int = Field(ge=1, le=10_000, description="Layers whose FFN is an MoE block (the rest are dense) (at most 10,000).")
 

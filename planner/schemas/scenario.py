@@ -69,8 +69,8 @@ class Policy(StrictModel):
     """What the plan optimises and the limits it must respect."""
 
     objective: Literal["min_tco", "max_tokens", "min_energy"] = Field(default="min_tco", description="Objective.")
-    capex_budget_usd_total: float | None = Field(default=None, ge=0, description="Capex limit over the horizon, USD.")
-    capex_budget_usd_per_quarter: float | None = Field(default=None, ge=0, description="Capex limit in every quarter, USD.")
+    capex_budget_usd_total: float | None = Field(default=None, ge=0, le=1e13, description="Capex limit over the horizon, USD (at most 1e13 USD).")
+    capex_budget_usd_per_quarter: float | None = Field(default=None, ge=0, le=1e13, description="Capex limit in every quarter, USD (at most 1e13 USD).")
     capex_budget_usd_by_quarter: dict[Quarter, BudgetUsd] = Field(default_factory=dict, description="Capex limit for named quarters (overrides the per-quarter limit), USD (at most 1e13 USD each).")
     capex_timing: Literal["order", "delivery"] = Field(default="order", description="Whether capex counts in the order or the delivery quarter.")
     headroom_fraction: float = Field(default=0.0, ge=0, le=10, description="Capacity above peak demand to provision (0.2 = 20 %).")
@@ -115,27 +115,27 @@ class VendorTerms(StrictModel):
     """Terms that apply to every chip of a vendor."""
 
     discount_fraction: float = Field(default=0.0, ge=0, lt=1, description="Discount off the catalog price (0.1 = 10 %).")
-    supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, description="Servers of this vendor that can be ordered per quarter.")
+    supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, le=10_000_000, description="Servers of this vendor that can be ordered per quarter (at most 10 million).")
     max_spend_share: float | None = Field(default=None, gt=0, le=1, description="Share of total capex this vendor may take.")
 
 
 class ChipTerms(StrictModel):
     """Terms for one chip, overriding the catalog defaults."""
 
-    price_usd_per_server: float | None = Field(default=None, gt=0, description="Price of one server/system, USD (a quote for the whole system: overrides the catalog's components).")
+    price_usd_per_server: float | None = Field(default=None, gt=0, le=1e9, description="Price of one server/system, USD (a quote for the whole system: overrides the catalog's components) (at most 1e9 USD).")
     price_components_usd: dict[Literal["accelerators", "host_platform", "scaleout_network", "integration_support"], ComponentUsd] = Field(
         default_factory=dict,
         description="Quotes per price component (accelerators, host_platform, scaleout_network, integration_support), USD per "
         "server/system (at most 1e9 USD each); each replaces the catalog's line of that name, the others stay.")
     discount_fraction: float | None = Field(default=None, ge=0, lt=1, description="Discount off the price (overrides the vendor's).")
-    supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, description="Servers that can be ordered per quarter.")
+    supply_cap_servers_per_quarter: int | None = Field(default=None, ge=0, le=10_000_000, description="Servers that can be ordered per quarter (at most 10 million).")
     lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from order to use.")
-    min_order_servers: int | None = Field(default=None, ge=0, description="Smallest order when ordering at all, servers.")
+    min_order_servers: int | None = Field(default=None, ge=0, le=10_000_000, description="Smallest order when ordering at all, servers (at most 10 million).")
     available_from_quarter: Quarter | None = Field(default=None, description="First quarter it can be ordered.")
     lease_allowed: bool = Field(default=True, description="`false`: never lease this chip, even if the catalog gives lease terms.")
     lease_usd_per_chip_hour: float | None = Field(default=None, gt=0, le=1000, description="Lease price per chip-hour, USD (overrides the catalog's; energy included).")
     lease_min_term_quarters: int | None = Field(default=None, ge=1, le=40, description="Shortest lease commitment, quarters (paid in full even past the horizon).")
-    lease_capacity_chips_per_quarter: int | None = Field(default=None, ge=0, description="Chips that can be leased at once in any quarter (absent = the catalog's cap, else none).")
+    lease_capacity_chips_per_quarter: int | None = Field(default=None, ge=0, le=10_000_000, description="Chips that can be leased at once in any quarter (absent = the catalog's cap, else none) (at most 10 million).")
     lease_lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from signing a lease to using it (default 0).")
 
     @model_validator(mode="after")
@@ -153,7 +153,7 @@ class SolverSettings(StrictModel):
     time_limit_s: float = Field(default=120, gt=0, le=86_400, description="Wall-clock limit, seconds.")
     mip_gap: float = Field(default=0.01, ge=0, le=1, description="Relative MIP gap at which to stop.")
     threads: int = Field(default=1, ge=1, le=256, description="Solver threads.")
-    seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs.")
+    seed: int = Field(default=0, ge=0, le=2_147_483_647, description="Random seed, for reproducible runs (at most 2^31 - 1).")
     strategy: Literal["monolithic", "fix_and_optimize"] = Field(
         default="fix_and_optimize",
         description="HiGHS only: `monolithic` solves the whole MILP at once; `fix_and_optimize` bounds it by relaxations, "
