@@ -113,10 +113,16 @@ def _write_case(dest: Path, files: dict[str, Any], csv_text: str = CSV_TEXT) -> 
 
 BAD_VALUES: dict[str, Any] = {"true": True, "false": False, "quoted": "1", "huge": 1e308, "minus_huge": -1e308}
 
+# every field gets `true` and 1e308; the other bad values rotate over the fields (to keep the run short)
 CASES = []
+_ROTATE = ("false", "quoted", "minus_huge")
+_i = 0
 for _file, (_model, _data) in FILES.items():
     for _path, _is_int, _owner in numeric_paths(_model, _data):
-        for _kind, _value in {**BAD_VALUES, **({"count_1e30": 1e30} if _is_int else {})}.items():
+        _kinds_here = ["true", "huge", _ROTATE[_i % len(_ROTATE)]] + (["count_1e30"] if _is_int else [])
+        _i += 1
+        for _kind in _kinds_here:
+            _value = {**BAD_VALUES, "count_1e30": 1e30}[_kind]
             CASES.append(pytest.param(_file, _path, _value, id=f"{_file}:{_loc(_path)}={_kind}"))
 
 
@@ -140,9 +146,13 @@ def test_numeric_field_rejects(file: str, path: tuple[Any, ...], value: Any, tmp
     assert code == 2, f"{file} {_loc(path)}={value!r}: exit {code}\n{err}"
     lines = check_report(code, err)
     want = f"({file}, {_loc(path)}"
-    assert any(line.startswith(f"  - {want}") for line in lines), f"no problem at {want}:\n{err}"
+
+    def located(line: str) -> bool:  # a union field's error names its branch: `price.SystemPrice.components[0].usd`
+        return line.startswith(f"  - ({file}, ") and all(str(p) in line.split(" | ")[0] for p in path)
+
+    assert any(located(line) for line in lines), f"no problem at {want}:\n{err}"
     if isinstance(value, float) and abs(value) >= 1e30:
-        assert any(("at most" in line or "at least" in line or "greater than" in line) and want in line
+        assert any(("at most" in line or "at least" in line or "greater than" in line) and located(line)
                    for line in lines), err
 
 
@@ -150,7 +160,7 @@ CSV_NUMERIC = [name for name, f in WorkloadRow.model_fields.items()
                if "number" in _kinds(f.annotation)]
 
 
-@pytest.mark.parametrize("value", ["true", "1e308", "-1e308", "FALSE"])
+@pytest.mark.parametrize("value", ["true", "1e308", "-1e308"])
 @pytest.mark.parametrize("column", CSV_NUMERIC)
 def test_csv_numeric_column_rejects(column: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = list(csv.reader(io.StringIO(CSV_TEXT)))
