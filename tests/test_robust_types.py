@@ -291,7 +291,7 @@ def _commands(tmp: Path, kind: str) -> dict[str, list[str]]:
     cmds = {
         "validate scenario": ["validate", str(special)],
         "plan scenario": ["plan", str(special), "--out", out + "1"],
-        "compare scenario": ["compare", str(scenario), str(special), "--out", out + "2", "--cache-dir", str(tmp / "c")],
+        "compare scenario": ["compare", str(special), str(scenario), "--out", out + "2", "--cache-dir", str(tmp / "c")],
         "sweep scenario": ["sweep", str(special), "--param", "policy.headroom_fraction=0,0.1", "--out", out + "3"],
         "report plan.json": ["report", str(run)],
         "topology --purchases": ["topology", str(scenario), "--purchases", str(special), "--out", out + "4"],
