@@ -34,7 +34,7 @@ def test_bad_value_is_located_at_the_command_line(twins: Path) -> None:
         load_inputs(twins, ["policy.headroom_fraction=-1"])
     (p,) = exc.value.problems
     assert (p.file, p.locator) == ("twins.yaml --set", "policy.headroom_fraction")
-    assert "greater than or equal to 0" in p.message
+    assert "must be at least 0" in p.message
 
 
 def test_bad_paths_all_reported_with_did_you_mean(twins: Path) -> None:

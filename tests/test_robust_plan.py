@@ -276,8 +276,8 @@ def test_compare_out_that_is_a_file(scenario: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--time-limit", "0", "greater than 0"), ("--time-limit", "nan", "finite"), ("--time-limit", "-1", "greater than 0"),
-    ("--mip-gap", "2", "less than or equal to 1"), ("--threads", "0", "greater than or equal to 1"),
-    ("--seed", "-3", "greater than or equal to 0"), ("--time-limit", "soon", "invalid float value"),
+    ("--mip-gap", "2", "must be at most 1"), ("--threads", "0", "must be at least 1"),
+    ("--seed", "-3", "must be at least 0"), ("--time-limit", "soon", "invalid float value"),
 ])
 def test_bad_solver_flags_are_input_errors(small_scenario: Path, tmp_path: Path, flag: str, value: str, message: str) -> None:
     code, _, err = run_in_process(["plan", str(small_scenario), "--out", str(tmp_path / "r"), "--quiet", flag, value])
