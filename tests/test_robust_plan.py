@@ -415,7 +415,7 @@ EXTREMES = {
     "percentile_99_99999": (lambda sc: _set_column(sc, "latency_percentile", "99.99999"), {0, 3}),
     "site_power_cap_1_watt": (lambda sc: _replace(sc.parent / "sites.yaml", "it_power_cap_kw: 6000", "it_power_cap_kw: 0.001"), {3}),
     "free_electricity": (lambda sc: _replace(sc.parent / "sites.yaml", "electricity_usd_per_kwh: 0.085", "electricity_usd_per_kwh: 0"), {0}),
-    "server_price_1e15": (lambda sc: _replace(sc, "solver:", "chip_terms:\n  h100_sxm:\n    price_usd_per_server: 1.0e15\nsolver:"), {0, 3}),
+    "server_price_at_its_limit_1e9": (lambda sc: _replace(sc, "solver:", "chip_terms:\n  h100_sxm:\n    price_usd_per_server: 1.0e9\nsolver:"), {0, 3}),
     "no_chip_may_be_bought": (lambda sc: _replace(sc, "allowed_chips: [h100_sxm, h200_sxm, b200, gb200, mi300x, mi325x, gaudi3, l40s]", "allowed_chips: []"), {0, 3}),
     "fleet_installed_in_year_1000": (lambda sc: _replace(sc.parent / "sites.yaml", "installed_quarter: 2024Q3", "installed_quarter: 1000Q1"), {0, 3}),
 }

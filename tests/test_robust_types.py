@@ -327,3 +327,19 @@ def test_special_files_for_every_file_argument(kind: str, tmp_path: Path) -> Non
         if proc.returncode != 2 or "Traceback" in err or " | " not in err or "special.x" not in err and "plan.json" not in err:
             failures.append(f"{name}: exit {proc.returncode}\n{err[-600:]}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(("text", "number"), [("1e15", 1e15), ("1.0e15", 1e15), ("-2.5E-3", -2.5e-3), (".5e3", 500.0),
+                                              ("1.0e+15", 1e15)])
+def test_exponent_numbers_are_numbers(text: str, number: float, tmp_path: Path) -> None:
+    """YAML 1.1 (PyYAML) reads `1e15` as a string; the planner's reader, `--set` and `sweep --param` read it as the
+    number a user means, so it meets the field's bound check, not a "quoted number" refusal."""
+    from planner.io.safe_yaml import load_yaml, parse_scalar
+    from planner.sweep.params import parse_param
+
+    f = tmp_path / "x.yaml"
+    f.write_text(f"price_usd: {text}\nid: 2027Q1\nword: e5\n", encoding="utf-8")
+    data, problems = load_yaml(f, "x.yaml")
+    assert not problems and data == {"price_usd": number, "id": "2027Q1", "word": "e5"}
+    assert parse_scalar(text) == number
+    assert parse_param(f"policy.headroom_fraction={text},0").values == (number, 0)

@@ -8,6 +8,7 @@ a few MB of YAML is already seconds and hundreds of MB of memory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,20 @@ class _LimitedLoader(yaml.SafeLoader):
                         "while constructing a mapping", node.start_mark,
                         f"key {key!r} appears twice (also on line {first + 1}); keep one", key_node.start_mark)
         return super().construct_mapping(node, deep)
+
+
+#: YAML 1.2 floats that YAML 1.1 (PyYAML) reads as strings: `1e15`, `1.0e15`, `2.5E-3` (1.1 wants `1.0e+15`). A user
+#: writing a price as `1.0e15` means a number; read as a string it would be refused as "a quoted number".
+_LimitedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def parse_scalar(text: str) -> Any:
+    """A command-line value read as YAML with the same limits and number rules as the input files (`1e15` is a
+    number, `true` a boolean, `'3'` a string)."""
+    return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader with limits
 
 
 def _shown(path: Path) -> str:

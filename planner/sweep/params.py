@@ -8,10 +8,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from planner.errors import InputError, Problem
 from planner.io.overrides import check_path
+from planner.io.safe_yaml import parse_scalar
 from planner.sweep import MAX_POINTS, MAX_WORKERS  # noqa: F401 - re-exported
 
 
@@ -27,7 +26,7 @@ class Param:
 
 
 def _num(text: str) -> float | int:
-    v = yaml.safe_load(text)
+    v = parse_scalar(text)
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError(f"{text!r} is not a number")
     if not math.isfinite(v):
@@ -60,7 +59,7 @@ def parse_param(text: str) -> Param:
     items = spec.split(",")
     if len(items) > MAX_POINTS:
         raise ValueError(f"the list has {len(items):,} values; at most {MAX_POINTS:,}")
-    values = tuple(yaml.safe_load(v) for v in items)
+    values = tuple(parse_scalar(v) for v in items)
     return Param(path, values)
 
 
