@@ -291,6 +291,8 @@ def generate(size_name: str, seed: int, out: Path, **overrides: float | int | No
             model_id = model_pool[i % len(model_pool)] if attempt == 0 else rng.choice(model_pool)
             shape = "chat" if tiny and attempt == 0 else rng.choice(sorted(SHAPES))
             p, o, ttft, tpot, pct, prec = SHAPES[shape]
+            if p + o > models[model_id].max_context_tokens:  # the request would not fit the model's context
+                continue
             probe = WorkloadRow.model_validate({
                 "workload_id": "probe", "model_id": model_id, "quarter": quarters[0], "peak_output_tokens_per_s": 1.0,
                 "prompt_tokens_mean": p, "output_tokens_mean": o, "ttft_ms": ttft, "tpot_ms": tpot,

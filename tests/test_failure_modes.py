@@ -198,7 +198,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], tuple[str, str, str]]] = [
     ("row_quarter_outside", lambda sc: (_set_cell(sc, 9, "quarter", "2031Q1"), _set_cell(sc, 9, "tpot_ms", "-1")),
      ("workloads.csv", "row 9, quarter", "outside the horizon")),
     ("horizon_bad", lambda sc: _edit(sc, "  quarters: 8", "  quarters: 0"),
-     ("example.yaml", "horizon.quarters", "greater than or equal to 1")),
+     ("example.yaml", "horizon.quarters", "at least 1 quarters")),
     ("allowed_chip_unknown", lambda sc: _edit(sc, "allowed_chips: [h100_sxm", "allowed_chips: [h100_sxn"),
      ("example.yaml", "policy.allowed_chips", "unknown chip 'h100_sxn'")),
     ("fleet_chip_unknown", lambda sc: _edit(_sites(sc), "chip_id: a100_80gb_sxm", "chip_id: a100_sxm"),

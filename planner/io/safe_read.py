@@ -52,11 +52,13 @@ def file_problem(path: Path, label: str, locator: str = "", max_bytes: int = MAX
         reason = getattr(exc, "strerror", None) or str(exc)
         return Problem(label, locator, f"cannot read {shown(path)}: {reason}. Check the path and permissions.")
     if not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            return Problem(label, locator, f"{shown(path)} is a directory, expected a {what}.")
         return Problem(label, locator, f"{shown(path)} is {kind_of_mode(st.st_mode)}, not a regular file; expected a "
-                                       f"{what} (pipes, devices and folders are not read).")
+                                       f"{what} (pipes and devices are not read: they could block or never end).")
     if st.st_size > max_bytes:
-        return Problem(label, locator, f"{shown(path)} is {st.st_size / 2**20:.0f} MiB; a {what} larger than "
-                                       f"{max_bytes / 2**20:g} MiB is refused.")
+        return Problem(label, locator, f"{shown(path)} is {st.st_size / 2**20:.0f} MiB; inputs larger than "
+                                       f"{max_bytes / 2**20:g} MiB are refused (split or trim the {what}).")
     return None
 
 
@@ -73,7 +75,7 @@ def read_user_bytes(path: Path, label: str, locator: str = "", max_bytes: int = 
         reason = getattr(exc, "strerror", None) or str(exc)
         return None, [Problem(label, locator, f"cannot read {shown(path)}: {reason}. Check the path and permissions.")]
     if len(raw) > max_bytes:
-        return None, [Problem(label, locator, f"{shown(path)} is larger than {max_bytes / 2**20:g} MiB; refused.")]
+        return None, [Problem(label, locator, f"{shown(path)} is larger than {max_bytes / 2**20:g} MiB; inputs that large are refused.")]
     return raw, []
 
 

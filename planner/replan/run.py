@@ -197,8 +197,14 @@ def _readable(path: str | Path) -> Any:
     """The JSON object in `path`, or None when it is not one (read_plan has said why)."""
     import json
 
+    from planner.io.safe_read import read_user_bytes
+    from planner.results.plan_io import MAX_PLAN_BYTES
+
+    raw, _ = read_user_bytes(Path(path), "plan.json", "", MAX_PLAN_BYTES)  # never blocks on a pipe or device
+    if raw is None:
+        return None
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

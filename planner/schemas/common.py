@@ -60,8 +60,8 @@ def unit_of(field: str) -> str:
     for ending, unit in _UNITS:
         if field.endswith(ending) or f"{ending}_" in field:
             return unit
-    if field in ("count", "servers", "tp", "pp", "ep", "threads", "experts", "active_experts", "shared_experts"):
-        return {"count": "racks", "servers": "servers"}.get(field, "")
+    if field in ("count", "servers", "quarters", "tp", "pp", "ep", "threads", "experts", "active_experts", "shared_experts"):
+        return {"count": "racks", "servers": "servers", "quarters": "quarters"}.get(field, "")
     return ""
 
 
@@ -106,6 +106,10 @@ def _key_problem(mapping: dict[Any, Any]) -> str | None:
     return "; ".join(msgs)
 
 
+#: (model class, field name) -> (its FieldInfo, `_kinds` of its annotation)
+_FIELD_KINDS: dict[tuple[type, str], tuple[Any, set[str]]] = {}
+
+
 class StrictModel(BaseModel):
     """Base for every input block: unknown keys are errors, NaN/inf are errors, strings are stripped.
 
@@ -125,10 +129,16 @@ class StrictModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _strict_numbers_and_keys(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name or "")
+        if cls._numbers_from_text and type(value) is str:  # a CSV cell: pydantic converts and bounds it
+            return value
+        key = (cls, info.field_name or "")
+        cached = _FIELD_KINDS.get(key)
+        if cached is None:  # computed once per model field: the check runs for every cell of a 200,000-row CSV
+            field = cls.__pydantic_fields__.get(key[1])
+            cached = _FIELD_KINDS[key] = (field, _kinds(field.annotation) if field is not None else set())
+        field, kinds = cached
         if field is None:
             return value
-        kinds = _kinds(field.annotation)
         if "number" in kinds and "bool" not in kinds:
             problem = _number_problem(value, cls._numbers_from_text or "str" in kinds) or _limit_problem(
                 value, field, info.field_name or "")
