@@ -18,6 +18,16 @@ EXIT_INFEASIBLE = 3
 EXIT_NO_PLAN = 4
 EXIT_INTERRUPTED = 130
 
+#: outcome codes of a command that plans several scenarios or points (`compare`, `sweep`), least to most severe: it
+#: exits with its worst one. Bad input outranks everything (fix it first), then no plan (the result is unknown),
+#: then infeasible (a located shortfall), then 0.
+OUTCOME_SEVERITY = (EXIT_OK, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_BAD_INPUT)
+
+
+def worst_outcome(codes: Iterable[int]) -> int:
+    """The most severe of `codes` by OUTCOME_SEVERITY (EXIT_OK for none)."""
+    return max(codes, key=OUTCOME_SEVERITY.index, default=EXIT_OK)
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -296,6 +296,20 @@ def assemble_plan(
     return plan
 
 
+def unserved_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's capacity rows inside the horizon whose demand is left short (a short demand tail past the horizon
+    is a warning, not a failure)."""
+    return [c for c in plan.get("capacity") or [] if isinstance(c, dict) and not c.get("tail")
+            and float(c.get("unmet_tokens_per_s") or 0.0) > 1e-6 * max(1.0, float(c.get("required_tokens_per_s") or 0.0))]
+
+
+def plan_exit_code(plan: dict[str, Any]) -> int:
+    """What a plan document exits with (README "Failure modes"): 3 when it is infeasible or leaves a demand row of
+    the horizon short, 0 when every demand row is served. Computed from plan.json alone, so a cached plan gives the
+    same code as a fresh one."""
+    return EXIT_INFEASIBLE if plan.get("status") == "infeasible" or unserved_rows(plan) else EXIT_OK
+
+
 def solve_sets(S: PlanSets, m: PlanModel, settings: SolverSettings, progress: Progress | None = None,
                hook: ModelHook | None = None) -> SolveResult:
     """Solve the model of `S`, then, when its option set was capped, bound the real problem and set the status
@@ -429,10 +443,7 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
             )
         plan = stage("extract", lambda: assemble_plan(inputs, S, m, result, settings, const, options, timings, started))
         plan["perf_quantile"] = stage("quantile_compare", lambda: quantile_cost(inputs, settings, plan))
-        short = [c for c in plan["capacity"] if not c.get("tail")  # a short demand tail is a warning, not a failure
-                 and c["unmet_tokens_per_s"] > 1e-6 * max(1.0, c["required_tokens_per_s"])]
-        return PlanOutcome(plan, EXIT_INFEASIBLE if short else EXIT_OK, timings,  # exit 0 only when every row is served
-                           perf_fit_report(inputs))
+        return PlanOutcome(plan, plan_exit_code(plan), timings, perf_fit_report(inputs))
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
         m2, const2, r2, diagnosis = run_diagnosis(S, settings, stage, say)

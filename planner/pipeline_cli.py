@@ -15,7 +15,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, Problem
+from planner.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INFEASIBLE,
+    EXIT_NO_PLAN,
+    EXIT_OK,
+    InputError,
+    PlannerError,
+    Problem,
+    worst_outcome,
+)
 from planner.results.summary import summary_line
 from planner.run_output import write_run_folder  # noqa: F401 - re-exported: callers and tests use pipeline_cli.write_run_folder
 from planner.source_digest import planner_digest
@@ -176,9 +185,11 @@ def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progr
 def run_compare(args: argparse.Namespace) -> int:
     """Plan each scenario (cached), then write comparison.xlsx/.html as one folder (`planner.sweep.folder`): a
     folder holding other files is refused even with --force, an earlier comparison is replaced only with --force,
-    and a second compare into the same folder at the same time exits 2."""
+    and a second compare into the same folder at the same time exits 2. Exits with the worst scenario's code
+    (`worst_outcome`: 4 no plan, 3 infeasible or demand short, 0 all served) after writing the comparison of all."""
     import secrets
 
+    from planner.pipeline import plan_exit_code
     from planner.report.compare import write_comparison
     from planner.sweep import folder
 
@@ -191,18 +202,29 @@ def run_compare(args: argparse.Namespace) -> int:
     from planner.io.loader import load_inputs
 
     problems = [p for p in (out_dir_problem(cache_dir, "--cache-dir"),) if p]
+    names: list[str] = []
     for sc in args.scenarios:  # every scenario's problems in one report, before any solve
         try:
-            load_inputs(sc, getattr(args, "sets", None))
+            names.append(load_inputs(sc, getattr(args, "sets", None)).scenario.name)
         except InputError as exc:
             problems += exc.problems
     if problems:
         raise InputError(problems)
     with folder.locked(out, folder.COMPARE):
-        plans = []
-        for sc in args.scenarios:
+        plans, codes, failed = [], [], []
+        for sc, name in zip(args.scenarios, names, strict=True):
             print(f"planning {sc} ...", file=sys.stderr)
-            plans.append(plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet), getattr(args, "sets", None)))
+            try:
+                doc = plan_cached(sc, _overrides(args), cache_dir, _progress(not args.quiet), getattr(args, "sets", None))
+                code, why = plan_exit_code(doc), _shortfall(doc)
+            except PlannerError as exc:  # no plan for this scenario: the others are still compared
+                if exc.exit_code != EXIT_NO_PLAN:
+                    raise
+                doc, code, why = {"scenario": name, "status": "no_plan", "warnings": [str(exc)]}, EXIT_NO_PLAN, str(exc)
+            plans.append(doc)
+            codes.append(code)
+            if code != EXIT_OK:
+                failed.append(f"{sc} ({name}): exit {code}, {why}")
         for note in folder.recover(out, folder.COMPARE):
             print(f"note: {note}", file=sys.stderr)
         folder.check_target(out, folder.COMPARE, identity, args.force)
@@ -215,9 +237,34 @@ def run_compare(args: argparse.Namespace) -> int:
             raise PlannerError(f"cannot write the comparison into {out}: {exc.strerror or exc}{where}; {out} was left "
                                "as it was. Free disk space or choose another --out.", EXIT_BAD_INPUT) from None
     for p in plans:
-        print(f"{p['scenario']}: {_summary_line(p)}")
+        print(f"{p['scenario']}: {_summary_line(p) if p.get('status') != 'no_plan' else 'no plan'}")
     print(f"wrote {out}/comparison.xlsx and comparison.html")
-    return EXIT_OK
+    if failed:
+        print(f"{len(failed)} of {len(plans)} scenarios did not serve every demand row (the comparison shows their "
+              "status):", file=sys.stderr)
+        for line in failed:
+            print(f"  {line}", file=sys.stderr)
+    return worst_outcome(codes)
+
+
+def _shortfall(plan: dict[str, Any]) -> str:
+    """What a plan that exits 3 leaves short, in one line (its first diagnosis row or short capacity row)."""
+    from planner.pipeline import unserved_rows
+
+    if plan.get("status") == "infeasible":
+        rows = [d for d in plan.get("diagnosis") or [] if isinstance(d, dict)]
+        head = f"infeasible ({len(rows)} diagnosis row(s))"
+        if rows:
+            d = rows[0]
+            what = d.get("message") or f"short {d.get('short_tokens_per_s')} tokens/s"
+            head += f", e.g. {d.get('workload')} {d.get('quarter')}: {what} - {d.get('cause')}"
+        return head
+    short = unserved_rows(plan)
+    if not short:
+        return "every demand row served"
+    c = short[0]
+    return (f"{plan.get('status')} with {len(short)} demand row(s) short, e.g. {c.get('workload')} {c.get('quarter')} "
+            f"by {float(c.get('unmet_tokens_per_s') or 0):,.0f} tokens/s")
 
 
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:

@@ -329,7 +329,8 @@ def test_a_stopped_sweep_stops_its_workers(twins: str, tmp_path: Path, sig: int,
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
 def test_a_killed_worker_gives_crashed_rows_that_are_not_cached(twins: str, tmp_path: Path) -> None:
     """A worker killed mid-solve (as by the OOM killer): the sweep still writes its table, the lost points say
-    `crashed` and are not cached (the next run plans them again), exit 0 and no traceback."""
+    `crashed` and are not cached (the next run plans them again), exit 4 (a point without a plan, named on
+    stderr) and no traceback."""
     out = tmp_path / "crash"
     proc = subprocess.Popen(_cli("sweep", twins, "--param", f"{PRICE_B}=80000:120000:10000", "--workers", "2",
                                  "--quiet", "--out", str(out)), env=_env(), stdout=subprocess.PIPE,
@@ -347,7 +348,8 @@ def test_a_killed_worker_gives_crashed_rows_that_are_not_cached(twins: str, tmp_
         if proc.poll() is None:
             proc.kill()
     err = proc.stderr.read()  # type: ignore[union-attr]
-    assert rc == 0 and "Traceback" not in err, err
+    assert rc == 4 and "Traceback" not in err, err
+    assert [line for line in err.splitlines() if line.strip().startswith("point ") and "exit 4" in line], err
     table = pd.read_csv(out / "sweep.csv")
     assert "crashed" in set(table["status"]) and len(table) == 5
     final = table["status"].isin(sorted(FINAL_STATUSES)).sum()

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import pulp
 
-from planner.errors import EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_OK, InputError, PlannerError, Problem
+from planner.errors import EXIT_INFEASIBLE, EXIT_NO_PLAN, InputError, PlannerError, Problem
 from planner.io.loader import PlanInputs, load_inputs
-from planner.pipeline import PlanOutcome, assemble_plan, deployment_table, effective_settings
+from planner.pipeline import PlanOutcome, assemble_plan, deployment_table, effective_settings, plan_exit_code
 from planner.replan.changes import change_table
 from planner.replan.rollforward import OrderKey, Rolled, roll_forward
 from planner.schemas.common import _QUARTER_RE
@@ -132,7 +132,7 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
                                "try --solver cbc or a smaller --mip-gap.", EXIT_NO_PLAN)
         plan = assemble_plan(rolled.inputs, S, m, result, settings, const, options, timings, started)
         plan["replan"] = replan_section(prev, rolled, S, m, result.values, plan, options, lost, penalty)
-        return PlanOutcome(plan, EXIT_OK, timings)
+        return PlanOutcome(plan, plan_exit_code(plan), timings)  # 0 only when every demand row is served
     if result.status in ("infeasible", "no_plan"):
         say("no re-plan meets every limit: re-solving with penalised unmet demand to find what is short")
         tight = settings.model_copy(update={"mip_gap": min(settings.mip_gap, 1e-6)})

@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_OK, PlannerError
+from planner.errors import EXIT_BAD_INPUT, EXIT_OK, PlannerError, worst_outcome
 from planner.sweep import FINAL_STATUSES, MAX_POINTS, MAX_WORKERS
 
 #: the manifest of every sweep folder (planner.sweep.folder): only such a folder (or a new or empty one) is written
 SWEEP_MARKER = ".fleet-planner-sweep"
 #: exit codes of a sweep stopped by a signal: 128 + the signal number, as shells report it
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+#: at most this many points that did not serve every demand row are named on stderr (the table has them all)
+MAX_FAILED_SHOWN = 10
 
 
 class _Stopper:
@@ -82,7 +84,7 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
     from planner.io.overrides import normalise_sets
     from planner.pipeline_cli import _overrides, check_overrides
     from planner.sweep import folder
-    from planner.sweep.engine import Stopped, point_keys, progress_bar, run_points
+    from planner.sweep.engine import Stopped, point_exit_code, point_keys, progress_bar, run_points
     from planner.sweep.params import parse_params, points
 
     check_overrides(_overrides(args))
@@ -158,7 +160,18 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
     print(f"{len(rows)} points ({fresh} planned, {len(rows) - fresh} cached{rate}): "
           + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     print("wrote " + ", ".join(str(f) for f in files))
-    return EXIT_OK
+    codes = [point_exit_code(r) for r in rows]
+    failed = [(r, c) for r, c in zip(rows, codes, strict=True) if c != EXIT_OK]
+    if failed:
+        print(f"{len(failed)} of {len(rows)} points did not serve every demand row (see the status and demand_served "
+              "columns):", file=sys.stderr)
+        for r, c in failed[:MAX_FAILED_SHOWN]:
+            values = ", ".join(f"{n}={r.get(n)!r}" for n in names)
+            why = r.get("message") or ("infeasible" if r.get("status") == "infeasible" else f"{r.get('status')}, demand left short")
+            print(f"  point {r['point']} ({values}): exit {c}, {str(why)[:300]}", file=sys.stderr)
+        if len(failed) > MAX_FAILED_SHOWN:
+            print(f"  ... and {len(failed) - MAX_FAILED_SHOWN} more", file=sys.stderr)
+    return worst_outcome(codes)
 
 
 def _write_tables(out: Path, rows: list[dict[str, Any]], names: list[str], identity: str, info: dict[str, Any],

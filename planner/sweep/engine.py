@@ -31,7 +31,7 @@ Progress = Callable[[int, int, int], None]
 StopFn = Callable[[], bool]
 
 #: bumped when the cache file's content changes: files of another format are never read
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: rows carry `demand_served`
 POLL_S = 0.1
 
 
@@ -59,6 +59,19 @@ def progress_bar(enabled: bool) -> Progress:
             print(line, file=sys.stderr, flush=True)
 
     return show
+
+
+def point_exit_code(row: dict[str, Any]) -> int:
+    """The exit code `planner plan` gives the point: 2 bad input, 4 no plan (or its worker died), 3 infeasible or a
+    demand row left short, 0 every demand row served."""
+    from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_OK
+
+    status = row.get("status")
+    if status == "bad_input":
+        return EXIT_BAD_INPUT
+    if status in ("no_plan", "crashed"):
+        return EXIT_NO_PLAN
+    return EXIT_INFEASIBLE if status == "infeasible" or row.get("demand_served") is False else EXIT_OK
 
 
 def cacheable(result: dict[str, Any]) -> bool:

@@ -35,6 +35,7 @@ def run_point(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> di
     except PlannerError as exc:
         return row | {"status": "no_plan", "message": str(exc)[:500]}
     row["status"] = p.status
+    row["demand_served"] = p.exit_code == 0  # every demand row of the horizon served (what `planner plan` exits 0 on)
     kpis = p.kpis
     for m in METRICS:
         row[m] = getattr(p, m) if m in ("objective_usd", "best_bound_usd", "mip_gap") else kpis.get(m)
