@@ -264,6 +264,35 @@ def test_a_second_sweep_into_a_locked_folder_exits_2_at_once(twins: str, tmp_pat
     assert not lock.exists()  # removed as the first sweep ended
 
 
+def test_a_sweep_killed_mid_swap_is_recovered_by_the_next_run(twins: str, tmp_path: Path) -> None:
+    """State after a kill between `out -> .out.old-X/run` and `tmp -> out`, with the killed run's temp folder: the
+    next sweep into `out` puts the old folder back (it has the sweep manifest) and removes the dead run's temp
+    folder, but neither a moved-aside folder without the manifest nor the temp folder of a live process."""
+    out = tmp_path / "out"
+    cmd = ["sweep", twins, "--param", f"{PRICE_B}=80000,90000", "--workers", "1", "--quiet", "--out", str(out)]
+    code, _, err = _main(cmd)
+    assert code == 0, err
+    before = _tree(out)
+    aside = tmp_path / ".out.old-deadbeef"
+    aside.mkdir()
+    os.rename(out, aside / "run")
+    stranger = tmp_path / ".out.old-0badcafe" / "run"
+    stranger.mkdir(parents=True)
+    (stranger / "notes.txt").write_text("not a sweep")
+    dead = tmp_path / f".out.{SWEEP.name}-tmp-999999999-abcd1234"
+    dead.mkdir()
+    (dead / "sweep.csv").write_text("half written")
+    live = tmp_path / f".out.{SWEEP.name}-tmp-{os.getpid()}-abcd1234"
+    live.mkdir()
+    code, _, err = _main(cmd)
+    assert code == 0 and "restored the previous sweep folder" in err, err
+    # the same sweep, resumed from the restored folder: its cached points are reused, nothing is planned again
+    assert {k: v for k, v in _tree(out).items() if k.startswith("points/")} == \
+        {k: v for k, v in before.items() if k.startswith("points/")}
+    assert list(pd.read_csv(out / "sweep.csv")["cached"]) == [True, True]
+    assert not dead.exists() and live.is_dir() and (stranger / "notes.txt").is_file()
+
+
 # ---------------------------------------------------------------- stopping a sweep
 
 
@@ -287,21 +316,30 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _sweep_with_workers(twins: str, out: Path, at_least: int, *extra: str) -> tuple[subprocess.Popen[str], list[int]]:
+    """A `sweep --workers 2` of five points into `out`, started in a subprocess and returned once `at_least` of its
+    worker processes run (the sweep and the pids of its children); `extra` arguments go to the sweep."""
+    proc = subprocess.Popen(_cli("sweep", twins, "--param", f"{PRICE_B}=80000:120000:10000", "--workers", "2",
+                                 "--quiet", *extra, "--out", str(out)), env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(_children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    if len(workers) < at_least:
+        proc.kill()
+        pytest.fail(f"the sweep started {len(workers)} worker(s): {proc.communicate()}")
+    return proc, workers
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)])
 def test_a_stopped_sweep_stops_its_workers(twins: str, tmp_path: Path, sig: int, code: int) -> None:
     """A signal while the workers solve: the sweep exits within seconds with 143 (SIGTERM) / 130 (SIGINT), says what
     it wrote, and no worker outlives it; after `kill -9` of the sweep its workers die too."""
     out = tmp_path / "stopped"
-    proc = subprocess.Popen(_cli("sweep", twins, "--param", f"{PRICE_B}=80000:120000:10000", "--workers", "2",
-                                 "--quiet", "--out", str(out)), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, workers = _sweep_with_workers(twins, out, 2)
     try:
-        deadline = time.monotonic() + 120
-        while len(_children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        workers = _children(proc.pid)
-        assert len(workers) >= 2, proc.communicate()
         time.sleep(1.0)  # the workers are planning now
         t0 = time.monotonic()
         proc.send_signal(sig)
@@ -332,15 +370,8 @@ def test_a_killed_worker_gives_crashed_rows_that_are_not_cached(twins: str, tmp_
     `crashed` and are not cached (the next run plans them again), exit 4 (a point without a plan, named on
     stderr) and no traceback."""
     out = tmp_path / "crash"
-    proc = subprocess.Popen(_cli("sweep", twins, "--param", f"{PRICE_B}=80000:120000:10000", "--workers", "2",
-                                 "--quiet", "--out", str(out)), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, workers = _sweep_with_workers(twins, out, 1)
     try:
-        deadline = time.monotonic() + 120
-        while len(_children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        workers = _children(proc.pid)
-        assert workers, proc.communicate()
         time.sleep(0.5)
         os.kill(workers[0], signal.SIGKILL)
         rc = proc.wait(timeout=300)

@@ -188,28 +188,33 @@ def new_temp_folder(out: Path) -> Path:
             continue
 
 
-def recover(out: Path) -> list[str]:
-    """Undo what a killed run left behind for `out`; returns notes for the user.
+def recover(out: Path, marked: Callable[[Path], bool] = has_marker, tmp_tag: str = "tmp", what: str = "run",
+            tmp_removable: Callable[[Path], bool] | None = None) -> list[str]:
+    """Undo what a killed run left behind for `out` (call it before writing `out`); returns notes for the user.
 
-    A `.NAME.old-*/run` (old run moved aside, new one never moved in) goes back to `out` if `out` is
-    missing; `.NAME.tmp-PID-*` of dead processes holding only planner files are removed.
+    A `.NAME.old-*/run` (old folder moved aside, new one never moved in) goes back to `out` if `out` is missing and
+    `marked(run)` says the planner wrote it (a run folder's marker; `planner.sweep.folder` passes its manifest
+    check). Temp folders `.NAME.<tmp_tag>-PID-XXXX` of processes that no longer run are removed, if
+    `tmp_removable(folder)` (default: they hold only run-folder files). `what` names the folder in the note.
     """
+    removable = tmp_removable or (lambda folder: not foreign_entries(folder))
     notes: list[str] = []
     parent = out.parent
     if not parent.is_dir():
         return notes
     for entry in sorted(parent.glob(f".{glob_escape(out.name)}.old-*")):
         saved = entry / "run"
-        if saved.is_dir() and has_marker(saved) and not os.path.lexists(out):
+        if saved.is_dir() and marked(saved) and not os.path.lexists(out):
             try:
                 rename_noreplace(saved, out)
                 shutil.rmtree(entry, ignore_errors=True)
-                notes.append(f"restored the previous run {out} from {entry} (an earlier run was stopped mid-swap)")
+                notes.append(f"restored the previous {what} {out} from {entry} (an earlier run was stopped mid-swap)")
             except OSError:
                 pass
-    for entry in parent.glob(f".{glob_escape(out.name)}.tmp-*"):
-        m = re.search(r"\.tmp-(\d+)-[0-9a-f]+$", entry.name)
-        if m and not _alive(int(m.group(1))) and entry.is_dir() and not foreign_entries(entry):
+    prefix = f".{out.name}.{tmp_tag}-"
+    for entry in parent.glob(f"{glob_escape(prefix)}*"):
+        m = re.fullmatch(rf"{re.escape(prefix)}(\d+)-[0-9a-f]+", entry.name)
+        if m and not _alive(int(m.group(1))) and entry.is_dir() and not entry.is_symlink() and removable(entry):
             shutil.rmtree(entry, ignore_errors=True)
     return notes
 

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, PlannerError
-from planner.results.run_folder import glob_escape, rename_noreplace
+from planner.results.run_folder import recover as run_folder_recover
+from planner.results.run_folder import rename_noreplace
 
 _ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 
@@ -189,32 +190,15 @@ def _try_lock(fd: int) -> bool:
 
 
 def _tmp_prefix(out: Path, kind: Kind) -> str:
-    return f".{out.name}.{kind.name}-tmp-"
+    return f".{out.name}.{kind.name}-tmp-"  # recover() removes those of dead processes
 
 
 def recover(out: Path, kind: Kind) -> list[str]:
     """Undo what a killed run left (called under the lock): put back a folder moved aside mid-swap; remove the
-    temp folders of processes that no longer run."""
-    from planner.results.run_folder import _alive
-
-    notes: list[str] = []
-    parent = out.parent
-    if not parent.is_dir():
-        return notes
-    for entry in sorted(parent.glob(f".{glob_escape(out.name)}.old-*")):
-        saved = entry / "run"
-        if saved.is_dir() and read_manifest(saved, kind) is not None and not os.path.lexists(out):
-            try:
-                rename_noreplace(saved, out)
-                shutil.rmtree(entry, ignore_errors=True)
-                notes.append(f"restored the previous {kind.name} folder {out} from {entry} (a run was stopped mid-swap)")
-            except OSError:
-                pass
-    for entry in parent.glob(f"{glob_escape(_tmp_prefix(out, kind))}*"):
-        m = re.fullmatch(rf"{re.escape(_tmp_prefix(out, kind))}(\d+)-[0-9a-f]{{8}}", entry.name)
-        if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
-    return notes
+    temp folders of processes that no longer run (`planner.results.run_folder.recover`, with this kind's manifest
+    as the marker)."""
+    return run_folder_recover(out, marked=lambda saved: read_manifest(saved, kind) is not None,
+                              tmp_tag=f"{kind.name}-tmp", what=f"{kind.name} folder", tmp_removable=lambda _folder: True)
 
 
 def _swap(tmp: Path, out: Path) -> None:
