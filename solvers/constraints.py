@@ -227,8 +227,9 @@ def lease_active_pairs(S: PlanSets, m: PlanModel) -> dict[tuple[str, int], list[
 
 
 def add_lease_active(S: PlanSets, m: PlanModel) -> None:
-    """lease_active_{c}_{t}:  sum_o servers_per_replica_o * rep[o, lease:c] <= sum_{t' in (t-m_c, t]} lease[c,t']
-    (replicas on leased servers fit the servers under contract in t)."""
+    """lease_active_{c}_{t}:  sum_o servers_per_replica_o * rep[o, lease:c] - sum_{t' in (t-m_c, t]} lease[c,t']
+    <= leased[c,t]   (replicas on leased servers fit the servers under contract in t: new contracts plus those
+    signed before the plan, `PlanSets.leased`)."""
     active = lease_active_pairs(S, m)
     used: dict[tuple[str, int], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     for (i, s), var in m.vars["rep"].items():
@@ -236,16 +237,19 @@ def add_lease_active(S: PlanSets, m: PlanModel) -> None:
         if s == lease_site(o.chip):
             used[(o.chip, o.t)].append((var, o.servers_per_replica))
     for (c, t), pairs in sorted(used.items()):
-        m.add(safe_name("lease_active", c, S.quarters[t]), [*pairs, *((v, -1.0) for v, _ in active[(c, t)])], "<=", 0.0,
+        m.add(safe_name("lease_active", c, S.quarters[t]), [*pairs, *((v, -1.0) for v, _ in active[(c, t)])], "<=",
+              float(S.leased.get((c, t), 0)),
               family="lease_active", where=lease_site(c), quarter=S.quarters[t], unit="USD per leased server")
 
 
 def add_lease_cap(S: PlanSets, m: PlanModel) -> None:
-    """lease_cap_{c}_{t}:  chips_per_server_c * sum_{t' in (t-m_c, t]} lease[c,t'] <= cap_c   (chips leased at once)."""
+    """lease_cap_{c}_{t}:  chips_per_server_c * sum_{t' in (t-m_c, t]} lease[c,t'] <= max(0, cap_c - chips_per_server_c
+    x leased[c,t])   (chips leased at once; contracts signed before the plan count, and are kept even above the cap)."""
     for (c, t), pairs in sorted(lease_active_pairs(S, m).items()):
         cap = S.lease[c].cap_chips
         if cap is None:
             continue
         k = float(S.chips[c].server.chips_per_server)
-        m.add(safe_name("lease_cap", c, S.quarters[t]), [(v, k) for v, _ in pairs], "<=", float(cap),
+        m.add(safe_name("lease_cap", c, S.quarters[t]), [(v, k) for v, _ in pairs], "<=",
+              max(0.0, float(cap) - k * S.leased.get((c, t), 0)),
               family="lease_cap", where=lease_site(c), quarter=S.quarters[t], unit="USD per chip of lease capacity")

@@ -249,8 +249,8 @@ def lease_rows(S: PlanSets, m: PlanModel, values: dict[str, float]) -> tuple[lis
             })
         after = info.term - len(inside)
         contracts.append({
-            "contract_start_quarter": S.quarters[t0], "chip": c, "vendor": chip.vendor, "site": lease_site(c),
-            "servers": n, "chips": n * chip.server.chips_per_server, "term_quarters": info.term,
+            "contract_start_quarter": S.quarters[t0], "signed_quarter": S.quarters[max(0, t0 - info.lead)],
+            "chip": c, "vendor": chip.vendor, "site": lease_site(c), "servers": n, "chips": n * chip.server.chips_per_server, "term_quarters": info.term,
             "usd_per_chip_hour": info.usd_per_chip_hour, "commitment_usd": round(per_q * info.term, 2),
             "in_horizon_usd": round(per_q * len(inside), 2), "after_horizon_usd": round(per_q * after, 2),
             "after_horizon_quarters": quarter_range(S.quarters[end], after + 1)[1:] if after else [],

@@ -134,6 +134,8 @@ class PlanSets:
     price: dict[str, PriceInfo] = field(default_factory=dict)  # purchasable chips
     lease: dict[str, LeaseInfo] = field(default_factory=dict)  # chips that may be leased
     lease_keys: list[tuple[str, int]] = field(default_factory=list)  # (c, start t) of a possible lease contract
+    #: (c, t) -> servers under lease contracts signed before the plan (kept by a re-plan): usable without a new lease
+    leased: dict[tuple[str, int], int] = field(default_factory=dict)
     salvage_fraction: float = 0.0
     resale_fraction: float = 1.0
     #: existing fleet: (c, s, r, installed t (may be negative), servers, cost basis USD per server = catalog list price)
@@ -317,6 +319,7 @@ def plannable_chips(inputs: PlanInputs) -> dict[str, ChipSpec]:
     allowed = inputs.scenario.policy.allowed_chips
     ids = set(allowed) if allowed is not None else set(inputs.chips)
     ids |= {f.chip_id for f in inputs.fleet}
+    ids |= {c for c, _q in inputs.leased if c in inputs.chips}  # servers under an earlier lease contract
     return {c: inputs.chips[c] for c in sorted(ids)}
 
 
@@ -447,7 +450,11 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
             if t != t_row:
                 meets_targets[(row.workload_id, t)].add(c)
     idle_kw = {c: server_idle_kw(chips[c]) for c in chips}
-    leasable = {(c, t) for c, t0 in lease_keys for t in range(t0, min(T, t0 + linfo[c].term))}
+    leased: dict[tuple[str, int], int] = defaultdict(int)
+    for (c, q), n in inputs.leased.items():
+        if c in chips and q in t_of and n > 0:
+            leased[(c, t_of[q])] += n
+    leasable = {(c, t) for c, t0 in lease_keys for t in range(t0, min(T, t0 + linfo[c].term))} | set(leased)
 
     def keys_of(opts: list[Option]) -> list[tuple[int, str]]:
         keys = []
@@ -505,7 +512,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         usd_per_kwh={s: inputs.sites[s].electricity_usd_per_kwh for s in inputs.sites},
         budget_total=sc.policy.capex_budget_usd_total, budget_q=budget_q, objective=sc.policy.objective,
         capex_timing=sc.policy.capex_timing, residual_value=sc.policy.depreciation.resale_fraction_of_book_value > 0,
-        no_option=no_option, price=pinfo, lease=linfo, lease_keys=lease_keys,
+        no_option=no_option, price=pinfo, lease=linfo, lease_keys=lease_keys, leased=dict(leased),
         salvage_fraction=sc.policy.depreciation.salvage_fraction,
         resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
         fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,

@@ -48,6 +48,9 @@ class PlanInputs:
     measurements: list[Any] = field(default_factory=list)  # planner.perf.measured.MeasuredPoint of inputs.measurements
     file_hashes: dict[str, str] = field(default_factory=dict)
     file_paths: dict[str, str] = field(default_factory=dict)
+    #: servers under lease contracts signed before this plan (a re-plan keeps an earlier plan's, see
+    #: `planner.replan.leases`): (chip, quarter) -> servers under contract in that quarter; they need no new lease
+    leased: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def sha256_of(path: Path) -> str:

@@ -4,7 +4,8 @@ Orders placed in committed quarters (order quarter <= `commit_through`) are fixe
 installed in their delivery quarter (deliveries in flight arrive later in the new horizon). The new horizon is
 the scenario's quarters after `commit_through`; forecast rows of earlier quarters are dropped with a note; the
 committed capex is deducted from the total budget (and, with `capex_timing: delivery`, from the budget of the
-quarter each in-flight delivery lands in).
+quarter each in-flight delivery lands in). Lease contracts signed through `commit_through` are kept the same way
+(`planner.replan.leases`): their servers stay under contract for the rest of their term.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from planner.errors import InputError, Problem
 from planner.io.loader import PlanInputs
+from planner.replan.leases import committed_leases, leased_servers
 from planner.schemas.common import quarter_index
 from planner.schemas.sites import FleetEntry
 from solvers.result import SOLUTION_STATUSES
@@ -32,6 +34,8 @@ class Rolled:
     spent_usd: float
     notes: list[str] = field(default_factory=list)
     carried_usd: float = 0.0  # of spent_usd, the orders an earlier re-plan had committed already
+    #: lease contracts signed through commit_through (kept ones first), verbatim (`planner.replan.leases`)
+    committed_leases: list[dict[str, Any]] = field(default_factory=list)
 
 
 def order_key(p: dict[str, Any]) -> OrderKey:
@@ -51,6 +55,7 @@ def previous_orders(prev: dict[str, Any]) -> tuple[list[dict[str, Any]], list[di
 
 
 def check_previous(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, label: str) -> list[Problem]:
+    from planner.replan.leases import lease_problems
     from planner.schemas.replan import previous_plan_problems
 
     problems = []
@@ -58,6 +63,7 @@ def check_previous(inputs: PlanInputs, prev: dict[str, Any], commit_through: str
         problems.append(Problem(label, "status", f"the previous plan has status {prev.get('status')!r}, so it holds no "
                                 "orders to build on; re-plan from a plan that found a solution (optimal, optimal_in_reduced_set or feasible)."))
     problems += previous_plan_problems(prev, label)
+    problems += lease_problems(inputs, prev, label)
     located = [p.locator for p in problems]
 
     def flagged(where: str) -> bool:  # a problem at or below `where` is reported already
@@ -136,6 +142,13 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
                  f"quarter ({in_flight} still in flight)" + (f"; {len(carried)} of them were kept by the previous re-plan" if carried else "")
                  + ".")
 
+    leases, kept_leases = committed_leases(inputs, prev, commit_through)
+    leased = leased_servers(leases, quarters)
+    if leases:
+        notes.append(f"{len(leases)} lease contract(s) signed through {commit_through} are kept ({sum(leased.values())} "
+                     "server-quarters under contract in the new horizon, not leased again and not charged again)"
+                     + (f"; {kept_leases} of them were kept by the previous re-plan" if kept_leases else "") + ".")
+
     workloads = [w for w in inputs.workloads if quarter_index(w.quarter) > cut]
     dropped = len(inputs.workloads) - len(workloads)
     if dropped:
@@ -159,6 +172,8 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
     policy = pol.model_copy(update={"capex_budget_usd_total": total, "capex_budget_usd_by_quarter": by_q})
     scenario = sc.model_copy(update={"horizon": sc.horizon.model_copy(update={"first_quarter": quarters[0], "quarters": len(quarters)}),
                                      "policy": policy})
-    rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet)
+    for k, n in inputs.leased.items():
+        leased[k] = leased.get(k, 0) + n
+    rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet, leased=leased)
     carried_usd = sum(float(p["cost_usd"]) for p in carried)
-    return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2))
+    return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2), leases)

@@ -92,6 +92,9 @@ def replan_section(prev: dict[str, Any], rolled: Rolled, S: PlanSets, m: PlanMod
         "commit_through": rolled.commit_through,
         "committed_purchases": rolled.committed,
         "committed_capex_usd": rolled.spent_usd,
+        "committed_leases": rolled.committed_leases,
+        # the whole commitment of the kept contracts (signed before, so in neither this plan's objective nor its kpis)
+        "committed_lease_usd": round(sum(float(c.get("commitment_usd") or 0.0) for c in rolled.committed_leases), 2),
         "change_penalty_usd_per_server": {c: round(v, 2) for c, v in sorted(penalty.items()) if c in S.buyable},
         "change_penalty_usd": _term_usd(m, values, "replan_change"),
         "max_change_fraction": rolled.inputs.scenario.policy.replan.max_change_fraction,

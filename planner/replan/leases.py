@@ -1,0 +1,122 @@
+"""Lease contracts a re-plan keeps: signed by `--commit-through`, they stay signed, as placed orders stay placed.
+
+A contract of the previous plan (`lease_contracts[i]`: `contract_start_quarter`, `term_quarters`, `servers`, `chip`;
+`signed_quarter` = start - the lease lead time, written since this module exists) is committed when it was signed
+by `commit_through`: with no lead time, when it starts in or before that quarter. A committed contract is not
+re-decided: its servers stand under contract in every quarter of its term that falls in the new horizon
+(`PlanInputs.leased`, used by `solvers.constraints.add_lease_active` without a new lease), it is listed verbatim in
+`replan.committed_leases` and its commitment is not charged to the re-plan again. A chained re-plan reads the
+previous re-plan's `replan.committed_leases` as well as its own `lease_contracts` (all signed after its commit
+quarter), so every contract is kept once. Contracts not yet signed are re-decided freely.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from planner.errors import Problem, format_loc
+from planner.io.loader import PlanInputs
+from planner.schemas.common import quarter_index
+from planner.schemas.replan import MAX_ORDER_USD, OrderServers, PlanName, PlanQuarter
+
+#: the longest lease term a plan can hold, quarters (the lease terms' own bound)
+MAX_TERM_QUARTERS = 40
+
+
+def _term(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        raise ValueError(f"must be a whole number of quarters, got {value!r}")
+    if not 1 <= value <= MAX_TERM_QUARTERS:
+        raise ValueError(f"must be 1 to {MAX_TERM_QUARTERS} quarters, got {value!r}; restore the value the planner wrote")
+    return int(value)
+
+
+def _usd(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_ORDER_USD:
+        raise ValueError(f"must be a number from 0 to {MAX_ORDER_USD:,.0f} USD, got {value!r}; restore the value the "
+                         "planner wrote")
+    return float(value)
+
+
+class PreviousLease(BaseModel):
+    """One lease contract of the previous plan (`lease_contracts[i]` or `replan.committed_leases[i]`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_start_quarter: PlanQuarter
+    chip: PlanName
+    servers: OrderServers
+    term_quarters: Annotated[int, BeforeValidator(_term)]
+    signed_quarter: PlanQuarter | None = None
+    commitment_usd: Annotated[float | None, BeforeValidator(_usd)] = None
+
+
+def previous_leases(prev: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(contracts kept by earlier re-plans, the plan's own contracts), each as written (not checked)."""
+    rp = prev.get("replan") if isinstance(prev.get("replan"), dict) else {}
+    carried, own = rp.get("committed_leases"), prev.get("lease_contracts")
+    return (carried if isinstance(carried, list) else [], own if isinstance(own, list) else [])
+
+
+def lease_problems(inputs: PlanInputs, prev: dict[str, Any], label: str) -> list[Problem]:
+    """Every problem of the previous plan's lease contracts, each located; [] when they fit."""
+    from planner.io.validate import error_message
+
+    problems: list[Problem] = []
+    rp = prev.get("replan") if isinstance(prev.get("replan"), dict) else {}
+    for where, rows in (("lease_contracts", prev.get("lease_contracts")), ("replan.committed_leases", rp.get("committed_leases"))):
+        if rows is None:
+            continue  # a plan of an older planner: no contracts recorded, none kept
+        if not isinstance(rows, list):
+            problems.append(Problem(label, where, f"must be a list [...], got {type(rows).__name__}"))
+            continue
+        for i, row in enumerate(rows):
+            try:
+                lease = PreviousLease.model_validate(row)
+            except ValidationError as exc:
+                problems += [Problem(label, format_loc([f"{where}[{i}]", *e.get("loc", ())]), error_message(e))
+                             for e in exc.errors()]
+                continue
+            if lease.chip not in inputs.chips:
+                problems.append(Problem(label, f"{where}[{i}].chip", f"chip {lease.chip!r} is not in the chip catalog."))
+            if lease.signed_quarter is not None and \
+                    quarter_index(lease.signed_quarter) > quarter_index(lease.contract_start_quarter):
+                problems.append(Problem(label, f"{where}[{i}].signed_quarter", f"{lease.signed_quarter} is after "
+                                        f"contract_start_quarter {lease.contract_start_quarter}: a lease is signed before "
+                                        "it starts. Restore the line the planner wrote."))
+    return problems
+
+
+def signed_index(row: dict[str, Any], inputs: PlanInputs) -> int:
+    """Quarter index the contract was signed in: its `signed_quarter`, else (plans before it was written) its start
+    less the chip's lease lead time in the re-plan's scenario (0 when it has none)."""
+    if isinstance(row.get("signed_quarter"), str):
+        return quarter_index(row["signed_quarter"])
+    terms = inputs.scenario.chip_terms.get(str(row["chip"]))
+    lead = terms.lease_lead_time_quarters if terms and terms.lease_lead_time_quarters is not None else 0
+    return quarter_index(row["contract_start_quarter"]) - int(lead)
+
+
+def committed_leases(inputs: PlanInputs, prev: dict[str, Any], commit_through: str) -> tuple[list[dict[str, Any]], int]:
+    """(every contract signed by `commit_through`, verbatim: those kept before first, how many of them were)."""
+    carried, own = previous_leases(prev)
+    cut = quarter_index(commit_through)
+    mine = [row for row in own if signed_index(row, inputs) <= cut]
+    return [*carried, *mine], len(carried)
+
+
+def leased_servers(contracts: list[dict[str, Any]], quarters: list[str]) -> dict[tuple[str, str], int]:
+    """(chip, quarter) -> servers under the contracts in each of `quarters` that falls in a contract's term."""
+    wanted = {quarter_index(q): q for q in quarters}
+    out: dict[tuple[str, str], int] = {}
+    for row in contracts:
+        start, n = quarter_index(row["contract_start_quarter"]), int(row["servers"])
+        for i in range(start, start + int(row["term_quarters"])):
+            if i in wanted and n > 0:
+                key = (str(row["chip"]), wanted[i])
+                out[key] = out.get(key, 0) + n
+    return out
