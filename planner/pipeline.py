@@ -356,33 +356,83 @@ def diagnosis_settings(settings: SolverSettings) -> SolverSettings:
                                        "time_limit_s": min(settings.time_limit_s, DIAGNOSIS_TIME_LIMIT_S)})
 
 
-def _phase_done(say: Progress, phase: str, r: SolveResult, limit_s: float) -> None:
+def stopped_by(r: SolveResult, node_limit: int | None) -> str:
+    """What ended a diagnosis phase: `proven` (optimal within the gap, or infeasible), `node limit` (HiGHS's
+    `mip_max_nodes`, deterministic), `time limit` (the wall clock: machine-dependent) or `solver` (another stop)."""
+    raw = r.raw_status.lower()
+    if r.status in ("optimal", "infeasible"):
+        return "proven"
+    if "time limit" in raw:
+        return "time limit"
+    if node_limit is not None and "solution limit" in raw:  # HiGHS reports mip_max_nodes as a solution limit
+        return "node limit"
+    if node_limit is None and r.status == "feasible":  # a solver without a node limit stops early only on time
+        return "time limit"
+    return "solver"
+
+
+def _phase_done(say: Progress, phase: str, r: SolveResult, why: str, limit_s: float) -> None:
     """Progress line of a diagnosis phase: its status, and a caution when the time limit (not the node limit or the
     gap) stopped it, since then a slower or faster machine can stop at another plan."""
-    timed_out = "time limit" in r.raw_status.lower()
-    say(f"diagnosis {phase}: {r.status} ({r.raw_status}) in {r.solve_seconds:.1f} s"
-        + (f"; stopped by the {limit_s:g} s time limit, so another run may locate the shortfall differently" if timed_out else ""))
+    say(f"diagnosis {phase}: {r.status} ({r.raw_status}) in {r.solve_seconds:.1f} s, stopped by: {why}"
+        + (f"; the {limit_s:g} s time limit stopped it, so its figures are not proven and may differ on another "
+           "machine" if why == "time limit" else ""))
+
+
+def diagnosis_run_block(phases: list[tuple[str, SolveResult, str]], settings: SolverSettings,
+                        node_limit: int | None) -> dict[str, Any]:
+    """plan.json `diagnosis_run`: each phase's status and what stopped it (never its seconds, which vary), whether
+    the diagnosis is reproducible (`deterministic`: no phase stopped by the wall clock) and, if not, a caution."""
+    timed_out = [name for name, _r, why in phases if why == "time limit"]
+    caution = None
+    if timed_out:
+        caution = (f"the diagnosis phase(s) {', '.join(timed_out)} stopped at the {settings.time_limit_s:g} s time "
+                   f"limit{f', before the {node_limit}-node limit' if node_limit else ''}: the shortfalls and causes "
+                   "are those of the best plan found by then, not proven minimal, and a faster or slower machine may "
+                   "report other figures. Each phase runs at most the shorter of --time-limit and "
+                   f"{DIAGNOSIS_TIME_LIMIT_S:g} s; a smaller scenario (fewer quarters, sites or workloads) gives a "
+                   "reproducible diagnosis.")
+    return {"phases": [{"phase": name, "status": r.status, "raw_status": r.raw_status, "stopped_by": why}
+                       for name, r, why in phases],
+            "time_limit_s": settings.time_limit_s, "node_limit": node_limit, "mip_gap": settings.mip_gap,
+            "deterministic": not timed_out, "caution": caution}
+
+
+NOT_PROVEN = " (not proven: the diagnosis stopped at its time limit; see diagnosis_run)"
 
 
 def run_diagnosis(S: PlanSets, settings: SolverSettings, stage: Callable[[str, Callable[[], Any]], Any],
-                  say: Progress) -> tuple[PlanModel, float, SolveResult, list[dict[str, Any]]]:
+                  say: Progress, hook: ModelHook | None = None,
+                  ) -> tuple[PlanModel, float, SolveResult, list[dict[str, Any]], dict[str, Any]]:
     """Say what is short and why, when no plan meets every limit: (model, constant, result of the unmet-demand run,
-    diagnosis rows). Phase 1 re-solves with penalised unmet demand, forecast before headroom buffer
-    (`build_model(with_slack=True)`); phase 2 also lets every limit be exceeded at a penalty, to name the limits in
-    the way (`solvers.explain.diagnose`). Each phase stops at DIAGNOSIS_MAX_NODES nodes (HiGHS), the gap or
-    `diagnosis_settings`' time limit, whichever comes first."""
+    diagnosis rows, `diagnosis_run` block). Phase 1 re-solves with penalised unmet demand, forecast before headroom
+    buffer (`build_model(with_slack=True)`); phase 2 also lets every limit be exceeded at a penalty, to name the
+    limits in the way (`solvers.explain.diagnose`). Each phase stops at DIAGNOSIS_MAX_NODES nodes (HiGHS), the gap
+    or `diagnosis_settings`' time limit, whichever comes first; when the time limit stopped a phase, every row says
+    `exact: false` and its message "not proven", and `diagnosis_run.caution` says why (the figures then depend on
+    the machine's speed). `hook` adds to each model what the caller added to its own (a re-plan's families)."""
     tight = diagnosis_settings(settings)
     nodes = DIAGNOSIS_MAX_NODES if tight.name == "highs" else None
     say(f"no plan meets every limit: diagnosing in 2 phases, each at most {tight.time_limit_s:g} s"
         + (f" or {nodes} nodes" if nodes else ""))
     say("diagnosis 1/2: re-solving with penalised unmet demand (forecast first, then the headroom buffer) to find what is short")
-    m2, const2 = stage("diagnose_build", lambda: build_model(S, with_slack=True))
+
+    def built(**kw: bool) -> tuple[PlanModel, float]:
+        m, c = build_model(S, **kw)
+        if hook is not None:
+            hook(m)
+        return m, c
+
+    m2, const2 = stage("diagnose_build", lambda: built(with_slack=True))
     r2 = stage("diagnose_solve", lambda: solve(m2, tight, max_nodes=nodes))
-    _phase_done(say, "1/2", r2, tight.time_limit_s)
+    why2 = stopped_by(r2, nodes)
+    _phase_done(say, "1/2", r2, why2, tight.time_limit_s)
     say("diagnosis 2/2: re-solving with every limit allowed to be exceeded at a penalty, to name the limits in the way")
-    m3, _ = build_model(S, with_slack=True, relax_limits=True)
+    m3, _ = built(with_slack=True, relax_limits=True)
     r3 = stage("diagnose_limits", lambda: solve(m3, tight, max_nodes=nodes))
-    _phase_done(say, "2/2", r3, tight.time_limit_s)
+    why3 = stopped_by(r3, nodes)
+    _phase_done(say, "2/2", r3, why3, tight.time_limit_s)
+    run = diagnosis_run_block([("unmet demand", r2, why2), ("limits exceeded", r3, why3)], tight, nodes)
     diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
         {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.forecast[(w, t)], 3),
          "headroom_short_tokens_per_s": round(S.demand[(w, t)] - S.forecast[(w, t)], 3), "kind": "demand",
@@ -397,7 +447,10 @@ def run_diagnosis(S: PlanSets, settings: SolverSettings, stage: Callable[[str, C
     if not diagnosis:
         diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], **limits_only,
                       "cause": "every demand can be met only by breaking a limit that has no slack variable (site power or rack space for the existing fleet?)"}]
-    return m2, const2, r2, diagnosis
+    exact = run["deterministic"]
+    diagnosis = [{**d, "exact": exact} | ({} if exact else {"message": f"{d.get('message') or ''}{NOT_PROVEN}"})
+                 for d in diagnosis]
+    return m2, const2, r2, diagnosis, run
 
 
 def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = None, progress: Progress | None = None,
@@ -446,10 +499,11 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
         return PlanOutcome(plan, plan_exit_code(plan), timings, perf_fit_report(inputs))
 
     if result.status == "infeasible" or (result.status == "no_plan" and S.no_option):
-        m2, const2, r2, diagnosis = run_diagnosis(S, settings, stage, say)
+        m2, const2, r2, diagnosis, run = run_diagnosis(S, settings, stage, say)
         infeasible = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
                                  result.solver_name, result.solver_version, {}, result.notes)
         plan = assemble_plan(inputs, S, m2, infeasible, settings, const2, options, timings, started, diagnosis, values=r2.values)
+        plan["diagnosis_run"] = run
         return PlanOutcome(plan, EXIT_INFEASIBLE, timings, perf_fit_report(inputs))
 
     if result.status == "unbounded":

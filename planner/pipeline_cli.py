@@ -111,10 +111,18 @@ def run_plan(args: argparse.Namespace) -> int:
         print(f"warning: {text}", file=sys.stderr)
     if outcome.exit_code == EXIT_INFEASIBLE:
         print("no plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
-        for d in outcome.plan.get("diagnosis", [])[:20]:
-            what = d.get("message") or f"short {d['short_tokens_per_s']:,.0f} tokens/s"
-            print(f"  {d['workload']} {d['quarter']}: {what} - {d['cause']}", file=sys.stderr)
+        print_diagnosis(outcome.plan)
     return outcome.exit_code
+
+
+def print_diagnosis(plan: dict[str, Any], limit: int = 20) -> None:
+    """The diagnosis rows on stderr, after a caution when the time limit stopped a phase (`diagnosis_run`)."""
+    caution = (plan.get("diagnosis_run") or {}).get("caution")
+    if caution:
+        print(f"caution: {caution}", file=sys.stderr)
+    for d in (plan.get("diagnosis") or [])[:limit]:
+        what = d.get("message") or f"short {d['short_tokens_per_s']:,.0f} tokens/s"
+        print(f"  {d['workload']} {d['quarter']}: {what} - {d['cause']}", file=sys.stderr)
 
 
 def _add_solver_flags(p: argparse.ArgumentParser) -> None:

@@ -7,14 +7,23 @@ plan must hold D = 16,000 x 1.25 = 20,000 tokens/s, i.e. 3 servers ($300,000; 2.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from planner.pipeline import DIAGNOSIS_TIME_LIMIT_S, diagnosis_settings, run_diagnosis
+from planner.pipeline import (
+    DIAGNOSIS_MAX_NODES,
+    DIAGNOSIS_TIME_LIMIT_S,
+    NOT_PROVEN,
+    diagnosis_settings,
+    run_diagnosis,
+    stopped_by,
+)
 from planner.results.summary import diagnosis_sentences, headroom_only, plan_status_text, status_label
 from planner.schemas.scenario import SolverSettings
+from solvers.backends import SolveResult
 from solvers.build import build_model
 from solvers.sets import build_sets
 from solvers.solve import solve
@@ -39,7 +48,7 @@ def _diagnose(S: Any, settings: SolverSettings = EXACT) -> tuple[list[dict[str, 
         return fn()
 
     assert solve(build_model(S)[0], settings).status == "infeasible"
-    _m, _c, _r, rows = run_diagnosis(S, settings, stage, said.append)
+    _m, _c, _r, rows, _run = run_diagnosis(S, settings, stage, said.append)
     return rows, said, timings
 
 
@@ -121,6 +130,67 @@ def test_diagnosis_is_deterministic_and_says_its_phases() -> None:
     assert any(s.startswith("diagnosis 1/2:") for s in said) and any(s.startswith("diagnosis 2/2:") for s in said)
 
 
+def _run_block(S: Any) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    said: list[str] = []
+    _m, _c, _r, rows, run = run_diagnosis(S, EXACT, lambda _name, fn: fn(), said.append)
+    return rows, run, said
+
+
+def test_a_diagnosis_ended_by_the_gap_or_node_limit_is_deterministic() -> None:
+    rows, run, said = _run_block(_sets(150_000))
+    assert run["deterministic"] and run["caution"] is None and run["node_limit"] == DIAGNOSIS_MAX_NODES
+    assert [(p["phase"], p["stopped_by"]) for p in run["phases"]] == [("unmet demand", "proven"),
+                                                                      ("limits exceeded", "proven")]
+    assert "seconds" not in json.dumps(run)  # nothing machine-dependent in the block
+    assert [r["exact"] for r in rows] == [True] and NOT_PROVEN not in rows[0]["message"]
+    assert not any("time limit stopped it" in s for s in said)
+
+
+def _stopped(status: str, raw: str) -> SolveResult:
+    return SolveResult(status, raw, 1.0, 0.5, 0.5, 1.0, "highs", "", {}, [])
+
+
+def test_what_stopped_a_phase() -> None:
+    assert stopped_by(_stopped("optimal", "Optimal"), 200) == "proven"
+    assert stopped_by(_stopped("infeasible", "Infeasible"), 200) == "proven"
+    assert stopped_by(_stopped("feasible", "Time limit reached"), 200) == "time limit"
+    assert stopped_by(_stopped("no_plan", "Time limit reached"), 200) == "time limit"
+    assert stopped_by(_stopped("feasible", "Solution limit reached"), 200) == "node limit"
+    assert stopped_by(_stopped("feasible", "Not Solved"), None) == "time limit"  # CBC: no node limit to stop it
+    assert stopped_by(_stopped("feasible", "Interrupted by user"), 200) == "solver"
+
+
+@pytest.mark.parametrize(("raw", "deterministic"), [("Time limit reached", False), ("Solution limit reached", True)])
+def test_a_diagnosis_stopped_by_the_time_limit_says_its_figures_are_not_proven(
+        monkeypatch: pytest.MonkeyPatch, raw: str, deterministic: bool) -> None:
+    """The solver is stood in for only in what stopped it: each diagnosis phase is solved for real, then reported as
+    stopped by `raw` (the wall clock, or HiGHS's node limit) with the plan it had."""
+    import dataclasses
+
+    import planner.pipeline as pipeline
+
+    real = pipeline.solve
+
+    def stopped_solve(m, settings, *a, **k):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(real(m, settings, *a, **k), status="feasible", raw_status=raw)
+
+    monkeypatch.setattr(pipeline, "solve", stopped_solve)
+    rows, run, said = _run_block(_sets(150_000))
+    assert run["deterministic"] is deterministic
+    assert [p["stopped_by"] for p in run["phases"]] == ["time limit" if not deterministic else "node limit"] * 2
+    assert [r["exact"] for r in rows] == [deterministic]
+    assert rows[0]["short_tokens_per_s"] == pytest.approx(8_000)  # the figure of the plan it had, kept
+    plan = {"status": "infeasible", "diagnosis": rows, "diagnosis_run": run}
+    sentences = diagnosis_sentences(plan)
+    if deterministic:
+        assert run["caution"] is None and NOT_PROVEN not in rows[0]["message"] and len(sentences) == 1
+    else:
+        assert "unmet demand, limits exceeded" in run["caution"] and "not proven minimal" in run["caution"]
+        assert rows[0]["message"].endswith(NOT_PROVEN)
+        assert sentences[0] == f"Caution: {run['caution']}" and len(sentences) == 2
+        assert any("the 30 s time limit stopped it" in s for s in said), said
+
+
 def test_diagnosis_settings_cap_the_time_and_keep_seed_and_threads() -> None:
     long = SolverSettings(name="highs", time_limit_s=600, mip_gap=0.01, threads=2, seed=7)
     d = diagnosis_settings(long)
@@ -153,3 +223,4 @@ def test_pipeline_headroom_only_exits_3_and_says_forecast_served(monkeypatch: py
     assert summary_line(plan).startswith("status infeasible (headroom short, forecast served)")
     assert "headroom short, forecast served" in key_figures(plan)[0].note
     assert any(s.startswith("diagnosis 1/2: optimal") for s in said), said
+    assert plan["diagnosis_run"]["deterministic"] and plan["diagnosis"][0]["exact"] is True

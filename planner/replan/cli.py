@@ -27,14 +27,18 @@ def run_replan(args: argparse.Namespace) -> int:
                               sets=getattr(args, "sets", None) or None)
     write_run_folder(outcome, out, args.force)
     rp = outcome.plan["replan"]
-    print(f"{_summary_line(outcome.plan)}\n{len(rp['committed_purchases'])} committed orders kept, "
+    print(f"{_summary_line(outcome.plan)}\n{len(rp['committed_purchases'])} committed orders and "
+          f"{len(rp.get('committed_leases') or [])} lease contracts kept, "
           f"{len(rp['changes'])} future orders changed ({rp['servers_changed']} servers, penalty ${rp['change_penalty_usd']:,.0f})")
     for c in rp["changes"][:20]:
         print(f"  {c['order_quarter']} {c['chip']} at {c['site']}/{c['rack_type']}: {c['previous_servers']} -> {c['new_servers']} "
               f"({c['cause']})")
     print(f"wrote {out}/plan.json, plan.xlsx, report.html, csv/")
     if outcome.exit_code == EXIT_INFEASIBLE:
-        print("no re-plan meets every limit; see the diagnosis in plan.json / the Summary sheet", file=sys.stderr)
+        print("no re-plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
+        from planner.pipeline_cli import print_diagnosis
+
+        print_diagnosis(outcome.plan)
     return outcome.exit_code
 
 

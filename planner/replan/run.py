@@ -13,14 +13,20 @@ import pulp
 
 from planner.errors import EXIT_INFEASIBLE, EXIT_NO_PLAN, InputError, PlannerError, Problem
 from planner.io.loader import PlanInputs, load_inputs
-from planner.pipeline import PlanOutcome, assemble_plan, deployment_table, effective_settings, plan_exit_code
+from planner.pipeline import (
+    PlanOutcome,
+    assemble_plan,
+    deployment_table,
+    effective_settings,
+    plan_exit_code,
+    run_diagnosis,
+)
 from planner.replan.changes import change_table
 from planner.replan.rollforward import OrderKey, Rolled, roll_forward
 from planner.schemas.common import _QUARTER_RE
 from planner.schemas.scenario import SolverSettings
 from solvers.backends import SolveResult, verify_solution
 from solvers.build import build_model
-from solvers.explain import diagnose
 from solvers.full_bound import certify
 from solvers.model import PlanModel
 from solvers.replan_orders import OrderIndex, add_max_change, add_order_change
@@ -138,22 +144,19 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
         return PlanOutcome(plan, plan_exit_code(plan), timings)  # 0 only when every demand row is served
     if result.status in ("infeasible", "no_plan"):
         say("no re-plan meets every limit: re-solving with penalised unmet demand to find what is short")
-        tight = settings.model_copy(update={"mip_gap": min(settings.mip_gap, 1e-6)})
-        m2, const2 = build_model(S, with_slack=True)
-        hook(m2)
-        r2 = solve(m2, tight)
-        m3, _ = build_model(S, with_slack=True, relax_limits=True)
-        hook(m3)
-        r3 = solve(m3, tight)
-        diagnosis = diagnose(S, m2, r2.values, m3, r3.values) if r2.has_solution else [
-            {"workload": w, "quarter": S.quarters[t], "short_tokens_per_s": round(S.demand[(w, t)], 3), "cause": why}
-            for w, t, why in S.no_option]
-        if not diagnosis:
-            diagnosis = [{"workload": "(all)", "quarter": S.quarters[0], "short_tokens_per_s": 0.0,
-                          "cause": "the committed orders and existing fleet break a limit that has no slack (site power or rack space?)"}]
+
+        def stage(name: str, fn: Callable[[], Any]) -> Any:
+            t1 = time.monotonic()
+            out = fn()
+            timings[name] = time.monotonic() - t1
+            return out
+
+        # the plan's diagnosis (short limits, deterministic unless its time limit stops it) with the re-plan's families
+        m2, const2, r2, diagnosis, run = run_diagnosis(S, settings, stage, say, hook)
         bad = SolveResult("infeasible", result.raw_status, None, None, None, result.solve_seconds + r2.solve_seconds,
                           result.solver_name, result.solver_version, {}, result.notes)
         plan = assemble_plan(rolled.inputs, S, m2, bad, settings, const2, options, timings, started, diagnosis, values=r2.values)
+        plan["diagnosis_run"] = run
         plan["replan"] = replan_section(prev, rolled, S, m2, r2.values, plan, options, lost, penalty)
         return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
     raise PlannerError(f"no re-plan found within the time limit of {settings.time_limit_s:g} s (solver status: {result.raw_status}). "

@@ -268,8 +268,11 @@ def binding_sentences(plan: dict[str, Any]) -> list[str]:
 
 
 def diagnosis_sentences(plan: dict[str, Any]) -> list[str]:
-    """Unmet demand in words: 'chat-70b is short 6,000 tokens/s in 2027Q1: cause'."""
-    out = []
+    """Unmet demand in words: 'chat-70b is short 6,000 tokens/s in 2027Q1: cause'; first a caution when the
+    diagnosis stopped at its time limit (plan.json `diagnosis_run`: its figures are then not proven)."""
+    run = plan.get("diagnosis_run") if isinstance(plan.get("diagnosis_run"), dict) else {}
+    head = [f"Caution: {run['caution']}"] if run.get("caution") else []
+    out: list[str] = []
     for row in sorted(plan.get("diagnosis") or [], key=lambda r: (str(r.get("quarter")), str(r["workload"]))):
         when = f" in {row['quarter']}" if row.get("quarter") else ""
         short = format_value(row["short_tokens_per_s"], "tokens")
@@ -283,7 +286,7 @@ def diagnosis_sentences(plan: dict[str, Any]) -> list[str]:
                 out.append(f"{row['workload']} is short {format_value(row['unmet_tokens_per_s'], 'tokens')} tokens/s in {row['quarter']}")
         if not out and plan.get("status") not in SOLUTION_STATUSES:
             out.append(f"no plan meets the demand (status {plan.get('status')})")
-    return out
+    return head + out
 
 
 def _short_usd(value: Any) -> str:
