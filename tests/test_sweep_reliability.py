@@ -47,7 +47,8 @@ def _cli(*args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
+    """The environment of a subprocess: this checkout first, then whatever PYTHONPATH the tests run with."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
 
 
 def _tree(folder: Path) -> dict[str, str]:
@@ -385,6 +386,67 @@ def test_a_killed_worker_gives_crashed_rows_that_are_not_cached(twins: str, tmp_
     assert "crashed" in set(table["status"]) and len(table) == 5
     final = table["status"].isin(sorted(FINAL_STATUSES)).sum()
     assert len(list((out / "points").iterdir())) == final
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every live process below `pid` (children, their children, ...) with its command line."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in found:
+                try:
+                    found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    found[child] = ""
+                todo.append(child)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the Ray processes")
+def test_sigterm_stops_a_ray_sweep(twins: str, tmp_path: Path) -> None:
+    """`sweep --engine ray`, SIGTERM while Ray tasks plan points: exit 143 with the stop message, no table written,
+    the finished points kept, and no process the sweep started (Ray's own included) outlives it."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'fleet-planner[ray]'), so its stop path "
+                                      "cannot be run here")
+    out = tmp_path / "ray"
+    # 41 points on 2 workers: far more than are planned by the time a task runs, so the signal lands mid-sweep
+    proc = subprocess.Popen(_cli("sweep", twins, "--param", f"{PRICE_B}=80000:120000:1000", "--engine", "ray",
+                                 "--workers", "2", "--quiet", "--out", str(out)), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any("run_point" in cmd for cmd in _descendants(proc.pid).values()):
+                break  # a Ray worker is planning a point
+            time.sleep(0.2)
+        started = _descendants(proc.pid)
+        assert proc.poll() is None and any("run_point" in c for c in started.values()), proc.communicate()
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=120)
+        took = time.monotonic() - t0
+        deadline = time.monotonic() + 20
+        while any(_running(p) for p in started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = {p: c for p, c in started.items() if _running(p)}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    print(f"ray sweep stopped {took:.1f} s after SIGTERM")
+    assert rc == 143, err
+    assert "stopped by SIGTERM" in err and "Traceback" not in err and "no output was written" not in err, err
+    assert not (out / "sweep.csv").exists()
+    assert all(f.name.endswith(".json") for f in (out / "points").iterdir())
+    assert left == {}, left
 
 
 # ---------------------------------------------------------------- limits

@@ -229,6 +229,25 @@ def _run_local(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver
 # ------------------------------------------------------------------ Ray
 
 
+@contextlib.contextmanager
+def _keep_signal_handlers():  # type: ignore[no-untyped-def]
+    """Put the SIGINT/SIGTERM handlers back after the block: `ray.init` installs its own fatal-signal handler in
+    the driver, which on SIGTERM prints a stack dump and exits 1 instead of letting the sweep stop (exit 143)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: installed from C, not Python; leave it
+                signal.signal(sig, handler)
+
+
 def _run_ray(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: dict[str, Any], workers: int,
              address: str | None, done: Callable[[int, dict[str, Any]], None], stopped: StopFn,
              halt: Callable[[], None]) -> None:
@@ -247,7 +266,8 @@ def _run_ray(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: 
             kwargs["address"] = address
         else:
             kwargs["num_cpus"] = max(1, workers)
-        ray.init(**kwargs)
+        with _keep_signal_handlers():
+            ray.init(**kwargs)
         started = True
     pending: list[Any] = []
     try:
