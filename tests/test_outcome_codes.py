@@ -149,3 +149,17 @@ def test_sweep_of_served_points_exits_0(tmp_path: Path) -> None:
     code, _, err = _main(["sweep", str(sc), "--param", f"{BUDGET}=100000,200000", "--workers", "1", "--quiet",
                           "--out", str(tmp_path / "sw")])
     assert code == EXIT_OK and "did not serve" not in err, err
+
+
+def test_sweep_with_a_bad_point_exits_2_before_an_infeasible_one(tmp_path: Path) -> None:
+    # A 2 x 2 grid: headroom -0.5 is refused by the scenario schema (bad input, two points), budget $50k with
+    # headroom 0 is infeasible, $200k serves everything. The worst, bad input, decides; all four rows are written.
+    sc = write_twins(tmp_path / "sc")
+    out = tmp_path / "sw"
+    code, _, err = _main(["sweep", str(sc), "--param", "policy.headroom_fraction=-0.5,0", "--param",
+                          f"{BUDGET}=50000,200000", "--workers", "1", "--quiet", "--out", str(out)])
+    assert code == EXIT_BAD_INPUT, err
+    table = pd.read_csv(out / "sweep.csv")
+    assert sorted(table["status"]) == ["bad_input", "bad_input", "infeasible", "optimal"]
+    assert "3 of 4 points did not serve every demand row" in err
+    assert len([x for x in err.splitlines() if "exit 2" in x and "headroom_fraction" in x]) == 2
