@@ -102,6 +102,12 @@ def test_a_lease_signed_before_it_starts_is_kept_once_signed() -> None:
     plan1 = _replan(inputs, plan0, "2027Q1")
     assert _kept(plan1) == [("2027Q2", 1)] and plan1["lease_contracts"] == []
     assert _on_lease(plan1) == {"2027Q2": 8, "2027Q3": 8, "2027Q4": 8}
+    # A plan of an older planner has no signed_quarter: the start less the scenario's lease lead time is used.
+    del plan0["lease_contracts"][0]["signed_quarter"]
+    assert _kept(_replan(inputs, plan0, "2027Q1")) == [("2027Q2", 1)]
+    no_lead = _inputs()  # without the lead time the Q2 contract is not signed by Q1: re-decided, signed again
+    again = _replan(no_lead, plan0, "2027Q1")
+    assert _kept(again) == [] and _contracts(again) == [("2027Q2", 1)]
 
 
 def test_a_hand_edited_lease_contract_is_refused_located() -> None:
