@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from planner.errors import InputError
 from planner.pipeline import (
     DIAGNOSIS_MAX_NODES,
     DIAGNOSIS_TIME_LIMIT_S,
@@ -224,3 +225,8 @@ def test_pipeline_headroom_only_exits_3_and_says_forecast_served(monkeypatch: py
     assert "headroom short, forecast served" in key_figures(plan)[0].note
     assert any(s.startswith("diagnosis 1/2: optimal") for s in said), said
     assert plan["diagnosis_run"]["deterministic"] and plan["diagnosis"][0]["exact"] is True
+    from planner.results.plan_io import validate_plan
+
+    validate_plan(json.loads(json.dumps(plan)))  # plan.json's schema reads the diagnosis block
+    with pytest.raises(InputError):
+        validate_plan(json.loads(json.dumps(plan | {"diagnosis_run": {"phases": "x", "deterministic": True}})))

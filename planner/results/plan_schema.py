@@ -254,6 +254,25 @@ class Diagnosis(PlanModel):
     headroom_short_tokens_per_s: Number = 0.0  # of the headroom buffer above the forecast peak
     kind: OptText = None  # demand (forecast short), headroom (forecast served, buffer short) or limits
     message: OptText = None  # the shortfall in words (`solvers.explain.shortfall_message`)
+    exact: bool | None = None  # false when the diagnosis time limit stopped a phase (see `diagnosis_run`)
+
+
+class DiagnosisPhase(PlanModel):
+    phase: Text
+    status: Text
+    raw_status: OptText = None
+    stopped_by: Text  # proven | node limit | time limit | solver
+
+
+class DiagnosisRun(PlanModel):
+    """How the diagnosis ran (`planner.pipeline.run_diagnosis`): reproducible unless a phase hit the time limit."""
+
+    phases: list[DiagnosisPhase]
+    deterministic: bool
+    caution: OptText = None
+    time_limit_s: OptNumber = None
+    node_limit: OptWhole = None
+    mip_gap: OptNumber = None
 
 
 class Option(PlanModel):
@@ -411,6 +430,7 @@ class Plan(PlanModel):
     warnings: list[Text] = []
     binding: list[Binding]
     diagnosis: list[Diagnosis]
+    diagnosis_run: DiagnosisRun | None = None  # infeasible plans since the diagnosis says what stopped it
     options: list[Option]
     perf_quantile: PerfQuantile | None = None
     inputs: list[InputFile]
