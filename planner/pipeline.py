@@ -386,7 +386,8 @@ def diagnosis_run_block(phases: list[tuple[str, SolveResult, str]], settings: So
     timed_out = [name for name, _r, why in phases if why == "time limit"]
     caution = None
     if timed_out:
-        caution = (f"the diagnosis phase(s) {', '.join(timed_out)} stopped at the {settings.time_limit_s:g} s time "
+        which = " and ".join(f"'{n}'" for n in timed_out) + (" phases" if len(timed_out) > 1 else " phase")
+        caution = (f"the {which} of the diagnosis stopped at the {settings.time_limit_s:g} s time "
                    f"limit{f', before the {node_limit}-node limit' if node_limit else ''}: the shortfalls and causes "
                    "are those of the best plan found by then, not proven minimal, and a faster or slower machine may "
                    "report other figures. Each phase runs at most the shorter of --time-limit and "
