@@ -80,10 +80,14 @@ def test_compare_with_an_infeasible_scenario_exits_3_and_still_compares(tmp_path
     [line] = [x for x in err.splitlines() if "broke" in x and "exit 3" in x]
     assert str(broke) in line and "infeasible" in line
     assert "rich" not in err.split("did not serve")[1]
-    # cached: the second run reuses both plans and gives the same code
+    # cached: the second run reads both plans from the cache (no solve) and gives the same code from plan.json
+    cached = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(cached) == 2
+    stamps = [f.stat().st_mtime_ns for f in cached]
     code2, _, err2 = _main(["compare", str(ok), str(broke), "--cache-dir", str(tmp_path / "cache"), "--quiet",
                             "--force", "--out", str(out)])
-    assert code2 == EXIT_INFEASIBLE and "planning" in err2
+    assert code2 == EXIT_INFEASIBLE and [x for x in err2.splitlines() if str(broke) in x and "exit 3" in x], err2
+    assert [f.stat().st_mtime_ns for f in cached] == stamps
 
 
 def test_compare_of_served_scenarios_exits_0(tmp_path: Path) -> None:
