@@ -46,7 +46,8 @@ def _run(args: argparse.Namespace) -> int:
         installed, quarter = installed_from_plan(read_plan(args.plan), args.quarter, args.plan.name or str(args.plan))
         title += f" (plan, {quarter})"
     else:
-        installed = installed_from_fleet(inputs.fleet)
+        sites_file = Path(getattr(inputs, "file_paths", {}).get("sites", "sites file")).name
+        installed = installed_from_fleet(inputs.fleet, sites_file)
     if args.purchases:
         installed += read_purchases_csv(args.purchases)
     print(f"Building topology of {len(inputs.sites)} sites, {sum(e.servers for e in installed):,} servers")

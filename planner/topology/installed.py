@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,13 @@ from planner.errors import InputError, Problem
 from planner.schemas.sites import FleetEntry
 
 PURCHASE_COLUMNS = ("site_id", "rack_type_id", "chip_id", "servers")
+
+#: the most servers (purchasable units) and chips one `planner topology` run builds, draws and writes: fleet, plan
+#: and purchases together. The graph has a node per chip; at these sizes the command takes about 30 s on two
+#: cores (40,000 8-GPU servers: 430,000 nodes, 700,000 links, a 260 MB GraphML file). Checked before any graph
+#: is built (`check_topology_size`); a row of a purchases file above it is refused on its own.
+MAX_TOPOLOGY_SERVERS = 40_000
+MAX_TOPOLOGY_CHIPS = 320_000
 
 
 @dataclass(frozen=True)
@@ -29,12 +36,40 @@ class Installed:
     source: str = "fleet"           # "fleet" or "plan"
     quarter: str = ""
     rack_index: int | None = None
+    where: tuple[str, str] | None = None  # (file, locator) of the row it came from, for messages
 
 
-def installed_from_fleet(fleet: Sequence[FleetEntry]) -> list[Installed]:
-    """The sites file's existing fleet as `Installed` entries."""
+def _limit_hint() -> str:
+    return ("Draw a part at a time: one site or rack type (a purchases file with only its rows), one quarter of a "
+            "plan (--plan with --quarter), or a sites file with fewer fleet entries.")
+
+
+def check_topology_size(installed: Sequence[Installed], chips_per_server: Mapping[str, int]) -> None:
+    """Raise InputError when `installed` holds more than MAX_TOPOLOGY_SERVERS servers or MAX_TOPOLOGY_CHIPS
+    chips, located at the entry (file, row) where the running total first passes the limit. Cheap: counts only.
+    `chips_per_server` by chip id (an unknown chip counts 1 chip per server; it is reported later)."""
+    max_servers, max_chips = MAX_TOPOLOGY_SERVERS, MAX_TOPOLOGY_CHIPS
+    servers = chips = 0
+    for i, e in enumerate(installed):
+        servers += max(e.servers, 0)
+        chips += max(e.servers, 0) * chips_per_server.get(e.chip_id, 1)
+        if servers > max_servers or chips > max_chips:
+            label, locator = e.where or ("installed hardware", f"{e.source} entry {i} ({e.site_id}/{e.rack_type_id}, {e.chip_id})")
+            total = sum(max(x.servers, 0) for x in installed)
+            total_chips = sum(max(x.servers, 0) * chips_per_server.get(x.chip_id, 1) for x in installed)
+            what = (f"{total:,} servers" if servers > max_servers
+                    else f"{total_chips:,} chips ({total:,} servers)")
+            raise InputError([Problem(label, locator, (
+                f"this entry ({e.servers:,} servers of {e.chip_id}) brings the topology to {what}; `planner topology` "
+                f"draws at most {max_servers:,} servers and {max_chips:,} chips in one run (about 30 s). "
+                + _limit_hint()))])
+
+
+def installed_from_fleet(fleet: Sequence[FleetEntry], label: str = "sites file") -> list[Installed]:
+    """The sites file's existing fleet as `Installed` entries (`label`: the sites file's name, for messages)."""
     return [
-        Installed(e.site_id, e.rack_type_id, e.chip_id, e.servers, "fleet", e.installed_quarter) for e in fleet
+        Installed(e.site_id, e.rack_type_id, e.chip_id, e.servers, "fleet", e.installed_quarter,
+                  where=(label, f"fleet[{i}].servers")) for i, e in enumerate(fleet)
     ]
 
 
@@ -58,9 +93,14 @@ def installed_from_rows(rows: Iterable[dict[str, str]], label: str, skip_blank: 
         if servers < 0:
             problems.append(Problem(label, f"row {i}, servers", f"must be >= 0, got {servers}"))
             continue
+        if servers > MAX_TOPOLOGY_SERVERS:
+            problems.append(Problem(label, f"row {i}, servers", (
+                f"must be at most {MAX_TOPOLOGY_SERVERS:,} servers (the most `planner topology` draws in one run), "
+                f"got {servers:,}. " + _limit_hint())))
+            continue
         if servers:
             out.append(Installed(row["site_id"].strip(), row["rack_type_id"].strip(), row["chip_id"].strip(),
-                                 servers, "plan", (row.get("quarter") or "").strip()))
+                                 servers, "plan", (row.get("quarter") or "").strip(), where=(label, f"row {i}, servers")))
     if problems:
         raise InputError(problems)
     return out
@@ -161,7 +201,8 @@ def installed_from_plan(plan: dict, quarter: str | None = None, label: str = "pl
                                     "rack type and the rack's number from 1, as `planner plan` writes it). "
                                     "Restore the plan or re-run `planner plan`."))
             continue
-        out.append(Installed(r["site"], r["rack_type"], r["chip"], int(r["servers"]), "plan", q, int(number) - 1))
+        out.append(Installed(r["site"], r["rack_type"], r["chip"], int(r["servers"]), "plan", q, int(number) - 1,
+                             where=(label, f"racks[{i}].servers")))
     if problems:
         raise InputError(problems)
     return out, q
