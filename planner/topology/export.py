@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import numbers
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 import networkx as nx
 import pandas as pd
@@ -14,16 +16,63 @@ from planner.results.atomic import atomic_write
 from planner.topology.capacity import rack_table
 from planner.topology.checks import Violation
 
+#: GraphML attribute types of the Python values the graph holds (as networkx writes them)
+_XML_TYPES = {bool: "boolean", int: "int", float: "double", str: "string"}
+_GRAPHML_HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n'
+                 '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+                 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                 'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+                 'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n')
+
 
 def write_graphml(g: nx.Graph, path: Path) -> None:
-    """GraphML of the graph; graph-level dictionaries are stored as JSON strings."""
-    h = nx.Graph()
-    h.graph = {k: (v if isinstance(v, str | int | float | bool) else json.dumps(v, sort_keys=True)) for k, v in g.graph.items()}
-    h.add_nodes_from(g.nodes(data=True))
-    h.add_edges_from(g.edges(data=True))
+    """GraphML of the graph, as `nx.write_graphml` writes it (read it back with `nx.read_graphml`); graph-level
+    dictionaries are stored as JSON strings.
+
+    Streamed, not built as an XML tree: networkx's writer holds an element per node, edge and value and took
+    17 s for the 100,000 edges of 5,000 servers; this one writes each distinct attribute set once as text.
+    """
+    graph_data = {k: (v if isinstance(v, str | int | float | bool) else json.dumps(v, sort_keys=True))
+                  for k, v in g.graph.items()}
+    keys: dict[tuple[str, str, str], str] = {}
+
+    def key(name: object, value: object, scope: str) -> str:
+        kind = _XML_TYPES.get(type(value)) or ("int" if isinstance(value, numbers.Integral)
+                                               else "double" if isinstance(value, numbers.Real) else None)
+        if kind is None:
+            raise TypeError(f"GraphML cannot store {type(value).__name__} values (attribute {name!r})")
+        k = (str(name), kind, scope)
+        if k not in keys:
+            keys[k] = f"d{len(keys)}"
+        return keys[k]
+
+    def data_text(data: dict, scope: str) -> str:
+        return "".join(f'<data key="{key(k, v, scope)}">{escape(str(v))}</data>' for k, v in data.items())
+
+    graph_text = data_text(graph_data, "graph")
+    cache: dict[tuple, str] = {}  # edges share a handful of attribute sets (one per link kind and width)
+
+    def edge_text(data: dict) -> str:
+        sig = tuple((k, type(v), v) for k, v in data.items())
+        text = cache.get(sig)
+        if text is None:
+            text = cache[sig] = data_text(data, "edge")
+        return text
+
+    node_lines = [f"<node id={quoteattr(str(n))}>{data_text(d, 'node')}</node>\n" for n, d in g.nodes(data=True)]
+    edge_lines = [f"<edge source={quoteattr(str(u))} target={quoteattr(str(v))}>{edge_text(d)}</edge>\n"
+                  for u, v, d in g.edges(data=True)]
+    key_lines = [f'<key id="{i}" for="{scope}" attr.name={quoteattr(name)} attr.type="{kind}" />\n'
+                 for (name, kind, scope), i in keys.items()]
+    edgedefault = "directed" if g.is_directed() else "undirected"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as fh:
-        nx.write_graphml(h, fh)
+    with atomic_write(path, "w") as fh:
+        fh.write(_GRAPHML_HEAD)
+        fh.writelines(key_lines)
+        fh.write(f'<graph edgedefault="{edgedefault}">{graph_text}\n')
+        fh.writelines(node_lines)
+        fh.writelines(edge_lines)
+        fh.write("</graph>\n</graphml>\n")
 
 
 def rack_summary(g: nx.Graph, violations: Sequence[Violation]) -> pd.DataFrame:
