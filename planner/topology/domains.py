@@ -38,20 +38,30 @@ def natural_key(node: str) -> tuple:
 
 
 def scaleup_domains(g: nx.Graph) -> list[Domain]:
-    """Every domain (a chip with no scale-up link is a domain of one), ordered by first chip."""
-    chips = [n for n, d in g.nodes(data=True) if d.get("kind") == "chip"]
-    view = nx.Graph()
-    view.add_nodes_from(chips)
-    view.add_edges_from((a, b) for a, b, d in g.edges(data=True) if d.get("scaleup"))
+    """Every domain (a chip with no scale-up link is a domain of one), ordered by first chip.
+
+    A walk over each chip's own scale-up links (through switch hubs), not a copy of the graph: a 40,000-server
+    fleet has 320,000 chips and 700,000 links, most of them not scale-up.
+    """
+    adj, nodes = g.adj, g.nodes
+    seen: set[str] = set()
     out = []
-    for comp in nx.connected_components(view):
-        members = sorted((c for c in comp if g.nodes[c].get("kind") == "chip"), key=natural_key)
-        if not members:
+    for start, d in g.nodes(data=True):
+        if d.get("kind") != "chip" or start in seen:
             continue
-        nodes = [g.nodes[c] for c in members]
+        seen.add(start)
+        comp, stack = [start], [start]
+        while stack:
+            for nbr, e in adj[stack.pop()].items():
+                if nbr not in seen and e.get("scaleup"):
+                    seen.add(nbr)
+                    comp.append(nbr)
+                    stack.append(nbr)
+        members = sorted((c for c in comp if nodes[c].get("kind") == "chip"), key=natural_key)
+        attrs = [nodes[c] for c in members]
         out.append(Domain(
-            domain_id=members[0], chip_id=nodes[0]["chip_id"], site_id=nodes[0]["site_id"], chips=tuple(members),
-            servers=tuple(dict.fromkeys(n["server"] for n in nodes)), racks=tuple(dict.fromkeys(n["rack"] for n in nodes)),
+            domain_id=members[0], chip_id=attrs[0]["chip_id"], site_id=attrs[0]["site_id"], chips=tuple(members),
+            servers=tuple(dict.fromkeys(n["server"] for n in attrs)), racks=tuple(dict.fromkeys(n["rack"] for n in attrs)),
         ))
     return sorted(out, key=lambda d: natural_key(d.domain_id))
 

@@ -25,6 +25,16 @@ _GRAPHML_HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n'
                  'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n')
 
 
+def _text(value: object) -> str:
+    s = str(value)
+    return escape(s) if ("&" in s or "<" in s or ">" in s) else s
+
+
+def _attr(value: object) -> str:
+    s = str(value)
+    return quoteattr(s) if any(c in s for c in '&<>"\'\n\r\t') else f'"{s}"'
+
+
 def write_graphml(g: nx.Graph, path: Path) -> None:
     """GraphML of the graph, as `nx.write_graphml` writes it (read it back with `nx.read_graphml`); graph-level
     dictionaries are stored as JSON strings.
@@ -46,8 +56,15 @@ def write_graphml(g: nx.Graph, path: Path) -> None:
             keys[k] = f"d{len(keys)}"
         return keys[k]
 
+    templates: dict[tuple, str] = {}  # one text template per attribute layout (names and types, in order)
+
     def data_text(data: dict, scope: str) -> str:
-        return "".join(f'<data key="{key(k, v, scope)}">{escape(str(v))}</data>' for k, v in data.items())
+        layout = (scope, *((k, type(v)) for k, v in data.items()))
+        template = templates.get(layout)
+        if template is None:
+            template = templates[layout] = "".join(
+                f'<data key="{key(k, v, scope)}">{{}}</data>' for k, v in data.items())
+        return template.format(*map(_text, data.values()))
 
     graph_text = data_text(graph_data, "graph")
     cache: dict[tuple, str] = {}  # edges share a handful of attribute sets (one per link kind and width)
@@ -59,8 +76,8 @@ def write_graphml(g: nx.Graph, path: Path) -> None:
             text = cache[sig] = data_text(data, "edge")
         return text
 
-    node_lines = [f"<node id={quoteattr(str(n))}>{data_text(d, 'node')}</node>\n" for n, d in g.nodes(data=True)]
-    edge_lines = [f"<edge source={quoteattr(str(u))} target={quoteattr(str(v))}>{edge_text(d)}</edge>\n"
+    node_lines = [f"<node id={_attr(n)}>{data_text(d, 'node')}</node>\n" for n, d in g.nodes(data=True)]
+    edge_lines = [f"<edge source={_attr(u)} target={_attr(v)}>{edge_text(d)}</edge>\n"
                   for u, v, d in g.edges(data=True)]
     key_lines = [f'<key id="{i}" for="{scope}" attr.name={quoteattr(name)} attr.type="{kind}" />\n'
                  for (name, kind, scope), i in keys.items()]
