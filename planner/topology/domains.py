@@ -43,10 +43,22 @@ def scaleup_domains(g: nx.Graph) -> list[Domain]:
     A walk over each chip's own scale-up links (through switch hubs), not a copy of the graph: a 40,000-server
     fleet has 320,000 chips and 700,000 links, most of them not scale-up.
     """
-    adj, nodes = g.adj, g.nodes
+    adj, nodes = g._adj, g._node  # networkx's own dictionaries: the views cost a call per access
     seen: set[str] = set()
+    server_keys: dict[str, tuple] = {}
+
+    def chip_key(c: str) -> tuple:
+        """natural_key(c), with the server part of `server/cJ` computed once per server."""
+        head, sep, tail = c.rpartition("/c")
+        if not (sep and tail.isdecimal() and tail.isascii()):
+            return natural_key(c)
+        k = server_keys.get(head)
+        if k is None:
+            k = server_keys[head] = natural_key(head)
+        return (*k[:-1], "/c", int(tail), "") if k[-1] == "" else (*k[:-1], k[-1] + "/c", int(tail), "")
+
     out = []
-    for start, d in g.nodes(data=True):
+    for start, d in nodes.items():
         if d.get("kind") != "chip" or start in seen:
             continue
         seen.add(start)
@@ -57,13 +69,13 @@ def scaleup_domains(g: nx.Graph) -> list[Domain]:
                     seen.add(nbr)
                     comp.append(nbr)
                     stack.append(nbr)
-        members = sorted((c for c in comp if nodes[c].get("kind") == "chip"), key=natural_key)
+        members = sorted((c for c in comp if nodes[c].get("kind") == "chip"), key=chip_key)
         attrs = [nodes[c] for c in members]
         out.append(Domain(
             domain_id=members[0], chip_id=attrs[0]["chip_id"], site_id=attrs[0]["site_id"], chips=tuple(members),
             servers=tuple(dict.fromkeys(n["server"] for n in attrs)), racks=tuple(dict.fromkeys(n["rack"] for n in attrs)),
         ))
-    return sorted(out, key=lambda d: natural_key(d.domain_id))
+    return sorted(out, key=lambda d: chip_key(d.domain_id))
 
 
 def domain_sizes(g: nx.Graph) -> Counter[tuple[str, int]]:
