@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, PlannerError
+
+#: rack problems printed (site limits always are); the rest are counted by check: each is a row of racks.csv
+MAX_PRINTED = 50
 
 
 def add_topology_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -56,8 +60,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Wrote {path}")
     if out.violations:
         print(f"{len(out.violations)} rack problem{'s' if len(out.violations) != 1 else ''}:")
-        for v in out.violations:
+        racks = [v for v in out.violations if v.check != "site_power"]  # site limits are not rows of racks.csv
+        for v in racks[:MAX_PRINTED] + [v for v in out.violations if v.check == "site_power"]:
             print(f"  - [{v.check}] {v.message}")
+        if len(racks) > MAX_PRINTED:
+            counts = Counter(v.check for v in racks[MAX_PRINTED:])
+            print(f"  ... and {len(racks) - MAX_PRINTED:,} more rack problems ("
+                  + ", ".join(f"{n:,} {check}" for check, n in counts.items()) + f"), each in {out.racks_csv}")
         return EXIT_BAD_INPUT if args.strict else EXIT_OK
     print("All racks within power, space and cooling limits.")
     return EXIT_OK
