@@ -68,6 +68,16 @@ def test_rows_each_within_the_limit_but_over_it_together_exit_2_at_the_row_that_
     assert seconds < 30 and not (tmp_path / "out").exists()
 
 
+def test_servers_with_many_links_each_meet_the_graph_limit_first(tmp_path: Path) -> None:
+    """8-chip xGMI servers are a full mesh (28 links each): 30,000 of them pass the graph limit, not the server one."""
+    path = _purchases(tmp_path, "ashburn,air40,mi300x,30000")
+    code, err, seconds = _topology_subprocess(tmp_path, path)
+    assert code == 2, err
+    assert "(p.csv, row 2, servers) | this entry (30,000 servers of mi300x) brings the topology to about" in err, err
+    assert "one server of mi300x adds 46, so at most 23,913 of it alone" in err, err
+    assert seconds < 30 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("extra, code", [(0, 0), (-1, 0), (1, 2)])
 def test_at_and_below_the_limit_draws_above_it_does_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str], extra: int, code: int) -> None:
@@ -104,6 +114,26 @@ def test_the_chip_limit_counts_chips_per_server(monkeypatch: pytest.MonkeyPatch)
     (p,) = exc.value.problems
     assert (p.file, p.locator) == ("p.csv", "row 3, servers")
     assert "112 chips (6 servers)" in p.message and "at most" in p.message and "80 chips" in p.message
+
+
+def test_the_graph_limit_counts_nodes_and_links_per_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.topology.examples import example_chip
+    from planner.topology.fabric import graph_size_per_server
+    from planner.topology.templates import template_from_chip
+
+    assert graph_size_per_server(template_from_chip(example_chip("h100_sxm"))) == 27  # 8 chips, a switch, 17 links
+    monkeypatch.setattr(inst, "MAX_TOPOLOGY_GRAPH", 100)
+    rows = [Installed("a", "r", "h100", 2, where=("p.csv", "row 2, servers")),
+            Installed("a", "r", "mesh", 2, where=("p.csv", "row 3, servers"))]
+    check_topology_size(rows[:1], {"h100": 8}, {"h100": 27, "mesh": 46})  # 54
+    check_topology_size([Installed("a", "r", "x", 4)], {"x": 8}, {"x": 25})  # 100: at the limit
+    with pytest.raises(InputError) as exc:
+        check_topology_size(rows, {"h100": 8, "mesh": 8}, {"h100": 27, "mesh": 46})
+    (p,) = exc.value.problems
+    assert (p.file, p.locator) == ("p.csv", "row 3, servers")
+    assert "brings the topology to about 146 graph nodes and links (4 servers;" in p.message, p.message
+    assert "at most 40,000 servers, 320,000 chips and 100 graph nodes and links in one run" in p.message
+    assert "one server of mesh adds 46, so at most 2 of it alone" in p.message
 
 
 def test_the_fleet_counts_and_is_located_in_the_sites_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,9 +31,12 @@ def _text(value: object) -> str:
     return escape(s) if ("&" in s or "<" in s or ">" in s) else s
 
 
+_NEEDS_QUOTING = re.compile(r"[&<>\"'\n\r\t]").search
+
+
 def _attr(value: object) -> str:
     s = str(value)
-    return quoteattr(s) if any(c in s for c in '&<>"\'\n\r\t') else f'"{s}"'
+    return quoteattr(s) if _NEEDS_QUOTING(s) else f'"{s}"'
 
 
 def write_graphml(g: nx.Graph, path: Path) -> None:
@@ -70,7 +74,7 @@ def write_graphml(g: nx.Graph, path: Path) -> None:
     cache: dict[tuple, str] = {}  # edges share a handful of attribute sets (one per link kind and width)
 
     def edge_text(data: dict) -> str:
-        sig = tuple((k, type(v), v) for k, v in data.items())
+        sig = (tuple(data.items()), tuple(map(type, data.values())))  # types too: True == 1 == 1.0
         text = cache.get(sig)
         if text is None:
             text = cache[sig] = data_text(data, "edge")

@@ -97,3 +97,23 @@ def wire_domain(
     elif shape == "mesh_ring":
         _mesh_ring(g, per_server, t)
     return shape
+
+
+def graph_size_per_server(t: HardwareTemplate) -> int:
+    """Nodes and links one server of `t` adds to the topology graph (an estimate, rounded up): the server, its
+    chips, their host links and ToR link, and its share of the scale-up wiring (a switch and a link per chip for
+    a star, n(n-1)/2 links for a mesh, 2 per chip for a torus, a mesh plus a ring across servers).
+    What the size limit of one `planner topology` run counts (`installed.MAX_TOPOLOGY_GRAPH`)."""
+    c = t.chips_per_server
+    size = 1 + c + c + 1
+    dom = t.effective_domain_chips
+    if t.domain_size_chips <= 1 or dom <= 1:
+        return size
+    if dom <= c:  # domains inside the server, wired in chunks of `dom` chips
+        chunks = [dom] * (c // dom) + ([c % dom] if c % dom else [])
+        for m in chunks:
+            shape = shape_for(t, m, 1)
+            size += {"star": m + 1, "mesh": m * (m - 1) // 2, "torus": 2 * m}.get(shape, 0)
+        return size
+    shape = shape_for(t, dom, t.servers_per_domain)
+    return size + {"star": c + 1, "torus": 2 * c, "mesh_ring": c * (c - 1) // 2 + c, "mesh": c * (c - 1) // 2}.get(shape, 0)

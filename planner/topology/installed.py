@@ -13,12 +13,15 @@ from planner.schemas.sites import FleetEntry
 
 PURCHASE_COLUMNS = ("site_id", "rack_type_id", "chip_id", "servers")
 
-#: the most servers (purchasable units) and chips one `planner topology` run builds, draws and writes: fleet, plan
-#: and purchases together. The graph has a node per chip; at these sizes the command takes about 30 s on two
-#: cores (40,000 8-GPU servers: 430,000 nodes, 700,000 links, a 260 MB GraphML file). Checked before any graph
-#: is built (`check_topology_size`); a row of a purchases file above it is refused on its own.
+#: the most one `planner topology` run builds, draws and writes (fleet or a plan's quarter, and purchases, together):
+#: servers (purchasable units), chips, and graph size in nodes plus links as `fabric.graph_size_per_server` counts
+#: them (27 per 8-GPU NVSwitch server, 46 per 8-chip xGMI mesh server, 219 per NVL72 rack). At the limit the command
+#: takes about 25-30 s on two cores (40,000 HGX H100 servers: 430,000 nodes, 700,000 links, a 260 MB GraphML file).
+#: Checked before any graph is built (`check_topology_size`); a row of a purchases file above the server limit is
+#: refused on its own.
 MAX_TOPOLOGY_SERVERS = 40_000
 MAX_TOPOLOGY_CHIPS = 320_000
+MAX_TOPOLOGY_GRAPH = 1_100_000
 
 
 @dataclass(frozen=True)
@@ -44,25 +47,37 @@ def _limit_hint() -> str:
             "plan (--plan with --quarter), or a sites file with fewer fleet entries.")
 
 
-def check_topology_size(installed: Sequence[Installed], chips_per_server: Mapping[str, int]) -> None:
-    """Raise InputError when `installed` holds more than MAX_TOPOLOGY_SERVERS servers or MAX_TOPOLOGY_CHIPS
-    chips, located at the entry (file, row) where the running total first passes the limit. Cheap: counts only.
-    `chips_per_server` by chip id (an unknown chip counts 1 chip per server; it is reported later)."""
-    max_servers, max_chips = MAX_TOPOLOGY_SERVERS, MAX_TOPOLOGY_CHIPS
-    servers = chips = 0
+def check_topology_size(installed: Sequence[Installed], chips_per_server: Mapping[str, int],
+                        graph_per_server: Mapping[str, int] | None = None) -> None:
+    """Raise InputError when `installed` holds more than MAX_TOPOLOGY_SERVERS servers, MAX_TOPOLOGY_CHIPS chips or
+    MAX_TOPOLOGY_GRAPH graph nodes and links, located at the entry (file, row) where the running total first passes
+    a limit. Cheap: counts only. `chips_per_server` and `graph_per_server` (`fabric.graph_size_per_server`) by chip
+    id; an unknown chip counts 1 chip and no links (it is reported later)."""
+    max_servers, max_chips, max_graph = MAX_TOPOLOGY_SERVERS, MAX_TOPOLOGY_CHIPS, MAX_TOPOLOGY_GRAPH
+    per_graph = graph_per_server or {}
+    servers = chips = graph = 0
     for i, e in enumerate(installed):
-        servers += max(e.servers, 0)
-        chips += max(e.servers, 0) * chips_per_server.get(e.chip_id, 1)
-        if servers > max_servers or chips > max_chips:
-            label, locator = e.where or ("installed hardware", f"{e.source} entry {i} ({e.site_id}/{e.rack_type_id}, {e.chip_id})")
-            total = sum(max(x.servers, 0) for x in installed)
-            total_chips = sum(max(x.servers, 0) * chips_per_server.get(x.chip_id, 1) for x in installed)
-            what = (f"{total:,} servers" if servers > max_servers
-                    else f"{total_chips:,} chips ({total:,} servers)")
-            raise InputError([Problem(label, locator, (
-                f"this entry ({e.servers:,} servers of {e.chip_id}) brings the topology to {what}; `planner topology` "
-                f"draws at most {max_servers:,} servers and {max_chips:,} chips in one run (about 30 s). "
-                + _limit_hint()))])
+        n = max(e.servers, 0)
+        servers += n
+        chips += n * chips_per_server.get(e.chip_id, 1)
+        graph += n * per_graph.get(e.chip_id, 0)
+        if servers <= max_servers and chips <= max_chips and graph <= max_graph:
+            continue
+        label, locator = e.where or ("installed hardware", f"{e.source} entry {i} ({e.site_id}/{e.rack_type_id}, {e.chip_id})")
+        total = sum(max(x.servers, 0) for x in installed)
+        if servers > max_servers:
+            what = f"{total:,} servers"
+        elif chips > max_chips:
+            what = f"{sum(max(x.servers, 0) * chips_per_server.get(x.chip_id, 1) for x in installed):,} chips ({total:,} servers)"
+        else:
+            size = sum(max(x.servers, 0) * per_graph.get(x.chip_id, 0) for x in installed)
+            each = per_graph.get(e.chip_id, 1)
+            what = (f"about {size:,} graph nodes and links ({total:,} servers; one server of {e.chip_id} adds {each}, "
+                    f"so at most {max_graph // max(each, 1):,} of it alone)")
+        raise InputError([Problem(label, locator, (
+            f"this entry ({e.servers:,} servers of {e.chip_id}) brings the topology to {what}; `planner topology` "
+            f"draws at most {max_servers:,} servers, {max_chips:,} chips and {max_graph:,} graph nodes and links "
+            "in one run (about 30 s). " + _limit_hint()))])
 
 
 def installed_from_fleet(fleet: Sequence[FleetEntry], label: str = "sites file") -> list[Installed]:
