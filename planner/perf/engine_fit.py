@@ -60,7 +60,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "moe_token_us": (0.0, 0.4, 1.6),
     "kv_read_efficiency": (1.0, 0.8, 0.6, 0.4),
 }
-FP4_RATIO_GRID = (0.6, 0.8, 1.0)
+FP4_RATIO_GRID = (0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_GROUP_ROWS = 5
 SHRINKAGE = 0.5
 NO_FIT_PENALTY = 9.0
