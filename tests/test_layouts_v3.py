@@ -241,3 +241,40 @@ def test_layout_free_search_keeps_tp_attention_on_moe() -> None:
     ev = best_evaluation(MODELS["deepseek-r1"], CHIPS["h200_sxm"], 8, "fp8", "fp8", RequestShape(1000, 500),
                          Targets(), CAL)
     assert ev is not None and ev.layout.dp == 1
+
+
+def test_example_mi325x_at_least_mi300x_per_chip_on_every_workload() -> None:
+    """MI325X is MI300X's silicon with more of everything that can decide: the same published peaks and fabric, more
+    HBM (256 vs 192 GB), more bandwidth (6.0 vs 5.3 TB/s) and more power (1000 vs 750 W: the full clock, where MI300X
+    sustains (750 / 1000)^(1/3) of it). So every layout MI300X holds, MI325X holds with more KV room, and at that
+    layout its pass is no longer (bandwidth- and compute-bound operators both shorter): on every workload of the
+    example, at each layout the options keep for MI300X, MI325X serves at least as much per chip at a TPOT no higher,
+    and its best option is strictly ahead per chip."""
+    from planner.io.loader import load_inputs
+    from planner.perf.options import deployment_options, workload_question
+    from planner.perf.question import Lane
+    from planner.pipeline import plan_predictor, plannable_chips
+
+    a, b = CHIPS["mi300x"], CHIPS["mi325x"]
+    assert dict(a.peak_tflops) == dict(b.peak_tflops)
+    assert a.scaleup == b.scaleup and a.server.chips_per_server == b.server.chips_per_server
+    assert a.memory_gb < b.memory_gb and a.memory_bandwidth_tbs < b.memory_bandwidth_tbs and a.tdp_w < b.tdp_w
+    inputs = load_inputs("inputs/scenarios/example.yaml")
+    chips = [c for c in plannable_chips(inputs).values() if c.chip_id in ("mi300x", "mi325x")]
+    pr = replace(plan_predictor(inputs, None), use_measured=False)  # model against model: no row answers one side
+    firsts = {w.workload_id: w for w in reversed(inputs.workloads)}
+    assert len(firsts) >= 5
+    for wid, w in sorted(firsts.items()):
+        model = inputs.models[w.model_id]
+        opts = deployment_options(w, model, chips, predictor=pr, default_engine=inputs.scenario.policy.engine)
+        ours = [o for o in opts if o.chip_id == "mi300x"]
+        theirs = [o for o in opts if o.chip_id == "mi325x"]
+        assert ours and theirs, wid
+        best = {c: max(o.tokens_per_s_per_chip for o in opts if o.chip_id == c) for c in ("mi300x", "mi325x")}
+        assert best["mi325x"] > best["mi300x"] * 1.01, wid
+        q = workload_question(w, inputs.scenario.policy.engine)
+        lanes = [Lane(b, o.precision, o.kv_precision, Layout(tp=o.tp, pp=o.pp, ep=o.ep, dp=o.dp)) for o in ours]
+        for o, r in zip(ours, pr.predict(model, lanes, q), strict=True):
+            assert r.feasible, (wid, o)
+            assert r.tokens_per_s_per_replica / o.chips_per_replica >= o.tokens_per_s_per_chip * (1 - 1e-9), (wid, o)
+            assert r.tpot_ms <= o.tpot_ms + 1e-6, (wid, o)
