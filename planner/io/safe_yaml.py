@@ -115,8 +115,13 @@ _LimitedLoader.add_implicit_resolver(
 
 def parse_scalar(text: str) -> Any:
     """A command-line value read as YAML with the same limits and number rules as the input files (`1e15` is a
-    number, `true` a boolean, `'3'` a string)."""
-    return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader with limits
+    number, `true` a boolean, `'3'` a string). Raises ValueError (never a YAML error) for text that is not a valid
+    value: a caller turns it into a located problem."""
+    try:
+        return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader with limits
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{text!r:.80} is not a valid value ({first})") from None
 
 
 def _shown(path: Path) -> str:

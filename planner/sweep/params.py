@@ -29,8 +29,12 @@ def _num(text: str) -> float | int:
     v = parse_scalar(text)
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError(f"{text!r} is not a number")
-    if not math.isfinite(v):
-        raise ValueError(f"{text!r} is not a finite number")
+    try:
+        finite = math.isfinite(v)  # an int beyond a float (a 400-digit LO) overflows here
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ValueError(f"{text!r:.60} is not a finite number (or is beyond 1e308)")
     return v
 
 
@@ -51,9 +55,18 @@ def parse_param(text: str) -> Param:
         if step <= 0 or hi < lo:
             raise ValueError(f"range {spec!r}: needs LO <= HI and STEP > 0")
         integer = all(isinstance(x, int) for x in (lo, hi, step))
+        # the count in floats first: (HI - LO) / STEP overflows to inf for 0:1e308:0.1 or 0:1:1e-320, and huge
+        # ints would build a giant range; refuse before any int() or tuple of that size
+        try:
+            count = (hi - lo) / step
+        except OverflowError:  # ints beyond a float
+            count = math.inf
+        if not math.isfinite(count) or count + 1 > MAX_POINTS:
+            shown = "more than 10^308" if not math.isfinite(count) else f"about {count + 1:,.0f}"
+            raise ValueError(f"range {spec!r} has {shown} values; at most {MAX_POINTS:,} (raise STEP or narrow LO:HI)")
         n = int(round((hi - lo) / step + 1e-9)) + 1
         if n > MAX_POINTS:
-            raise ValueError(f"range {spec!r} has {n} values; at most {MAX_POINTS}")
+            raise ValueError(f"range {spec!r} has {n:,} values; at most {MAX_POINTS:,}")
         values = tuple(int(lo + i * step) if integer else round(lo + i * step, 12) for i in range(n))
         return Param(path, values, float(lo), float(hi), integer)
     items = spec.split(",")
