@@ -192,19 +192,20 @@ def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     raw, problems = read_scenario_raw(scenario_path, origins=origins)
     if raw is None:
         raise InputError(problems)
+    set_problems: list[Problem] = []
     if sets:
         from planner.io.overrides import apply_sets
 
+        # a refused override is not applied; the valid ones are, and validation goes on, so one report lists the
+        # override's problem beside every other one (a boolean headroom beside an unknown chip in chip_terms)
         raw, set_problems = apply_sets(raw, sets, label, origins)
-        if set_problems:
-            raise InputError(set_problems)
     scenario, problems = validate_model(Scenario, raw, label)
     if scenario is None:
-        raise InputError(_blame_base(problems + _files_alone(raw, label, problems), label, origins))
+        raise InputError(set_problems + _blame_base(problems + _files_alone(raw, label, problems), label, origins))
 
     paths, all_problems = _input_paths(scenario.inputs, label)
     if paths is None:
-        raise InputError(_blame_base(all_problems, label, origins))
+        raise InputError(set_problems + _blame_base(all_problems, label, origins))
     rejected: list[RejectedRow] = []
     (chips, models, workloads, workload_rows, sites_file), all_problems = _read_files(paths, rejected)
     calibration = Path(scenario.inputs.calibration) if scenario.inputs.calibration else None
@@ -223,7 +224,9 @@ def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     all_problems += cross_check(scenario, label, quarters, chips, models, workloads, workload_rows, sites_file, paths,
                                 rows_complete, rejected)
     if all_problems:
-        raise InputError(_blame_base(all_problems, label, origins))
+        raise InputError(set_problems + _blame_base(all_problems, label, origins))
+    if set_problems:
+        raise InputError(set_problems)
     assert isinstance(sites_file, SitesFile)
 
     hashes = {"scenario": sha256_of(scenario_path)}
