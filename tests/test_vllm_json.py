@@ -141,3 +141,20 @@ def test_the_same_run_twice_is_reported(tmp_path: Path) -> None:
     assert [loc for loc, _ in dups] == ["inputs.measurements[1]", "inputs.measurements[2]"], dups
     assert all("the same run as inputs.measurements[0]" in m for _, m in dups)
     load_inputs(_scenario(tmp_path, [entries[0], *entries[3:]]))  # different concurrency or chip: not the same run
+
+
+@pytest.mark.parametrize("key", [k for k, *_ in FIELDS if not dict((f[0], f[2]) for f in FIELDS)[k]])
+@pytest.mark.parametrize("tiny", [1e-320, 5e-324, 1e-300, 1e-9])
+def test_a_vanishing_rate_or_duration_is_refused(key: str, tiny: float) -> None:
+    """Every non-count field has a positive floor: a subnormal value is > 0 but its reciprocal overflows."""
+    assert [k for k, _ in vllm_json_problems({**GOOD, key: tiny})] == [key]
+
+
+@pytest.mark.parametrize("key", [k for k, *_ in FIELDS] + list(LATENCY_MS))
+@pytest.mark.parametrize("variant", [" {}", "{} ", "\\t{}", "{}\\n", "{}".upper()])
+def test_a_key_that_differs_only_by_spaces_or_case_is_refused(key: str, variant: str) -> None:
+    odd = variant.replace("\\t", "\t").replace("\\n", "\n").format(key)
+    if variant == "{}".upper():
+        odd = key.upper()
+    problems = vllm_json_problems({**GOOD, odd: GOOD.get(key, 1)})
+    assert [k for k, _ in problems] == [odd], problems

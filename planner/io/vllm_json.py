@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-#: (key, required, integer, lowest allowed (exclusive when `strict`), strict, highest allowed, what it is)
+#: (key, required, integer, lowest allowed (exclusive when `strict`), strict, highest allowed, what it is). Rates and
+#: durations have a positive floor, not just "> 0": a subnormal 1e-320 tokens/s is > 0 but its reciprocal overflows.
 FIELDS: tuple[tuple[str, bool, bool, float, bool, float, str], ...] = (
-    ("output_throughput", True, False, 0.0, True, 1e8, "output tokens/s of the whole server"),
+    ("output_throughput", True, False, 1e-3, False, 1e8, "output tokens/s of the whole server"),
     ("completed", True, True, 1.0, False, 1e9, "requests completed"),
     ("total_input_tokens", True, True, 1.0, False, 1e13, "prompt tokens over all requests"),
     ("total_output_tokens", True, True, 1.0, False, 1e13, "output tokens over all requests"),
     ("max_concurrency", False, True, 1.0, False, 1e6, "clients in flight (--max-concurrency)"),
-    ("duration", False, False, 0.0, True, 1e7, "benchmark duration, s"),
-    ("request_throughput", False, False, 0.0, True, 1e7, "requests/s"),
+    ("duration", False, False, 1e-3, False, 1e7, "benchmark duration, s"),
+    ("request_throughput", False, False, 1e-6, False, 1e7, "requests/s"),
 )
 #: latency keys (milliseconds) and the smallest plausible value: below it the number is almost surely in seconds
 LATENCY_MS = {"mean_ttft_ms": 1.0, "median_ttft_ms": 1.0, "p99_ttft_ms": 1.0,
@@ -45,6 +46,11 @@ def vllm_json_problems(doc: Any) -> list[tuple[str, str]]:
     if not isinstance(doc, dict):
         return [("", f"expected a JSON object (benchmark_serving.py --save-result output), got {type(doc).__name__}")]
     out: list[tuple[str, str]] = []
+    read = [k for k, *_ in FIELDS] + list(LATENCY_MS)
+    for key in doc:  # `" output_throughput"` beside `output_throughput`: two values, one of them silently ignored
+        if isinstance(key, str) and key not in read and key.strip().lower() in read:
+            out.append((key, f"key {key!r} differs from {key.strip().lower()!r} only by spaces or case; "
+                             "write the key exactly as vLLM does"))
     for key, required, integer, low, strict, high, what in FIELDS:
         if key not in doc or doc[key] is None:
             if required:
