@@ -77,8 +77,8 @@ def read_scenario_raw(
     label = path.name
     try:
         resolved = path.resolve()
-    except (OSError, RuntimeError):  # symlink loop (Python 3.11 raises RuntimeError): read_text reports it
-        resolved = path.absolute()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop (3.11: RuntimeError), a NUL byte (ValueError):
+        resolved = path.absolute()                   # read_text reports it as a located problem
     if resolved in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, resolved))
         return None, [Problem(label, "extends", f"circular `extends`: {cycle}. Remove one of the links.")]
