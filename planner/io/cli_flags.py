@@ -46,8 +46,17 @@ def bounded_flag_problems(args: argparse.Namespace, bounds: tuple[tuple[str, flo
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{_flag(attr)} must be a finite number, got {value}")
         elif not lo <= value <= hi:
-            problems.append(f"{_flag(attr)} must be between {lo:g} and {hi:g} {unit}, got {value:g}")
+            problems.append(f"{_flag(attr)} must be between {lo:g} and {hi:g} {unit}, got {_number_shown(value)}")
     return problems
+
+
+def _number_shown(value: float | int) -> str:
+    """A number in a message: `{:g}` overflows on an int beyond a float (a 400-digit `--batch`), so those are cut."""
+    try:
+        return f"{value:g}"
+    except (OverflowError, ValueError, TypeError):
+        text = str(value)
+        return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
 
 
 def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
