@@ -158,3 +158,19 @@ def test_a_key_that_differs_only_by_spaces_or_case_is_refused(key: str, variant:
         odd = key.upper()
     problems = vllm_json_problems({**GOOD, odd: GOOD.get(key, 1)})
     assert [k for k, _ in problems] == [odd], problems
+
+
+@pytest.mark.parametrize("key", NUMERIC)
+@pytest.mark.parametrize("digits", [310, 400, 4000])
+def test_an_integer_beyond_a_float_is_reported_not_raised(key: str, digits: int) -> None:
+    problems = vllm_json_problems({**GOOD, key: int("9" * digits)})
+    assert [k for k, _ in problems] == [key], problems
+    assert all(len(m) < 300 for _, m in problems)
+
+
+def test_a_file_with_a_huge_integer_is_a_located_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    doc = {k: v for k, v in GOOD.items() if k != "completed"}
+    path.write_text(json.dumps(doc)[:-1] + ', "completed": ' + "9" * 400 + "}")
+    with pytest.raises(BenchmarkJsonError):
+        read_vllm_json(path, "llama-3.1-8b", "twin_a", "fp8", 2)

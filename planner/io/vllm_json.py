@@ -33,7 +33,10 @@ def _number(value: Any) -> float | None:
     """The value as a float when it is a JSON number (not a boolean, not a string)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits: beyond every bound, reported as not finite
+        return math.inf
 
 
 def _shown(value: Any) -> str:
@@ -60,7 +63,7 @@ def vllm_json_problems(doc: Any) -> list[tuple[str, str]]:
         if x is None:
             out.append((key, f"must be a number ({what}), got {type(doc[key]).__name__} {_shown(doc[key])}"))
         elif not math.isfinite(x):
-            out.append((key, f"must be a finite number ({what}), got {doc[key]}"))
+            out.append((key, f"must be a finite number ({what}), got {_shown(doc[key])}"))
         elif (x <= low) if strict else (x < low):
             out.append((key, f"must be {'>' if strict else '>='} {low:g} ({what}), got {x:g}"))
         elif x > high:
@@ -74,7 +77,7 @@ def vllm_json_problems(doc: Any) -> list[tuple[str, str]]:
         if x is None:
             out.append((key, f"must be a number of milliseconds, got {type(doc[key]).__name__} {_shown(doc[key])}"))
         elif not math.isfinite(x) or x <= 0:
-            out.append((key, f"must be a finite number of milliseconds > 0, got {doc[key]}"))
+            out.append((key, f"must be a finite number of milliseconds > 0, got {_shown(doc[key])}"))
         elif x < smallest:
             out.append((key, f"{x:g} ms is implausibly small: it looks like seconds ({x:g} s = {x * 1000:g} ms). vLLM "
                              f"writes milliseconds in *_ms keys; multiply by 1000 if the file was converted"))
