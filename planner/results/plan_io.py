@@ -36,6 +36,17 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _bounded_int(text: str) -> int:
+    """A JSON integer as Python reads it, refused when no float can hold it (hundreds of digits): every figure of a
+    plan is used as a float somewhere, and `float()` of such an int raises OverflowError far from the file."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits, beyond any number a plan holds") from None
+    return value
+
+
 def _read_bytes(path: Path, label: str) -> bytes:
     if not path.exists():
         raise InputError([Problem(label, "", f"file not found: {path}. Check the folder: it should hold the "
@@ -59,7 +70,7 @@ def _parse(raw: bytes, label: str) -> Any:
         raise InputError([Problem(label, f"byte {exc.start}", "file is not valid UTF-8 text; plan.json is "
                                                               "UTF-8 JSON. Re-run `planner plan`.")]) from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_bounded_int)
     except _DuplicateKey as exc:
         raise InputError([Problem(label, "", f"key {str(exc)!r} appears twice in one object; keep one.")]) from None
     except json.JSONDecodeError as exc:
