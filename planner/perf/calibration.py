@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -174,6 +175,37 @@ def prior_calibration() -> Calibration:
     return Calibration(factors={"*|*": Efficiency(PRIOR_ETA_BANDWIDTH, PRIOR_ETA_COMPUTE)})
 
 
+def _number(value: Any) -> float:
+    """A JSON number as a float; ValueError for a boolean (`true` is not 1), a string (`"1"`), NaN/Infinity or an
+    integer no float holds: `float()` accepts the first three and raises OverflowError on the last."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {type(value).__name__} {value!r:.40}")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(f"an integer of {len(str(abs(value)))} digits is beyond any sane figure") from None
+    if not math.isfinite(x):
+        raise ValueError(f"expected a finite number, got {value}")
+    return x
+
+
+def _bounded(doc: Mapping[str, Any], key: str, default: float, source: str, unit: str, high: float) -> float:
+    """A top-level figure: a finite number from 0 to `high` (in `unit`), or ValueError naming it."""
+    try:
+        x = _number(doc.get(key, default))
+    except ValueError as exc:
+        raise ValueError(f"{source}: {key}: {exc} ({unit})") from None
+    if not 0.0 <= x <= high:
+        raise ValueError(f"{source}: {key} must be from 0 to {high:g} {unit}, got {x:g}")
+    return x
+
+
+def _family_key(key: Any, table: str, source: str) -> None:
+    """A family key with spaces around it (`" h100"`) would never match a chip: refused, not silently unused."""
+    if not isinstance(key, str) or key != key.strip() or not key:
+        raise ValueError(f"{source}: {table}[{key!r}]: a family key is a name without surrounding spaces")
+
+
 def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
     """Parse the JSON document written by `Calibration.to_json`; raise ValueError with the reason if malformed."""
     if doc.get("schema") != SCHEMA:
@@ -181,7 +213,7 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
     factors: dict[str, Efficiency] = {}
     for i, f in enumerate(doc.get("factors", [])):
         try:
-            key, bw, cp = str(f["key"]), float(f["eta_bandwidth"]), float(f["eta_compute"])
+            key, bw, cp = str(f["key"]), _number(f["eta_bandwidth"]), _number(f["eta_compute"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source}: factors[{i}] needs key, eta_bandwidth, eta_compute ({exc})") from exc
         if "|" not in key or not (0 < bw <= 1.0) or not (0 < cp <= 1.0):
@@ -194,8 +226,9 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
     if not isinstance(raw, Mapping):
         raise ValueError(f"{source}: layer_latency_us must map a chip family to microseconds per layer, got {raw!r}")
     for fam, v in raw.items():
+        _family_key(fam, "layer_latency_us", source)
         try:
-            us = float(v)
+            us = _number(v)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: layer_latency_us[{fam!r}] must be a number of microseconds ({exc})") from exc
         if not (0.0 <= us < 1e6):
@@ -203,8 +236,9 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
         layer_lat[str(fam)] = us
     power: dict[str, float] = {}
     for fam, v in (doc.get("full_clock_w_per_tflop") or {}).items():
+        _family_key(fam, "full_clock_w_per_tflop", source)
         try:
-            w = float(v)
+            w = _number(v)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: full_clock_w_per_tflop[{fam!r}] must be a number of W per TFLOP ({exc})") from exc
         if not (0.0 < w < 1e6):
@@ -214,8 +248,8 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
         full_clock_w_per_tflop=power,
         factors=factors,
         families={**DEFAULT_FAMILIES, **dict(doc.get("families", {}))},
-        request_overhead_ms=float(doc.get("request_overhead_ms", PRIOR_REQUEST_OVERHEAD_MS)),
-        step_overhead_us=float(doc.get("step_overhead_us", PRIOR_STEP_OVERHEAD_US)),
+        request_overhead_ms=_bounded(doc, "request_overhead_ms", PRIOR_REQUEST_OVERHEAD_MS, source, "ms", 1e5),
+        step_overhead_us=_bounded(doc, "step_overhead_us", PRIOR_STEP_OVERHEAD_US, source, "us", 1e6),
         layer_latency_us=layer_lat,
         source=str(doc.get("source") or source),
         report=doc.get("fit_report"),
