@@ -190,6 +190,32 @@ def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: 
     )
 
 
+_PLAIN_NUMERIC = ("tp", "pp", "ep", "prompt_tokens", "output_tokens", "concurrency", "output_tokens_per_s", "ttft_ms",
+                  "tpot_ms", "tpot_target_ms", "ttft_target_ms", "target_percentile")
+#: the largest figure any numeric cell of a measured CSV may hold (tokens, tokens/s, ms); layouts at most 4096 chips
+_PLAIN_MAX = 1e9
+_PLAIN_MAX_PARALLEL = 4096
+
+
+def _cell_problem(v: object, whole: bool) -> str | None:
+    """Why a numeric cell is unusable (blank is fine: the column's default), or None."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
+        return None
+    if isinstance(v, bool) or (isinstance(v, str) and v.strip().lower() in ("true", "false")):
+        return f"expected a number, got the boolean {v}"
+    try:
+        x = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return f"expected a number, got {str(v)[:40]!r}"
+    if not math.isfinite(x):
+        return f"expected a finite number, got {str(v)[:40]}"
+    if whole and (x != int(x) or not 1 <= x <= _PLAIN_MAX_PARALLEL):
+        return f"expected a whole number of chips from 1 to {_PLAIN_MAX_PARALLEL}, got {str(v)[:40]}"
+    if abs(x) > _PLAIN_MAX:
+        return f"at most {_PLAIN_MAX:g} (tokens, tokens/s or ms), got {str(v)[:40]}"
+    return None
+
+
 def read_plain_csv(path: Path) -> list[MeasuredPoint]:
     """A CSV with PLAIN_CSV_COLUMNS and any of PLAIN_CSV_OPTIONAL (output_tokens_per_s is the whole replica's, so
     per chip it divides by TP x PP); all problems in one ValueError."""
@@ -199,7 +225,16 @@ def read_plain_csv(path: Path) -> list[MeasuredPoint]:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(PLAIN_CSV_COLUMNS)} "
                          f"(optional: {', '.join(PLAIN_CSV_OPTIONAL)})")
     out, problems = [], []
+    bad_rows: set[int] = set()
+    for i, r in df.iterrows():  # every numeric cell strictly, before `float()` reads `True` as 1 and `inf` as a rate
+        for col in _PLAIN_NUMERIC:
+            problem = _cell_problem(r.get(col), col in ("tp", "pp", "ep"))
+            if problem:
+                problems.append(f"({path}, {col}[row {int(i) + 2}]) | {problem}")
+                bad_rows.add(int(i))
     for i, r in df.iterrows():
+        if int(i) in bad_rows:
+            continue
         x, tp = _f(r["output_tokens_per_s"]), _i(r["tp"], 0)
         pp, ep = _i(r.get("pp"), 1), _i(r.get("ep"), 1)
         if x is None or x <= 0 or tp < 1:
