@@ -48,3 +48,14 @@ def test_report_exits_2_on_a_huge_integer(tmp_path: Path, table: str, key: str, 
     assert "internal error" not in err
 
 
+
+
+@pytest.mark.parametrize("key", ["servers", "cost_usd", "unit_price_usd"])
+def test_replan_from_exits_2_on_a_huge_integer(tmp_path: Path, key: str, capsys) -> None:
+    folder = _with_huge(tmp_path, "purchases", key, 400)
+    rc = main(["replan", "inputs/scenarios/example.yaml", "--from", str(folder / "plan.json"), "--commit-through",
+               "2027Q1", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "internal error" not in err
+    assert not (tmp_path / "out").exists()

@@ -63,7 +63,11 @@ def _shown(value: Any) -> str:
 def _bounded(value: Any, hi: float, whole: bool, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"must be a number, got {_shown(value)}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        finite = False
+    if not finite:
         raise ValueError(f"must be a finite number, got {_shown(value)}")
     if whole and not float(value).is_integer():
         raise ValueError(f"must be a whole number, got {_shown(value)}")
