@@ -59,3 +59,13 @@ def test_replan_from_exits_2_on_a_huge_integer(tmp_path: Path, key: str, capsys)
     assert rc == 2, err
     assert "internal error" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", [1], {"v": 1}])
+def test_schema_version_is_the_whole_number_not_an_equal_value(tmp_path: Path, version: object) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    doc["schema_version"] = version
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError) as info:
+        read_plan(tmp_path / "plan.json")
+    assert any(p.locator == "schema_version" for p in info.value.problems)

@@ -115,6 +115,10 @@ def _locator(loc: tuple[Any, ...]) -> str:
 
 def _version_problem(data: dict[str, Any], label: str) -> Problem | None:
     version = data.get("schema_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        # `Literal[1]` accepts `true` and `1.0` (both == 1): a version is the whole number the planner wrote
+        return Problem(label, "schema_version", f"must be the whole number {SCHEMA_VERSION} written by the planner, "
+                                                f"got {json.dumps(version)[:40]}; restore the value the planner wrote.")
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         return Problem(label, "schema_version", f"plan written by a newer planner (schema version {version}); "
                                                  f"this planner reads version {SCHEMA_VERSION}. Upgrade the planner.")
