@@ -69,3 +69,15 @@ def test_schema_version_is_the_whole_number_not_an_equal_value(tmp_path: Path, v
     with pytest.raises(InputError) as info:
         read_plan(tmp_path / "plan.json")
     assert any(p.locator == "schema_version" for p in info.value.problems)
+
+
+@pytest.mark.parametrize("variant", [" servers", "servers ", "\tservers", "servers\n"])
+def test_a_key_beside_its_whitespace_variant_is_refused(tmp_path: Path, variant: str) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    rows = doc.get("purchases") or [{"servers": 1}]
+    rows[0][variant] = 5
+    doc["purchases"] = rows
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError) as info:
+        read_plan(tmp_path / "plan.json")
+    assert "appears twice" in str(info.value)

@@ -29,9 +29,13 @@ class _DuplicateKey(ValueError):
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    stripped: dict[str, str] = {}
     for key, value in pairs:
         if key in out:
             raise _DuplicateKey(key)
+        # `" servers"` beside `servers`: two values of one field, one silently ignored; the planner writes no such key
+        if stripped.setdefault(key.strip(), key) != key:
+            raise _DuplicateKey(f"{key}' and '{stripped[key.strip()]}")
         out[key] = value
     return out
 
