@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from planner.errors import Problem
-from planner.io.safe_read import read_user_bytes
+from planner.io.safe_read import read_user_bytes, shown
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_YAML_BYTES = 10 * 1024 * 1024
@@ -124,16 +124,11 @@ def parse_scalar(text: str) -> Any:
         raise ValueError(f"{text!r:.80} is not a valid value ({first})") from None
 
 
-def _shown(path: Path) -> str:
-    text = str(path)
-    return text if len(text) <= 200 else text[:100] + "..." + text[-60:]
-
-
 def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """Read a UTF-8 text file; problems for missing, directory, unreadable, huge, binary or non-UTF-8 files."""
     try:
         if not path.exists() and not path.is_symlink():
-            return None, [Problem(label, "", f"file not found: {_shown(path)}. Check the path (relative paths are resolved from the scenario file's folder).")]
+            return None, [Problem(label, "", f"file not found: {shown(path)}. Check the path (relative paths are resolved from the scenario file's folder).")]
     except (OSError, ValueError):
         pass  # read_user_bytes says why
     raw, problems = read_user_bytes(path, label, "", max_bytes)  # a pipe, socket or device would block or never end
