@@ -18,28 +18,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from planner.errors import Problem, format_loc
 from planner.io.loader import PlanInputs
-from planner.schemas.common import quarter_index
-from planner.schemas.replan import MAX_ORDER_USD, OrderServers, PlanName, PlanQuarter
-
-#: the longest lease term a plan can hold, quarters (the lease terms' own bound)
-MAX_TERM_QUARTERS = 40
+from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, quarter_index
+from planner.schemas.replan import OrderServers, OrderUsd, PlanName, PlanQuarter
 
 
 def _term(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
         raise ValueError(f"must be a whole number of quarters, got {value!r}")
-    if not 1 <= value <= MAX_TERM_QUARTERS:
-        raise ValueError(f"must be 1 to {MAX_TERM_QUARTERS} quarters, got {value!r}; restore the value the planner wrote")
+    if not 1 <= value <= MAX_LEASE_TERM_QUARTERS:
+        raise ValueError(f"must be 1 to {MAX_LEASE_TERM_QUARTERS} quarters, got {value!r}; restore the value the planner wrote")
     return int(value)
-
-
-def _usd(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_ORDER_USD:
-        raise ValueError(f"must be a number from 0 to {MAX_ORDER_USD:,.0f} USD, got {value!r}; restore the value the "
-                         "planner wrote")
-    return float(value)
 
 
 class PreviousLease(BaseModel):
@@ -52,7 +40,7 @@ class PreviousLease(BaseModel):
     servers: OrderServers
     term_quarters: Annotated[int, BeforeValidator(_term)]
     signed_quarter: PlanQuarter | None = None
-    commitment_usd: Annotated[float | None, BeforeValidator(_usd)] = None
+    commitment_usd: OrderUsd | None = None
 
 
 def previous_leases(prev: dict[str, Any]) -> tuple[list[Any], list[Any]]:

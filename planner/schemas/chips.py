@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from planner.schemas.common import Identifier, StrictModel
+from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, Identifier, StrictModel
 
 FabricKind = Literal[
     "nvlink", "nvswitch", "pcie", "ici", "c2c", "ethernet", "infiniband", "xgmi", "neuronlink", "on_wafer",
@@ -124,7 +124,7 @@ class LeaseTerms(StrictModel):
     """Lease (cloud or neocloud rental) terms for a chip; cloud-only parts have only these."""
 
     usd_per_chip_hour: float = Field(gt=0, le=1000, description="Lease price per chip-hour, USD.")
-    min_term_quarters: int = Field(default=1, ge=1, le=40, description="Shortest commitment, quarters.")
+    min_term_quarters: int = Field(default=1, ge=1, le=MAX_LEASE_TERM_QUARTERS, description="Shortest commitment, quarters.")
     capacity_chips_per_quarter: int | None = Field(default=None, ge=0, le=10_000_000,
                                                    description="Chips that can be leased per quarter (absent = no cap).")
     kind: PriceKind = Field(description="list = provider's published on-demand/committed price; reported; estimate.")

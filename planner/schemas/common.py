@@ -16,6 +16,10 @@ BYTES_PER_ELEMENT: dict[str, float] = {
     "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5,
 }
 
+#: the longest lease term a plan can hold, quarters (catalog `lease.min_term_quarters`, scenario
+#: `chip_terms.<chip>.lease_min_term_quarters` and a previous plan's `lease_contracts[].term_quarters`)
+MAX_LEASE_TERM_QUARTERS = 40
+
 _QUARTER_RE = re.compile(r"^([0-9]{4})Q([1-4])$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from planner.schemas.common import Identifier, Precision, Quarter, StrictModel
+from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
 from planner.schemas.workloads import Engine
 
@@ -134,7 +134,7 @@ class ChipTerms(StrictModel):
     available_from_quarter: Quarter | None = Field(default=None, description="First quarter it can be ordered.")
     lease_allowed: bool = Field(default=True, description="`false`: never lease this chip, even if the catalog gives lease terms.")
     lease_usd_per_chip_hour: float | None = Field(default=None, gt=0, le=1000, description="Lease price per chip-hour, USD (overrides the catalog's; energy included).")
-    lease_min_term_quarters: int | None = Field(default=None, ge=1, le=40, description="Shortest lease commitment, quarters (paid in full even past the horizon).")
+    lease_min_term_quarters: int | None = Field(default=None, ge=1, le=MAX_LEASE_TERM_QUARTERS, description="Shortest lease commitment, quarters (paid in full even past the horizon).")
     lease_capacity_chips_per_quarter: int | None = Field(default=None, ge=0, le=10_000_000, description="Chips that can be leased at once in any quarter (absent = the catalog's cap, else none) (at most 10 million).")
     lease_lead_time_quarters: int | None = Field(default=None, ge=0, le=12, description="Quarters from signing a lease to using it (default 0).")
 
