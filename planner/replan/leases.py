@@ -97,6 +97,19 @@ def committed_leases(inputs: PlanInputs, prev: dict[str, Any], commit_through: s
     return [*carried, *mine], len(carried)
 
 
+def future_leases(inputs: PlanInputs, prev: dict[str, Any], commit_through: str) -> dict[tuple[str, str], int]:
+    """(chip, contract start quarter) -> servers of the plan's own contracts not signed by `commit_through`: those a
+    re-plan re-decides, each change charged like a change of an order (`solvers.replan_orders.add_lease_change`)."""
+    _, own = previous_leases(prev)
+    cut = quarter_index(commit_through)
+    out: dict[tuple[str, str], int] = {}
+    for row in own:
+        if signed_index(row, inputs) > cut and int(row["servers"]) > 0:
+            key = (str(row["chip"]), str(row["contract_start_quarter"]))
+            out[key] = out.get(key, 0) + int(row["servers"])
+    return out
+
+
 def leased_servers(contracts: list[dict[str, Any]], quarters: list[str]) -> dict[tuple[str, str], int]:
     """(chip, quarter) -> servers under the contracts in each of `quarters` that falls in a contract's term."""
     wanted = {quarter_index(q): q for q in quarters}

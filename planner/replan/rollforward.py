@@ -15,12 +15,13 @@ from typing import Any
 
 from planner.errors import InputError, Problem
 from planner.io.loader import PlanInputs
-from planner.replan.leases import committed_leases, leased_servers
+from planner.replan.leases import committed_leases, future_leases, leased_servers
 from planner.schemas.common import quarter_index
 from planner.schemas.sites import FleetEntry
 from solvers.result import SOLUTION_STATUSES
 
 OrderKey = tuple[str, str, str, str]  # (chip, site, rack type, order quarter)
+LeaseKey = tuple[str, str]  # (chip, contract start quarter)
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Rolled:
     carried_usd: float = 0.0  # of spent_usd, the orders an earlier re-plan had committed already
     #: lease contracts signed through commit_through (kept ones first), verbatim (`planner.replan.leases`)
     committed_leases: list[dict[str, Any]] = field(default_factory=list)
+    #: servers per (chip, contract start quarter) of the previous plan's contracts not signed by commit_through
+    previous_future_leases: dict[LeaseKey, int] = field(default_factory=dict)
 
 
 def order_key(p: dict[str, Any]) -> OrderKey:
@@ -176,4 +179,5 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
         leased[k] = leased.get(k, 0) + n
     rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet, leased=leased)
     carried_usd = sum(float(p["cost_usd"]) for p in carried)
-    return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2), leases)
+    return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2), leases,
+                  future_leases(inputs, prev, commit_through))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,15 @@ from planner.pipeline import (
     plan_exit_code,
     run_diagnosis,
 )
-from planner.replan.changes import change_table
-from planner.replan.rollforward import OrderKey, Rolled, roll_forward
+from planner.replan.changes import change_table, lease_change_table
+from planner.replan.rollforward import LeaseKey, OrderKey, Rolled, roll_forward
 from planner.schemas.common import _QUARTER_RE
 from planner.schemas.scenario import SolverSettings
 from solvers.backends import SolveResult, verify_solution
 from solvers.build import build_model
 from solvers.full_bound import certify
 from solvers.model import PlanModel
-from solvers.replan_orders import OrderIndex, add_max_change, add_order_change
+from solvers.replan_orders import LeaseIndex, OrderIndex, add_lease_change, add_max_change, add_order_change
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets
 from solvers.solve import solve
 
@@ -56,27 +57,59 @@ def previous_index(rolled: Rolled, S: PlanSets) -> tuple[dict[OrderIndex, int], 
     return prev, lost
 
 
-def _penalties(rolled: Rolled, S: PlanSets) -> dict[str, float]:
+def previous_lease_index(rolled: Rolled, S: PlanSets) -> tuple[dict[LeaseIndex, int], set[LeaseKey]]:
+    """The previous plan's contracts not yet signed on the new horizon's lease keys, and those that can no longer be
+    signed (chip not leasable, start before its first lease quarter or past the horizon)."""
+    t_of = {q: t for t, q in enumerate(S.quarters)}
+    leasable = set(S.lease_keys)
+    prev: dict[LeaseIndex, int] = {}
+    lost: set[LeaseKey] = set()
+    for (c, q), n in rolled.previous_future_leases.items():
+        k = (c, t_of.get(q, -1))
+        if k in leasable:
+            prev[k] = n
+        else:
+            lost.add((c, q))
+    return prev, lost
+
+
+@dataclass
+class ChangeRule:
+    """What a change costs (USD per server, per chip) and the previous plan's orders and contracts it cannot keep."""
+
+    penalty: dict[str, float]  # per server of an order
+    lease_penalty: dict[str, float]  # per server of a lease contract
+    lost: set[OrderKey]
+    lost_leases: set[LeaseKey]
+
+
+def change_rule(rolled: Rolled, S: PlanSets, lost: set[OrderKey], lost_leases: set[LeaseKey]) -> ChangeRule:
+    """`policy.replan`: the USD penalty per server when set (orders and contracts alike), else its fraction of the
+    server's price (orders) or of one server's whole contract commitment (`PlanSets.lease_cost`, leases)."""
     pol = rolled.inputs.scenario.policy.replan
-    if pol.change_penalty_usd_per_server is not None:
-        return dict.fromkeys(S.price_usd, pol.change_penalty_usd_per_server)
-    return {c: pol.change_penalty_fraction_of_price * p for c, p in S.price_usd.items()}
+    usd, frac = pol.change_penalty_usd_per_server, pol.change_penalty_fraction_of_price
+    if usd is not None:
+        return ChangeRule(dict.fromkeys(S.price_usd, usd), dict.fromkeys(S.lease, usd), lost, lost_leases)
+    return ChangeRule({c: frac * p for c, p in S.price_usd.items()}, {c: frac * S.lease_cost(c) for c in S.lease}, lost, lost_leases)
 
 
-def model_hook(rolled: Rolled, S: PlanSets) -> tuple[Callable[[PlanModel], None], set[OrderKey], dict[str, float]]:
-    """What the re-plan adds to a built model: order-change penalties (and the change limit), then the objective again."""
+def model_hook(rolled: Rolled, S: PlanSets) -> tuple[Callable[[PlanModel], None], ChangeRule]:
+    """What the re-plan adds to a built model: order- and lease-change penalties (and the change limit), then the
+    objective again."""
     prev, lost = previous_index(rolled, S)
-    penalty = _penalties(rolled, S)
+    prev_lease, lost_leases = previous_lease_index(rolled, S)
+    rule = change_rule(rolled, S, lost, lost_leases)
     frac = rolled.inputs.scenario.policy.replan.max_change_fraction
-    forced = sum(rolled.previous_future[k] for k in lost)
+    forced = sum(rolled.previous_future[k] for k in lost) + sum(rolled.previous_future_leases[k] for k in lost_leases)
 
     def hook(m: PlanModel) -> None:
-        add_order_change(S, m, prev, penalty)
+        add_order_change(S, m, prev, rule.penalty)
+        add_lease_change(S, m, prev_lease, rule.lease_penalty)
         if frac is not None:
-            add_max_change(S, m, prev, frac, forced)
+            add_max_change(S, m, prev, frac, forced, prev_lease)
         m.set_objective(pulp.LpMinimize)
 
-    return hook, lost, penalty
+    return hook, rule
 
 
 def _term_usd(m: PlanModel, values: dict[str, float], term: str) -> float:
@@ -84,14 +117,16 @@ def _term_usd(m: PlanModel, values: dict[str, float], term: str) -> float:
 
 
 def replan_section(prev: dict[str, Any], rolled: Rolled, S: PlanSets, m: PlanModel, values: dict[str, float],
-                   plan: dict[str, Any], options: pd.DataFrame, lost: set[OrderKey], penalty: dict[str, float]) -> dict[str, Any]:
-    """plan.json `replan`: committed orders verbatim, notes, the change penalty paid and the what-changed table."""
+                   plan: dict[str, Any], options: pd.DataFrame, rule: ChangeRule) -> dict[str, Any]:
+    """plan.json `replan`: committed orders and contracts verbatim, notes, the change penalty paid and the
+    what-changed table (orders and lease contracts)."""
     binding = False
     info = m.constraints.get("replan_max_change")
     if info is not None and values:
         lhs = sum(values.get(n, 0.0) * c for n, c in info.pairs)
         binding = lhs >= info.rhs - 1e-6
-    changes = change_table(prev, rolled, S, plan.get("purchases") or [], options, lost, binding)
+    changes = change_table(prev, rolled, S, plan.get("purchases") or [], options, rule.lost, binding)
+    changes += lease_change_table(prev, rolled, S, plan.get("lease_contracts") or [], options, rule.lost_leases, binding)
     return {
         "previous_plan": {"scenario": prev.get("scenario"), "status": prev.get("status"), "objective_usd": prev.get("objective_usd"),
                           "finished_utc": (prev.get("run") or {}).get("finished_utc")},
@@ -101,7 +136,8 @@ def replan_section(prev: dict[str, Any], rolled: Rolled, S: PlanSets, m: PlanMod
         "committed_leases": rolled.committed_leases,
         # the whole commitment of the kept contracts (signed before, so in neither this plan's objective nor its kpis)
         "committed_lease_usd": round(sum(float(c.get("commitment_usd") or 0.0) for c in rolled.committed_leases), 2),
-        "change_penalty_usd_per_server": {c: round(v, 2) for c, v in sorted(penalty.items()) if c in S.buyable},
+        "change_penalty_usd_per_server": {c: round(v, 2) for c, v in sorted(rule.penalty.items()) if c in S.buyable},
+        "lease_change_penalty_usd_per_server": {c: round(v, 2) for c, v in sorted(rule.lease_penalty.items())},
         "change_penalty_usd": _term_usd(m, values, "replan_change"),
         "max_change_fraction": rolled.inputs.scenario.policy.replan.max_change_fraction,
         "servers_changed": sum(abs(r["delta_servers"]) for r in changes),
@@ -124,7 +160,7 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
         say(f"note: {note}")
     options = options_for(rolled.inputs)
     S = build_sets(rolled.inputs, options)
-    hook, lost, penalty = model_hook(rolled, S)
+    hook, rule = model_hook(rolled, S)
     m, const = build_model(S)
     hook(m)
     timings["build"] = time.monotonic() - t0
@@ -140,7 +176,7 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
             raise PlannerError(f"the solver returned a re-plan that breaks {len(violations)} constraint(s), e.g. {violations[0]}; "
                                "try --solver cbc or a smaller --mip-gap.", EXIT_NO_PLAN)
         plan = assemble_plan(rolled.inputs, S, m, result, settings, const, options, timings, started)
-        plan["replan"] = replan_section(prev, rolled, S, m, result.values, plan, options, lost, penalty)
+        plan["replan"] = replan_section(prev, rolled, S, m, result.values, plan, options, rule)
         return PlanOutcome(plan, plan_exit_code(plan), timings)  # 0 only when every demand row is served
     if result.status in ("infeasible", "no_plan"):
         say("no re-plan meets every limit: re-solving with penalised unmet demand to find what is short")
@@ -157,7 +193,7 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
                           result.solver_name, result.solver_version, {}, result.notes)
         plan = assemble_plan(rolled.inputs, S, m2, bad, settings, const2, options, timings, started, diagnosis, values=r2.values)
         plan["diagnosis_run"] = run
-        plan["replan"] = replan_section(prev, rolled, S, m2, r2.values, plan, options, lost, penalty)
+        plan["replan"] = replan_section(prev, rolled, S, m2, r2.values, plan, options, rule)
         return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
     raise PlannerError(f"no re-plan found within the time limit of {settings.time_limit_s:g} s (solver status: {result.raw_status}). "
                        "Raise --time-limit or loosen --mip-gap.", EXIT_NO_PLAN)

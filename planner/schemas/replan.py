@@ -26,16 +26,19 @@ class ReplanPolicy(StrictModel):
 
     change_penalty_usd_per_server: float | None = Field(
         default=None, ge=0, le=1e9,
-        description="Penalty per server added to or removed from a future order of the previous plan, USD "
-        "(absent = `change_penalty_fraction_of_price` x the server's price).",
+        description="Penalty per server added to or removed from a future order or not-yet-signed lease contract of the "
+        "previous plan, USD (absent = `change_penalty_fraction_of_price` x the server's price, or x one server's whole "
+        "contract for a lease).",
     )
     change_penalty_fraction_of_price: float = Field(
         default=0.02, ge=0, le=1,
-        description="Penalty per server changed as a share of its price (0.02 = 2 %), used when no USD penalty is set.",
+        description="Penalty per server changed as a share of its price (0.02 = 2 %; of one server's whole contract for a "
+        "lease), used when no USD penalty is set.",
     )
     max_change_fraction: float | None = Field(
         default=None, ge=0, le=1,
-        description="Servers changed (added plus removed) at most this share of the previous plan's future servers.",
+        description="Servers changed (added plus removed, orders and lease contracts) at most this share of the previous "
+        "plan's future servers (ordered and leased).",
     )
 
 
