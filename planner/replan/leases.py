@@ -7,7 +7,8 @@ re-decided: its servers stand under contract in every quarter of its term that f
 (`PlanInputs.leased`, used by `solvers.constraints.add_lease_active` without a new lease), it is listed verbatim in
 `replan.committed_leases` and its commitment is not charged to the re-plan again. A chained re-plan reads the
 previous re-plan's `replan.committed_leases` as well as its own `lease_contracts` (all signed after its commit
-quarter), so every contract is kept once. Contracts not yet signed are re-decided freely.
+quarter), so every contract is kept once. Contracts not yet signed are re-decided, a change to them charged and
+limited like a change to an order (`future_leases`, `solvers.replan_orders.add_lease_change`).
 """
 
 from __future__ import annotations
