@@ -282,6 +282,8 @@ def assemble_plan(
         "power": ex.power if ex else [],
         "leases": ex.leases if ex else [],
         "lease_contracts": ex.lease_contracts if ex else [],
+        # contracts signed before the plan (kept by a re-plan): their payments are rows of `leases` with committed true
+        "committed_lease_contracts": ex.committed_lease_contracts if ex else [],
         "binding": [{k: v for k, v in b.items() if k != "name"} | {"text": describe_binding(b)} for b in binding],
         "diagnosis": diagnosis or [],
         "options": _options_rows(options),

@@ -174,7 +174,8 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
     e_weight = 1.0 if S.objective in ("min_tco", "min_energy") else TIE_BREAK
     m.add_objective("energy", [(v, c * e_weight) for v, c in e_pairs])
     _start, fleet_charged, fleet_end = fleet_depreciation(S)
-    fleet_const = (fleet_charged + (1.0 - S.resale_fraction) * fleet_end) / MONEY_SCALE
+    kept_in, kept_after = S.kept_lease_usd()  # contracts a re-plan kept: paid whatever the plan does
+    fleet_const = (fleet_charged + (1.0 - S.resale_fraction) * fleet_end + kept_in + kept_after) / MONEY_SCALE
     m.add_objective("epsilon", [(v, EPSILON_COST) for d in ("racks", "rep") for v in m.vars[d].values()])
     if "unmet" in m.vars:
         per = UNMET_PENALTY_USD / MONEY_SCALE if S.objective != "max_tokens" else 1.0

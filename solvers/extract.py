@@ -38,6 +38,8 @@ class Extracted:
     power: list[dict[str, Any]] = field(default_factory=list)
     leases: list[dict[str, Any]] = field(default_factory=list)
     lease_contracts: list[dict[str, Any]] = field(default_factory=list)
+    #: contracts signed before the plan (kept by a re-plan), measured on this plan's quarters; not the plan's own
+    committed_lease_contracts: list[dict[str, Any]] = field(default_factory=list)
     kpis: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,6 +102,8 @@ def extract(S: PlanSets, m: PlanModel, values: dict[str, float], objective_const
             continue
         ex.purchases.append(purchase_row(S, c, s, r, t, n))
     ex.leases, ex.lease_contracts = lease_rows(S, m, values)
+    kept_rows, ex.committed_lease_contracts = committed_lease_rows(S)
+    ex.leases += kept_rows
     # racks
     inst = installed_counts(S, m, values)
     packed = pack_racks(S, inst)
@@ -245,7 +249,7 @@ def lease_rows(S: PlanSets, m: PlanModel, values: dict[str, float]) -> tuple[lis
                 "quarter": S.quarters[t], "chip": c, "vendor": chip.vendor, "site": lease_site(c),
                 "chips": n * chip.server.chips_per_server, "servers": n, "usd_per_chip_hour": info.usd_per_chip_hour,
                 "lease_usd": round(per_q, 2), "contract_start_quarter": S.quarters[t0], "term_quarters": info.term,
-                "price_kind": info.kind, "price_source": info.source,
+                "price_kind": info.kind, "price_source": info.source, "committed": False,
             })
         after = info.term - len(inside)
         contracts.append({
@@ -258,10 +262,35 @@ def lease_rows(S: PlanSets, m: PlanModel, values: dict[str, float]) -> tuple[lis
     return rows, contracts
 
 
+def committed_lease_rows(S: PlanSets) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(leases rows, committed_lease_contracts) of the contracts signed before the plan (`S.kept_leases`, kept by a
+    re-plan): their payments in the modelled quarters, labelled `committed: true`, as rows of the `leases` table, and
+    per contract what it pays inside the horizon and after it. Paid at the contract's own rate whatever the plan
+    does, so committed cash; the quarters before the horizon were paid before it."""
+    rows, contracts = [], []
+    for k, paid, tail in S.kept_lease_payments():
+        for t in paid:
+            rows.append({
+                "quarter": S.quarters[t], "chip": k.chip, "vendor": k.vendor, "site": lease_site(k.chip), "chips": k.chips,
+                "servers": k.servers, "usd_per_chip_hour": k.usd_per_chip_hour, "lease_usd": k.usd_per_quarter,
+                "contract_start_quarter": k.contract_start_quarter, "term_quarters": k.term_quarters,
+                "price_kind": "contract", "price_source": k.rate_source, "committed": True,
+            })
+        contracts.append({
+            "contract_start_quarter": k.contract_start_quarter, "chip": k.chip, "vendor": k.vendor, "site": lease_site(k.chip),
+            "servers": k.servers, "chips": k.chips, "term_quarters": k.term_quarters, "usd_per_chip_hour": k.usd_per_chip_hour,
+            "committed": True, "in_horizon_usd": round(k.usd_per_quarter * len(paid), 2),
+            "after_horizon_usd": round(k.usd_per_quarter * len(tail), 2), "after_horizon_quarters": tail,
+            "price_source": k.rate_source,
+        })
+    return rows, contracts
+
+
 def money_kpis(S: PlanSets, ex: Extracted, energy_usd: float, facility_usd: float, tokens: float) -> dict[str, Any]:
     """The plan's money, USD, over the modelled quarters (the horizon plus any demand tail):
       net_cost = depreciation (bought + existing fleet) + write-down at the end + energy + facility + leases
-                 (leases: the whole commitment, the part after the horizon included)
+                 (leases: the whole commitment, the part after the horizon included; contracts a re-plan kept:
+                 their payments from the horizon's start on, `committed_lease_usd` / `committed_lease_after_horizon_usd`)
                = capex cash + fleet book value at the start + energy + facility + leases - resale value
       cash_out = capex cash + leases paid inside the horizon + energy + facility
       resale   = resale fraction x net book value at the end; write-down = the rest of that book value.
@@ -270,8 +299,10 @@ def money_kpis(S: PlanSets, ex: Extracted, energy_usd: float, facility_usd: floa
     dep_bought = sum(p["depreciation_in_horizon_usd"] for p in ex.purchases)
     nbv_bought = sum(p["book_value_at_end_usd"] for p in ex.purchases)
     fleet_start, fleet_dep, fleet_end = fleet_depreciation(S)
-    lease_in = float(sum(r["in_horizon_usd"] for r in ex.lease_contracts))
-    lease_after = float(sum(r["after_horizon_usd"] for r in ex.lease_contracts))
+    kept_in = float(sum(r["in_horizon_usd"] for r in ex.committed_lease_contracts))
+    kept_after = float(sum(r["after_horizon_usd"] for r in ex.committed_lease_contracts))
+    lease_in = float(sum(r["in_horizon_usd"] for r in ex.lease_contracts)) + kept_in
+    lease_after = float(sum(r["after_horizon_usd"] for r in ex.lease_contracts)) + kept_after
     nbv_end = nbv_bought + fleet_end
     resale = S.resale_fraction * nbv_end
     writedown = nbv_end - resale
@@ -280,6 +311,8 @@ def money_kpis(S: PlanSets, ex: Extracted, energy_usd: float, facility_usd: floa
     cash = capex + lease_in + energy_usd + facility_usd
     return {
         "capex_cash_usd": round(capex, 2), "lease_usd": round(lease_in, 2), "lease_after_horizon_usd": round(lease_after, 2),
+        # of which contracts signed before the plan (kept by a re-plan): committed cash, paid whatever the plan does
+        "committed_lease_usd": round(kept_in, 2), "committed_lease_after_horizon_usd": round(kept_after, 2),
         "energy_usd": round(energy_usd, 2), "facility_usd": round(facility_usd, 2),
         "depreciation_usd": round(depreciation, 2), "depreciation_purchases_usd": round(dep_bought, 2),
         "depreciation_fleet_usd": round(fleet_dep, 2), "fleet_book_value_start_usd": round(fleet_start, 2),

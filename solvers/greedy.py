@@ -1,10 +1,12 @@
 """Greedy baseline: quarter by quarter, fill each workload's demand with the lowest USD-per-token option.
 
-What a spreadsheet planner would do: first use installed servers that are free, then buy just in time
+What a spreadsheet planner would do: first use servers under lease contracts signed before the plan (kept by a
+re-plan: already paid, energy included), then installed servers that are free, then buy just in time
 (ordered lead-time quarters before the quarter that needs them) the option with the lowest cost per token/s
 (capex plus energy over the rest of the horizon), within rack space, site power, supply caps and budgets.
-The result is expressed as values of the MILP's variables, so the same extraction and the same independent
-constraint check apply, and the two plans' TCOs compare like for like.
+It never signs a new lease. The result is expressed as values of the MILP's variables, so the same extraction and
+the same independent constraint check apply, and the two plans' TCOs compare like for like (contracts kept by a
+re-plan are costed by the extraction in both).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from solvers.build import build_model
 from solvers.extract import Extracted, extract
 from solvers.model import PlanModel
-from solvers.sets import HOURS_PER_QUARTER, PlanSets, is_lease_site
+from solvers.sets import HOURS_PER_QUARTER, PlanSets, is_lease_site, lease_site
 
 
 @dataclass
@@ -69,7 +71,21 @@ def greedy_plan(S: PlanSets) -> GreedyResult:
         used: dict[tuple[str, str], float] = defaultdict(float)
         for w in sorted({w for (w, tt) in S.demand if tt == t}):
             need = S.demand[(w, t)] + S.spare_max.get((w, t), 0.0)  # N+1: the baseline keeps the largest eligible replica spare
-            # the greedy baseline buys; it never leases (leased servers stand at virtual sites, skipped here)
+            # 0) servers under contracts signed before the plan (`S.leased`), most tokens/s per server first: paid
+            # for already, so free to use; the greedy baseline never signs a new contract
+            for o in sorted(by_wt[(w, t)], key=lambda o: (-o.tokens_per_s / o.servers_per_replica, o.index)):
+                s = lease_site(o.chip)
+                if need <= 1e-9:
+                    break
+                if s not in deploy_sites[o.index]:
+                    continue
+                free = S.leased.get((o.chip, t), 0) - used[(o.chip, s)]
+                k = min(int(free / o.servers_per_replica + 1e-9), math.ceil(need / o.tokens_per_s))
+                if k > 0:
+                    reps[(o.index, s)] += k
+                    used[(o.chip, s)] += k * o.servers_per_replica
+                    need -= k * o.tokens_per_s
+            # then buy (leased servers stand at virtual sites, skipped below)
             ranked = sorted((_cost_per_token(S, o, t, s), o.index, s) for o in by_wt[(w, t)] for s in deploy_sites[o.index]
                             if not is_lease_site(s))
             # 1) installed servers that are free this quarter

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from planner.finance.depreciation import Depreciation
-from planner.io.loader import PlanInputs
+from planner.io.loader import KeptLease, PlanInputs
 from planner.perf.power import IDLE_FRACTION
 from planner.schemas.chips import ChipSpec
 from planner.schemas.common import quarter_index, quarter_range
@@ -136,6 +136,8 @@ class PlanSets:
     lease_keys: list[tuple[str, int]] = field(default_factory=list)  # (c, start t) of a possible lease contract
     #: (c, t) -> servers under lease contracts signed before the plan (kept by a re-plan): usable without a new lease
     leased: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: the contracts behind `leased`, for their payments (committed: a constant of the plan, `kept_lease_payments`)
+    kept_leases: list[KeptLease] = field(default_factory=list)
     salvage_fraction: float = 0.0
     resale_fraction: float = 1.0
     #: existing fleet: (c, s, r, installed t (may be negative), servers, cost basis USD per server = catalog list price)
@@ -177,6 +179,26 @@ class PlanSets:
     def residual_fraction(self, c: str, t: int) -> float:
         """Resale value at the horizon's end of a server ordered in t, as a fraction of its price."""
         return self.resale_fraction * self.book_value_end(c, t) / self.price_usd[c]
+
+    def kept_lease_payments(self) -> list[tuple[KeptLease, list[int], list[str]]]:
+        """Per kept contract: the modelled quarters (indices) it is paid in and the quarters it is paid in after them
+        (quarters before the first one were paid before the plan)."""
+        out = []
+        q0 = quarter_index(self.quarters[0])
+        for k in self.kept_leases:
+            start = quarter_index(k.contract_start_quarter) - q0
+            paid = [t for t in range(max(0, start), start + k.term_quarters) if t < self.T]
+            after = start + k.term_quarters - max(self.T, start)
+            tail = quarter_range(self.quarters[-1], after + 1)[1:] if after > 0 else []
+            if paid or tail:
+                out.append((k, paid, tail))
+        return out
+
+    def kept_lease_usd(self) -> tuple[float, float]:
+        """(paid in the modelled quarters, paid after them), USD, of the kept contracts: committed, whatever the plan."""
+        pays = self.kept_lease_payments()
+        return (round(sum(k.usd_per_quarter * len(paid) for k, paid, _ in pays), 2),
+                round(sum(k.usd_per_quarter * len(tail) for k, _, tail in pays), 2))
 
     def lease_cost(self, c: str) -> float:
         """USD of one lease contract of one server of c: the whole term, paid even past the horizon."""
@@ -513,6 +535,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         budget_total=sc.policy.capex_budget_usd_total, budget_q=budget_q, objective=sc.policy.objective,
         capex_timing=sc.policy.capex_timing, residual_value=sc.policy.depreciation.resale_fraction_of_book_value > 0,
         no_option=no_option, price=pinfo, lease=linfo, lease_keys=lease_keys, leased=dict(leased),
+        kept_leases=[k for k in inputs.kept_leases if k.chip in chips],
         salvage_fraction=sc.policy.depreciation.salvage_fraction,
         resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
         fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,

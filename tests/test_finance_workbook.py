@@ -240,7 +240,8 @@ def test_comparison_has_each_scenarios_schedule(plan: dict[str, Any], tmp_path: 
     xlsx, _ = write_comparison([plan, other], tmp_path)
     ws = openpyxl.load_workbook(xlsx)["Schedule"]
     assert [c.value for c in ws[1]][:3] == ["Scenario", "Quarter", "Orders (servers)"]
-    got = [(r[0], r[1], r[8]) for r in ws.iter_rows(min_row=2, values_only=True)]
+    cash = [c.value for c in ws[1]].index("Cash out (USD)")
+    got = [(r[0], r[1], r[cash]) for r in ws.iter_rows(min_row=2, values_only=True)]
     want = [(p["scenario"], r["quarter"], r["cash_out_usd"]) for p in (plan, other) for r in p["finance"]["schedule"]]
     assert got == want
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import openpyxl
 import pytest
 
 from planner.replan.run import replan_inputs
@@ -110,3 +111,92 @@ def test_a_lease_that_can_no_longer_be_signed_is_a_forced_change() -> None:
     assert "a can no longer be leased from 2027Q2" in rows["lease"]["why"]
     assert rows["purchase"]["delta_servers"] == 1
     assert plan["replan"]["change_penalty_usd"] == pytest.approx(2_000)
+
+
+# ------------------------------------------------------------------ kept contracts are committed cash, counted once
+
+@pytest.mark.parametrize("term", [3, 4])
+def test_kept_lease_payments_are_committed_cash_once(term, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The first plan leases one server from Q2 for `term` quarters ($17,520 a quarter; cheaper than buying at $100k).
+    # Re-planned through 2027Q2, the contract is kept; the new horizon is Q3..Q4. Its payments there (2 x $17,520 =
+    # $35,040) are the re-plan's committed cash: leases, cash out and net cost; a term of 4 also owes Q5 ($17,520,
+    # after the horizon: net cost, not cash out). Leased servers draw no site energy and use no racks, so nothing
+    # else is paid. Signing nothing new, the re-plan's own contracts are none: each contract counted once.
+    from planner.report.workbook import write_workbook
+    from planner.report.xlsx_schedule import COLUMNS
+    from planner.results.reconcile import reconcile
+    from tests.test_finance_workbook import _find_row, assert_schedule_matches, schedule_values
+    from tests.test_report_workbook import Evaluator
+
+    inputs = _inputs(chips=[_chip("a", 1.0, term=term)])
+    plan0 = _first_plan(inputs, [A_ROW])
+    assert _contracts(plan0) == [("a", "2027Q2", 1)]
+    code, plan = _run(inputs, plan0, "2027Q2")
+    assert code == 0 and plan["lease_contracts"] == [] and plan["purchases"] == []
+    after = (term - 3) * SERVER_QUARTER
+    assert [(r["quarter"], r["lease_usd"], r["committed"]) for r in plan["leases"]] == [
+        ("2027Q3", SERVER_QUARTER, True), ("2027Q4", SERVER_QUARTER, True)]
+    (kept,) = plan["committed_lease_contracts"]
+    assert (kept["in_horizon_usd"], kept["after_horizon_usd"]) == (2 * SERVER_QUARTER, after)
+    assert kept["after_horizon_quarters"] == (["2028Q1"] if term == 4 else [])
+    sched = {r["quarter"]: r for r in plan["finance"]["schedule"]}
+    for q in ("2027Q3", "2027Q4"):
+        assert (sched[q]["lease_usd"], sched[q]["committed_lease_usd"], sched[q]["cash_out_usd"]) == (SERVER_QUARTER,) * 3
+    totals, k = plan["finance"]["totals"], plan["kpis"]
+    assert totals["cash_out_usd"] == k["cash_out_usd"] == 2 * SERVER_QUARTER
+    assert totals["committed_lease_usd"] == k["committed_lease_usd"] == 2 * SERVER_QUARTER
+    assert totals["lease_after_horizon_usd"] == k["lease_after_horizon_usd"] == after
+    assert totals["committed_lease_after_horizon_usd"] == k["committed_lease_after_horizon_usd"] == after
+    assert totals["net_cost_usd"] == k["net_cost_usd"] == 2 * SERVER_QUARTER + after
+    # the objective holds the same constant: only the epsilon costs ($1 per replica-quarter, 8 replicas x 2) remain
+    assert k["objective_tiebreak_usd"] == pytest.approx(16, abs=0.01)
+    assert reconcile(plan) == []
+    # the workbook: the Leases sheet labels the rows committed and prices them at the contract's rate; the Schedule's
+    # formulas give plan.json's figures, the committed column included
+    wb = openpyxl.load_workbook(write_workbook(plan, tmp_path / "plan.xlsx"))
+    ws, ev = wb["Schedule"], Evaluator(wb)
+    assert_schedule_matches(schedule_values(lambda r, c: ev.cell("Schedule", ws.cell(row=r, column=c).coordinate),
+                                            plan["horizon"]["quarters"]), plan)
+    assert ev.cell("Schedule", f"B{_find_row(ws, 'Leases committed after the horizon')}") == pytest.approx(after, abs=0.01)
+    assert "committed_lease_usd" in [key for key, _, _ in COLUMNS]
+    leases = wb["Leases"]
+    header = [c.value for c in leases[1]]
+    assert [leases.cell(row=r, column=header.index("Committed") + 1).value for r in (2, 3)] == ["yes", "yes"]
+
+
+def test_a_new_contract_and_a_kept_one_are_each_paid_once() -> None:
+    # Demand doubles in Q3..Q4 after the Q2 contract (term 3) is kept: the re-plan signs one more contract from Q3
+    # (2 x $17,520 inside the horizon, Q3..Q4, and $17,520 in 2028Q1 after it). Leases paid per quarter: $35,040, of
+    # which committed $17,520 (the kept contract), never the kept one twice nor the new one as committed.
+    inputs = _inputs()
+    plan0 = _first_plan(inputs, [A_ROW])
+    code, plan = _run(_inputs({**DEMAND, "2027Q3": 16_000, "2027Q4": 16_000}), plan0, "2027Q2")
+    assert code == 0 and _contracts(plan) == [("a", "2027Q3", 1)]
+    sched = {r["quarter"]: r for r in plan["finance"]["schedule"]}
+    for q in ("2027Q3", "2027Q4"):
+        assert (sched[q]["lease_usd"], sched[q]["committed_lease_usd"]) == (2 * SERVER_QUARTER, SERVER_QUARTER)
+    k = plan["kpis"]
+    assert (k["lease_usd"], k["committed_lease_usd"]) == (4 * SERVER_QUARTER, 2 * SERVER_QUARTER)
+    assert (k["lease_after_horizon_usd"], k["committed_lease_after_horizon_usd"]) == (SERVER_QUARTER, 0.0)
+
+
+# ------------------------------------------------------------------ the greedy baseline uses the kept contracts
+
+def test_greedy_baseline_uses_kept_lease_servers() -> None:
+    # Through 2027Q2 the Q2 contract (term 3) is kept: its server serves Q3 and Q4 (8 one-chip replicas of 1,000
+    # tokens/s). The greedy baseline, which never signs a lease, must use it rather than buy a $100k server, and its
+    # net cost is then the kept contract's payments: 2 x $17,520.
+    from planner.replan.rollforward import roll_forward
+    from solvers.greedy import greedy_plan
+    from solvers.sets import build_sets
+
+    inputs = _inputs()
+    rolled = roll_forward(inputs, _plan0(), "2027Q2")
+    S = build_sets(rolled.inputs, make_options([A_ROW], rolled.inputs.quarters))
+    g = greedy_plan(S)
+    assert g.feasible, g.reason
+    assert g.extracted is not None and g.extracted.purchases == []
+    on_lease = {(d["quarter"], d["site"]): d["replicas"] for d in g.extracted.deployments}
+    assert on_lease == {("2027Q3", "lease:a"): 8, ("2027Q4", "lease:a"): 8}
+    assert g.extracted.kpis["net_cost_usd"] == pytest.approx(2 * SERVER_QUARTER)
+    assert g.extracted.kpis["committed_lease_usd"] == pytest.approx(2 * SERVER_QUARTER)

@@ -9,7 +9,9 @@ Per quarter q (index 0 = the horizon's first quarter):
   * energy          = sum over sites of average IT power (kW) x PUE x hours per quarter x USD/kWh, each site's
                       figure to the cent (the optimizer's energy, from the power table);
   * facility        = occupied racks x the rack type's facility USD per quarter;
-  * leases          = sum of the lease table's `lease_usd` in q;
+  * leases          = sum of the lease table's `lease_usd` in q; of which committed (`committed_lease_usd`) = its
+                      rows labelled `committed` (contracts a re-plan kept, paid at their own rate whatever the plan
+                      does; each contract once: the plan's own contracts are the other rows);
   * cash out        = capex cash + leases + energy + facility;
   * capitalised     = cost of hardware entering service in q (purchases at delivery; existing fleet at its
                       installed quarter when inside the horizon);
@@ -20,7 +22,7 @@ Per quarter q (index 0 = the horizon's first quarter):
                       existing fleet; hardware ordered but not yet delivered is not in it (it is in transit).
 Totals add resale value (resale fraction x closing NBV, an explicit assumption) and
 net cost = depreciation + (closing NBV - resale value) + energy + facility + leases (paid inside the horizon and
-committed after it, from the `lease_contracts` table).
+committed after it, from the `lease_contracts` and `committed_lease_contracts` tables).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from planner.schemas.common import quarter_index
 
 #: Columns of `finance.schedule`, in order.
 SCHEDULE_COLUMNS = (
-    "quarter", "orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
-    "cash_out_usd", "cumulative_cash_out_usd", "capex_budget_usd", "cumulative_capex_usd", "capitalised_usd",
+    "quarter", "orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd",
+    "facility_usd", "cash_out_usd", "cumulative_cash_out_usd", "capex_budget_usd", "cumulative_capex_usd", "capitalised_usd",
     "depreciation_usd", "disposals_usd", "net_book_value_usd",
 )
 #: Columns of `finance.assets` (the fixed-asset register: purchase-order lines and existing fleet entries).
@@ -46,7 +48,7 @@ ASSET_COLUMNS = (
 #: Price fields a purchase line may carry, copied onto its purchase order.
 _PRICE_FIELDS = ("list_price_usd", "discount_fraction", "price_kind", "price_source")
 #: Sums of the schedule columns that are flows.
-_FLOWS = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
+_FLOWS = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd",
           "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
 
 
@@ -160,8 +162,11 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
     energy = _energy_by_quarter(plan, assumptions)
     facility = _facility_by_quarter(plan, assumptions)
     lease: dict[str, float] = defaultdict(float)
+    committed: dict[str, float] = defaultdict(float)
     for row in plan.get("leases") or []:
         lease[str(row["quarter"])] += float(row["lease_usd"])
+        if row.get("committed") is True:
+            committed[str(row["quarter"])] += float(row["lease_usd"])
     budgets = assumptions.get("budget_usd_by_quarter") or {}
     assets = asset_register(plan, assumptions)
     deps = [Depreciation(a["cost_usd"], a["lifetime_quarters"], _index(a["in_service_quarter"], q0), a["salvage_fraction"])
@@ -176,6 +181,7 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
             "orders_servers": sum(int(p["servers"]) for p in purchases if p["order_quarter"] == q),
             "deliveries_servers": sum(int(p["servers"]) for p in purchases if p["delivery_quarter"] == q),
             "capex_cash_usd": _cents(capex), "lease_usd": _cents(lease.get(q, 0.0)),
+            "committed_lease_usd": _cents(committed.get(q, 0.0)),
             "energy_usd": _cents(energy.get(q, 0.0)), "facility_usd": _cents(facility.get(q, 0.0)),
         }
         row["cash_out_usd"] = _cents(row["capex_cash_usd"] + row["lease_usd"] + row["energy_usd"] + row["facility_usd"])
@@ -188,9 +194,11 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
         nbv = _cents(nbv + row["capitalised_usd"] - row["depreciation_usd"] - row["disposals_usd"])
         row["net_book_value_usd"] = nbv
         schedule.append(row)
-    after = _cents(sum(float(c.get("after_horizon_usd") or 0.0) for c in plan.get("lease_contracts") or []))
-    return {"assumptions": assumptions, "schedule": schedule,
-            "totals": schedule_totals(schedule, assets, opening, assumptions, after), "assets": assets}
+    kept = _cents(sum(float(c.get("after_horizon_usd") or 0.0) for c in plan.get("committed_lease_contracts") or []))
+    after = _cents(sum(float(c.get("after_horizon_usd") or 0.0) for c in plan.get("lease_contracts") or []) + kept)
+    totals = schedule_totals(schedule, assets, opening, assumptions, after)
+    totals["committed_lease_after_horizon_usd"] = kept  # of lease_after_horizon_usd: contracts a re-plan kept
+    return {"assumptions": assumptions, "schedule": schedule, "totals": totals, "assets": assets}
 
 
 def schedule_totals(schedule: list[dict[str, Any]], assets: list[dict[str, Any]], opening: float,

@@ -32,6 +32,22 @@ from planner.schemas.sites import FleetEntry, Site, SitesFile
 from planner.schemas.workloads import WorkloadRow
 
 
+@dataclass(frozen=True)
+class KeptLease:
+    """A lease contract signed before this plan (kept by a re-plan): paid per quarter at its own rate for its whole
+    term, so its payments from the plan's first quarter on are committed cash of the plan."""
+
+    chip: str
+    vendor: str
+    contract_start_quarter: str
+    term_quarters: int
+    servers: int
+    chips: int
+    usd_per_chip_hour: float
+    usd_per_quarter: float  # the contract's payment per quarter, all its servers
+    rate_source: str  # where the rate comes from (the contract as written, else an estimate)
+
+
 @dataclass
 class PlanInputs:
     """Everything a plan needs, validated and cross-checked."""
@@ -51,6 +67,8 @@ class PlanInputs:
     #: servers under lease contracts signed before this plan (a re-plan keeps an earlier plan's, see
     #: `planner.replan.leases`): (chip, quarter) -> servers under contract in that quarter; they need no new lease
     leased: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: the same contracts, for their payments: each is paid for its whole term whatever the plan does
+    kept_leases: list[KeptLease] = field(default_factory=list)
 
 
 def sha256_of(path: Path) -> str:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from planner.errors import Problem, format_loc
-from planner.io.loader import PlanInputs
+from planner.io.loader import KeptLease, PlanInputs
 from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, quarter_index
 from planner.schemas.replan import OrderServers, OrderUsd, PlanName, PlanQuarter
 
@@ -121,4 +121,36 @@ def leased_servers(contracts: list[dict[str, Any]], quarters: list[str]) -> dict
             if i in wanted and n > 0:
                 key = (str(row["chip"]), wanted[i])
                 out[key] = out.get(key, 0) + n
+    return out
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def with_payments(inputs: PlanInputs, contracts: list[dict[str, Any]]) -> list[KeptLease]:
+    """The kept contracts with what each pays per quarter: its `commitment_usd` / `term_quarters` (as the plan that
+    signed it wrote it), else its `usd_per_chip_hour` x chips x hours per quarter, else (an estimate, said so in
+    `rate_source`) the scenario's lease rate for the chip."""
+    from solvers.sets import HOURS_PER_QUARTER, lease_info
+
+    out = []
+    for row in contracts:
+        chip = inputs.chips[str(row["chip"])]
+        servers, term = int(row["servers"]), int(row["term_quarters"])
+        chips = servers * chip.server.chips_per_server
+        commitment, rate = _number(row.get("commitment_usd")), _number(row.get("usd_per_chip_hour"))
+        if commitment is not None:
+            per_q, source = commitment / term, "previous plan's contract: commitment_usd / term_quarters"
+            rate = per_q / (chips * HOURS_PER_QUARTER) if chips else (rate or 0.0)
+        elif rate is not None:
+            per_q, source = rate * chips * HOURS_PER_QUARTER, "previous plan's contract: usd_per_chip_hour"
+        else:
+            info = lease_info(inputs, chip)
+            rate = info.usd_per_chip_hour if info else 0.0
+            per_q = rate * chips * HOURS_PER_QUARTER
+            source = ("estimate: the scenario's lease rate (the contract's rate was not written)" if info
+                      else "estimate: 0 (neither the contract nor the scenario gives a lease rate)")
+        out.append(KeptLease(chip.chip_id, chip.vendor, str(row["contract_start_quarter"]), term, servers, chips,
+                             rate, round(per_q, 2), source))
     return out

@@ -15,7 +15,7 @@ from typing import Any
 
 from planner.errors import InputError, Problem
 from planner.io.loader import PlanInputs
-from planner.replan.leases import committed_leases, future_leases, leased_servers
+from planner.replan.leases import committed_leases, future_leases, leased_servers, with_payments
 from planner.schemas.common import quarter_index
 from planner.schemas.sites import FleetEntry
 from solvers.result import SOLUTION_STATUSES
@@ -177,7 +177,8 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
                                      "policy": policy})
     for k, n in inputs.leased.items():
         leased[k] = leased.get(k, 0) + n
-    rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet, leased=leased)
+    rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet, leased=leased,
+                     kept_leases=[*inputs.kept_leases, *with_payments(inputs, leases)])
     carried_usd = sum(float(p["cost_usd"]) for p in carried)
     return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2), leases,
                   future_leases(inputs, prev, commit_through))

@@ -99,13 +99,14 @@ def _money(tables: dict[str, pd.DataFrame]) -> str:
     if frame.empty:
         return ('<h2>Money per quarter</h2><p class="note">This plan.json has no finance schedule (written by an older '
                 "planner): re-run <code>planner plan</code> to get one.</p>")
-    flows = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
-             "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
+    flows = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd",
+             "facility_usd", "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
     last = frame.iloc[-1]
     total = {"quarter": "Total", **{c: float(frame[c].sum()) for c in flows if c in frame},
              **{c: last[c] for c in ("cumulative_cash_out_usd", "cumulative_capex_usd", "net_book_value_usd") if c in frame}}
     return ("<h2>Money per quarter</h2>"
-            '<p class="sub">Cash: capex cash + leases + energy + facility = cash out. Accounting: hardware is '
+            '<p class="sub">Cash: capex cash + leases (of which committed: contracts a re-plan kept) + energy + '
+            'facility = cash out. Accounting: hardware is '
             "capitalised when delivered and depreciated straight line; net book value rolls forward. The workbook's "
             "Schedule sheet computes the same figures as live formulas of its Assumptions sheet.</p>"
             + table(frame, total=total))

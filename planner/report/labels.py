@@ -45,6 +45,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "cost_basis": ("Cost basis", "text"),
     "usd_per_chip_hour": ("Lease (USD per chip-hour)", "usd_cents"),
     "lease_usd": ("Leases (USD)", "usd"),
+    "committed_lease_usd": ("Of which committed leases (USD)", "usd"),
     "contract_start_quarter": ("Contract start", "text"),
     # finance schedule (plan.json finance.schedule)
     "quarter_index": ("Quarter index", "int"),

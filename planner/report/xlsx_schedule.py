@@ -2,7 +2,7 @@
 
   * Energy: average IT power per quarter and site x PUE x hours x USD/kWh (rates looked up in Assumptions);
   * Facility: occupied racks per quarter, site and rack type x facility USD per rack-quarter;
-  * Leases: leased chips x USD per chip-hour x hours;
+  * Leases: leased chips x USD per chip-hour x hours (contracts a re-plan kept: `committed` yes, at their own rate);
   * Fixed assets: one row per purchase order and existing fleet entry: cost, straight-line charge, opening and
     closing book value, quarter indices of entry into service and retirement;
   * Schedule: one row per quarter: orders, deliveries, capex cash (SUMIF over the purchase orders by order or
@@ -95,29 +95,44 @@ def write_facility_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> 
     return Source(FACILITY, t)
 
 
+def _yes(row: dict[str, Any]) -> str:
+    """'yes' for a row of a contract signed before the plan (kept by a re-plan: committed cash), else 'no'."""
+    return "yes" if row.get("committed") is True else "no"
+
+
 def write_leases_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups) -> tuple[Source, str]:
     """Lease payments per quarter and, below, each contract's commitment after the horizon; returns the payments
     table and the (absolute) cell of the total committed after the horizon."""
-    cols = ["quarter", "vendor", "chip", "chips", "servers", "contract_start_quarter", "term_quarters"]
-    frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in plan.get("leases") or []], columns=cols)
+    cols = ["quarter", "vendor", "chip", "chips", "servers", "contract_start_quarter", "term_quarters", "committed"]
+    leases = plan.get("leases") or []
+    frame = pd.DataFrame([{**{c: r.get(c) for c in cols}, "committed": _yes(r)} for r in leases], columns=cols)
     hours = look.general["hours_per_quarter"]
 
     def amount(times: str | None) -> Any:  # chips x USD per chip-hour x hours [x quarters]
         return ("usd", lambda r, tb: f"=ROUND({tb.letter('chips')}{r}*{tb.letter('usd_per_chip_hour')}{r}"
                                      f"*{tb.letter('hours')}{r}" + (f"*{tb.letter(times)}{r}" if times else "") + ",2)")
 
-    rate = ("usd_cents", lambda r, tb: "=" + look.chip("lease_usd_per_chip_hour", f"$C{r}"))
-    t = write_table(ws, frame, formulas={"usd_per_chip_hour": rate, "hours": ("number", lambda r, tb: f"={hours}"),
+    def rate(rows: list[dict[str, Any]]) -> Any:
+        """The Assumptions rate of the chip; a committed contract (kept by a re-plan) is paid at its own rate."""
+        def cell(r: int, tb: Any) -> str:
+            row = rows[r - tb.first_row]
+            if _yes(row) == "yes":
+                return f"={float(row['usd_per_chip_hour'])!r}"
+            return "=" + look.chip("lease_usd_per_chip_hour", f"$C{r}")
+        return ("usd_cents", cell)
+
+    t = write_table(ws, frame, formulas={"usd_per_chip_hour": rate(leases), "hours": ("number", lambda r, tb: f"={hours}"),
                                          "lease_usd": amount(None)})
     _note_if_empty(ws, t, "No leases in this plan.")
-    contracts = plan.get("lease_contracts") or []
+    contracts = [*(plan.get("lease_contracts") or []), *(plan.get("committed_lease_contracts") or [])]
     row = max(t.last_row, t.first_row) + 2
     section(ws, row, "Lease commitments after the horizon (owed, not paid inside it: in the net cost, not in cash out)")
-    cols = ["contract_start_quarter", "vendor", "chip", "chips", "term_quarters", "quarters_after_horizon"]
-    frame = pd.DataFrame([{**{c: k.get(c) for c in cols}, "quarters_after_horizon": len(k.get("after_horizon_quarters") or [])}
+    cols = ["contract_start_quarter", "vendor", "chip", "chips", "term_quarters", "committed", "quarters_after_horizon"]
+    frame = pd.DataFrame([{**{c: k.get(c) for c in cols}, "committed": _yes(k),
+                           "quarters_after_horizon": len(k.get("after_horizon_quarters") or [])}
                           for k in contracts], columns=cols)
     c = write_table(ws, frame, start_row=row + 1, freeze=False, autofilter=False, formulas={
-        "usd_per_chip_hour": rate, "hours": ("number", lambda r, tb: f"={hours}"),
+        "usd_per_chip_hour": rate(contracts), "hours": ("number", lambda r, tb: f"={hours}"),
         "after_horizon_usd": amount("quarters_after_horizon")})
     total = max(c.last_row, c.first_row) + 1
     put_text(ws.cell(row=total, column=1), "Total after the horizon")
@@ -185,7 +200,7 @@ class ScheduleCells:
 
 #: Schedule columns in order: key, heading, kind (plan.json's finance.schedule plus the quarter index).
 COLUMNS = tuple((key, labels.heading(key), labels.kind(key)) for key in ("quarter", "quarter_index", *SCHEDULE_COLUMNS[1:]))
-_SUMMED = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd",
+_SUMMED = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd",
            "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
 
 
@@ -216,6 +231,8 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
             "capex_cash_usd": f'IF({timing}="delivery",{sumif(orders, "cost_usd", "delivery_quarter", a)},'
                               f'{sumif(orders, "cost_usd", "order_quarter", a)})',
             "lease_usd": sumif(leases, "lease_usd", "quarter", a),
+            "committed_lease_usd": "0" if leases.empty else conditional_sum(
+                leases.rng("lease_usd"), [(leases.rng("quarter"), a), (leases.rng("committed"), '"yes"')], exact)[1:],
             "energy_usd": sumif(energy, "energy_usd", "quarter", a),
             "facility_usd": sumif(facility, "facility_usd", "quarter", a),
             "cash_out_usd": f"{L['capex_cash_usd']}{r}+{L['lease_usd']}{r}+{L['energy_usd']}{r}+{L['facility_usd']}{r}",
@@ -287,7 +304,7 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
     return ScheduleCells(first, last, total, col, totals)
 
 
-_RECONCILED = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
+_RECONCILED = ("capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
                "depreciation_usd", "disposals_usd", "opening_net_book_value_usd", "net_book_value_usd",
                "resale_value_usd", "writedown_usd", "lease_after_horizon_usd", "net_cost_usd")
 

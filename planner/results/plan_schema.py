@@ -132,6 +132,8 @@ class Kpis(PlanModel):
     capex_cash_usd: OptNumber = None
     lease_usd: OptNumber = None
     lease_after_horizon_usd: OptNumber = None
+    committed_lease_usd: OptNumber = None  # of lease_usd: contracts a re-plan kept (committed cash)
+    committed_lease_after_horizon_usd: OptNumber = None  # of lease_after_horizon_usd: the same contracts
     depreciation_usd: OptNumber = None
     fleet_book_value_start_usd: OptNumber = None
     book_value_end_usd: OptNumber = None
@@ -186,6 +188,7 @@ class Lease(PlanModel):
     contract_start_quarter: QuarterStr
     term_quarters: Whole
     site: OptText = None  # the virtual site `lease:<chip>`
+    committed: bool | None = None  # true: a contract signed before the plan (kept by a re-plan), paid at its own rate
 
 
 class Rack(PlanModel):

@@ -85,7 +85,7 @@ def reconcile(plan: dict[str, Any], label: str = "plan.json") -> list[Problem]:
     return out
 
 
-_SUMS = ("capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
+_SUMS = ("capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
          "depreciation_usd", "disposals_usd")
 #: finance.totals key -> KPI keys it must equal (first present wins; energy to within the power table's rounding)
 KPI_OF = {"capex_cash_usd": ("capex_cash_usd", "capex_usd"), "lease_usd": ("lease_usd",), "energy_usd": ("energy_usd",),
@@ -93,7 +93,9 @@ KPI_OF = {"capex_cash_usd": ("capex_cash_usd", "capex_usd"), "lease_usd": ("leas
           "depreciation_purchases_usd": ("depreciation_purchases_usd",), "depreciation_fleet_usd": ("depreciation_fleet_usd",),
           "opening_net_book_value_usd": ("fleet_book_value_start_usd",), "net_book_value_usd": ("book_value_end_usd",),
           "resale_value_usd": ("resale_value_usd",), "writedown_usd": ("writedown_usd",),
-          "lease_after_horizon_usd": ("lease_after_horizon_usd",), "net_cost_usd": ("net_cost_usd",)}
+          "lease_after_horizon_usd": ("lease_after_horizon_usd",), "net_cost_usd": ("net_cost_usd",),
+          "committed_lease_usd": ("committed_lease_usd",),
+          "committed_lease_after_horizon_usd": ("committed_lease_after_horizon_usd",)}
 
 
 def _finance(plan: dict[str, Any], label: str) -> list[Problem]:
