@@ -29,10 +29,11 @@ def run_replan(args: argparse.Namespace) -> int:
     rp = outcome.plan["replan"]
     print(f"{_summary_line(outcome.plan)}\n{len(rp['committed_purchases'])} committed orders and "
           f"{len(rp.get('committed_leases') or [])} lease contracts kept, "
-          f"{len(rp['changes'])} future orders changed ({rp['servers_changed']} servers, penalty ${rp['change_penalty_usd']:,.0f})")
+          f"{len(rp['changes'])} future orders and lease contracts changed ({rp['servers_changed']} servers, "
+          f"penalty ${rp['change_penalty_usd']:,.0f})")
     for c in rp["changes"][:20]:
-        print(f"  {c['order_quarter']} {c['chip']} at {c['site']}/{c['rack_type']}: {c['previous_servers']} -> {c['new_servers']} "
-              f"({c['cause']})")
+        where = f"leased from {c['order_quarter']}" if c.get("kind") == "lease" else f"at {c['site']}/{c['rack_type']}"
+        print(f"  {c['order_quarter']} {c['chip']} {where}: {c['previous_servers']} -> {c['new_servers']} ({c['cause']})")
     print(f"wrote {out}/plan.json, plan.xlsx, report.html, csv/")
     if outcome.exit_code == EXIT_INFEASIBLE:
         print("no re-plan meets every limit; see the diagnosis in plan.json / the Summary sheet:", file=sys.stderr)
