@@ -146,6 +146,7 @@ class Moves:
 
 
 def moves(prev: dict[str, Any], rolled: Rolled, S: PlanSets, options: pd.DataFrame, max_change_binding: bool) -> Moves:
+    """What moved, computed once for the order and the lease change tables."""
     return Moves(demand_moves(prev, S), price_moves(prev, S), lease_price_moves(prev, S),
                  performance_moves(prev, options, S.quarters), limit_moves(prev, rolled, S), max_change_binding)
 
@@ -159,14 +160,13 @@ def _row(kind: str, q: str, c: str, site: str, rack: str | None, before: int, af
     }
 
 
-def change_table(prev: dict[str, Any], rolled: Rolled, S: PlanSets, purchases: list[dict[str, Any]], options: pd.DataFrame,
-                 unplaceable: set[OrderKey], max_change_binding: bool) -> list[dict[str, Any]]:
+def change_table(rolled: Rolled, S: PlanSets, purchases: list[dict[str, Any]], mv: Moves,
+                 unplaceable: set[OrderKey]) -> list[dict[str, Any]]:
     """One row (`kind: purchase`) per order key whose servers differ between the previous plan (after commit) and
     the re-plan; `delta_usd` at the new unit price."""
     new: dict[OrderKey, int] = defaultdict(int)
     for p in purchases:
         new[order_key(p)] += int(p["servers"])
-    mv = moves(prev, rolled, S, options, max_change_binding)
     rows = []
     for key in sorted(set(rolled.previous_future) | set(new), key=lambda k: (quarter_index(k[3]), k[0], k[1], k[2])):
         before, after = rolled.previous_future.get(key, 0), new.get(key, 0)
@@ -178,15 +178,14 @@ def change_table(prev: dict[str, Any], rolled: Rolled, S: PlanSets, purchases: l
     return rows
 
 
-def lease_change_table(prev: dict[str, Any], rolled: Rolled, S: PlanSets, contracts: list[dict[str, Any]],
-                       options: pd.DataFrame, unsignable: set[LeaseKey], max_change_binding: bool) -> list[dict[str, Any]]:
+def lease_change_table(rolled: Rolled, S: PlanSets, contracts: list[dict[str, Any]], mv: Moves,
+                       unsignable: set[LeaseKey]) -> list[dict[str, Any]]:
     """One row (`kind: lease`, `order_quarter` = the contract's start quarter, `site` = `lease:<chip>`) per chip and
     start quarter whose contracted servers differ between the previous plan's contracts not yet signed and the
     re-plan's own contracts; `delta_usd` at one server's whole contract commitment (`PlanSets.lease_cost`)."""
     new: dict[LeaseKey, int] = defaultdict(int)
     for k in contracts:
         new[(str(k["chip"]), str(k["contract_start_quarter"]))] += int(k["servers"])
-    mv = moves(prev, rolled, S, options, max_change_binding)
     rows = []
     for key in sorted(set(rolled.previous_future_leases) | set(new), key=lambda k: (quarter_index(k[1]), k[0])):
         before, after = rolled.previous_future_leases.get(key, 0), new.get(key, 0)

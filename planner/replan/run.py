@@ -22,7 +22,7 @@ from planner.pipeline import (
     plan_exit_code,
     run_diagnosis,
 )
-from planner.replan.changes import change_table, lease_change_table
+from planner.replan.changes import change_table, lease_change_table, moves
 from planner.replan.rollforward import LeaseKey, OrderKey, Rolled, roll_forward
 from planner.schemas.common import _QUARTER_RE
 from planner.schemas.scenario import SolverSettings
@@ -125,8 +125,9 @@ def replan_section(prev: dict[str, Any], rolled: Rolled, S: PlanSets, m: PlanMod
     if info is not None and values:
         lhs = sum(values.get(n, 0.0) * c for n, c in info.pairs)
         binding = lhs >= info.rhs - 1e-6
-    changes = change_table(prev, rolled, S, plan.get("purchases") or [], options, rule.lost, binding)
-    changes += lease_change_table(prev, rolled, S, plan.get("lease_contracts") or [], options, rule.lost_leases, binding)
+    mv = moves(prev, rolled, S, options, binding)
+    changes = change_table(rolled, S, plan.get("purchases") or [], mv, rule.lost)
+    changes += lease_change_table(rolled, S, plan.get("lease_contracts") or [], mv, rule.lost_leases)
     return {
         "previous_plan": {"scenario": prev.get("scenario"), "status": prev.get("status"), "objective_usd": prev.get("objective_usd"),
                           "finished_utc": (prev.get("run") or {}).get("finished_utc")},
