@@ -200,3 +200,35 @@ def test_greedy_baseline_uses_kept_lease_servers() -> None:
     assert on_lease == {("2027Q3", "lease:a"): 8, ("2027Q4", "lease:a"): 8}
     assert g.extracted.kpis["net_cost_usd"] == pytest.approx(2 * SERVER_QUARTER)
     assert g.extracted.kpis["committed_lease_usd"] == pytest.approx(2 * SERVER_QUARTER)
+
+
+def test_a_lease_rate_rise_is_a_price_cause() -> None:
+    # The lease rate doubles to $2 per chip-hour: the Q2 contract (not signed by Q1) would cost $105,120, more than a
+    # $100k server plus the penalties of switching (2 % x $105,120 = $2,102.40 to drop the contract at its new price,
+    # 2 % x $100k = $2,000 to add the order; $104,102.40 in all), so the re-plan buys, and both lines name the rate.
+    inputs = _inputs(chip_terms={"a": {"lease_usd_per_chip_hour": 2.0}})
+    code, plan = _run(inputs, _plan0(), "2027Q1")
+    assert code == 0 and plan["lease_contracts"] == []
+    assert [(p["chip"], p["order_quarter"], p["servers"]) for p in plan["purchases"]] == [("a", "2027Q2", 1)]
+    rows = {r["kind"]: r for r in plan["replan"]["changes"]}
+    assert (rows["lease"]["delta_servers"], rows["lease"]["cause"]) == (-1, "price")
+    assert "a lease $1.00 -> $2.00 per chip-hour" in rows["lease"]["why"]
+    assert plan["replan"]["change_penalty_usd"] == pytest.approx(0.02 * 2 * CONTRACT + 2_000)
+
+
+def test_a_kept_contract_is_paid_at_its_own_rate() -> None:
+    # Signed at $1 per chip-hour and kept through Q2, the contract is paid $17,520 a quarter in Q3 and Q4 even though
+    # the scenario's rate is now $2 (what a new contract would cost). A plan written before contracts carried their
+    # price has neither commitment_usd nor usd_per_chip_hour: the scenario's rate is used, marked as an estimate.
+    inputs = _inputs(chip_terms={"a": {"lease_usd_per_chip_hour": 2.0}})
+    plan0 = _plan0()
+    code, plan = _run(inputs, plan0, "2027Q2")
+    assert code == 0 and plan["lease_contracts"] == []
+    assert [(r["quarter"], r["lease_usd"], r["usd_per_chip_hour"]) for r in plan["leases"]] == [
+        ("2027Q3", SERVER_QUARTER, 1.0), ("2027Q4", SERVER_QUARTER, 1.0)]
+    assert plan["kpis"]["committed_lease_usd"] == 2 * SERVER_QUARTER
+    for key in ("commitment_usd", "usd_per_chip_hour"):
+        del plan0["lease_contracts"][0][key]
+    _, old = _run(inputs, plan0, "2027Q2")
+    assert old["kpis"]["committed_lease_usd"] == 2 * 2 * SERVER_QUARTER
+    assert all(r["price_source"].startswith("estimate") for r in old["leases"])
