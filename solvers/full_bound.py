@@ -56,7 +56,7 @@ def unreduced_lp_bound(S: PlanSets, settings: SolverSettings, hook: ModelHook | 
     except ImportError:
         return unknown("error: highspy is not installed")
     say(f"unreduced LP bound: building the model on every undominated option ({n_rep:,} replica variables)")
-    m, _const = build_model(full)  # the constant is the capped model's too: it depends on the fleet only
+    m, _const = build_model(full)  # the constant is the capped model's too: fleet and kept leases only
     if hook is not None:
         hook(m)
     threads, _note = highs_env.claim_threads(settings.threads)
