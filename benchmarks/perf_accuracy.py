@@ -116,7 +116,39 @@ def measured_accuracy() -> None:
         for v in sorted({str(r[key]) for r in ok}):
             label = v.split("/blob/")[0].replace("https://", "") + (" @" + v.split("/blob/")[1][:8] if "/blob/" in v else "")
             line(f"{key}={label}", [r for r in ok if str(r[key]) == v])
+    # the shape left in the residuals: bands of the question's features (engine x concurrency, prompt tokens)
+    for name, band in (("concurrency", lambda p: _band(p.concurrency, CONCURRENCY_BANDS, "offline")),
+                       ("prompt tokens", lambda p: _band(p.prompt_tokens, PROMPT_BANDS, "?"))):
+        for e in sorted({str(r["engine"]) for r in ok}):
+            sel = [r for r in ok if str(r["engine"]) == e]
+            for v in dict.fromkeys(sorted((band(points[int(r["k"])]) for r in sel), key=_band_order)):
+                line(f"{e}, {name} {v}", [r for r in sel if band(points[int(r["k"])]) == v])
     loso_ranking(evaluated, points)
+
+
+#: Upper bounds of the feature bands the LOSO residuals are printed by (inclusive).
+CONCURRENCY_BANDS = (4.0, 16.0, 64.0, 256.0)
+PROMPT_BANDS = (200.0, 1100.0, 2100.0, 8500.0)
+
+
+def _band(x: float | None, bounds: tuple[float, ...], none: str) -> str:
+    """'a-b' band of x among `bounds` ('<= b0', 'a-b', '> bN'); `none` when x is None."""
+    if x is None:
+        return none
+    lo = None
+    for b in bounds:
+        if x <= b:
+            return f"<= {b:g}" if lo is None else f"{lo:g}-{b:g}"
+        lo = b
+    return f"> {bounds[-1]:g}"
+
+
+def _band_order(label: str) -> float:
+    """Sort key of a band label: offline / unknown first, then by the band's lower bound."""
+    nums = [float(t) for t in label.replace("<=", " ").replace(">", " ").replace("-", " ").split() if t[0].isdigit()]
+    if not nums:
+        return -1.0
+    return nums[0] + (0.5 if label.startswith(">") else 0.0) if not label.startswith("<=") else 0.0
 
 
 def loso_ranking(evaluated: list, points: list) -> None:
