@@ -5,6 +5,8 @@ Money is in millions of USD inside the model (`MONEY_SCALE`) so coefficients sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulp
 
 from planner.finance.depreciation import Depreciation
@@ -59,16 +61,32 @@ def energy_pairs(S: PlanSets, m: PlanModel, inst: dict) -> tuple[list[tuple[pulp
     return pairs, const
 
 
-def fleet_depreciation(S: PlanSets) -> tuple[float, float, float]:
-    """Existing fleet, USD: (book value at the horizon's start, depreciation charged inside the horizon, book value at
-    its end). Cost basis = the catalog's list price per server (an estimate: the fleet's real cost is not an input)."""
-    start = charged = end = 0.0
+@dataclass(frozen=True)
+class FleetMoney:
+    """The existing fleet's money over the modelled quarters, USD (kept orders of a re-plan included)."""
+
+    book_value_start: float  # on the books at the horizon's start: in service then (`Depreciation.held_book_value(-1)`)
+    depreciation: float  # charged inside the horizon
+    book_value_end: float  # at the end of its last quarter
+    in_transit_start: float  # cost of hardware arriving inside the horizon, paid before it: capitalised on arrival
+    committed_capex_cash: float  # kept orders paid inside the horizon (capex_timing: delivery): committed cash
+
+
+def fleet_depreciation(S: PlanSets) -> FleetMoney:
+    """Existing fleet, USD. Cost basis = the catalog's list price per server (an estimate: the fleet's real cost is not
+    an input); an order a re-plan kept is carried at its own price. One definition of the book value at the start
+    (`Depreciation.held_book_value`), shared with the finance schedule's opening book value."""
+    start = charged = end = arriving = 0.0
     for c, _s, _r, t0, n, basis in S.fleet_entries:
         d = Depreciation(basis, S.life[c], t0, S.salvage_fraction)
-        start += n * d.book_value(-1)
+        start += n * d.held_book_value(-1)
         charged += n * d.charged_between(0, S.T - 1)
         end += n * d.book_value(S.T - 1)
-    return start, charged, end
+        arriving += n * basis if 0 <= t0 < S.T else 0.0
+    committed = sum(usd for _i, _t, usd in S.kept_capex)
+    paid_inside = sum(S.fleet_entries[i][4] * S.fleet_entries[i][5] for i, _t, _usd in S.kept_capex
+                      if 0 <= S.fleet_entries[i][3] < S.T)
+    return FleetMoney(start, charged, end, arriving - paid_inside, committed)
 
 
 #: the demand tail's penalty is this multiple of the workload's cheapest capacity cost per tokens/s
@@ -173,9 +191,9 @@ def build_model(S: PlanSets, *, with_slack: bool = False, relax_limits: bool = F
     e_pairs, e_const = energy_pairs(S, m, inst)
     e_weight = 1.0 if S.objective in ("min_tco", "min_energy") else TIE_BREAK
     m.add_objective("energy", [(v, c * e_weight) for v, c in e_pairs])
-    _start, fleet_charged, fleet_end = fleet_depreciation(S)
+    fleet = fleet_depreciation(S)
     kept_in, kept_after = S.kept_lease_usd()  # contracts a re-plan kept: paid whatever the plan does
-    fleet_const = (fleet_charged + (1.0 - S.resale_fraction) * fleet_end + kept_in + kept_after) / MONEY_SCALE
+    fleet_const = (fleet.depreciation + (1.0 - S.resale_fraction) * fleet.book_value_end + kept_in + kept_after) / MONEY_SCALE
     m.add_objective("epsilon", [(v, EPSILON_COST) for d in ("racks", "rep") for v in m.vars[d].values()])
     if "unmet" in m.vars:
         per = UNMET_PENALTY_USD / MONEY_SCALE if S.objective != "max_tokens" else 1.0

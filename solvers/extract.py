@@ -291,14 +291,17 @@ def money_kpis(S: PlanSets, ex: Extracted, energy_usd: float, facility_usd: floa
       net_cost = depreciation (bought + existing fleet) + write-down at the end + energy + facility + leases
                  (leases: the whole commitment, the part after the horizon included; contracts a re-plan kept:
                  their payments from the horizon's start on, `committed_lease_usd` / `committed_lease_after_horizon_usd`)
-               = capex cash + fleet book value at the start + energy + facility + leases - resale value
+               = capex cash + fleet book value at the start + fleet in transit at the start + energy + facility
+                 + leases - resale value (with no salvage value)
+      capex cash = the plan's orders + orders a re-plan kept that are paid inside the horizon (committed)
       cash_out = capex cash + leases paid inside the horizon + energy + facility
       resale   = resale fraction x net book value at the end; write-down = the rest of that book value.
     """
-    capex = sum(p["cost_usd"] for p in ex.purchases)
+    fleet = fleet_depreciation(S)
+    fleet_start, fleet_dep, fleet_end = fleet.book_value_start, fleet.depreciation, fleet.book_value_end
+    capex = sum(p["cost_usd"] for p in ex.purchases) + fleet.committed_capex_cash
     dep_bought = sum(p["depreciation_in_horizon_usd"] for p in ex.purchases)
     nbv_bought = sum(p["book_value_at_end_usd"] for p in ex.purchases)
-    fleet_start, fleet_dep, fleet_end = fleet_depreciation(S)
     kept_in = float(sum(r["in_horizon_usd"] for r in ex.committed_lease_contracts))
     kept_after = float(sum(r["after_horizon_usd"] for r in ex.committed_lease_contracts))
     lease_in = float(sum(r["in_horizon_usd"] for r in ex.lease_contracts)) + kept_in
@@ -316,6 +319,10 @@ def money_kpis(S: PlanSets, ex: Extracted, energy_usd: float, facility_usd: floa
         "energy_usd": round(energy_usd, 2), "facility_usd": round(facility_usd, 2),
         "depreciation_usd": round(depreciation, 2), "depreciation_purchases_usd": round(dep_bought, 2),
         "depreciation_fleet_usd": round(fleet_dep, 2), "fleet_book_value_start_usd": round(fleet_start, 2),
+        # of capex cash: orders a re-plan kept, paid inside the horizon (capex_timing: delivery, still in flight)
+        "committed_capex_cash_usd": round(fleet.committed_capex_cash, 2),
+        # hardware paid before the horizon and arriving inside it: not on the books at the start, capitalised on arrival
+        "fleet_in_transit_start_usd": round(fleet.in_transit_start, 2),
         "book_value_end_usd": round(nbv_end, 2), "resale_value_usd": round(resale, 2), "writedown_usd": round(writedown, 2),
         "net_cost_usd": round(net, 2), "cash_out_usd": round(cash, 2),
         "usd_per_million_tokens": round(net / (tokens / 1e6), 6) if tokens else None,

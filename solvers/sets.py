@@ -140,8 +140,12 @@ class PlanSets:
     kept_leases: list[KeptLease] = field(default_factory=list)
     salvage_fraction: float = 0.0
     resale_fraction: float = 1.0
-    #: existing fleet: (c, s, r, installed t (may be negative), servers, cost basis USD per server = catalog list price)
+    #: existing fleet: (c, s, r, installed t (may be negative), servers, cost basis USD per server = catalog list price;
+    #: an order a re-plan kept: its own unit price)
     fleet_entries: list[tuple[str, str, str, int, int, float]] = field(default_factory=list)
+    #: orders a re-plan kept that are paid inside the modelled quarters (capex_timing: delivery, still in flight):
+    #: (index in fleet_entries, payment t, USD); committed cash, paid whatever the plan does
+    kept_capex: list[tuple[int, int, float]] = field(default_factory=list)
     planned_T: int = 0  # quarters of the scenario's horizon; quarters[planned_T:] are the demand tail
     warnings: list[str] = field(default_factory=list)
     #: policy.redundancy n_plus_1: (w,t) -> tokens/s of the largest replica any eligible option has (the spare's bound)
@@ -399,12 +403,20 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
 
     fleet: dict[tuple[str, str, str, int], int] = defaultdict(int)
     fleet_entries: list[tuple[str, str, str, int, int, float]] = []
-    for f in inputs.fleet:
+    kept_capex: list[tuple[int, int, float]] = []
+    for i, f in enumerate(inputs.fleet):
         start = quarter_index(f.installed_quarter) - q0
         end = start + chips[f.chip_id].lifetime_quarters  # retired from this quarter on
         for t in range(max(0, start), min(T, end)):
             fleet[(f.chip_id, f.site_id, f.rack_type_id, t)] += f.servers
-        basis = chips[f.chip_id].price_usd_per_server if chips[f.chip_id].purchasable else 0.0
+        kept = inputs.kept_orders.get(i)
+        if kept is not None:  # an order a re-plan kept: carried at its own price, paid in its payment quarter
+            basis = kept.unit_price_usd
+            pay = quarter_index(kept.payment_quarter) - q0
+            if 0 <= pay < T:
+                kept_capex.append((len(fleet_entries), pay, kept.cost_usd))
+        else:
+            basis = chips[f.chip_id].price_usd_per_server if chips[f.chip_id].purchasable else 0.0
         fleet_entries.append((f.chip_id, f.site_id, f.rack_type_id, start, f.servers, basis))
 
     buyable = [c for c in chip_ids if c in allowed and c in price]
@@ -538,7 +550,7 @@ def build_sets(inputs: PlanInputs, options: pd.DataFrame) -> PlanSets:
         kept_leases=[k for k in inputs.kept_leases if k.chip in chips],
         salvage_fraction=sc.policy.depreciation.salvage_fraction,
         resale_fraction=sc.policy.depreciation.resale_fraction_of_book_value,
-        fleet_entries=fleet_entries, planned_T=planned_T, warnings=warnings, spare_max=spare_max,
+        fleet_entries=fleet_entries, kept_capex=kept_capex, planned_T=planned_T, warnings=warnings, spare_max=spare_max,
         reduced_from=reduced_from, exact_options=exact_opts, exact_deploy_keys=exact_keys,
     )
 

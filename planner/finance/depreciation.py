@@ -5,7 +5,9 @@ Convention (quarters are integer indices; 0 = the horizon's first quarter, negat
   * a unit enters service in quarter `d` (its delivery quarter) and is depreciated from `d` inclusive;
   * straight line: charge(q) = cost x (1 - salvage) / life for q in [d, d + life), else 0;
   * net book value at the end of quarter q: NBV(q) = cost - sum_{k <= q} charge(k) (never below cost x salvage);
-  * hardware not yet in service (ordered, in transit) is carried at cost and not depreciated.
+  * hardware not yet in service (ordered, in transit) is not depreciated; it is not on the books either
+    (`held_book_value`): it is capitalised at cost when it arrives, so the book value at a horizon's start is that
+    of the hardware in service then, for the finance schedule and the KPIs alike.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class Depreciation:
     def book_value(self, q: int) -> float:
         """Net book value at the end of quarter q, USD (cost before service)."""
         return self.cost_usd - self.per_quarter_usd * self.quarters_charged_through(q)
+
+    def held_book_value(self, q: int) -> float:
+        """Book value at the end of quarter q of hardware on the books then, USD: in service (delivered by q and not
+        yet retired) at `book_value(q)`; 0 before delivery (in transit, capitalised when it arrives) and after its
+        life (disposed of). The opening book value of a horizon is `held_book_value(-1)`."""
+        return self.book_value(q) if self.in_service <= q < self.in_service + self.life_quarters else 0.0
 
     def charged_between(self, first: int, last: int) -> float:
         """Depreciation charged in quarters first..last inclusive, USD."""

@@ -5,7 +5,9 @@ schedule in plan.json, the workbook's formulas and any other reader compute the 
 
 Per quarter q (index 0 = the horizon's first quarter):
   * capex cash      = cost of orders paid in q: a line's `payment_quarter` when it has one, else its order
-                      (capex_timing: order) or delivery (delivery) quarter;
+                      (capex_timing: order) or delivery (delivery) quarter; plus, of which committed
+                      (`committed_capex_cash_usd`), orders a re-plan kept that are paid in q (an asset's
+                      `payment_quarter`: in flight at the horizon's start and paid on delivery), each once;
   * energy          = sum over sites of average IT power (kW) x PUE x hours per quarter x USD/kWh, each site's
                       figure to the cent (the optimizer's energy, from the power table);
   * facility        = occupied racks x the rack type's facility USD per quarter;
@@ -19,7 +21,8 @@ Per quarter q (index 0 = the horizon's first quarter):
   * disposals       = book value of hardware retired at the end of its life: an asset in service from d for L
                       quarters stands in d .. d+L-1 and is disposed of in d+L (at its salvage value);
   * net book value  = NBV(q-1) + capitalised(q) - depreciation(q) - disposals(q), from the opening NBV of the
-                      existing fleet; hardware ordered but not yet delivered is not in it (it is in transit).
+                      existing fleet in service at the start (`Depreciation.held_book_value(-1)`, the KPIs' fleet
+                      book value at the start too); hardware ordered but not yet delivered is not in it (in transit).
 Totals add resale value (resale fraction x closing NBV, an explicit assumption) and
 net cost = depreciation + (closing NBV - resale value) + energy + facility + leases (paid inside the horizon and
 committed after it, from the `lease_contracts` and `committed_lease_contracts` tables).
@@ -35,7 +38,7 @@ from planner.schemas.common import quarter_index
 
 #: Columns of `finance.schedule`, in order.
 SCHEDULE_COLUMNS = (
-    "quarter", "orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd",
+    "quarter", "orders_servers", "deliveries_servers", "capex_cash_usd", "committed_capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd",
     "facility_usd", "cash_out_usd", "cumulative_cash_out_usd", "capex_budget_usd", "cumulative_capex_usd", "capitalised_usd",
     "depreciation_usd", "disposals_usd", "net_book_value_usd",
 )
@@ -43,12 +46,12 @@ SCHEDULE_COLUMNS = (
 ASSET_COLUMNS = (
     "source", "vendor", "chip", "order_quarter", "in_service_quarter", "servers", "unit_cost_usd", "cost_usd",
     "lifetime_quarters", "salvage_fraction", "depreciation_per_quarter_usd", "opening_book_value_usd",
-    "depreciation_in_horizon_usd", "book_value_at_end_usd", "cost_basis",
+    "depreciation_in_horizon_usd", "book_value_at_end_usd", "cost_basis", "payment_quarter",
 )
 #: Price fields a purchase line may carry, copied onto its purchase order.
 _PRICE_FIELDS = ("list_price_usd", "discount_fraction", "price_kind", "price_source")
 #: Sums of the schedule columns that are flows.
-_FLOWS = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd",
+_FLOWS = ("orders_servers", "deliveries_servers", "capex_cash_usd", "committed_capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd",
           "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
 
 
@@ -88,19 +91,20 @@ def asset_register(plan: dict[str, Any], assumptions: dict[str, Any]) -> list[di
     rows: list[dict[str, Any]] = []
 
     def add(source: str, vendor: str, chip: str, order_q: str | None, in_service_q: str, servers: int,
-            unit: float | None, cost: float, life_q: int, basis: str) -> None:
+            unit: float | None, cost: float, life_q: int, basis: str, paid_q: str | None = None) -> None:
         d = Depreciation(cost, life_q, _index(in_service_q, q0), salvage)
-        alive_at_open = d.in_service <= -1 < d.in_service + life_q
         alive_at_end = d.in_service <= T - 1 < d.in_service + life_q
         rows.append({
             "source": source, "vendor": vendor, "chip": chip, "order_quarter": order_q,
             "in_service_quarter": in_service_q, "servers": servers, "unit_cost_usd": unit, "cost_usd": _cents(cost),
             "lifetime_quarters": life_q, "salvage_fraction": salvage,
             "depreciation_per_quarter_usd": round(d.per_quarter_usd, 6),
-            "opening_book_value_usd": _cents(d.book_value(-1)) if alive_at_open else 0.0,
+            "opening_book_value_usd": _cents(d.held_book_value(-1)),
             "depreciation_in_horizon_usd": _cents(d.charged_between(0, T - 1)),
             "book_value_at_end_usd": _cents(d.book_value(T - 1)) if alive_at_end else 0.0,
             "cost_basis": basis,
+            # an order a re-plan kept that is paid inside this horizon: committed capex cash of that quarter
+            "payment_quarter": paid_q if paid_q in quarters else None,
         })
 
     for po in purchase_orders(plan.get("purchases") or []):
@@ -108,9 +112,20 @@ def asset_register(plan: dict[str, Any], assumptions: dict[str, Any]) -> list[di
             po["unit_price_usd"], po["cost_usd"], life.get(po["chip"], 1), "purchase order")
     for f in assumptions.get("fleet") or []:
         unit = f.get("unit_cost_usd")
-        add("existing fleet", _vendor_of(assumptions, f["chip"]), f["chip"], None, f["installed_quarter"],
-            int(f["servers"]), unit, (unit or 0.0) * int(f["servers"]), int(f["lifetime_quarters"]), f["cost_basis"])
+        add("existing fleet", _vendor_of(assumptions, f["chip"]), f["chip"], f.get("order_quarter"), f["installed_quarter"],
+            int(f["servers"]), unit, (unit or 0.0) * int(f["servers"]), int(f["lifetime_quarters"]), f["cost_basis"],
+            f.get("payment_quarter"))
     return rows
+
+
+def committed_capex_by_quarter(assets: list[dict[str, Any]]) -> dict[str, float]:
+    """Cash of the orders a re-plan kept that are paid inside the horizon, per payment quarter (the asset register's
+    `payment_quarter`; capex_timing: delivery): committed, paid whatever the plan does, each order once."""
+    out: dict[str, float] = defaultdict(float)
+    for a in assets:
+        if a.get("payment_quarter"):
+            out[str(a["payment_quarter"])] += float(a["cost_usd"])
+    return out
 
 
 def _vendor_of(assumptions: dict[str, Any], chip: str) -> str:
@@ -171,16 +186,18 @@ def build_finance(plan: dict[str, Any], assumptions: dict[str, Any]) -> dict[str
     assets = asset_register(plan, assumptions)
     deps = [Depreciation(a["cost_usd"], a["lifetime_quarters"], _index(a["in_service_quarter"], q0), a["salvage_fraction"])
             for a in assets]
-    nbv = opening = _cents(sum(d.book_value(-1) for d in deps if d.in_service <= -1 < d.in_service + d.life_quarters))
+    nbv = opening = _cents(sum(d.held_book_value(-1) for d in deps))
+    committed_capex = committed_capex_by_quarter(assets)
     schedule: list[dict[str, Any]] = []
     cum_cash = cum_capex = 0.0
     for t, q in enumerate(quarters):
-        capex = sum(float(p["cost_usd"]) for p in purchases if _payment_quarter(p, by_order) == q)
+        committed_q = committed_capex.get(q, 0.0)
+        capex = sum(float(p["cost_usd"]) for p in purchases if _payment_quarter(p, by_order) == q) + committed_q
         row = {
             "quarter": q,
             "orders_servers": sum(int(p["servers"]) for p in purchases if p["order_quarter"] == q),
             "deliveries_servers": sum(int(p["servers"]) for p in purchases if p["delivery_quarter"] == q),
-            "capex_cash_usd": _cents(capex), "lease_usd": _cents(lease.get(q, 0.0)),
+            "capex_cash_usd": _cents(capex), "committed_capex_cash_usd": _cents(committed_q), "lease_usd": _cents(lease.get(q, 0.0)),
             "committed_lease_usd": _cents(committed.get(q, 0.0)),
             "energy_usd": _cents(energy.get(q, 0.0)), "facility_usd": _cents(facility.get(q, 0.0)),
         }

@@ -48,6 +48,17 @@ class KeptLease:
     rate_source: str  # where the rate comes from (the contract as written, else an estimate)
 
 
+@dataclass(frozen=True)
+class KeptOrder:
+    """An order placed before this plan (kept by a re-plan), standing in `PlanInputs.fleet` from its delivery quarter:
+    carried at its own price, and paid in `payment_quarter` (committed cash of the plan when that is inside it)."""
+
+    order_quarter: str
+    payment_quarter: str
+    unit_price_usd: float
+    cost_usd: float
+
+
 @dataclass
 class PlanInputs:
     """Everything a plan needs, validated and cross-checked."""
@@ -69,6 +80,8 @@ class PlanInputs:
     leased: dict[tuple[str, str], int] = field(default_factory=dict)
     #: the same contracts, for their payments: each is paid for its whole term whatever the plan does
     kept_leases: list[KeptLease] = field(default_factory=list)
+    #: index in `fleet` -> the kept order behind that entry (a re-plan's committed orders; the sites file's fleet has none)
+    kept_orders: dict[int, KeptOrder] = field(default_factory=dict)
 
 
 def sha256_of(path: Path) -> str:

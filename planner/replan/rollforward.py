@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from planner.errors import InputError, Problem
-from planner.io.loader import PlanInputs
+from planner.io.loader import KeptOrder, PlanInputs
 from planner.replan.leases import committed_leases, future_leases, leased_servers, with_payments
-from planner.schemas.common import quarter_index
+from planner.schemas.common import _QUARTER_RE, quarter_index
 from planner.schemas.sites import FleetEntry
 from solvers.result import SOLUTION_STATUSES
 
@@ -39,6 +39,15 @@ class Rolled:
     committed_leases: list[dict[str, Any]] = field(default_factory=list)
     #: servers per (chip, contract start quarter) of the previous plan's contracts not signed by commit_through
     previous_future_leases: dict[LeaseKey, int] = field(default_factory=dict)
+
+
+def payment_quarter(p: dict[str, Any], capex_timing: str) -> str:
+    """Quarter an order line is paid in: its `payment_quarter` as written, else its order (capex_timing: order) or
+    delivery (delivery) quarter, as `planner.finance.schedule` pays a plan's own lines."""
+    written = p.get("payment_quarter")
+    if isinstance(written, str) and _QUARTER_RE.match(written):
+        return written
+    return str(p["order_quarter"] if capex_timing == "order" else p["delivery_quarter"])
 
 
 def order_key(p: dict[str, Any]) -> OrderKey:
@@ -134,10 +143,13 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
     notes = []
 
     fleet = list(inputs.fleet)
+    kept_orders: dict[int, KeptOrder] = {}
     in_flight = 0
     for p in committed:
         if not int(p["servers"]):
             continue
+        kept_orders[len(fleet)] = KeptOrder(p["order_quarter"], payment_quarter(p, inputs.scenario.policy.capex_timing),
+                                            float(p["unit_price_usd"]), float(p["cost_usd"]))
         fleet.append(FleetEntry.model_validate({"site_id": p["site"], "rack_type_id": p["rack_type"], "chip_id": p["chip"],
                                                 "servers": int(p["servers"]), "installed_quarter": p["delivery_quarter"]}))
         in_flight += int(quarter_index(p["delivery_quarter"]) > cut)
@@ -161,13 +173,12 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
     pol = sc.policy
     spent = sum(float(p["cost_usd"]) for p in committed)
     by_q = {q: v for q, v in pol.capex_budget_usd_by_quarter.items() if q in quarters}
-    if pol.capex_timing == "delivery":
-        for p in committed:
-            q = p["delivery_quarter"]
-            if q in quarters:
-                base = by_q.get(q, pol.capex_budget_usd_per_quarter)
-                if base is not None:
-                    by_q[q] = max(0.0, base - float(p["cost_usd"]))
+    for p in committed:  # a kept order paid inside the new horizon (capex_timing: delivery) takes its quarter's budget
+        q = payment_quarter(p, pol.capex_timing)
+        if q in quarters:
+            base = by_q.get(q, pol.capex_budget_usd_per_quarter)
+            if base is not None:
+                by_q[q] = max(0.0, base - float(p["cost_usd"]))
     total = pol.capex_budget_usd_total
     if total is not None:
         notes.append(f"capex budget: ${spent:,.0f} already committed, ${max(0.0, total - spent):,.0f} of ${total:,.0f} left.")
@@ -178,7 +189,7 @@ def roll_forward(inputs: PlanInputs, prev: dict[str, Any], commit_through: str, 
     for k, n in inputs.leased.items():
         leased[k] = leased.get(k, 0) + n
     rolled = replace(inputs, scenario=scenario, quarters=quarters, workloads=workloads, fleet=fleet, leased=leased,
-                     kept_leases=[*inputs.kept_leases, *with_payments(inputs, leases)])
+                     kept_orders=kept_orders, kept_leases=[*inputs.kept_leases, *with_payments(inputs, leases)])
     carried_usd = sum(float(p["cost_usd"]) for p in carried)
     return Rolled(rolled, commit_through, committed, future, round(spent, 2), notes, round(carried_usd, 2), leases,
                   future_leases(inputs, prev, commit_through))

@@ -52,6 +52,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "orders_servers": ("Orders (servers)", "int"),
     "deliveries_servers": ("Deliveries (servers)", "int"),
     "capex_cash_usd": ("Capex cash (USD)", "usd"),
+    "committed_capex_cash_usd": ("Of which committed orders (USD)", "usd"),
+    "payment_quarter": ("Payment quarter", "text"),
     "cash_out_usd": ("Cash out (USD)", "usd"),
     "cumulative_cash_out_usd": ("Cumulative cash out (USD)", "usd"),
     "capex_budget_usd": ("Capex budget (USD)", "usd"),

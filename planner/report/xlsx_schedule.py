@@ -22,6 +22,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.finance.assumptions import KEPT_ORDER_BASIS
 from planner.finance.schedule import SCHEDULE_COLUMNS, occupied_racks
 from planner.report import labels
 from planner.report.xlsx_assumptions import Lookups
@@ -145,13 +146,19 @@ def write_assets_sheet(ws: Worksheet, plan: dict[str, Any], assets: list[dict[st
     quarters = list((plan.get("horizon") or {}).get("quarters") or [])
     first = quarter_index(quarters[0]) if quarters else 0
     T = len(quarters)
-    cols = ["source", "vendor", "chip", "order_quarter", "in_service_quarter", "in_service_index", "servers", "cost_basis"]
+    cols = ["source", "vendor", "chip", "order_quarter", "in_service_quarter", "in_service_index", "servers", "cost_basis",
+            "payment_quarter"]
     frame = pd.DataFrame([{**{c: a.get(c) for c in cols},
                            "in_service_index": quarter_index(a["in_service_quarter"]) - first}
                           for a in assets], columns=cols)
     salvage = look.general["salvage_fraction"]
 
-    def unit(r: int, tb: TableRange) -> str:  # purchases at the net price, the existing fleet at the list price
+    def unit(r: int, tb: TableRange) -> str:
+        """Purchases at the net price, the existing fleet at the list price (Assumptions); an order a re-plan kept
+        at its own price (a value: it was placed at that price whatever Assumptions say now)."""
+        a = assets[r - tb.first_row]
+        if a.get("cost_basis") == KEPT_ORDER_BASIS and is_number(a.get("unit_cost_usd")):
+            return f"={float(a['unit_cost_usd'])!r}"
         return (f'=IF({tb.letter("source")}{r}="purchase",{look.chip("unit_price_usd", f"$C{r}")},'
                 f'{look.chip("list_price_usd", f"$C{r}")})')
 
@@ -200,7 +207,7 @@ class ScheduleCells:
 
 #: Schedule columns in order: key, heading, kind (plan.json's finance.schedule plus the quarter index).
 COLUMNS = tuple((key, labels.heading(key), labels.kind(key)) for key in ("quarter", "quarter_index", *SCHEDULE_COLUMNS[1:]))
-_SUMMED = ("orders_servers", "deliveries_servers", "capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd",
+_SUMMED = ("orders_servers", "deliveries_servers", "capex_cash_usd", "committed_capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd",
            "cash_out_usd", "capitalised_usd", "depreciation_usd", "disposals_usd")
 
 
@@ -229,7 +236,9 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
             "orders_servers": sumif(orders, "servers", "order_quarter", a),
             "deliveries_servers": sumif(orders, "servers", "delivery_quarter", a),
             "capex_cash_usd": f'IF({timing}="delivery",{sumif(orders, "cost_usd", "delivery_quarter", a)},'
-                              f'{sumif(orders, "cost_usd", "order_quarter", a)})',
+                              f'{sumif(orders, "cost_usd", "order_quarter", a)})+{L["committed_capex_cash_usd"]}{r}',
+            # orders a re-plan kept, paid in this quarter (Fixed assets' payment quarter): committed cash, once
+            "committed_capex_cash_usd": sumif(assets, "cost_usd", "payment_quarter", a),
             "lease_usd": sumif(leases, "lease_usd", "quarter", a),
             "committed_lease_usd": "0" if leases.empty else conditional_sum(
                 leases.rng("lease_usd"), [(leases.rng("quarter"), a), (leases.rng("committed"), '"yes"')], exact)[1:],
@@ -274,7 +283,7 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
     write_header(ws, r + 1, 1, ["Figure", "Value", "How"])
     opening = "0" if assets.empty else f"ROUND(SUM({assets.rng('opening_book_value_usd')}),2)"
     lines = [
-        ("opening_net_book_value_usd", "Opening net book value", opening, "existing fleet at the horizon's start"),
+        ("opening_net_book_value_usd", "Opening net book value", opening, "existing fleet in service at the horizon's start"),
         ("net_book_value_usd", "Closing net book value", totals["net_book_value_usd"], "last quarter's net book value"),
         ("resale_value_usd", "Resale value", None, "closing book value x resale fraction (Assumptions)"),
         ("writedown_usd", "Write-down to resale value", None, "closing book value - resale value"),
@@ -304,7 +313,7 @@ def write_schedule_sheet(ws: Worksheet, plan: dict[str, Any], look: Lookups, ord
     return ScheduleCells(first, last, total, col, totals)
 
 
-_RECONCILED = ("capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
+_RECONCILED = ("capex_cash_usd", "committed_capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
                "depreciation_usd", "disposals_usd", "opening_net_book_value_usd", "net_book_value_usd",
                "resale_value_usd", "writedown_usd", "lease_after_horizon_usd", "net_cost_usd")
 

@@ -71,13 +71,15 @@ def _cost_block(ws: Worksheet, row: int, figs: dict[str, Figure], orders: OrderT
     r = row + 2
     cells: dict[str, str] = {}
     has_orders = orders is not None and orders.last_data_row >= orders.first_data_row
-    parts = ("capex_usd", "fleet_book_value_start_usd", "energy_usd", "facility_usd", "lease_usd", "lease_after_horizon_usd",
+    parts = ("capex_usd", "fleet_book_value_start_usd", "fleet_in_transit_start_usd", "energy_usd", "facility_usd", "lease_usd", "lease_after_horizon_usd",
              "residual_value_usd")
     for key in parts:
         fig, link = figs[key], None
-        if key in ("fleet_book_value_start_usd", "lease_usd", "lease_after_horizon_usd") and fig.value is None:
+        if key in ("fleet_book_value_start_usd", "fleet_in_transit_start_usd", "lease_usd", "lease_after_horizon_usd") \
+                and fig.value is None:
             fig = Figure(fig.key, fig.label, 0.0, fig.kind, "not in this plan.json (written before leases and fleet depreciation): 0")
-        if key == "capex_usd" and orders is not None and has_orders:
+        committed = (plan.get("kpis") or {}).get("committed_capex_cash_usd")
+        if key == "capex_usd" and orders is not None and has_orders and not committed:  # kept orders' cash is not there
             link = f"={quote_sheet(ORDERS_SHEET)}!{orders.grand_total}"
             fig = Figure(fig.key, fig.label, fig.value, fig.kind, "total of the purchase orders (live link)")
         _figure_row(ws, r, fig, link)

@@ -136,6 +136,8 @@ class Kpis(PlanModel):
     committed_lease_after_horizon_usd: OptNumber = None  # of lease_after_horizon_usd: the same contracts
     depreciation_usd: OptNumber = None
     fleet_book_value_start_usd: OptNumber = None
+    fleet_in_transit_start_usd: OptNumber = None  # paid before the horizon, arriving inside it (capitalised on arrival)
+    committed_capex_cash_usd: OptNumber = None  # of capex_cash_usd: orders a re-plan kept, paid inside the horizon
     book_value_end_usd: OptNumber = None
     resale_value_usd: OptNumber = None
     writedown_usd: OptNumber = None
@@ -355,6 +357,8 @@ class FinanceFleet(PlanModel):
     unit_cost_usd: OptNumber
     lifetime_quarters: Whole
     cost_basis: Text
+    order_quarter: OptQuarter = None  # a re-plan's kept order: placed then
+    payment_quarter: OptQuarter = None  # ... and paid then (committed capex cash when inside the horizon)
 
 
 class FinanceDepreciation(PlanModel):

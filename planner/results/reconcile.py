@@ -49,20 +49,22 @@ def reconcile(plan: dict[str, Any], label: str = "plan.json") -> list[Problem]:
             out.append(Problem(label, f"purchases[{i}].price_components",
                                f"add up to {fmt_usd(sum(comps.values()))} but the unit price is {fmt_usd(p['unit_price_usd'])}"))
     k = plan.get("kpis") or {}
-    total = sum(p["cost_usd"] for p in purchases)
+    # figures a plan written before issue 22 (or 24) lacks (no leases, no fleet depreciation, no kept orders) count as 0
+    extra = {n: k.get(n) if is_number(k.get(n)) else 0.0
+             for n in ("fleet_book_value_start_usd", "fleet_in_transit_start_usd", "committed_capex_cash_usd", "lease_usd",
+                       "lease_after_horizon_usd")}
+    total = sum(p["cost_usd"] for p in purchases) + extra["committed_capex_cash_usd"]
     if is_number(k.get("capex_usd")) and not _close(k["capex_usd"], total):
         out.append(Problem(label, "kpis.capex_usd",
-                           f"is {fmt_usd(k['capex_usd'])} but the purchase orders add up to {fmt_usd(total)}"))
-    # figures a plan written before issue 22 lacks (no leases, no fleet depreciation) count as 0
-    extra = {n: k.get(n) if is_number(k.get(n)) else 0.0
-             for n in ("fleet_book_value_start_usd", "lease_usd", "lease_after_horizon_usd")}
+                           f"is {fmt_usd(k['capex_usd'])} but the purchase orders (and kept orders paid in the horizon) "
+                           f"add up to {fmt_usd(total)}"))
     parts = [k.get(n) for n in ("capex_usd", "energy_usd", "facility_usd", "residual_value_usd")]
     if all(is_number(v) for v in parts) and is_number(k.get("tco_usd")):
         capex, energy, facility, residual = parts
-        tco = capex + extra["fleet_book_value_start_usd"] + energy + facility + extra["lease_usd"] + extra["lease_after_horizon_usd"] - residual
+        tco = capex + extra["fleet_book_value_start_usd"] + extra["fleet_in_transit_start_usd"] + energy + facility + extra["lease_usd"] + extra["lease_after_horizon_usd"] - residual
         if not _close(k["tco_usd"], tco):
             out.append(Problem(label, "kpis.tco_usd",
-                               f"is {fmt_usd(k['tco_usd'])} but capex + fleet book value at the start + energy + facility "
+                               f"is {fmt_usd(k['tco_usd'])} but capex + fleet book value and in transit at the start + energy + facility "
                                f"+ leases - resale = {fmt_usd(tco)}"))
     out += _finance(plan, label)
     if all(is_number(k.get(n)) for n in ("opex_usd", "energy_usd", "facility_usd")):
@@ -85,7 +87,7 @@ def reconcile(plan: dict[str, Any], label: str = "plan.json") -> list[Problem]:
     return out
 
 
-_SUMS = ("capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
+_SUMS = ("capex_cash_usd", "committed_capex_cash_usd", "lease_usd", "committed_lease_usd", "energy_usd", "facility_usd", "cash_out_usd", "capitalised_usd",
          "depreciation_usd", "disposals_usd")
 #: finance.totals key -> KPI keys it must equal (first present wins; energy to within the power table's rounding)
 KPI_OF = {"capex_cash_usd": ("capex_cash_usd", "capex_usd"), "lease_usd": ("lease_usd",), "energy_usd": ("energy_usd",),
@@ -94,7 +96,7 @@ KPI_OF = {"capex_cash_usd": ("capex_cash_usd", "capex_usd"), "lease_usd": ("leas
           "opening_net_book_value_usd": ("fleet_book_value_start_usd",), "net_book_value_usd": ("book_value_end_usd",),
           "resale_value_usd": ("resale_value_usd",), "writedown_usd": ("writedown_usd",),
           "lease_after_horizon_usd": ("lease_after_horizon_usd",), "net_cost_usd": ("net_cost_usd",),
-          "committed_lease_usd": ("committed_lease_usd",),
+          "committed_lease_usd": ("committed_lease_usd",), "committed_capex_cash_usd": ("committed_capex_cash_usd",),
           "committed_lease_after_horizon_usd": ("committed_lease_after_horizon_usd",)}
 
 

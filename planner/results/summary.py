@@ -191,17 +191,21 @@ def key_figures(plan: dict[str, Any]) -> list[Figure]:
                "cost - depreciation of hardware in service"),
         Figure("net_cost_usd", "Net cost (USD)", _money(plan, "net_cost_usd"), "usd",
                "depreciation + write-down to resale value + energy + facility + leases"),
-        Figure("capex_usd", "Capex (cash)", k.get("capex_usd"), "usd", "hardware bought over the horizon, paid in full"),
+        Figure("capex_usd", "Capex (cash)", k.get("capex_usd"), "usd", "hardware bought over the horizon, paid in full"
+               + (" (with kept orders paid inside it)" if k.get("committed_capex_cash_usd") else "")),
         Figure("energy_usd", "Energy", k.get("energy_usd"), "usd", "IT power x PUE x hours x price"),
         Figure("facility_usd", "Facility", k.get("facility_usd"), "usd", "space, cooling and network of occupied racks"),
         Figure("fleet_book_value_start_usd", "Existing fleet book value at the start", k.get("fleet_book_value_start_usd"),
-               "usd", "estimate: catalog price as the fleet's cost basis, straight-line"),
+               "usd", "in service at the start: estimate (catalog price as the cost basis; a re-plan's kept orders at "
+               "their own price), straight-line"),
+        Figure("fleet_in_transit_start_usd", "Hardware in transit at the start", k.get("fleet_in_transit_start_usd"),
+               "usd", "paid before the horizon, arriving inside it (a re-plan's kept orders): capitalised on arrival"),
         Figure("lease_after_horizon_usd", "Leases committed after the horizon", k.get("lease_after_horizon_usd"), "usd",
                "minimum terms running past the horizon (counted in the net cost, not in cash out)"),
         Figure("residual_value_usd", "Resale value", k.get("residual_value_usd"), "usd",
                "resale fraction x net book value at the horizon's end (deducted)"),
         Figure("tco_usd", "Net horizon cost", k.get("tco_usd"), "usd",
-               "capex + fleet book value at the start + energy + facility + leases - resale value "
+               "capex + fleet book value and in transit at the start + energy + facility + leases - resale value "
                "(= depreciation + write-down + energy + facility + leases)"),
         Figure("opex_usd", "Opex", k.get("opex_usd"), "usd", "energy + facility + leases paid"),
         Figure("usd_per_million_tokens", "Cost per million tokens", k.get("usd_per_million_tokens"), "usd_small",
