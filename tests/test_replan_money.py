@@ -25,6 +25,7 @@ from planner.replan.reconcile import reconcile_replan
 from planner.replan.run import replan_inputs
 from planner.report.workbook import write_workbook
 from planner.results.reconcile import reconcile
+from planner.results.summary import key_figures
 from tests.milp_cases import make_chip, make_inputs, make_options, make_site
 from tests.test_finance_workbook import assert_schedule_matches, schedule_values
 from tests.test_replan import A_ROW, EXACT, _first_plan
@@ -89,6 +90,9 @@ def test_delivery_timing_kept_order_in_flight_is_committed_cash_of_its_delivery_
     assert t["capex_budget_usd"] == pytest.approx(250_000) and rows["2027Q3"]["capex_budget_usd"] == pytest.approx(150_000)
     assert rows["2027Q4"]["cumulative_capex_usd"] == pytest.approx(100_000)
     assert k["net_cost_usd"] == pytest.approx(100_000 + 70_000 + k["energy_usd"])
+    # the report's capex cash figure says how much of it is committed
+    (fig,) = [f for f in key_figures(plan) if f.key == "capex_cash_usd"]
+    assert "of which $100,000 for orders a re-plan kept (committed)" in fig.note
     # a fixed-asset row says where the committed cash comes from
     (asset,) = [a for a in plan["finance"]["assets"] if a["payment_quarter"]]
     assert (asset["order_quarter"], asset["payment_quarter"], asset["cost_usd"]) == ("2027Q2", "2027Q3", 100_000)

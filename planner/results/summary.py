@@ -179,7 +179,8 @@ def key_figures(plan: dict[str, Any]) -> list[Figure]:
                bound_note),
         Figure("mip_gap", "Optimality gap", plan.get("mip_gap"), "pct", gap_note),
         Figure("capex_cash_usd", "Capex cash (USD)", capex_cash if capex_cash is not None else k.get("capex_usd"), "usd",
-               "cash paid for hardware over the horizon"),
+               "cash paid for hardware over the horizon" + (f", of which {fmt_usd(k['committed_capex_cash_usd'])} for orders "
+                                                            "a re-plan kept (committed)" if k.get("committed_capex_cash_usd") else "")),
         Figure("lease_usd", "Leases, cash (USD)", _money(plan, "lease_usd"), "usd", "lease payments over the horizon"),
         Figure("cash_out_usd", "Cash out (USD)", _money(plan, "cash_out_usd"), "usd",
                "capex cash + leases + energy + facility"),
