@@ -35,10 +35,11 @@ DEMAND = {"2027Q1": 8_000, "2027Q2": 8_000, "2027Q3": 16_000, "2027Q4": 16_000}
 FLEET = [{"site_id": "s1", "rack_type_id": "r", "chip_id": "a", "servers": 1, "installed_quarter": "2026Q1"}]
 
 
-def _inputs(timing: str) -> Any:
+def _inputs(timing: str, discount: float = 0.0) -> Any:
     policy = {"capex_timing": timing, "capex_budget_usd_total": 250_000, "capex_budget_usd_per_quarter": 150_000}
+    terms = {"a": {"discount_fraction": discount}} if discount else None
     return make_inputs([make_chip("a", price_usd_per_server=100_000, lead=1)], DEMAND, sites=[make_site(usd_per_kwh=0.1)],
-                       policy=policy, fleet=FLEET)
+                       policy=policy, fleet=FLEET, chip_terms=terms)
 
 
 def _replan(inputs: Any, prev: dict[str, Any], through: str) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def _replan(inputs: Any, prev: dict[str, Any], through: str) -> dict[str, Any]:
     return json.loads(json.dumps(out.plan))
 
 
-def _plans(timing: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    inputs = _inputs(timing)
+def _plans(timing: str, discount: float = 0.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs = _inputs(timing, discount)
     plan0 = _first_plan(inputs, [A_ROW])
     assert [(p["order_quarter"], p["delivery_quarter"], p["servers"]) for p in plan0["purchases"]] == [("2027Q2", "2027Q3", 1)]
     return plan0, _replan(inputs, plan0, "2027Q2")
@@ -121,11 +122,12 @@ def test_the_check_finds_a_book_value_the_previous_plan_does_not_have() -> None:
     assert "finance.totals.opening_net_book_value_usd" in locators
 
 
-@pytest.mark.parametrize("timing", ["order", "delivery"])
-def test_workbook_schedule_gives_the_replans_figures(timing: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("timing", "discount"), [("order", 0.0), ("delivery", 0.0), ("delivery", 0.2)])
+def test_workbook_schedule_gives_the_replans_figures(timing: str, discount: float, tmp_path: Path) -> None:
     # The Schedule sheet's formulas (committed capex from the Fixed assets sheet's payment quarter, the kept order at
-    # its own price) give plan.json's schedule, and every reconciliation row against finance.totals and KPIs is $0.
-    _plan0, plan = _plans(timing)
+    # its own price, not the Assumptions list price) give plan.json's schedule, and every reconciliation row against
+    # finance.totals and KPIs is $0.
+    _plan0, plan = _plans(timing, discount)
     wb = openpyxl.load_workbook(write_workbook(plan, tmp_path / "plan.xlsx"))
     ev, ws = Evaluator(wb), wb["Schedule"]
     quarters = plan["horizon"]["quarters"]
@@ -142,3 +144,18 @@ def test_workbook_schedule_gives_the_replans_figures(timing: str, tmp_path: Path
     summary = wb["Summary"]
     first = _find_row(summary, "Reconciliation with plan.json") + 2
     assert [ev.cell("Summary", f"D{r}") for r in (first, first + 1)] == [pytest.approx(0.0, abs=0.05)] * 2
+
+
+def test_kept_order_is_carried_at_its_own_price() -> None:
+    # A 20 % discount: the order costs $80k ($4k a quarter), the owned server stays at the $100k list estimate. The
+    # kept order is in transit at $80k (not the $100k list), its 2 quarters charge $8k: fleet depreciation $18,000.
+    inputs = _inputs("order", discount=0.2)
+    plan0 = _first_plan(inputs, [A_ROW])
+    assert [(p["order_quarter"], p["cost_usd"]) for p in plan0["purchases"]] == [("2027Q2", 80_000)]
+    plan = _replan(inputs, plan0, "2027Q2")
+    k = plan["kpis"]
+    assert k["fleet_in_transit_start_usd"] == pytest.approx(80_000) and k["fleet_book_value_start_usd"] == pytest.approx(70_000)
+    assert k["depreciation_fleet_usd"] == pytest.approx(18_000) and k["book_value_end_usd"] == pytest.approx(60_000 + 72_000)
+    (kept,) = [a for a in plan["finance"]["assets"] if a["order_quarter"]]
+    assert (kept["unit_cost_usd"], kept["cost_usd"]) == (80_000, 80_000)
+    assert reconcile_replan(plan0, plan) == []
