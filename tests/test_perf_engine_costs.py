@@ -174,3 +174,27 @@ def test_publisher_weights_share_a_publishers_weight() -> None:
     w = engine_fit.publisher_weights(rows, mask)  # type: ignore[arg-type]
     assert engine_fit.PUBLISHER_WEIGHT_POWER == 0.5
     assert list(w) == [0.5, 0.5, 0.5, 0.5, 1.0, 0.0]
+
+
+def test_near_equal_grid_choice_goes_to_the_combo_closest_to_the_prior() -> None:
+    """Among combos whose loss is within NEAR_TOL of the best, the one fewest grid steps from the prior is chosen; a
+    combo outside the tolerance is not, however close to the prior; with no prior, the one closest to no costs."""
+    from planner.perf import engine_fit as ef
+
+    n = len(ef._VALUES)
+    far = int(np.argmax(ef._IDX.sum(axis=1)))           # the last value on every axis
+    near_prior = int(np.flatnonzero((ef._IDX[far] == ef._IDX).sum(axis=1) == len(ef.NAMES) - 1)[0])  # 1 axis off
+    loss = np.full(n, 10.0)
+    loss[0] = 1.0 + 1.5 * ef.NEAR_TOL                   # the no-cost combo: just outside the tolerance
+    loss[far] = 1.0                                     # the best
+    loss[near_prior] = 1.0 + 0.5 * ef.NEAR_TOL          # near-equal, differs from `far` on one axis only
+    # the no-cost combo is outside the set; of the two inside, near_prior is nearer to no costs than far
+    assert ef._near_best(loss, None, ef.NEAR_TOL) == near_prior
+    loss[0] = 1.0 + 0.5 * ef.NEAR_TOL                   # now inside: closest to no costs wins
+    assert ef._near_best(loss, None, ef.NEAR_TOL) == 0
+    assert ef._near_best(loss, far, ef.NEAR_TOL) == far              # with the prior at `far`, far itself (distance 0)
+    assert ef._near_best(loss, near_prior, ef.NEAR_TOL) == near_prior
+    assert ef._near_best(loss, near_prior, 0.0) == far  # at tolerance 0 the argmin
+    w = ef.landscape(loss)
+    assert w["near_combos"] == 3
+    assert w["layer_us"] == sorted({GRID["layer_us"][0], GRID["layer_us"][-1]})

@@ -13,6 +13,9 @@ the seven costs, so every refit below is an argmin over cached arrays.
            the model optimistic, the factor takes that level
   engine   c_e = argmin_c sum_{i in e} loss_i(c)            (all families of the engine)
   pooled   c_0 = argmin_c sum_i loss_i(c)                   (all engines: used for an engine with no rows)
+  near     the report gives, per engine and group, the near-equal set (loss within NEAR_TOL of the best): its size
+           and each cost's range show how firmly the data pin the choice (`_near_best` can choose within it towards
+           the prior, pooled: no costs; engine: pooled; group: engine; off, CHOICE_TOL 0: README, issue #21)
   group    c_ef = argmin_c sum_{i in (e, f)} loss_i(c) + SHRINKAGE x |idx(c) - idx(c_e)|^2   (>= MIN_GROUP_ROWS rows;
            |idx| the distance in grid steps: shrinkage towards the engine's costs)
   fp4      the FP4 compute ratio is chosen on FP4_RATIO_GRID by the total loss of the fitted costs.
@@ -64,6 +67,13 @@ FP4_RATIO_GRID = (0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_GROUP_ROWS = 5
 SHRINKAGE = 0.5
 NO_FIT_PENALTY = 9.0
+#: Relative loss tolerance of the "near-equal" set the report prints per engine and group (`landscape`): every combo
+#: within (1 + NEAR_TOL) x the best loss fits the data about as well as the best, so a wide set means the data do not
+#: pin that engine's costs and a change of the model's shape may move the argmin across it.
+NEAR_TOL = 0.02
+#: Tolerance of the choice itself (`_near_best`): 0 takes the argmin. At NEAR_TOL (choose the near-equal combo closest
+#: to the prior) the bundled LOSO and held-out figures got worse (README, issue #21), so it is off.
+CHOICE_TOL = 0.0
 #: Weight of the penalty on a group whose fitted costs make the model slower than its measurements on average.
 LEVEL_PENALTY = 1.0
 NAMES = tuple(GRID)
@@ -176,9 +186,32 @@ def publisher_weights(rows: Rows, mask: np.ndarray) -> np.ndarray:
     return w
 
 
-def _fit_at(rows: Rows, mask: np.ndarray, ratio: float) -> tuple[float, Fit]:
+def _near_best(loss: np.ndarray, prior: int | None, tol: float | None = None) -> int:
+    """The combo among the near-equal set {c: loss(c) <= min loss x (1 + tol)} (tol CHOICE_TOL by default) closest in
+    grid steps to `prior` (the no-cost combo, index 0 on every axis, when None); ties by lower loss. At tol 0 this is
+    the argmin; above 0 a change of the model's shape that moves the argmin between near-equal combos far apart on the
+    grid no longer moves the costs."""
+    best = float(np.min(loss))
+    near = np.flatnonzero(loss <= best + (CHOICE_TOL if tol is None else tol) * abs(best))
+    target = np.zeros(_IDX.shape[1]) if prior is None else _IDX[prior]
+    dist = ((_IDX[near] - target) ** 2).sum(axis=1)
+    return int(near[np.lexsort((loss[near], dist))[0]])
+
+
+def landscape(loss: np.ndarray) -> dict[str, Any]:
+    """Width of the near-equal set: how many combos, and each cost's range of values among them."""
+    best = float(np.min(loss))
+    near = np.flatnonzero(loss <= best + NEAR_TOL * abs(best))
+    return {"near_combos": int(len(near)),
+            **{n: sorted({float(_VALUES[k, j]) for k in near}) for j, n in enumerate(NAMES)}}
+
+
+def _fit_at(rows: Rows, mask: np.ndarray, ratio: float, widths: dict[str, Any] | None = None) -> tuple[float, Fit]:
     sq = _loss_rows(rows, mask, ratio) * publisher_weights(rows, mask)[:, None]
-    pooled = int(np.argmin(sq[mask].sum(axis=0)))
+    loss_0 = sq[mask].sum(axis=0)
+    pooled = _near_best(loss_0, None)
+    if widths is not None:
+        widths["pooled"] = landscape(loss_0)
     by_engine: dict[str, int] = {}
     by_group: dict[tuple[str, str], int] = {}
     total = 0.0
@@ -187,14 +220,18 @@ def _fit_at(rows: Rows, mask: np.ndarray, ratio: float) -> tuple[float, Fit]:
     for e in sorted(set(eng[mask])):
         me = mask & (eng == e)
         loss_e = sq[me].sum(axis=0)
-        ce = int(np.argmin(loss_e))
+        ce = _near_best(loss_e, pooled)
+        if widths is not None:
+            widths[e] = landscape(loss_e)
         by_engine[e] = ce
         prior = SHRINKAGE * ((_IDX - _IDX[ce]) ** 2).sum(axis=1)
         for f in sorted(set(fam[me])):
             mg = me & (fam == f)
             if mg.sum() >= MIN_GROUP_ROWS:
                 loss = sq[mg].sum(axis=0) + prior
-                cg = int(np.argmin(loss))
+                cg = _near_best(loss, ce)
+                if widths is not None:
+                    widths[f"{e}|{f}"] = landscape(loss)
                 by_group[(e, f)] = cg
                 total += float(sq[mg][:, cg].sum())
             else:
@@ -247,13 +284,16 @@ def fit_table(points: Sequence[MeasuredPoint], models: Mapping[str, ModelSpec], 
     """Fit and report (module docstring)."""
     rows = build_rows(points, models, chips, cal)
     fit = fit_costs(rows)
+    widths: dict[str, Any] = {}
+    _fit_at(rows, np.ones(len(rows.points), dtype=bool), fit.ratio, widths)
     r_in = residuals(rows, fit)
     only, full = loso(rows)
     raw0 = rows.res[1.0][:, 0]
     report = {
         "method": __doc__.split("\n\n")[1] if __doc__ else "",
         "grid": {k: list(v) for k, v in GRID.items()}, "fp4_ratio_grid": list(FP4_RATIO_GRID),
-        "min_group_rows": MIN_GROUP_ROWS, "shrinkage": SHRINKAGE, "points": len(rows.points),
+        "min_group_rows": MIN_GROUP_ROWS, "shrinkage": SHRINKAGE, "near_tolerance": NEAR_TOL, "choice_tolerance": CHOICE_TOL,
+        "points": len(rows.points), "near_equal_set": widths,
         "summary": {"raw_model_in_sample": _stats(raw0), "costs_in_sample": _stats(r_in),
                     "costs_loso": _stats(only), "costs_and_factor_loso": _stats(full)},
         "loso_residuals": [
@@ -282,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {k:<8} {v}")
     for (e, f), v in sorted(t.by_group.items()):
         print(f"  {e}|{f:<18} {v}")
+    print(f"  near-equal sets (loss within {NEAR_TOL:.0%} of the best; choice tolerance {CHOICE_TOL:.0%}):")
+    for k, w in t.report["near_equal_set"].items():
+        span = ", ".join(f"{n} {v[0]:g}..{v[-1]:g}" for n, v in w.items() if n != "near_combos" and len(v) > 1)
+        print(f"    {k:<24} {w['near_combos']:>5} combos  {span or 'a single combo'}")
     for k, v in t.report["summary"].items():
         print(f"  {k:<24} {v}")
     return 0
