@@ -87,7 +87,10 @@ def test_whole_catalog_buys_only_complete_systems() -> None:
     from tests.conftest import REPO
 
     chips = load_chip_catalog()
-    result = plan(REPO / "inputs" / "scenarios" / "example.yaml", {"policy.allowed_chips": None})
+    # what is checked is how each purchase is priced, not that the mix is optimal: a 2 % gap proves in seconds
+    # (the default gap took over a minute, the suite's slowest test)
+    result = plan(REPO / "inputs" / "scenarios" / "example.yaml", {"policy.allowed_chips": None},
+                  solver={"mip_gap": 0.02, "time_limit_s": 60})
     doc = result.document
     assert result.exit_code == 0
     assert doc["purchases"], "the whole-catalog plan buys something"
