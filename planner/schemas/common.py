@@ -69,22 +69,30 @@ def unit_of(field: str) -> str:
     return ""
 
 
-def _limit_problem(value: Any, field: Any, name: str) -> str | None:
-    """A number past the field's bounds, said with the unit its name gives (ints too large to parse included)."""
+_BOUND_TESTS = (("le", "at most", lambda v, b: v > b), ("lt", "less than", lambda v, b: v >= b),
+                ("ge", "at least", lambda v, b: v < b), ("gt", "greater than", lambda v, b: v <= b))
+
+
+def _bounds(field: Any) -> tuple[tuple[str, Any, Any], ...]:
+    """A field's bounds as (words, bound, is-past test), read from its metadata."""
+    return tuple((words, bound, bad) for m in field.metadata for attr, words, bad in _BOUND_TESTS
+                 if (bound := getattr(m, attr, None)) is not None)
+
+
+def _limit_problem(value: Any, field: Any, name: str, bounds: tuple[tuple[str, Any, Any], ...] | None = None) -> str | None:
+    """A number past the field's bounds, said with the unit its name gives (ints too large to parse included).
+    `bounds`: the field's `_bounds`, when the caller has them cached."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value in (float("inf"), float("-inf")):
         return None  # NaN and inf: pydantic says "finite number"
-    unit = unit_of(name)
-    unit = f" {unit}" if unit else ""
-    for m in field.metadata:
-        for attr, words, bad in (("le", "at most", lambda v, b: v > b), ("lt", "less than", lambda v, b: v >= b),
-                                 ("ge", "at least", lambda v, b: v < b), ("gt", "greater than", lambda v, b: v <= b)):
-            bound = getattr(m, attr, None)
-            if bound is not None and bad(value, bound):
-                try:
-                    shown = f"{value:g}"
-                except OverflowError:
-                    shown = f"a {len(hex(value)) - 2}-hex-digit number"
-                return f"must be {words} {bound:g}{unit}, got {shown}"
+    for words, bound, bad in _bounds(field) if bounds is None else bounds:
+        if bad(value, bound):
+            unit = unit_of(name)
+            unit = f" {unit}" if unit else ""
+            try:
+                shown = f"{value:g}"
+            except OverflowError:
+                shown = f"a {len(hex(value)) - 2}-hex-digit number"
+            return f"must be {words} {bound:g}{unit}, got {shown}"
     return None
 
 
@@ -110,8 +118,8 @@ def _key_problem(mapping: dict[Any, Any]) -> str | None:
     return "; ".join(msgs)
 
 
-#: (model class, field name) -> (its FieldInfo, `_kinds` of its annotation)
-_FIELD_KINDS: dict[tuple[type, str], tuple[Any, set[str]]] = {}
+#: (model class, field name) -> (its FieldInfo, `_kinds` of its annotation, its `_bounds`)
+_FIELD_KINDS: dict[tuple[type, str], tuple[Any, set[str], tuple[tuple[str, Any, Any], ...]]] = {}
 
 
 class StrictModel(BaseModel):
@@ -139,13 +147,14 @@ class StrictModel(BaseModel):
         cached = _FIELD_KINDS.get(key)
         if cached is None:  # computed once per model field: the check runs for every cell of a 200,000-row CSV
             field = cls.__pydantic_fields__.get(key[1])
-            cached = _FIELD_KINDS[key] = (field, _kinds(field.annotation) if field is not None else set())
-        field, kinds = cached
+            cached = _FIELD_KINDS[key] = (field, _kinds(field.annotation) if field is not None else set(),
+                                          _bounds(field) if field is not None else ())
+        field, kinds, bounds = cached
         if field is None:
             return value
         if "number" in kinds and "bool" not in kinds:
             problem = _number_problem(value, cls._numbers_from_text or "str" in kinds) or _limit_problem(
-                value, field, info.field_name or "")
+                value, field, info.field_name or "", bounds)
             if problem:
                 raise ValueError(problem)
         if "dict" in kinds and isinstance(value, dict):
