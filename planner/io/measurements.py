@@ -54,10 +54,9 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
         where = f"inputs.measurements[{i}]"
         path = Path(entry.file)
         is_json = path.suffix.lower() == ".json"
-        bad = file_problem(path, label, where)
+        bad = file_problem(path, label, where, hint=" (paths are relative to the scenario file)")
         if bad is not None:
-            problems.append(Problem(label, where, bad.message + (" Paths are relative to the scenario file."
-                                                                 if "not found" in bad.message else "")))
+            problems.append(bad)
             continue
         missing = [k for k in ("model_id", "chip_id", "precision", "tp") if getattr(entry, k) is None]
         if is_json and missing:

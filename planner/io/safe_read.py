@@ -41,13 +41,15 @@ def file_kind(path: Path | str) -> str:
 
 
 def file_problem(path: Path, label: str, locator: str = "", max_bytes: int = MAX_USER_FILE_BYTES,
-                 what: str = "file") -> Problem | None:
-    """Why `path` cannot be read as a user file (missing, a folder, a pipe, a device, too large), or None."""
+                 what: str = "file", hint: str = "") -> Problem | None:
+    """Why `path` cannot be read as a user file (missing, a folder, a pipe, a device, too large), or None.
+
+    `hint` follows "Check the path" when the file is not found (e.g. " (relative paths are resolved from ...)")."""
     try:
         st = os.stat(path)  # follows links: a link to /dev/zero is a device
     except FileNotFoundError:
-        hint = " (a link that points nowhere)" if os.path.islink(path) else ""
-        return Problem(label, locator, f"{what} not found: {shown(path)}{hint}. Check the path.")
+        dangling = " (a link that points nowhere)" if os.path.islink(path) else ""
+        return Problem(label, locator, f"{what} not found: {shown(path)}{dangling}. Check the path{hint}.")
     except (OSError, ValueError, RuntimeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         return Problem(label, locator, f"cannot read {shown(path)}: {reason}. Check the path and permissions.")
@@ -63,9 +65,9 @@ def file_problem(path: Path, label: str, locator: str = "", max_bytes: int = MAX
 
 
 def read_user_bytes(path: Path, label: str, locator: str = "", max_bytes: int = MAX_USER_FILE_BYTES,
-                    what: str = "file") -> tuple[bytes | None, list[Problem]]:
-    """The bytes of a regular file of at most `max_bytes`, or (None, [problem])."""
-    problem = file_problem(path, label, locator, max_bytes, what)
+                    what: str = "file", hint: str = "") -> tuple[bytes | None, list[Problem]]:
+    """The bytes of a regular file of at most `max_bytes`, or (None, [problem]); `hint` as for `file_problem`."""
+    problem = file_problem(path, label, locator, max_bytes, what, hint)
     if problem:
         return None, [problem]
     try:

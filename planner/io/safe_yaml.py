@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from planner.errors import Problem
-from planner.io.safe_read import read_user_bytes, shown
+from planner.io.safe_read import read_user_bytes
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_YAML_BYTES = 10 * 1024 * 1024
@@ -126,12 +126,8 @@ def parse_scalar(text: str) -> Any:
 
 def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """Read a UTF-8 text file; problems for missing, directory, unreadable, huge, binary or non-UTF-8 files."""
-    try:
-        if not path.exists() and not path.is_symlink():
-            return None, [Problem(label, "", f"file not found: {shown(path)}. Check the path (relative paths are resolved from the scenario file's folder).")]
-    except (OSError, ValueError):
-        pass  # read_user_bytes says why
-    raw, problems = read_user_bytes(path, label, "", max_bytes)  # a pipe, socket or device would block or never end
+    raw, problems = read_user_bytes(  # a pipe, socket or device would block or never end
+        path, label, "", max_bytes, hint=" (relative paths are resolved from the scenario file's folder)")
     if raw is None:
         return None, problems
     if b"\x00" in raw:
