@@ -12,6 +12,7 @@ from typing import Any
 from planner.errors import Problem
 from planner.io.safe_read import file_problem
 from planner.io.safe_yaml import MAX_YAML_BYTES, load_yaml
+from planner.schemas.common import file_name_problem
 
 MAX_EXTENDS_DEPTH = 16
 
@@ -27,24 +28,30 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _resolved(value: str, folder: Path) -> str:
+    """A file name relative to `folder` made absolute; a malformed one (empty, spaces around it) is left as written
+    for the schema to refuse (`schemas.common.FileName`), never trimmed into another file's name."""
+    if file_name_problem(value):
+        return value
+    p = Path(value)
+    return str(p if p.is_absolute() else (folder / p))
+
+
 def _resolve_input_paths(raw: dict[str, Any], folder: Path) -> None:
     inputs = raw.get("inputs")
     if isinstance(inputs, dict):
         for key, value in list(inputs.items()):
-            if isinstance(value, str) and value.strip():
-                p = Path(value.strip())
-                inputs[key] = str(p if p.is_absolute() else (folder / p))
+            if isinstance(value, str):
+                inputs[key] = _resolved(value, folder)
             elif key == "measurements" and isinstance(value, list):  # CSV paths, or {file: ..., ...} entries
                 inputs[key] = [_resolved_entry(v, folder) for v in value]
 
 
 def _resolved_entry(value: Any, folder: Path) -> Any:
-    if isinstance(value, str) and value.strip():
-        p = Path(value.strip())
-        return str(p if p.is_absolute() else (folder / p))
-    if isinstance(value, dict) and isinstance(value.get("file"), str) and value["file"].strip():
-        p = Path(value["file"].strip())
-        return {**value, "file": str(p if p.is_absolute() else (folder / p))}
+    if isinstance(value, str):
+        return _resolved(value, folder)
+    if isinstance(value, dict) and isinstance(value.get("file"), str):
+        return {**value, "file": _resolved(value["file"], folder)}
     return value
 
 
@@ -98,15 +105,17 @@ def read_scenario_raw(
         data = merge_appending({}, data)  # `key+:` with no base list is just the list
         _record_origins(data, label, origins)
         return data, []
-    if not isinstance(parent_ref, str) or not parent_ref.strip():
+    if not isinstance(parent_ref, str):
         return None, [Problem(label, "extends", f"must be the path of another scenario file, got {parent_ref!r}.")]
-    parent_path = Path(parent_ref.strip())
+    if file_name_problem(parent_ref):  # empty, or spaces around it
+        return None, [Problem(label, "extends", f"{file_name_problem(parent_ref)}.")]
+    parent_path = Path(parent_ref)
     if not parent_path.is_absolute():
         parent_path = resolved.parent / parent_path
-    bad = file_problem(parent_path, label, "extends", MAX_YAML_BYTES, "base scenario")
+    bad = file_problem(parent_path, label, "extends", MAX_YAML_BYTES, "base scenario",
+                       hint=f" (paths are relative to {resolved.parent})")
     if bad is not None:  # missing, a directory, a pipe (which would block), a device, too large
-        hint = f" Paths are relative to {resolved.parent}." if "not found" in bad.message else ""
-        return None, [Problem(label, "extends", bad.message + hint)]
+        return None, [bad]
     base, problems = read_scenario_raw(parent_path, (*_chain, resolved), origins)
     if base is None:
         return None, problems

@@ -188,7 +188,29 @@ def _no_surrounding_space(value: Any) -> Any:
     return value
 
 
+def file_name_problem(value: Any) -> str | None:
+    """Why a file name written in an input (`extends`, `inputs.*`, a measurement's `file`) is refused, or None: empty,
+    or with whitespace around it (`' run.json'` would otherwise be stripped and read a file the user did not name)."""
+    if not isinstance(value, str):
+        return None  # the schema says "a valid string"
+    if not value.strip():
+        return "is empty; write the path of a file"
+    if value != value.strip():
+        return (f"has leading or trailing whitespace: write {value.strip()!r}, got {value!r} (a file name is used as "
+                "written, never trimmed)")
+    return None
+
+
+def _check_file_name(value: Any) -> Any:
+    problem = file_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 Quarter = Annotated[str, BeforeValidator(_no_surrounding_space), AfterValidator(_check_quarter)]
+#: a path to a file as written in an input file: not empty, no surrounding whitespace
+FileName = Annotated[str, BeforeValidator(_check_file_name)]
 Identifier = Annotated[str, BeforeValidator(_no_surrounding_space), AfterValidator(_check_id)]
 
 

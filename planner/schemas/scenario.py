@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, Identifier, Precision, Quarter, StrictModel
+from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, FileName, Identifier, Precision, Quarter, StrictModel
 from planner.schemas.replan import ReplanPolicy
 from planner.schemas.workloads import Engine
 
@@ -28,7 +28,7 @@ class MeasurementFile(StrictModel):
     vLLM `benchmark_serving.py --save-result` JSON with the run it measured (the JSON does not say which model,
     chip, precision, layout or engine it ran)."""
 
-    file: str = Field(description="Result file (plain CSV or vLLM benchmark JSON), relative to the scenario file.")
+    file: FileName = Field(description="Result file (plain CSV or vLLM benchmark JSON), relative to the scenario file.")
     model_id: Identifier | None = Field(default=None, description="JSON: model that was served (an id in models.yaml).")
     chip_id: Identifier | None = Field(default=None, description="JSON: chip it ran on (an id in chips.yaml).")
     precision: Precision | None = Field(default=None, description="JSON: weight precision it ran in.")
@@ -41,11 +41,11 @@ class MeasurementFile(StrictModel):
 class InputPaths(StrictModel):
     """Files the scenario reads, relative to the scenario file."""
 
-    chips: str = Field(description="Chip catalog YAML.")
-    models: str = Field(description="Model catalog YAML.")
-    workloads: str = Field(description="Workload forecast CSV.")
-    sites: str = Field(description="Sites and existing fleet YAML.")
-    calibration: str | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
+    chips: FileName = Field(description="Chip catalog YAML.")
+    models: FileName = Field(description="Model catalog YAML.")
+    workloads: FileName = Field(description="Workload forecast CSV.")
+    sites: FileName = Field(description="Sites and existing fleet YAML.")
+    calibration: FileName | None = Field(default=None, description="Optional measured-efficiency table overriding the bundled calibration.")
 
     @field_validator("measurements", mode="before")
     @classmethod
@@ -167,7 +167,7 @@ class Scenario(StrictModel):
 
     name: Identifier = Field(description="Scenario name (used for output names).")
     description: str | None = Field(default=None, description="Free text.")
-    extends: str | None = Field(default=None, description="Path of a base scenario whose keys this one overrides.")
+    extends: FileName | None = Field(default=None, description="Path of a base scenario whose keys this one overrides.")
     horizon: Horizon = Field(description="Planning horizon.")
     inputs: InputPaths = Field(description="Input files.")
     policy: Policy = Field(default_factory=Policy, description="Objective and limits.")
