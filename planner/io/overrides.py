@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel
 
 from planner.errors import Problem
+from planner.schemas.common import file_name_problem
 from planner.schemas.scenario import Scenario
 
 APPEND = "+"
@@ -45,16 +46,41 @@ NOT_OVERRIDABLE = {"extends": "`extends` is resolved when the scenario file is r
                               "scenario file with `extends: <base>` instead, or --set the fields you want to change"}
 
 
+class AssignmentError(ValueError):
+    """A malformed `KEY.PATH=VALUE` argument; `path` is the key as far as it can be read (for the locator)."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def split_assignment(text: str, flag: str = "--set", example: str = "policy.headroom_fraction=0.2") -> tuple[str, str]:
+    """`KEY.PATH=VALUE` -> (path, raw value text), for `--set` and `sweep --param` alike.
+
+    Refused (AssignmentError), like a key with spaces in an input file: no `=` or no path, whitespace around the whole
+    argument (`' policy.x=1'`, `'policy.x=1 '`: a shell quoting slip) or before the `=` (`policy.x =1`). The value is
+    YAML, so a space after the `=` (`a.b= [1, 2]`) is YAML's to ignore."""
+    if not isinstance(text, str):
+        raise AssignmentError(f"{flag} must be a string KEY.PATH=VALUE, got {type(text).__name__} {text!r:.60}")
+    path, sep, raw = text.partition("=")
+    shown = path.strip()[:200]
+    if not sep or not path.strip():
+        raise AssignmentError(f"{flag} {text!r:.200}: write KEY.PATH=VALUE, e.g. {example}", shown)
+    if text != text.strip():
+        raise AssignmentError(f"{flag} {text!r:.200} has whitespace around it; write {text.strip()!r:.200} "
+                              "(no spaces before the key or after the value; quote a value that needs them: KEY='a b')", shown)
+    if path != path.rstrip():
+        raise AssignmentError(f"{flag} {text!r:.200} has whitespace between the key and `=`; write "
+                              f"{path.rstrip() + '=' + raw!r:.200} (a key never ends with a space)", shown)
+    return path, raw
+
+
 def parse_set(text: str) -> tuple[str, Any]:
-    """`a.b=value` -> ("a.b", YAML value). Raises ValueError when there is no `=` or no path, or the value is not YAML."""
+    """`a.b=value` -> ("a.b", YAML value). Raises ValueError (an AssignmentError when the argument is malformed: no
+    `=`, no path, whitespace around it or before the `=`) or when the value is not YAML."""
     from planner.io.safe_yaml import _LimitedLoader
 
-    if not isinstance(text, str):
-        raise ValueError(f"an override must be a string KEY.PATH=VALUE, got {type(text).__name__} {text!r:.60}")
-    path, sep, raw = text.partition("=")
-    path = path.strip()
-    if not sep or not path:
-        raise ValueError(f"--set {text!r:.200}: write KEY.PATH=VALUE, e.g. policy.headroom_fraction=0.2")
+    path, raw = split_assignment(text)
     if len(raw) > MAX_VALUE_CHARS:
         raise ValueError(f"--set {path}: the value is {len(raw):,} characters long (at most {MAX_VALUE_CHARS:,}); "
                          "put large values in the scenario file")
@@ -64,6 +90,11 @@ def parse_set(text: str) -> tuple[str, Any]:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"--set {text!r:.200}: the value is not valid YAML ({first})") from None
     return path, value
+
+
+def _where(text: Any) -> str:
+    """The locator of a malformed `--set` argument: its key as far as it reads, else nothing."""
+    return text.partition("=")[0].strip()[:200].rstrip(APPEND) if isinstance(text, str) and "=" in text else ""
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -262,6 +293,40 @@ def _assign(raw: dict[str, Any], parts: list[str], value: Any, origins: dict[str
             origins[path] = label
 
 
+def _value_at(raw: Mapping[str, Any], parts: list[str]) -> Any:
+    """The value at `parts` in the (merged) scenario mapping, or None when a part is absent."""
+    node: Any = raw
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def dropped_fields(current: Any, value: Any, path: str) -> list[str]:
+    """Paths of the values under `path` that replacing `current` by the mapping `value` would delete (the scenario,
+    or an earlier override, sets them and `value` does not say them), at any depth; [] when `value` is not a mapping
+    or keeps them all. A mapping value is a whole section: `policy={}` would silently reset the file's policy."""
+    if not isinstance(value, Mapping) or not isinstance(current, Mapping):
+        return []
+    out: list[str] = []
+    for key, old in current.items():
+        where = f"{path}.{key}"
+        if key not in value:
+            out.append(where)
+        elif isinstance(old, Mapping) and isinstance(value[key], Mapping):
+            out += dropped_fields(old, value[key], where)
+    return out
+
+
+def section_replaced_message(path: str, dropped: list[str]) -> str:
+    """Why a mapping value that would delete `dropped` is refused, and what to write instead."""
+    shown = ", ".join(dropped[:6]) + (f" and {len(dropped) - 6} more" if len(dropped) > 6 else "")
+    return (f"a mapping value replaces the whole of {path}, and would drop {len(dropped)} field"
+            f"{'s' if len(dropped) != 1 else ''} the scenario (or an earlier override) sets ({shown}); set fields one by one "
+            f"({dropped[0]}=VALUE), or give every field the scenario sets in the mapping")
+
+
 def apply_sets(
     raw: dict[str, Any], sets: Iterable[str] | Mapping[str, Any] | None, scenario_label: str,
     origins: dict[str, str] | None = None,
@@ -287,7 +352,7 @@ def apply_sets(
             try:
                 items.append(parse_set(text))
             except ValueError as exc:
-                problems.append(Problem(label, "", str(exc)))
+                problems.append(Problem(label, _where(text), str(exc)))
     for path, value in items:
         bad = check_path(path)
         if bad:
@@ -302,7 +367,11 @@ def apply_sets(
             problems.append(Problem(label, path.rstrip(APPEND), bad.partition(": ")[2] if bad.startswith(f"{path.rstrip(APPEND)}: ") else bad))
             continue
         parts = path.split(".")
-        if path.startswith("inputs.") and isinstance(value, str):
+        dropped = [] if path.endswith(APPEND) else dropped_fields(_value_at(out, parts), value, path)
+        if dropped:
+            problems.append(Problem(label, path, section_replaced_message(path, dropped)))
+            continue
+        if path.startswith("inputs.") and isinstance(value, str) and not file_name_problem(value):
             from pathlib import Path
 
             value = str(Path(value).absolute())  # relative to the working directory, as any CLI path
@@ -360,7 +429,7 @@ def normalise_sets(sets: Iterable[str] | Mapping[str, Any] | str | None, scenari
         try:
             path, value = parse_set(text)
         except ValueError as exc:
-            problems.append(Problem(label, "", str(exc)))
+            problems.append(Problem(label, _where(text), str(exc)))
             continue
         if path.endswith(APPEND) and path in out:
             before = out[path] if isinstance(out[path], list) else [out[path]]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import InputError, Problem
-from planner.io.overrides import check_path
+from planner.io.overrides import check_path, split_assignment
 from planner.io.safe_yaml import parse_scalar
 from planner.sweep import MAX_POINTS, MAX_WORKERS  # noqa: F401 - re-exported
 
@@ -40,9 +40,8 @@ def _num(text: str) -> float | int:
 
 def parse_param(text: str) -> Param:
     """`chip_terms.b200.discount_fraction=0:0.4:0.05` or `policy.redundancy=none,n_plus_1`."""
-    path, sep, spec = text.partition("=")
-    path = path.strip()
-    if not sep or not path or not spec.strip():
+    path, spec = split_assignment(text, "--param", "chip_terms.b200.discount_fraction=0:0.4:0.05")
+    if not spec.strip():
         raise ValueError("write PATH=LO:HI:STEP or PATH=v1,v2,... e.g. chip_terms.b200.discount_fraction=0:0.4:0.05")
     bad = check_path(path)
     if bad:
