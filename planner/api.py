@@ -67,8 +67,21 @@ class Plan:
         return dict(self.document.get("kpis") or {})
 
     def table(self, name: str) -> pd.DataFrame:
-        """Any list-of-rows table of plan.json as a DataFrame (empty DataFrame when absent)."""
-        return pd.DataFrame(self.document.get(name) or [])
+        """Any list-of-rows table of plan.json as a DataFrame (empty DataFrame when one of `TABLES` is absent).
+
+        Raises `InputError` for a name that is not a table of plan.json (with a did-you-mean)."""
+        from planner.errors import InputError, Problem
+
+        value = self.document.get(name) if isinstance(name, str) else None
+        rows = isinstance(value, list) and all(isinstance(r, Mapping) for r in value)
+        if rows or (isinstance(name, str) and name in TABLES and value is None):
+            return pd.DataFrame(value or [])
+        known = sorted({*TABLES, *(k for k, v in self.document.items() if isinstance(v, list) and v
+                                  and all(isinstance(r, Mapping) for r in v))})
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"tables: {', '.join(known)}"
+        what = "is not a table (rows) of plan.json" if isinstance(name, str) and name in self.document else "is not a table of plan.json"
+        raise InputError([Problem("Plan.table() arguments", "name", f"{name!r:.60} {what}; {hint}")])
 
     purchases = property(lambda self: self.table("purchases"), doc="Orders: chip, quarter ordered/delivered, servers, capex.")
     racks = property(lambda self: self.table("racks"), doc="Racks used per site, rack type, chip and quarter.")
@@ -82,8 +95,17 @@ class Plan:
 
     def write(self, out_dir: str | Path, force: bool = False) -> Path:
         """Write the run folder (plan.json, plan.xlsx, report.html, csv/) atomically; returns its path."""
+        from planner.errors import InputError, Problem
         from planner.run_output import write_run_folder
 
+        problems = []
+        if isinstance(out_dir, bytes) or not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir).strip():
+            problems.append(Problem("Plan.write() arguments", "out_dir", f"expected the path of a folder (str or Path), got "
+                                    f"{type(out_dir).__name__} {out_dir!r:.60}"))
+        if not isinstance(force, bool):
+            problems.append(Problem("Plan.write() arguments", "force", f"expected True or False, got {type(force).__name__} {force!r:.60}"))
+        if problems:
+            raise InputError(problems)
         out = Path(out_dir)
         write_run_folder(self.outcome, out, force)
         return out
@@ -103,14 +125,21 @@ def check_arguments(scenario_path: Any, overrides: Any, solver: Any, progress: A
     from planner.errors import InputError, Problem
     from planner.io.overrides import normalise_sets
     from planner.io.validate import error_message
+    from planner.schemas.common import file_name_problem
     from planner.schemas.scenario import SolverSettings
 
     problems: list[Problem] = []
     if isinstance(scenario_path, bytes) or not isinstance(scenario_path, (str, os.PathLike)) or not str(scenario_path).strip():
         problems.append(Problem(API_LABEL, "scenario_path", f"expected the path of a scenario YAML file (str or Path), got "
                                 f"{type(scenario_path).__name__} {scenario_path!r:.60}"))
+    elif file_name_problem(str(scenario_path)):
+        problems.append(Problem(API_LABEL, "scenario_path", f"{file_name_problem(str(scenario_path))}"))
     label = Path(scenario_path).name if not problems else "scenario"
     items: Any = overrides
+    if isinstance(overrides, (set, frozenset)):
+        problems.append(Problem(API_LABEL, "overrides", "a set has no order, and overrides apply in order (a path given "
+                                "twice keeps its last value); pass a list of strings or a mapping"))
+        overrides = items = None
     if overrides is not None and not isinstance(overrides, (str, Mapping)):
         if isinstance(overrides, (bytes, bytearray)) or not isinstance(overrides, Iterable):
             problems.append(Problem(API_LABEL, "overrides", "expected a mapping {'policy.headroom_fraction': 0.2}, a string "

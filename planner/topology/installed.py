@@ -56,21 +56,24 @@ def check_topology_size(installed: Sequence[Installed], chips_per_server: Mappin
     max_servers, max_chips, max_graph = MAX_TOPOLOGY_SERVERS, MAX_TOPOLOGY_CHIPS, MAX_TOPOLOGY_GRAPH
     per_graph = graph_per_server or {}
     servers = chips = graph = 0
+    def count(e: Installed) -> int:  # a malformed count (a float or text through the API) is refused elsewhere
+        return e.servers if isinstance(e.servers, int) and not isinstance(e.servers, bool) and e.servers > 0 else 0
+
     for i, e in enumerate(installed):
-        n = max(e.servers, 0)
+        n = count(e)
         servers += n
         chips += n * chips_per_server.get(e.chip_id, 1)
         graph += n * per_graph.get(e.chip_id, 0)
         if servers <= max_servers and chips <= max_chips and graph <= max_graph:
             continue
         label, locator = e.where or ("installed hardware", f"{e.source} entry {i} ({e.site_id}/{e.rack_type_id}, {e.chip_id})")
-        total = sum(max(x.servers, 0) for x in installed)
+        total = sum(count(x) for x in installed)
         if servers > max_servers:
             what = f"{total:,} servers"
         elif chips > max_chips:
-            what = f"{sum(max(x.servers, 0) * chips_per_server.get(x.chip_id, 1) for x in installed):,} chips ({total:,} servers)"
+            what = f"{sum(count(x) * chips_per_server.get(x.chip_id, 1) for x in installed):,} chips ({total:,} servers)"
         else:
-            size = sum(max(x.servers, 0) * per_graph.get(x.chip_id, 0) for x in installed)
+            size = sum(count(x) * per_graph.get(x.chip_id, 0) for x in installed)
             each = per_graph.get(e.chip_id, 1)
             what = (f"about {size:,} graph nodes and links ({total:,} servers; one server of {e.chip_id} adds {each}, "
                     f"so at most {max_graph // max(each, 1):,} of it alone)")

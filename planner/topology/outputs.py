@@ -14,9 +14,7 @@ from planner.topology.build import build_topology
 from planner.topology.checks import Violation, check_topology
 from planner.topology.draw import draw_topology
 from planner.topology.export import write_graphml, write_rack_csv
-from planner.topology.fabric import graph_size_per_server
-from planner.topology.installed import Installed, check_topology_size
-from planner.topology.templates import template_from_chip
+from planner.topology.installed import Installed
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,7 @@ def write_topology_outputs(
 ) -> TopologyOutputs:
     """Write `out_dir`/topology.graphml, topology.png and racks.csv; raises InputError on unknown ids and on
     more hardware than one run draws (`installed.MAX_TOPOLOGY_SERVERS`, checked before the graph is built)."""
-    templates = {c: template_from_chip(chips[c]) for c in {e.chip_id for e in installed} if c in chips}
-    check_topology_size(installed, {c: t.chips_per_server for c, t in templates.items()},
-                        {c: graph_size_per_server(t) for c, t in templates.items()})
-    g = build_topology(sites, chips, installed)
+    g = build_topology(sites, chips, installed)  # checks the size first (`racking.assign_racks`)
     violations = check_topology(g)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = out_dir / "topology.graphml", out_dir / "topology.png", out_dir / "racks.csv"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from planner.errors import InputError, Problem
 from planner.schemas.chips import ChipSpec
 from planner.schemas.sites import RackType, Site
-from planner.topology.installed import Installed
+from planner.topology.installed import Installed, check_topology_size
 from planner.topology.templates import template_from_chip
 
 _EPS = 1e-6
@@ -52,6 +52,11 @@ class RackFill:
         self.used_units += units
 
 
+def _whole(value: object) -> bool:
+    """A count: an int (not a bool) >= 0."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def check_installed(sites: Mapping[str, Site], chips: Mapping[str, ChipSpec], installed: Sequence[Installed]) -> None:
     """Raise InputError naming every entry whose site, rack type or chip is unknown."""
     problems = []
@@ -65,10 +70,20 @@ def check_installed(sites: Mapping[str, Site], chips: Mapping[str, ChipSpec], in
             problems.append(Problem("installed hardware", where, f"site {e.site_id} has no rack type {e.rack_type_id!r}; it has: {known}"))
         if e.chip_id not in chips:
             problems.append(Problem("installed hardware", where, f"unknown chip {e.chip_id!r}; add it to chips.yaml or fix the id"))
-        if e.servers < 0 or (e.rack_index is not None and e.rack_index < 0):
-            problems.append(Problem("installed hardware", where, "servers and rack_index must be >= 0"))
+        if not _whole(e.servers) or (e.rack_index is not None and not _whole(e.rack_index)):
+            problems.append(Problem("installed hardware", where, f"servers and rack_index must be whole numbers >= 0, "
+                                    f"got servers={e.servers!r:.40}, rack_index={e.rack_index!r:.40}"))
     if problems:
         raise InputError(problems)
+
+
+def check_size(chips: Mapping[str, ChipSpec], installed: Sequence[Installed]) -> None:
+    """`installed.check_topology_size` with the chips per server and graph size per server of the catalog."""
+    from planner.topology.fabric import graph_size_per_server
+
+    templates = {c: template_from_chip(chips[c]) for c in {e.chip_id for e in installed} if c in chips}
+    check_topology_size(installed, {c: t.chips_per_server for c, t in templates.items()},
+                        {c: graph_size_per_server(t) for c, t in templates.items()})
 
 
 def _blocks(e: Installed, i: int, chip: ChipSpec) -> list[list[ServerSlot]]:
@@ -125,7 +140,12 @@ class _Packer:
 def assign_racks(
     sites: Mapping[str, Site], chips: Mapping[str, ChipSpec], installed: Sequence[Installed]
 ) -> list[RackFill]:
-    """Occupied racks, ordered by site, rack type and index, each with its servers."""
+    """Occupied racks, ordered by site, rack type and index, each with its servers.
+
+    Raises InputError (never hangs) on unknown ids, malformed entries and more hardware than one topology holds
+    (`installed.MAX_TOPOLOGY_SERVERS`, `MAX_TOPOLOGY_CHIPS`, `MAX_TOPOLOGY_GRAPH`): the bound is here, where
+    `build_topology` and the CLI both arrive, so Python callers get the CLI's error, not a graph of 1e12 servers."""
+    check_size(chips, installed)  # first, as counts only: an entry of 1e12 servers is refused before anything else
     check_installed(sites, chips, installed)
     packer = _Packer()
     for i, e in enumerate(installed):
