@@ -180,6 +180,11 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        from planner.io.cli_flags import argument_problems
+
+        problems = argument_problems(list(sys.argv[1:] if argv is None else argv), args)
+        if problems:
+            raise InputError(problems)
         return int(args.func(args) or 0)
     except InputError as exc:
         print(_one_line_each(exc), file=sys.stderr)

@@ -108,3 +108,74 @@ def perf_flag_problem(args: argparse.Namespace) -> str | None:
     if plot:
         problems.append(plot)
     return "; ".join(problems) or None
+
+
+#: parsed arguments (argparse `dest`) that name a file or folder, and the flag a problem names
+PATH_ARGUMENTS = {"scenario": "SCENARIO", "scenarios": "SCENARIO", "out": "--out", "cache_dir": "--cache-dir",
+                  "purchases": "--purchases", "plan": "--plan", "previous": "--from", "dir": "DIR",
+                  "catalog": "--catalog", "measurements": "--measurements", "calibration": "--calibration",
+                  "chip_catalog": "--chip-catalog", "model_catalog": "--model-catalog", "plot": "--plot"}
+
+
+def argument_problems(argv: list[str], args: argparse.Namespace) -> list[Problem]:
+    """Command-line arguments no subcommand can mean, found before any work (exit 2), all at once:
+
+    - an empty argument (`--out "$UNSET"`): argparse would take `''` as the current folder or as a value;
+    - a file or folder argument with whitespace around it (`--out ' runs'`): a quoting slip that would create or
+      read a name the user did not mean, refused as file names in input files are (`schemas.common.FileName`)."""
+    from planner.schemas.common import file_name_problem
+
+    problems = []
+    # a positional read as '' (or as Path('') == '.', which argv then does not hold): name it as its argument
+    empty_positionals = [flag for dest, flag in PATH_ARGUMENTS.items() if not flag.startswith("-") and any(
+        str(v) == "" or (isinstance(v, Path) and str(v) == "." and "." not in argv)
+        for v in (lambda x: x if isinstance(x, list) else [x])(getattr(args, dest, None)))]
+    for i, token in enumerate(argv):
+        if token == "" or (token.startswith("--") and token.endswith("=") and "=" not in token[:-1]):
+            if token:
+                flag = token[:-1]
+            elif i and argv[i - 1].startswith("--"):
+                flag = argv[i - 1]
+            else:
+                flag = empty_positionals.pop(0) if empty_positionals else f"argument {i + 1}"
+            problems.append(Problem("command line", flag, "is empty (an unset shell variable?); give a value"))
+    for dest, flag in PATH_ARGUMENTS.items():
+        value = getattr(args, dest, None)
+        for v in value if isinstance(value, list) else [value]:
+            text = str(v) if isinstance(v, (str, os.PathLike)) else None
+            if text and text.strip() and file_name_problem(text):
+                problems.append(Problem("command line", flag, f"{text!r:.200} {file_name_problem(text)}"))
+    return problems + inputs_inside_out(args)
+
+
+#: arguments that are read, never written (`DIR` of `report` is both; `--cache-dir` is checked by `compare`)
+INPUT_ARGUMENTS = ("scenario", "scenarios", "previous", "purchases", "plan", "catalog", "measurements", "calibration",
+                   "chip_catalog", "model_catalog")
+
+
+def inputs_inside_out(args: argparse.Namespace) -> list[Problem]:
+    """An input argument that is `--out` or lies inside it (`replan --from runA/plan.json --out runA --force`
+    replaced the very run it re-plans from): `--out` is written, and a run folder is replaced whole with --force."""
+    out = getattr(args, "out", None)
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        return []
+    try:
+        out_real = Path(os.path.realpath(out))
+    except (OSError, ValueError):
+        return []
+    problems = []
+    for dest in INPUT_ARGUMENTS:
+        value = getattr(args, dest, None)
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, (str, os.PathLike)) or not str(v).strip():
+                continue
+            try:
+                real = Path(os.path.realpath(v))
+            except (OSError, ValueError):
+                continue
+            if real == out_real or out_real in real.parents:
+                problems.append(Problem("command line", PATH_ARGUMENTS[dest], (
+                    f"{v} is inside --out {out}, which this command writes (with --force a run folder is replaced "
+                    "whole): the input would be overwritten or deleted. Choose another --out, or copy the input out "
+                    "of it first")))
+    return problems
