@@ -58,7 +58,8 @@ def test_cli_writes_outputs_and_lists_problems(tmp_path, monkeypatch, capsys):
     assert run_topology(args) == 0
     out = capsys.readouterr().out
     assert "[cooling] rack dc-west/air150/r0" in out
-    assert {p.name for p in (tmp_path / "topo").iterdir()} == {"topology.graphml", "topology.png", "racks.csv"}
+    assert {p.name for p in (tmp_path / "topo").iterdir()} == {"topology.graphml", "topology.png", "racks.csv",
+                                                               ".fleet-planner-topology"}  # its ownership marker
     assert run_topology(parse(["topology", "s.yaml", "--out", str(tmp_path / "t2"), "--strict"])) == 2
 
 

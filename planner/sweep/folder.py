@@ -1,4 +1,5 @@
-"""Output folders of `sweep` and `compare`: owned by a manifest, locked while written, installed whole.
+"""Output folders of `sweep`, `compare` and `topology`: owned by a manifest, locked while written, installed whole
+(`topology` only uses the ownership rule: its three files are rewritten in place).
 
 A folder the planner writes holds a manifest (`.fleet-planner-sweep` / `.fleet-planner-compare`, JSON): the kind,
 the identity of what it holds (for a sweep: a hash of every point's full resolved inputs) and the files it wrote.
@@ -53,6 +54,9 @@ class Kind:
 
 SWEEP = Kind("sweep", ".fleet-planner-sweep", ("sweep.csv", "sweep.xlsx", "chart_*.png", "tornado.png"), ("points",))
 COMPARE = Kind("compare", ".fleet-planner-compare", ("comparison.xlsx", "comparison.html"), legacy_unmarked=True)
+#: `planner topology --out`: its three outputs; an unmarked folder is never taken for one (a user's own
+#: topology.png has the same name)
+TOPOLOGY = Kind("topology", ".fleet-planner-topology", ("topology.graphml", "topology.png", "racks.csv"))
 
 
 def _refuse(msg: str) -> PlannerError:

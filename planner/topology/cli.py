@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, PlannerError
+from planner.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, PlannerError, Problem
 
 #: rack problems printed (site limits always are); the rest are counted by check: each is a row of racks.csv
 MAX_PRINTED = 50
@@ -34,12 +35,17 @@ def add_topology_parser(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from planner.io.cli_flags import out_dir_problem
     from planner.io.loader import load_inputs  # imported here: the loader pulls in every input schema
+    from planner.sweep import folder
     from planner.topology.installed import installed_from_fleet, read_purchases_csv
     from planner.topology.outputs import write_topology_outputs
 
     out_problem = out_dir_problem(args.out, "--out")
     if out_problem:  # before any work: a --out that cannot be a folder is the user's to fix (exit 2)
         raise InputError([out_problem])
+    if args.quarter is not None and args.plan is None:
+        raise InputError([Problem("command line", "--quarter", "--quarter picks the quarter of a plan to draw and "
+                                  "needs --plan RUN/plan.json; without --plan the sites file's fleet is drawn")])
+    folder.check_target(args.out, folder.TOPOLOGY, "", True)  # never writes over files it did not write
     print(f"Loading inputs from {args.scenario}")
     inputs = load_inputs(args.scenario)
     title = f"Topology of {inputs.scenario.name}"
@@ -55,7 +61,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.purchases:
         installed += read_purchases_csv(args.purchases)
     print(f"Building topology of {len(inputs.sites)} sites, {sum(e.servers for e in installed):,} servers")
-    out = write_topology_outputs(inputs.sites, inputs.chips, installed, args.out, title)
+    folder.check_target(args.out, folder.TOPOLOGY, "", True)  # again: the folder may have changed while loading
+
+    def mark(out_dir: Path) -> None:  # before the outputs: files written after it are the planner's
+        (out_dir / folder.TOPOLOGY.manifest).write_text(json.dumps({"kind": "topology", "files": list(folder.TOPOLOGY.legacy)}))
+
+    out = write_topology_outputs(inputs.sites, inputs.chips, installed, args.out, title, mark)
     for path in (out.graphml, out.picture, out.racks_csv):
         print(f"Wrote {path}")
     if out.violations:
