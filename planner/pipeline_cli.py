@@ -210,6 +210,11 @@ def run_compare(args: argparse.Namespace) -> int:
     from planner.io.loader import load_inputs
 
     problems = [p for p in (out_dir_problem(cache_dir, "--cache-dir"),) if p]
+    cache_abs = Path(os.path.abspath(cache_dir))
+    if cache_abs == out or out in cache_abs.parents:  # --out is replaced whole: a cache inside it would be lost
+        problems.append(Problem("command line", "--cache-dir", f"{cache_dir} is {'--out' if cache_abs == out else 'inside --out'} "
+                                f"({args.out}), which the comparison replaces whole; keep the cache elsewhere (default "
+                                "outputs/.cache)"))
     names: list[str] = []
     for sc in args.scenarios:  # every scenario's problems in one report, before any solve
         try:

@@ -91,7 +91,7 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
     solver = {k: v for k, v in _overrides(args).items() if v is not None}
     base_sets = normalise_sets(args.sets, Path(args.scenario).name)
     load_inputs(args.scenario, base_sets or None)  # bad base inputs: one report, before any work
-    params = parse_params(args.param)
+    params = parse_params(args.param, base_sets)
     pts = [base_sets | p for p in points(params, args.samples, args.sample_seed)]
     workers = args.workers or min(2, os.cpu_count() or 1)
     out = Path(os.path.abspath(args.out))

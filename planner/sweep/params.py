@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,13 +76,33 @@ def parse_param(text: str) -> Param:
     return Param(path, values)
 
 
-def parse_params(texts: list[str]) -> list[Param]:
+def _overlap(a: str, b: str) -> bool:
+    """Whether two override paths write the same value (one equal to or inside the other; `+` ignored)."""
+    a, b = a.rstrip("+"), b.rstrip("+")
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def parse_params(texts: list[str], fixed: Iterable[str] = ()) -> list[Param]:
+    """Every `--param`, or InputError listing each bad one. A path swept twice, or inside another swept path, or
+    also fixed by `--set` (`fixed`), is refused: one value would silently replace the other in every point."""
     problems, out = [], []
+    fixed = list(fixed)
     for t in texts:
         try:
-            out.append(parse_param(t))
+            param = parse_param(t)
         except ValueError as exc:
             problems.append(Problem("command line", f"--param {t.partition('=')[0].strip()}", str(exc)))
+            continue
+        earlier = next((p.path for p in out if _overlap(p.path, param.path)), None)
+        clash = next((f for f in fixed if _overlap(f, param.path)), None)
+        if earlier is not None:
+            problems.append(Problem("command line", f"--param {param.path}", f"{earlier} is already swept by an earlier "
+                                    "--param; give each path once, with all its values (PATH=v1,v2,...)"))
+        elif clash is not None:
+            problems.append(Problem("command line", f"--param {param.path}", f"--set {clash} fixes the same value; the "
+                                    "sweep would replace it in every point. Drop one of the two"))
+        else:
+            out.append(param)
     if problems:
         raise InputError(problems)
     return out
