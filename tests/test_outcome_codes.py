@@ -92,7 +92,8 @@ def test_compare_with_an_infeasible_scenario_exits_3_and_still_compares(tmp_path
 
 def test_compare_of_served_scenarios_exits_0(tmp_path: Path) -> None:
     ok = _variant(tmp_path / "a", "rich", capex_budget_usd_total=200_000)
-    code, _, err = _main(["compare", str(ok), str(ok), "--cache-dir", str(tmp_path / "cache"), "--quiet",
+    ok2 = _variant(tmp_path / "b", "richer", capex_budget_usd_total=300_000)  # one file twice is refused (exit 2)
+    code, _, err = _main(["compare", str(ok), str(ok2), "--cache-dir", str(tmp_path / "cache"), "--quiet",
                           "--out", str(tmp_path / "cmp")])
     assert code == EXIT_OK and "did not serve" not in err, err
 

@@ -18,7 +18,7 @@ import pytest
 
 from planner.cli import build_parser
 from planner.errors import InputError
-from planner.io.cli_flags import INPUT_ARGUMENTS, PATH_ARGUMENTS
+from planner.io.cli_flags import DISTINCT_LISTS, INPUT_ARGUMENTS, PATH_ARGUMENTS
 from planner.sweep import folder
 from planner.sweep.params import parse_params
 from tests.conftest import EXAMPLE, run_cli
@@ -204,3 +204,35 @@ def test_an_input_inside_out_is_refused_and_left_alone(name: str, action: argpar
     code, _, err = run_cli([*argv, *(["--force"] if "--force" in SUBS[name]._option_string_actions else [])], capsys)
     assert code == 2 and f"(command line, {_flag(action)}) | " in err and "is inside --out" in err, err
     assert [p.name for p in out.iterdir()] == ["plan.json"] and kept.read_text() == "{}"
+
+
+# --------------------------------------------------------------------------- an item given twice
+
+REPEATS = [(name, action, is_path) for name, sub in SUBS.items() for action in sub._actions
+           for dest, _, is_path in DISTINCT_LISTS if action.dest == dest and (action.nargs in ("+", "*") or
+                                                                              isinstance(action, argparse._AppendAction))]
+
+
+def test_the_repeat_cases_cover_compare_breakeven_and_perf() -> None:
+    assert {name for name, _, _ in REPEATS} >= {"compare", "breakeven", "perf"}
+
+
+@pytest.mark.parametrize(("name", "action", "is_path"), REPEATS, ids=[f"{n}-{a.dest}" for n, a, _ in REPEATS])
+@pytest.mark.parametrize("spelling", ["same", "another spelling"])
+def test_an_item_given_twice_is_refused(name: str, action: argparse.Action, is_path: bool, spelling: str,
+                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    item = str(EXAMPLE) if is_path else "b200"
+    if spelling != "same" and not is_path:
+        pytest.skip("ids have one spelling")
+    twice = str(EXAMPLE.parent / ".." / "scenarios" / EXAMPLE.name) if spelling != "same" else item
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in BASE[name]]
+    if action.option_strings:
+        flag = action.option_strings[0]
+        if flag in argv:
+            i = argv.index(flag)
+            del argv[i:i + 2]
+        argv += [flag, item, flag, twice] if isinstance(action, argparse._AppendAction) else [flag, item, twice]
+    else:
+        argv[1:2] = [item, twice]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and f"(command line, {_flag(action)}) | " in err and "is given twice" in err, err

@@ -145,7 +145,35 @@ def argument_problems(argv: list[str], args: argparse.Namespace) -> list[Problem
             text = str(v) if isinstance(v, (str, os.PathLike)) else None
             if text and text.strip() and file_name_problem(text):
                 problems.append(Problem("command line", flag, f"{text!r:.200} {file_name_problem(text)}"))
-    return problems + inputs_inside_out(args)
+    return problems + inputs_inside_out(args) + repeated_values(args)
+
+
+#: list arguments whose items must differ: (dest, flag, items are paths)
+DISTINCT_LISTS = (("scenarios", "SCENARIO", True), ("measurements", "--measurements", True), ("chip", "--chip", False))
+
+
+def repeated_values(args: argparse.Namespace) -> list[Problem]:
+    """An item given twice in a list argument (`compare a.yaml a.yaml`, `breakeven --chip b200 --chip b200`,
+    `--measurements m.csv m.csv`, which would count every point twice): refused, naming the repeat."""
+    problems = []
+    for dest, flag, is_path in DISTINCT_LISTS:
+        values = getattr(args, dest, None)
+        if not isinstance(values, list):
+            continue
+        seen: dict[str, str] = {}
+        for v in values:
+            if not isinstance(v, (str, os.PathLike)):
+                continue
+            try:
+                key = os.path.realpath(v) if is_path else str(v)
+            except (OSError, ValueError):
+                key = str(v)
+            if key in seen:
+                same = "" if str(v) == seen[key] else f" (the same file as {seen[key]})"
+                problems.append(Problem("command line", flag, f"{v} is given twice{same}; give each once"))
+            else:
+                seen[key] = str(v)
+    return problems
 
 
 #: arguments that are read, never written (`DIR` of `report` is both; `--cache-dir` is checked by `compare`)
