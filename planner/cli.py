@@ -105,15 +105,34 @@ def _version() -> str:
 
 
 def _terminate_as_interrupt() -> object:
-    """SIGTERM behaves like Ctrl-C: every `finally` runs, so no hidden temp folder is left behind."""
+    """SIGTERM behaves like Ctrl-C: every `finally` runs, so no hidden temp folder is left behind. Both are noted in
+    `planner.interrupts`, so a solver that swallows the interrupt cannot have its cut-short plan written."""
     import signal
     import threading
 
+    from planner import interrupts
+
+    interrupts.reset()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        interrupts.note()
+        raise KeyboardInterrupt
+
     def handler(signum: int, frame: object) -> None:
+        interrupts.note()
+        # A solve that stops HiGHS on Ctrl-C installs its own SIGINT handler (it sets a flag the solver's callback
+        # polls, then raises KeyboardInterrupt once HiGHS has returned). SIGTERM must take the same path: raised
+        # here, in the middle of HiGHS's callback, the interrupt was lost and the cut-short solve written as a plan.
+        current = signal.getsignal(signal.SIGINT)
+        if callable(current) and current is not signal.default_int_handler:
+            current(signal.SIGINT, frame)  # type: ignore[arg-type]
+            return
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
         return None
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when SIGINT is ignored (nohup, `&`)
+        signal.signal(signal.SIGINT, on_sigint)
     return signal.signal(signal.SIGTERM, handler)
 
 
@@ -174,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+            if getattr(signal.getsignal(signal.SIGINT), "__qualname__", "").startswith("_terminate_as_interrupt"):
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -190,6 +211,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(_one_line_each(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     except PlannerError as exc:
+        from planner import interrupts
+
+        if exc.exit_code != EXIT_BAD_INPUT and interrupts._REQUESTED.is_set():  # a solve stopped by the user "failed"
+            print("interrupted: no output was written (partial files are never left behind).", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -31,7 +31,7 @@ from solvers.extract import extract
 from solvers.full_bound import ModelHook, certify
 from solvers.model import PlanModel
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets, plannable_chips
-from solvers.solve import solve
+from solvers.solve import solve as _solve
 
 Progress = Callable[[str], None]
 
@@ -310,6 +310,19 @@ def plan_exit_code(plan: dict[str, Any]) -> int:
     the horizon short, 0 when every demand row is served. Computed from plan.json alone, so a cached plan gives the
     same code as a fresh one."""
     return EXIT_INFEASIBLE if plan.get("status") == "infeasible" or unserved_rows(plan) else EXIT_OK
+
+
+def solve(*args: Any, **kwargs: Any) -> SolveResult:
+    """`solvers.solve.solve`, except that a solve the user stopped is a stop, not a plan: HiGHS handles Ctrl-C
+    itself and returns its best plan with the status "Interrupted by user", which would be written as `feasible`
+    (exit 0). Raises KeyboardInterrupt then, and when a SIGINT/SIGTERM was noted (`planner.interrupts`)."""
+    from planner.interrupts import stop_if_requested
+
+    result = _solve(*args, **kwargs)
+    if (result.raw_status or "").strip().lower() == "interrupted by user":  # monolithic HiGHS only: the phases of
+        raise KeyboardInterrupt                                              # fix-and-optimize report their own
+    stop_if_requested()
+    return result
 
 
 def solve_sets(S: PlanSets, m: PlanModel, settings: SolverSettings, progress: Progress | None = None,

@@ -18,7 +18,10 @@ def write_run_folder(outcome: PlanOutcome, out_dir: Path, force: bool) -> None:
 
     See `planner.results.run_folder` for what may be replaced and how a stopped run is recovered.
     """
+    from planner.interrupts import stop_if_requested
     from planner.report.outputs import write_all_reports  # openpyxl/matplotlib load only when writing
+
+    stop_if_requested()  # a solver that swallowed Ctrl-C/SIGTERM returned a cut-short plan: never write it
     from planner.results.atomic import write_json_atomic
     from planner.results.run_folder import assembling
 
