@@ -203,7 +203,7 @@ def inputs_inside_out(args: argparse.Namespace) -> list[Problem]:
                 continue
             if real == out_real or out_real in real.parents:
                 problems.append(Problem("command line", PATH_ARGUMENTS[dest], (
-                    f"{v} is inside --out {out}, which this command writes (with --force a run folder is replaced "
+                    f"{v} is inside --out {out} ({out_real}), which this command writes (with --force a run folder is replaced "
                     "whole): the input would be overwritten or deleted. Choose another --out, or copy the input out "
                     "of it first")))
     return problems
