@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from planner.schemas.common import MAX_LEASE_TERM_QUARTERS, FileName, Identifier, Precision, Quarter, StrictModel
+from planner.schemas.common import (
+    MAX_LEASE_TERM_QUARTERS,
+    FileName,
+    Identifier,
+    Precision,
+    Quarter,
+    StrictModel,
+)
 from planner.schemas.replan import ReplanPolicy
 from planner.schemas.workloads import Engine
 
