@@ -21,6 +21,7 @@ from planner.pipeline import (
     effective_settings,
     plan_exit_code,
     run_diagnosis,
+    solve,
 )
 from planner.replan.changes import change_table, lease_change_table, moves
 from planner.replan.reconcile import reconcile_replan
@@ -33,7 +34,6 @@ from solvers.full_bound import certify
 from solvers.model import PlanModel
 from solvers.replan_orders import LeaseIndex, OrderIndex, add_lease_change, add_max_change, add_order_change
 from solvers.sets import MONEY_SCALE, PlanSets, build_sets
-from solvers.solve import solve
 
 Progress = Callable[[str], None]
 
