@@ -83,6 +83,17 @@ def _write(plan: dict[str, Any], tmp_path: Path) -> openpyxl.Workbook:
     return openpyxl.load_workbook(write_workbook(plan, tmp_path / "plan.xlsx"))
 
 
+def assert_schedule_reconciles(ev: Any, ws: Any) -> None:
+    """Every reconciliation row of the Schedule sheet (workbook minus plan.json, finance.totals and KPIs) is $0."""
+    first = _find_row(ws, "Reconciliation with plan.json") + 2
+    checked = 0
+    for r in range(first, ws.max_row + 1):
+        if ws.cell(row=r, column=4).value:
+            assert ev.cell("Schedule", f"D{r}") == pytest.approx(0.0, abs=0.05), ws.cell(row=r, column=5).value
+            checked += 1
+    assert checked >= 15
+
+
 def schedule_values(read: Any, quarters: list[str]) -> list[dict[str, Any]]:
     """Schedule sheet rows as {key: value} with `read(row, column)` giving a cell's value."""
     return [{key: read(2 + i, c + 1) for c, (key, _, _) in enumerate(COLUMNS)} for i in range(len(quarters))]
@@ -122,13 +133,7 @@ def test_schedule_sheet_formulas_give_plan_json(plan: dict[str, Any], tmp_path: 
                        ("Leases committed after the horizon", "lease_after_horizon_usd")):
         assert ev.cell("Schedule", f"B{_find_row(ws, label)}") == pytest.approx(totals[key], abs=0.05)
     # every reconciliation row (finance.totals and KPIs): workbook minus plan.json is zero
-    first = _find_row(ws, "Reconciliation with plan.json") + 2
-    checked = 0
-    for r in range(first, ws.max_row + 1):
-        if ws.cell(row=r, column=4).value:
-            assert ev.cell("Schedule", f"D{r}") == pytest.approx(0.0, abs=0.05), ws.cell(row=r, column=5).value
-            checked += 1
-    assert checked >= 15
+    assert_schedule_reconciles(ev, ws)
 
 
 def test_hand_figures(plan: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from planner.errors import Problem
+from planner.schemas.common import file_name_problem, number_shown
 
 # (flag attribute, lowest, highest, unit) - the bounds are physical sanity, not policy.
 PERF_BOUNDS: tuple[tuple[str, float, float, str], ...] = (
@@ -46,17 +47,8 @@ def bounded_flag_problems(args: argparse.Namespace, bounds: tuple[tuple[str, flo
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{_flag(attr)} must be a finite number, got {value}")
         elif not lo <= value <= hi:
-            problems.append(f"{_flag(attr)} must be between {lo:g} and {hi:g} {unit}, got {_number_shown(value)}")
+            problems.append(f"{_flag(attr)} must be between {lo:g} and {hi:g} {unit}, got {number_shown(value)}")
     return problems
-
-
-def _number_shown(value: float | int) -> str:
-    """A number in a message: `{:g}` overflows on an int beyond a float (a 400-digit `--batch`), so those are cut."""
-    try:
-        return f"{value:g}"
-    except (OverflowError, ValueError, TypeError):
-        text = str(value)
-        return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
 
 
 def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
@@ -123,8 +115,6 @@ def argument_problems(argv: list[str], args: argparse.Namespace) -> list[Problem
     - an empty argument (`--out "$UNSET"`): argparse would take `''` as the current folder or as a value;
     - a file or folder argument with whitespace around it (`--out ' runs'`): a quoting slip that would create or
       read a name the user did not mean, refused as file names in input files are (`schemas.common.FileName`)."""
-    from planner.schemas.common import file_name_problem
-
     problems = []
     # a positional read as '' (or as Path('') == '.', which argv then does not hold): name it as its argument
     empty_positionals = [flag for dest, flag in PATH_ARGUMENTS.items() if not flag.startswith("-") and any(
@@ -143,8 +133,9 @@ def argument_problems(argv: list[str], args: argparse.Namespace) -> list[Problem
         value = getattr(args, dest, None)
         for v in value if isinstance(value, list) else [value]:
             text = str(v) if isinstance(v, (str, os.PathLike)) else None
-            if text and text.strip() and file_name_problem(text):
-                problems.append(Problem("command line", flag, f"{text!r:.200} {file_name_problem(text)}"))
+            bad = file_name_problem(text) if text and text.strip() else None
+            if bad:
+                problems.append(Problem("command line", flag, f"{text!r:.200} {bad}"))
     return problems + inputs_inside_out(args) + repeated_values(args)
 
 

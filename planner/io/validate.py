@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import Problem, format_loc
-from planner.schemas.common import unit_of
+from planner.schemas.common import number_shown, unit_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,7 +58,7 @@ def error_message(err: dict[str, Any]) -> str:
         try:
             shown = repr(got)
         except ValueError:  # an int too long to print (Python's 4,300-digit limit)
-            shown = f"a {len(hex(got)) - 2}-hex-digit number" if isinstance(got, int) else "a value too long to show"
+            shown = number_shown(got) if isinstance(got, int) else "a value too long to show"
         if len(shown) > 60:
             shown = shown[:57] + "..."
         msg = f"{msg}, got {shown}"

@@ -69,6 +69,15 @@ def unit_of(field: str) -> str:
     return ""
 
 
+def number_shown(value: float | int) -> str:
+    """A number in a message: `{:g}`, except an int beyond a float (a 400-digit value), which `{:g}` cannot format
+    and `str` refuses past 4,300 digits: said by its size instead."""
+    try:
+        return f"{value:g}"
+    except (OverflowError, ValueError):
+        return f"a {len(hex(value)) - 2}-hex-digit number"
+
+
 _BOUND_TESTS = (("le", "at most", lambda v, b: v > b), ("lt", "less than", lambda v, b: v >= b),
                 ("ge", "at least", lambda v, b: v < b), ("gt", "greater than", lambda v, b: v <= b))
 
@@ -88,11 +97,7 @@ def _limit_problem(value: Any, field: Any, name: str, bounds: tuple[tuple[str, A
         if bad(value, bound):
             unit = unit_of(name)
             unit = f" {unit}" if unit else ""
-            try:
-                shown = f"{value:g}"
-            except OverflowError:
-                shown = f"a {len(hex(value)) - 2}-hex-digit number"
-            return f"must be {words} {bound:g}{unit}, got {shown}"
+            return f"must be {words} {bound:g}{unit}, got {number_shown(value)}"
     return None
 
 
