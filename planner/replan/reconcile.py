@@ -56,8 +56,8 @@ def reconcile_replan(prev: dict[str, Any], plan: dict[str, Any], label: str = "p
     if is_number(committed) and not _close(committed, paid_inside):
         out.append(Problem(label, "finance.totals.committed_capex_cash_usd",
                            f"is {fmt_usd(committed)} but the kept orders paid inside the horizon cost {fmt_usd(paid_inside)}"))
-    spent = rp.get("committed_capex_usd")
-    if is_number(spent) and not _close(spent, sum(float(p["cost_usd"]) for p in kept)):
-        out.append(Problem(label, "replan.committed_capex_usd", f"is {fmt_usd(spent)} but replan.committed_purchases cost "
-                                                                f"{fmt_usd(sum(float(p['cost_usd']) for p in kept))}"))
+    spent, kept_usd = rp.get("committed_capex_usd"), sum(float(p["cost_usd"]) for p in kept)
+    if is_number(spent) and not _close(spent, kept_usd):
+        out.append(Problem(label, "replan.committed_capex_usd",
+                           f"is {fmt_usd(spent)} but replan.committed_purchases cost {fmt_usd(kept_usd)}"))
     return out
