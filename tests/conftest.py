@@ -125,7 +125,7 @@ HEAVY_FIRST = (
     "test_robust_fuzz.py", "test_robust_plan.py", "test_exhaustive.py", "test_decompose.py", "test_robust_limits.py",
     "test_robust_outputs.py", "test_plan_example.py", "test_robust_corpus.py", "test_perf_predictor.py",
     "test_bruteforce.py", "test_sweep.py", "test_money_pipeline.py", "test_report_workbook.py",
-    "test_finance_example.py",
+    "test_finance_example.py", "test_robust_types.py", "test_replan_set.py", "test_robust_interrupt.py",
 )
 
 
