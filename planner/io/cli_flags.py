@@ -24,6 +24,7 @@ PERF_BOUNDS: tuple[tuple[str, float, float, str], ...] = (
     ("dp", 1, 4096, "attention replicas"),
     ("batch", 1, 1_000_000, "requests"),
     ("concurrency", 1e-9, 10_000_000, "requests"),
+    ("requests", 0, 100_000, "requests (an offline burst; 0 = the steady state)"),
     ("ttft_ms", 1e-9, 3_600_000, "ms"),
     ("tpot_ms", 1e-9, 3_600_000, "ms"),
     ("percentile", 1e-9, 100 - 1e-9, "percent"),

@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
+from planner.perf.burst import DEFAULT_BURST_REQUESTS
 from planner.perf.calibration_io import load_calibration
 from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine
 from planner.perf.evaluate import Evaluation, best_evaluation, evaluate
@@ -62,6 +63,9 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=float,
                    help="closed-loop client concurrency against the whole system (requests in flight, as a benchmark's "
                         "max_concurrency); default: the largest load meeting the targets, or offline without targets")
+    p.add_argument("--requests", type=int, default=DEFAULT_BURST_REQUESTS,
+                   help="offline (no --concurrency, no targets): the run is a burst of this many requests sent at once, "
+                        f"as benchmark clients measure it (default {DEFAULT_BURST_REQUESTS}); 0 = the steady state")
     p.add_argument("--engine", default=DEFAULT_ENGINE,
                    help=f"serving engine: {', '.join(ENGINES)} (tuned = a tuned benchmark submission, the raw "
                         f"calibrated model; default {DEFAULT_ENGINE})")
@@ -121,6 +125,17 @@ def _check_numbers(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _burst_rows(ev: Evaluation) -> list[tuple[str, str]]:
+    """The offline answer as a finite burst (planner.perf.burst), against the steady state."""
+    if not ev.burst_requests or not math.isfinite(ev.steady_tokens_per_s_per_replica):
+        return []
+    short = 1.0 - ev.tokens_per_s_per_replica / ev.steady_tokens_per_s_per_replica
+    return [("offline run", f"a burst of {ev.burst_requests:,} requests per replica sent at once, as benchmark clients "
+                            f"measure it: {100 * short:.0f} % below the steady state "
+                            f"({ev.steady_tokens_per_s_per_replica:,.0f} tokens/s per replica; --requests 0 for a "
+                            "sustained offline job)")]
+
+
 def _table(ev: Evaluation) -> str:
     f = ev.to_dict()
     rows = [
@@ -135,6 +150,7 @@ def _table(ev: Evaluation) -> str:
         ("bound", ev.bound),
         ("throughput", f"{ev.throughput_tokens_per_s:,.0f} output tokens/s ({ev.tokens_per_s_per_replica:,.0f} per replica)"),
         ("source", _source_line(ev)),
+        *_burst_rows(ev),
         ("TTFT", f"{ev.ttft_ms:,.1f} ms (prompt alone {ev.prefill_ms_batch1:,.1f} ms)"),
         ("TPOT", f"{ev.tpot_ms:,.2f} ms (batch 1: {ev.tpot_ms_batch1:,.2f} ms)"),
         ("prefill share", f"{100 * ev.prefill_share:.0f} % of compute"),
@@ -295,7 +311,7 @@ def run_perf(args: argparse.Namespace) -> int:
     shape = RequestShape(args.prompt_tokens, args.output_tokens, args.length_cv)
     targets = Targets((args.ttft_ms or math.inf) / 1e3, (args.tpot_ms or math.inf) / 1e3, args.percentile)
     kw = {"electricity_usd_per_kwh": args.electricity_usd_per_kwh, "pue": args.pue}
-    how = {"predictor": predictor, "engine": engine, "spec": spec}
+    how = {"predictor": predictor, "engine": engine, "spec": spec, "requests": args.requests}
     if args.tp is not None or args.pp is not None:
         layout = Layout(args.tp or 1, args.pp or 1, args.ep, args.dp or 1)
         bad = layout_problem(model, chip, layout)

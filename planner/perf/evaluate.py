@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from planner.perf.burst import requests_per_replica
 from planner.perf.calibration import Calibration
 from planner.perf.candidates import candidate_layouts
 from planner.perf.engines import DEFAULT_ENGINE, batch_cap, reserve_engine, reserves_full_length
@@ -76,6 +77,8 @@ class Evaluation:
     spec_expected_tokens: float = 1.0     # E = (1 - alpha^(k+1)) / (1 - alpha) output tokens per step
     no_spec_tokens_per_s_per_replica: float = math.nan  # the same layout and targets without speculation (model)
     no_spec_tpot_ms: float = math.nan
+    burst_requests: int = 0               # offline: a burst of this many requests per replica (planner.perf.burst); 0 = steady
+    steady_tokens_per_s_per_replica: float = math.nan  # the same offline question in the steady state (burst only)
 
     @property
     def layout(self) -> Layout:
@@ -90,7 +93,7 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
              shape: RequestShape, targets: Targets, calibration: Calibration, batch: int | None = None,
              electricity_usd_per_kwh: float = 0.08, pue: float = 1.3, predictor: Predictor | None = None,
              engine: str = DEFAULT_ENGINE, concurrency: float | None = None,
-             spec: Speculation | None = None) -> Evaluation:
+             spec: Speculation | None = None, requests: int | None = None) -> Evaluation:
     """Evaluate one layout; a layout that does not fit comes back with fits=False and the memory numbers.
     With `spec` (speculative decoding) the figures are the model's with the verify + draft step, and the same layout
     without speculation is evaluated on the model too (`no_spec_*`), for the comparison `planner perf` prints."""
@@ -101,10 +104,12 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
     mem = memory_fit(model, chip, precision, kv_precision, layout, admit_ctx, reserve)
     full = memory_fit(model, chip, precision, kv_precision, layout, shape.full_context, reserve)
     p: StageParams = stage_params(model, chip, precision, kv_precision, layout, calibration, engine=reserve)
+    burst = requests_per_replica(requests, chips // layout.chips) if concurrency is None and targets.offline else 0
     q = Question(shape.prompt_tokens, shape.output_tokens, shape.length_cv, targets.ttft_s * 1e3, targets.tpot_s * 1e3,
-                 targets.percentile, engine, concurrency, batch, spec)
+                 targets.percentile, engine, concurrency, batch, spec, requests=burst or None)
     lane = Lane(chip, precision, kv_precision, layout)
     r = pr.predict(model, [lane], q)[0]
+    steady = pr.predict(model, [lane], replace(q, requests=None))[0] if burst and r.perf_source != "measured" else None
     replicas = chips // layout.chips
     max_batch = min(mem.max_batch, int(batch_cap(engine)))
     if spec is not None:  # the draft model's weights and KV share the chips
@@ -160,6 +165,8 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
         tokens_per_s_p10=r.tokens_per_s_p10 if ok else math.nan, tokens_per_s_p50=r.tokens_per_s_p50 if ok else math.nan,
         tokens_per_s_p90=r.tokens_per_s_p90 if ok else math.nan, factor=r.factor, factor_level=r.factor_level,
         dp=layout.dp, **spec_fields,
+        burst_requests=burst if steady is not None else 0,
+        steady_tokens_per_s_per_replica=steady.tokens_per_s_per_replica if steady is not None and ok else math.nan,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.perf.burst import as_burst
 from planner.perf.calibration import Calibration
 from planner.perf.engines import DEFAULT_ENGINE, TUNED, batch_cap, reserves_full_length
 from planner.perf.layout import Layout
@@ -38,6 +39,7 @@ class Question:
     batch: int | None = None
     spec: Speculation | None = None  # speculative decoding (planner.perf.speculative); never answered from measurements
     engine_cap: float | None = None  # the engine's own running-sequence limit in a measured run (else its default)
+    requests: int | None = None  # offline only: a finite burst of this many requests (planner.perf.burst); None = steady
 
     @property
     def shape(self) -> RequestShape:
@@ -67,7 +69,10 @@ def run_question(sp: StageParams, q: Question, cal: Calibration, scale: np.ndarr
     full = reserves_full_length(q.engine)
     if q.concurrency is not None:
         return closed_loop(sp, q.shape, q.concurrency, q.targets, overhead, cap, scale, spec, full)
-    return operating_point(sp, q.shape, q.targets, overhead, cap, scale, spec, full)
+    op = operating_point(sp, q.shape, q.targets, overhead, cap, scale, spec, full)
+    if q.requests and q.targets.offline:
+        op = as_burst(sp, q.shape, op, q.requests)
+    return op
 
 
 def correction_key(engine: str, model: ModelSpec | None) -> str:
