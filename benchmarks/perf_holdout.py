@@ -3,7 +3,8 @@
 Every row is predicted the way a user would ask for it: `planner perf --model M --chip C --chips N --precision P
 --prompt-tokens I --output-tokens O --tp T --pp P --ep E --length-cv V --json`, plus, as the row states,
 `--concurrency C` (kind `concurrency`), `--tpot-ms X` (kind `tpot_target`; with `--ttft-ms` / `--percentile` when the
-row gives them) or nothing (kind `offline`: the largest batch memory and the engine allow), and `--engine E`
+row gives them) or nothing (kind `offline`: `planner perf`'s default burst of 1000 requests at the largest batch
+memory and the engine allow; the row's own request count is not passed, as a user would not), and `--engine E`
 (`--engine tuned` for rows marked `tuned`: MLPerf-style tuned submissions, the regime `planner perf` has for them).
 
 `--engine` and `--concurrency` are new (issue 20). This script reads `planner perf --help` and uses them only when
