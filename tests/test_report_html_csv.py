@@ -130,3 +130,20 @@ def test_html_renders_in_headless_chromium(plan: dict, tmp_path: Path) -> None:
                     "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri()],
                    check=True, capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+IN_TRANSIT_LABEL = "In transit at the start, cash paid before the horizon (USD)"
+
+
+@pytest.mark.parametrize(("value", "shown"), [(123_456.0, "$123,456"), (0.0, None), (None, None)])
+def test_html_card_for_hardware_in_transit_at_the_start(plan: dict, value: float | None, shown: str | None) -> None:
+    # A re-plan's kept orders paid before the horizon and not yet in service (plan.json's and the workbook's
+    # fleet_in_transit_start_usd) get their own cash card in the key figures, only when there are any.
+    plan = copy.deepcopy(plan)
+    plan["kpis"]["fleet_in_transit_start_usd"] = value
+    figures = build_html(plan).split("<h2>Key figures</h2>", 1)[1].split("<h2>", 1)[0]
+    cards = dict(re.findall(r'<div class="label">([^<]*)</div><div class="value">([^<]*)</div>', figures))
+    if shown is None:
+        assert IN_TRANSIT_LABEL not in cards
+    else:
+        assert cards[IN_TRANSIT_LABEL] == shown

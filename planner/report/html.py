@@ -29,10 +29,15 @@ from planner.results.tables import plan_tables
 MAX_DETAIL_ROWS = 500
 _BADGE = {"optimal": "ok", "optimal_in_reduced_set": "warn", "feasible": "warn", "infeasible": "bad", "no_plan": "bad"}
 #: key figure cards: the cash view, then the accounting view (net cost), then the optimizer's figures
-_CARDS = ("cash_out_usd", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "net_cost_usd", "depreciation_usd",
+_CARDS = ("cash_out_usd", "capex_cash_usd", "lease_usd", "energy_usd", "facility_usd", "fleet_in_transit_start_usd",
+          "net_cost_usd", "depreciation_usd",
           "resale_value_usd", "net_book_value_usd", "objective_usd", "best_bound_usd", "mip_gap", "tco_usd",
           "residual_value_usd", "usd_per_million_tokens", "joules_per_token")
 _TOTAL_CARDS = ("cash_out_usd", "net_cost_usd")
+#: cards shown only when the plan has the figure; `fleet_in_transit_start_usd` only when non-zero (a re-plan's kept
+#: orders paid before the horizon, not yet in service: cash, though not inside the horizon's cash out)
+_OPTIONAL_CARDS = ("lease_usd", "net_book_value_usd")
+_NONZERO_CARDS = ("fleet_in_transit_start_usd",)
 
 
 def _header(plan: dict[str, Any], warnings: list[str]) -> str:
@@ -57,9 +62,16 @@ def _header(plan: dict[str, Any], warnings: list[str]) -> str:
 
 def _key_figures(plan: dict[str, Any]) -> str:
     figs = {f.key: f for f in key_figures(plan)}
-    labels = {"energy_usd": "Energy, cash (USD)", "facility_usd": "Facility, cash (USD)"}
+    labels = {"energy_usd": "Energy, cash (USD)", "facility_usd": "Facility, cash (USD)",
+              "fleet_in_transit_start_usd": "In transit at the start, cash paid before the horizon (USD)"}
+
+    def shown(k: str) -> bool:
+        value = figs[k].value
+        if k in _NONZERO_CARDS:
+            return isinstance(value, int | float) and not isinstance(value, bool) and value != 0
+        return value is not None or k not in _OPTIONAL_CARDS
     cards = "".join(card(labels.get(k, figs[k].label), figs[k].value, figs[k].kind, figs[k].note, total=k in _TOTAL_CARDS)
-                    for k in _CARDS if figs[k].value is not None or k not in ("lease_usd", "net_book_value_usd"))
+                    for k in _CARDS if shown(k))
     return f'<h2>Key figures</h2><div class="cards">{cards}</div>'
 
 
