@@ -167,6 +167,7 @@ def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progr
     Only a final outcome is cached (`planner.sweep.FINAL_STATUSES`: a proven plan or a proven infeasibility); a
     time-limited plan is planned again next time, and a failed solve raises before anything is cached."""
     from planner.api import plan
+    from planner.io.plan_cache_dir import claim_cache_dir
     from planner.results.atomic import write_json_atomic
     from planner.results.plan_io import read_plan
     from planner.sweep import FINAL_STATUSES
@@ -183,7 +184,7 @@ def plan_cached(scenario: str, overrides: dict[str, Any], cache_dir: Path, progr
     outcome = plan(scenario, sets, overrides, progress=progress).outcome
     if outcome.plan.get("status") in FINAL_STATUSES:
         try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
+            claim_cache_dir(cache_dir)
             write_json_atomic(cached, outcome.plan)
         except OSError as exc:  # a cache that cannot be written costs a re-plan next time, not this result
             print(f"warning: could not cache the plan in {cache_dir}: {exc.strerror or exc}", file=sys.stderr)
@@ -208,8 +209,9 @@ def run_compare(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache_dir) if args.cache_dir else REPO_OUTPUTS / ".cache"
     from planner.io.cli_flags import out_dir_problem
     from planner.io.loader import load_inputs
+    from planner.io.plan_cache_dir import cache_dir_problem
 
-    problems = [p for p in (out_dir_problem(cache_dir, "--cache-dir"),) if p]
+    problems = [p for p in (out_dir_problem(cache_dir, "--cache-dir") or cache_dir_problem(cache_dir),) if p]
     cache_abs = Path(os.path.abspath(cache_dir))
     if cache_abs == out or out in cache_abs.parents:  # --out is replaced whole: a cache inside it would be lost
         problems.append(Problem("command line", "--cache-dir", f"{cache_dir} is {'--out' if cache_abs == out else 'inside --out'} "
