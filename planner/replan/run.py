@@ -24,7 +24,7 @@ from planner.pipeline import (
     solve,
 )
 from planner.replan.changes import change_table, lease_change_table, moves
-from planner.replan.reconcile import reconcile_replan
+from planner.replan.reconcile import fleet_basis_change, reconcile_replan
 from planner.replan.rollforward import LeaseKey, OrderKey, Rolled, roll_forward
 from planner.schemas.common import _QUARTER_RE
 from planner.schemas.scenario import SolverSettings
@@ -180,8 +180,9 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
         plan = assemble_plan(rolled.inputs, S, m, result, settings, const, options, timings, started)
         plan["replan"] = replan_section(prev, rolled, S, m, result.values, plan, options, rule)
         # its money against itself and the previous plan (book value at the start, committed cash): a warning, never silent
-        plan["warnings"] = [*(plan.get("warnings") or []), *(f"money does not reconcile: {p.locator}: {p.message}"
-                                                             for p in reconcile_replan(prev, plan, label))]
+        change = fleet_basis_change(prev, plan)  # a changed sites file: said, and reconciled on that difference
+        plan["warnings"] = [*(plan.get("warnings") or []), *([change[1]] if change else []),
+                            *(f"money does not reconcile: {p.locator}: {p.message}" for p in reconcile_replan(prev, plan, label))]
         return PlanOutcome(plan, plan_exit_code(plan), timings)  # 0 only when every demand row is served
     if result.status in ("infeasible", "no_plan"):
         say("no re-plan meets every limit: re-solving with penalised unmet demand to find what is short")
