@@ -121,23 +121,3 @@ def test_the_same_names_through_set_are_refused_at_the_command_line(field: str, 
         load_inputs(INPUTS / "scenarios" / "example.yaml", [f"{field}='{ws}x.yaml'"])
     assert any(p.file == "example.yaml --set" and p.locator == field and "whitespace" in p.message
                for p in info.value.problems), [str(p) for p in info.value.problems]
-
-
-#: control characters inside a name (not around it: that is whitespace for some): NUL cannot be opened, the rest are
-#: pasting slips; each is refused where the name is written, never reported as a missing file of a garbled name
-CONTROLS = ["\x00", "\n", "\t", "\r", "\x1b", "\x7f"]
-CONTROL_VARIANTS = [(f, c) for f in FIELDS for c in CONTROLS]
-
-
-@pytest.mark.parametrize(("field", "control"), CONTROL_VARIANTS, ids=[f"{f}-{ord(c):#x}" for f, c in CONTROL_VARIANTS])
-def test_a_file_name_holding_a_control_character_is_refused_where_it_is_written(
-        tmp_path: Path, field: str, control: str) -> None:
-    scenario, data = _case(tmp_path)
-    name = _good_name(data, field)
-    cut = len(name) // 2
-    locator = _set(data, field, name[:cut] + control + name[cut:])
-    scenario.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    with pytest.raises(InputError) as info:
-        load_inputs(scenario)
-    mine = [p for p in info.value.problems if p.file == "example.yaml" and p.locator == locator]
-    assert mine and "control character" in mine[0].message, [str(p) for p in info.value.problems]
