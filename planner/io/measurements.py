@@ -14,6 +14,7 @@ precision, layout, engine, request shape and concurrency) are reported, since ea
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
     problems: list[Problem] = []
     files: dict[str, Path] = {}
     runs: dict[tuple[object, ...], int] = {}  # (point key, concurrency) of each JSON run -> its entry
+    real_paths: dict[str, int] = {}  # each file's real path -> the first entry naming it
     for i, entry in enumerate(entries):
         where = f"inputs.measurements[{i}]"
         path = Path(entry.file)
@@ -57,6 +59,11 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
         bad = file_problem(path, label, where, hint=" (paths are relative to the scenario file)")
         if bad is not None:
             problems.append(bad)
+            continue
+        same = real_paths.setdefault(os.path.realpath(path), i)  # `m.csv` and `./m.csv`, or a link to it
+        if same != i and not is_json:  # a JSON entry says its own layout: the same file twice may be two layouts
+            problems.append(Problem(label, where, f"names the same file as inputs.measurements[{same}] ({path.name}): "
+                                    "its points would count twice in every fit; keep one entry"))
             continue
         missing = [k for k in ("model_id", "chip_id", "precision", "tp") if getattr(entry, k) is None]
         if is_json and missing:

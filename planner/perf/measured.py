@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -171,10 +172,23 @@ def read_vllm_json(path: Path, model_id: str, chip_id: str, precision: str, tp: 
     whole, a latency in seconds under a `*_ms` key, or a layout (tp, pp, ep) that is not 1..4096."""
     from planner.io.vllm_json import layout_problems, vllm_json_problems
 
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:  # a key written twice: one value would be ignored
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                repeated.append(key)
+            seen[key] = value
+        return seen
+
+    try:  # a UTF-8 BOM (a file saved by a Windows editor) is fine, as for every input
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"), object_pairs_hook=pairs)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BenchmarkJsonError(path, [("", f"not readable JSON ({exc})")]) from None
+    if repeated:
+        raise BenchmarkJsonError(path, [(k, "is written more than once: one value would be silently ignored; keep one")
+                                        for k in dict.fromkeys(repeated)])
     problems = layout_problems(tp, pp, ep) + vllm_json_problems(doc)
     if problems:
         raise BenchmarkJsonError(path, problems)
@@ -216,45 +230,121 @@ def _cell_problem(v: object, whole: bool) -> str | None:
     return None
 
 
+#: plain-CSV numeric cells with a floor: (column, smallest allowed value, unit words); a ttft/tpot below 1 / 0.5 ms is
+#: almost surely written in seconds (the same floors as `planner.io.vllm_json.LATENCY_MS`)
+_PLAIN_FLOORS = (("prompt_tokens", 1.0, "tokens"), ("output_tokens", 1.0, "tokens"), ("concurrency", 1.0, "clients"),
+                 ("ttft_ms", 1.0, "ms"), ("tpot_ms", 0.5, "ms"), ("ttft_target_ms", 1.0, "ms"),
+                 ("target_percentile", 1.0, "(a percentile)"))
+#: cells a plain-CSV row must fill
+_PLAIN_REQUIRED = ("model_id", "chip_id", "precision", "tp", "engine", "prompt_tokens", "output_tokens", "output_tokens_per_s")
+#: what makes two rows the same run (a repeated run would count twice in every fit)
+_PLAIN_RUN = ("model_id", "chip_id", "precision", "tp", "pp", "ep", "engine", "prompt_tokens", "output_tokens",
+              "concurrency", "tpot_target_ms", "ttft_target_ms", "target_percentile")
+_PLAIN_MAX_ROWS = 100_000
+
+
+def _plain_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """The data rows of a plain measurement CSV as (spreadsheet row, {column: stripped cell}); raises ValueError
+    naming the file and every problem of its shape: not a regular file or UTF-8 text (a BOM and CRLF are fine),
+    empty, not CSV, a column missing or repeated, a row with more or fewer cells than the header."""
+    import csv
+    import io
+
+    from planner.io.safe_read import read_user_text
+
+    text, bad = read_user_text(Path(path), str(path))
+    if text is None:
+        raise ValueError("\n".join(f"({path}) | {p.message}" for p in bad))
+    expected = f"expected columns {', '.join(PLAIN_CSV_COLUMNS)} (optional: {', '.join(PLAIN_CSV_OPTIONAL)})"
+    if not text.strip():
+        raise ValueError(f"({path}) | file is empty; {expected}")
+    problems: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+        missing = [c for c in PLAIN_CSV_COLUMNS if c not in header]
+        repeated = sorted({c for c in header if c and header.count(c) > 1})
+        if missing:
+            problems.append(f"({path}, row 1) | missing column(s) {', '.join(missing)}; {expected}")
+        if repeated:
+            problems.append(f"({path}, row 1) | repeated column(s) {', '.join(repeated)}: each value would be read "
+                            "from one of them only; keep one")
+        for line_no, values in enumerate(reader, start=2):
+            if line_no - 1 > _PLAIN_MAX_ROWS:
+                problems.append(f"({path}, row {line_no}) | more than {_PLAIN_MAX_ROWS:,} rows; split the file")
+                break
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                problems.append(f"({path}, row {line_no}) | has {len(values)} cells but the header has {len(header)} columns")
+                continue
+            rows.append((line_no, {k: v.strip() for k, v in zip(header, values, strict=True)}))
+    except csv.Error as exc:
+        problems.append(f"({path}, row {reader.line_num}) | not valid CSV: {exc}")
+    if problems:
+        raise ValueError("\n".join(problems))
+    if not rows:
+        raise ValueError(f"({path}) | no measurement rows under the header; add at least one row")
+    return rows
+
+
 def read_plain_csv(path: Path) -> list[MeasuredPoint]:
     """A CSV with PLAIN_CSV_COLUMNS and any of PLAIN_CSV_OPTIONAL (output_tokens_per_s is the whole replica's, so
-    per chip it divides by TP x PP); all problems in one ValueError."""
-    df = pd.read_csv(path)
-    missing = [c for c in PLAIN_CSV_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(PLAIN_CSV_COLUMNS)} "
-                         f"(optional: {', '.join(PLAIN_CSV_OPTIONAL)})")
-    out, problems = [], []
+    per chip it divides by TP x PP); all problems in one ValueError, each located `(file, column[row N])`: the
+    shape (`_plain_rows`), a required cell blank, a number that is not one (a boolean, text, inf) or is out of range
+    (below its floor: a latency in seconds under a `*_ms` column), and a row repeating another's run."""
+    rows = _plain_rows(path)
+    problems: list[str] = []
     bad_rows: set[int] = set()
-    for i, r in df.iterrows():  # every numeric cell strictly, before `float()` reads `True` as 1 and `inf` as a rate
+    for line_no, r in rows:  # every numeric cell strictly, before `float()` reads `True` as 1 and `inf` as a rate
+        for col in _PLAIN_REQUIRED:
+            if not r.get(col):
+                problems.append(f"({path}, {col}[row {line_no}]) | is blank; fill it in")
+                bad_rows.add(line_no)
         for col in _PLAIN_NUMERIC:
             problem = _cell_problem(r.get(col), col in ("tp", "pp", "ep"))
             if problem:
-                problems.append(f"({path}, {col}[row {int(i) + 2}]) | {problem}")
-                bad_rows.add(int(i))
-    for i, r in df.iterrows():
-        if int(i) in bad_rows:
+                problems.append(f"({path}, {col}[row {line_no}]) | {problem}")
+                bad_rows.add(line_no)
+        for col, floor, unit in _PLAIN_FLOORS:
+            x = _f(r.get(col)) if line_no not in bad_rows else None
+            if x is not None and x < floor:
+                seconds = " (is it in seconds? write milliseconds)" if col.endswith("_ms") and x > 0 else ""
+                problems.append(f"({path}, {col}[row {line_no}]) | must be at least {floor:g} {unit}, got {x:g}{seconds}")
+                bad_rows.add(line_no)
+    seen: dict[tuple[str, ...], int] = {}
+    for line_no, r in rows:
+        run = tuple(r.get(c, "").lower() for c in _PLAIN_RUN)
+        if run in seen and line_no not in bad_rows:
+            problems.append(f"({path}, row {line_no}) | repeats the run of row {seen[run]} (same model, chip, precision, "
+                            "layout, engine, tokens, concurrency and targets): it would count twice in every fit; keep one")
+            bad_rows.add(line_no)
+        seen.setdefault(run, line_no)
+    out: list[MeasuredPoint] = []
+    for line_no, r in rows:
+        if line_no in bad_rows:
             continue
         x, tp = _f(r["output_tokens_per_s"]), _i(r["tp"], 0)
         pp, ep = _i(r.get("pp"), 1), _i(r.get("ep"), 1)
         if x is None or x <= 0 or tp < 1:
-            problems.append(f"({path}, row {int(i) + 2}) | output_tokens_per_s must be > 0 and tp >= 1")
+            problems.append(f"({path}, row {line_no}) | output_tokens_per_s must be > 0 and tp >= 1")
             continue
         if pp < 1 or ep < 1 or tp % ep:
-            problems.append(f"({path}, row {int(i) + 2}) | pp and ep must be >= 1 and ep must divide tp "
+            problems.append(f"({path}, row {line_no}) | pp and ep must be >= 1 and ep must divide tp "
                             f"(got tp {tp}, pp {pp}, ep {ep}); leave them blank for 1")
             continue
         tpot_target = _f(r.get("tpot_target_ms"))
         if tpot_target is not None and tpot_target <= 0:
-            problems.append(f"({path}, tpot_target_ms[row {int(i) + 2}]) | must be > 0 (blank = not a target run)")
+            problems.append(f"({path}, tpot_target_ms[row {line_no}]) | must be > 0 (blank = not a target run)")
             continue
         try:
             eng = normalise_engine(r["engine"])
         except ValueError as exc:
-            problems.append(f"({path}, engine[row {int(i) + 2}]) | {exc}")
+            problems.append(f"({path}, engine[row {line_no}]) | {exc}")
             continue
         out.append(MeasuredPoint(
-            row_id=f"{Path(path).stem}:{int(i) + 2}", model_id=str(r["model_id"]), chip_id=str(r["chip_id"]),
+            row_id=f"{Path(path).stem}:{line_no}", model_id=str(r["model_id"]), chip_id=str(r["chip_id"]),
             precision=str(r["precision"]).lower(), tp=tp, pp=pp, ep=ep, engine=eng,
             prompt_tokens=float(r["prompt_tokens"]), output_tokens=float(r["output_tokens"]),
             concurrency=_f(r["concurrency"]), tokens_per_s_per_chip=x / (tp * pp), ttft_ms=_f(r["ttft_ms"]),
