@@ -179,3 +179,46 @@ def test_fixture_round_trips_byte_for_byte(tmp_path: Path) -> None:
     plan = json.loads(FIXTURE.read_text(encoding="utf-8"))
     out = write_json_atomic(tmp_path / "plan.json", plan)
     assert out.read_bytes() == FIXTURE.read_bytes()
+
+
+def _non_negative_fields() -> list[tuple[str, str]]:
+    """(plan.json table, field) of every field typed `Count` or `Amount` in a table's row model, from the schema."""
+    import typing
+
+    from planner.results import plan_schema as ps
+
+    tables = {"purchases": ps.Purchase, "leases": ps.Lease, "racks": ps.Rack, "deployments": ps.Deployment,
+              "capacity": ps.CapacityRow}
+    out = []
+    for table, model in tables.items():
+        hints = typing.get_type_hints(model, include_extras=True)
+        out += [(table, name) for name, hint in hints.items() if hint in (ps.Count, ps.Amount)]
+    return out
+
+
+NON_NEGATIVE = _non_negative_fields()
+LEASE_ROW = {"quarter": "2027Q1", "chip": "c", "vendor": "v", "chips": 8, "servers": 1, "usd_per_chip_hour": 2.0,
+             "lease_usd": 35_040.0, "contract_start_quarter": "2027Q1", "term_quarters": 4}
+
+
+def test_the_non_negative_fields_cover_counts_and_money_of_every_table() -> None:
+    assert {("purchases", "servers"), ("purchases", "cost_usd"), ("leases", "lease_usd"), ("racks", "servers"),
+            ("deployments", "replicas"), ("capacity", "served_tokens_per_s")} <= set(NON_NEGATIVE)
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, -1e308])
+@pytest.mark.parametrize(("table", "field"), NON_NEGATIVE, ids=[f"{t}.{f}" for t, f in NON_NEGATIVE])
+def test_a_negative_count_or_amount_in_a_hand_edited_plan_is_refused(plan: dict, table: str, field: str,
+                                                                     value: float) -> None:
+    # `planner report` on a plan.json whose servers, costs or rates were edited below zero used to rebuild a report
+    # of them (exit 0); a plan the planner writes never holds one.
+    plan = copy.deepcopy(plan)
+    plan["leases"] = [dict(LEASE_ROW)]
+    plan[table][0][field] = value
+    with pytest.raises(InputError) as info:
+        validate_plan(plan)
+    assert any(p.locator == f"{table}[0].{field}" for p in info.value.problems), [str(p) for p in info.value.problems]
+
+
+def test_the_fixture_with_a_lease_row_still_reads(plan: dict) -> None:
+    validate_plan({**copy.deepcopy(plan), "leases": [dict(LEASE_ROW)]})

@@ -44,6 +44,22 @@ def _whole(value: Any) -> int:
     return int(number)
 
 
+def _count(value: Any) -> int:
+    """A whole number of things (servers, chips, replicas, quarters, a TP or PP degree): never below 0."""
+    number = _whole(value)
+    if number < 0:
+        raise ValueError(f"must be 0 or more (a count), got {_shown(value)}")
+    return number
+
+
+def _amount(value: Any) -> float:
+    """A price, cost, power or rate that is a product of non-negative figures: never below 0."""
+    number = _number(value)
+    if number < 0:
+        raise ValueError(f"must be 0 or more, got {_shown(value)}")
+    return number
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be text, got {_shown(value)}")
@@ -67,6 +83,8 @@ def _optional_quarter(value: Any) -> str | None:
 Number = Annotated[float, BeforeValidator(_number)]
 OptNumber = Annotated[float | None, BeforeValidator(_optional_number)]
 Whole = Annotated[int, BeforeValidator(_whole)]
+Count = Annotated[int, BeforeValidator(_count)]
+Amount = Annotated[float, BeforeValidator(_amount)]
 OptWhole = Annotated[int | None, BeforeValidator(lambda v: None if v is None else _whole(v))]
 Text = Annotated[str, BeforeValidator(_text)]
 OptText = Annotated[str | None, BeforeValidator(_optional_text)]
@@ -162,10 +180,10 @@ class Purchase(PlanModel):
     site: Text
     chip: Text
     vendor: Text
-    servers: Whole
-    chips: Whole
-    unit_price_usd: Number
-    cost_usd: Number
+    servers: Count
+    chips: Count
+    unit_price_usd: Amount
+    cost_usd: Amount
     list_price_usd: OptNumber = None
     discount_fraction: OptNumber = None
     price_components: dict[Text, Number] = {}
@@ -183,12 +201,12 @@ class Lease(PlanModel):
     quarter: QuarterStr
     chip: Text
     vendor: Text
-    chips: Whole
-    servers: Whole
-    usd_per_chip_hour: Number
-    lease_usd: Number
+    chips: Count
+    servers: Count
+    usd_per_chip_hour: Amount
+    lease_usd: Amount
     contract_start_quarter: QuarterStr
-    term_quarters: Whole
+    term_quarters: Count
     site: OptText = None  # the virtual site `lease:<chip>`
     committed: bool | None = None  # true: a contract signed before the plan (kept by a re-plan), paid at its own rate
 
@@ -199,11 +217,11 @@ class Rack(PlanModel):
     rack: Text
     rack_type: Text
     chip: Text
-    servers: Whole
-    power_kw: Number
-    power_cap_kw: Number
-    rack_units: Number
-    rack_units_cap: Number
+    servers: Count
+    power_kw: Amount
+    power_cap_kw: Amount
+    rack_units: Amount
+    rack_units_cap: Amount
 
 
 class Deployment(PlanModel):
@@ -214,12 +232,12 @@ class Deployment(PlanModel):
     model: Text
     chip: Text
     precision: Text
-    tp: Whole
-    pp: Whole
-    replicas: Whole
-    chips: Whole
-    tokens_per_s: Number
-    power_kw: Number
+    tp: Count
+    pp: Count
+    replicas: Count
+    chips: Count
+    tokens_per_s: Amount
+    power_kw: Amount
     perf_source: OptText = None          # measured | corrected | model (where its tokens/s came from)
     extrapolated: bool | None = None     # far from any measurement
     tokens_per_s_p10: OptNumber = None   # replicas x the option's P10 / P90 tokens/s
@@ -229,9 +247,9 @@ class Deployment(PlanModel):
 class CapacityRow(PlanModel):
     quarter: QuarterStr
     workload: Text
-    demand_tokens_per_s: Number
-    required_tokens_per_s: Number
-    served_tokens_per_s: Number
+    demand_tokens_per_s: Amount
+    required_tokens_per_s: Amount
+    served_tokens_per_s: Amount
     unmet_tokens_per_s: Number
 
 
@@ -352,10 +370,10 @@ class FinanceFleet(PlanModel):
     site: Text
     rack_type: Text
     chip: Text
-    servers: Whole
+    servers: Count
     installed_quarter: QuarterStr
     unit_cost_usd: OptNumber
-    lifetime_quarters: Whole
+    lifetime_quarters: Count
     cost_basis: Text
     order_quarter: OptQuarter = None  # a re-plan's kept order: placed then
     payment_quarter: OptQuarter = None  # ... and paid then (committed capex cash when inside the horizon)
