@@ -111,3 +111,46 @@ def test_plan_racks_become_pinned_installed_entries() -> None:
     assert sorted((e.chip_id, e.servers, e.rack_index) for e in entries) == [("b200", 1, 6), ("h100_sxm", 2, 0)]
     entries, q = installed_from_plan(plan, "2027Q1")
     assert [(e.servers, e.rack_index) for e in entries] == [(3, 0)]
+
+
+# Every id of a purchases row, or of a plan's racks row, that the scenario lacks is located at its file, row and
+# column (issue 24, fourth attack: it was `(installed hardware, plan entry 3 (mars/air40, h100_sxm))`).
+GOOD_ROW = {"site_id": "dc-east", "rack_type_id": "air40", "chip_id": "h100_sxm", "servers": "2"}
+PLAN_FIELDS = {"site_id": "site", "rack_type_id": "rack_type", "chip_id": "chip"}
+
+
+@pytest.mark.parametrize("field", ["site_id", "rack_type_id", "chip_id"])
+def test_an_unknown_id_in_a_purchases_csv_is_located_at_its_row_and_column(tmp_path, field):
+    from planner.topology.installed import read_purchases_csv
+    from planner.topology.racking import check_installed
+
+    sites, chips, _ = demo_fleet()
+    bad = {**GOOD_ROW, field: "zz-unknown"}
+    f = tmp_path / "p.csv"
+    f.write_text(",".join(GOOD_ROW) + "\n" + ",".join(GOOD_ROW.values()) + "\n" + ",".join(bad.values()) + "\n")
+    with pytest.raises(InputError) as err:
+        check_installed(sites, chips, read_purchases_csv(f))
+    assert [(p.file, p.locator) for p in err.value.problems] == [("p.csv", f"row 3, {field}")], err.value.problems
+
+
+@pytest.mark.parametrize("field", ["site_id", "rack_type_id", "chip_id"])
+def test_an_unknown_id_in_a_plans_racks_is_located_at_its_row(field):
+    from planner.topology.installed import installed_from_plan
+    from planner.topology.racking import check_installed
+
+    sites, chips, _ = demo_fleet()
+    row = {"quarter": "2027Q1", "site": "dc-east", "rack_type": "air40", "chip": "h100_sxm", "servers": 1}
+    row[PLAN_FIELDS[field]] = "zz-unknown"
+    row["rack"] = f"{row['site']}/{row['rack_type']}/0001"
+    installed, _ = installed_from_plan({"horizon": {"quarters": ["2027Q1"]}, "racks": [row]})
+    with pytest.raises(InputError) as err:
+        check_installed(sites, chips, installed)
+    assert [(p.file, p.locator) for p in err.value.problems] == [("plan.json", f"racks[0].{PLAN_FIELDS[field]}")]
+
+
+@pytest.mark.parametrize("quarter", ["2027Q5", "2027q1", "27Q1", "2027-Q1", "next year"])
+def test_a_purchase_quarter_that_is_not_one_is_refused(quarter):
+    with pytest.raises(InputError) as err:
+        installed_from_rows([{**GOOD_ROW, "quarter": quarter}], "p.csv")
+    assert [p.locator for p in err.value.problems] == ["row 2, quarter"]
+    assert installed_from_rows([{**GOOD_ROW, "quarter": ""}], "p.csv")[0].quarter == ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import InputError, Problem
+from planner.schemas.common import _QUARTER_RE as _QUARTER
 from planner.schemas.sites import FleetEntry
 
 PURCHASE_COLUMNS = ("site_id", "rack_type_id", "chip_id", "servers")
@@ -116,9 +117,13 @@ def installed_from_rows(rows: Iterable[dict[str, str]], label: str, skip_blank: 
                 f"must be at most {MAX_TOPOLOGY_SERVERS:,} servers (the most `planner topology` draws in one run), "
                 f"got {servers:,}. " + _limit_hint())))
             continue
+        quarter = (row.get("quarter") or "").strip()
+        if quarter and not _QUARTER.match(quarter):
+            problems.append(Problem(label, f"row {i}, quarter", f"must be a quarter written like 2027Q1 (or blank), got {quarter[:40]!r}"))
+            continue
         if servers:
             out.append(Installed(row["site_id"].strip(), row["rack_type_id"].strip(), row["chip_id"].strip(),
-                                 servers, "plan", (row.get("quarter") or "").strip(), where=(label, f"row {i}, servers")))
+                                 servers, "plan", quarter, where=(label, f"row {i}, servers")))
     if problems:
         raise InputError(problems)
     return out

@@ -57,21 +57,36 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+#: field names of a plan.json `racks` row, for entries read from one (`installed_from_plan`)
+_PLAN_FIELDS = {"site_id": "site", "rack_type_id": "rack_type", "chip_id": "chip"}
+
+
+def _located(e: Installed, i: int, field: str) -> tuple[str, str]:
+    """(file, locator) of one field of an entry: the file and row it came from when known (`Installed.where`,
+    located at its `servers`: `(p.csv, row 3, servers)`, `(sites.yaml, fleet[2].servers)`), else its position."""
+    if e.where is None:
+        return "installed hardware", f"{e.source} entry {i} ({e.site_id}/{e.rack_type_id}, {e.chip_id})"
+    label, at = e.where
+    if at.startswith("racks["):
+        field = _PLAN_FIELDS.get(field, field)
+    return label, (at[: -len("servers")] + field) if at.endswith("servers") else f"{at}, {field}"
+
+
 def check_installed(sites: Mapping[str, Site], chips: Mapping[str, ChipSpec], installed: Sequence[Installed]) -> None:
-    """Raise InputError naming every entry whose site, rack type or chip is unknown."""
+    """Raise InputError naming every entry whose site, rack type or chip is unknown, located at the file, row and
+    field it came from (a purchases CSV, the sites file's fleet, a plan's racks) when it says."""
     problems = []
     for i, e in enumerate(installed):
-        where = f"{e.source} entry {i} ({e.site_id}/{e.rack_type_id}, {e.chip_id})"
         site = sites.get(e.site_id)
         if site is None:
-            problems.append(Problem("installed hardware", where, f"unknown site {e.site_id!r}; sites: {', '.join(sorted(sites))}"))
+            problems.append(Problem(*_located(e, i, "site_id"), f"unknown site {e.site_id!r}; sites: {', '.join(sorted(sites))}"))
         elif e.rack_type_id not in {r.rack_type_id for r in site.rack_types}:
             known = ", ".join(r.rack_type_id for r in site.rack_types)
-            problems.append(Problem("installed hardware", where, f"site {e.site_id} has no rack type {e.rack_type_id!r}; it has: {known}"))
+            problems.append(Problem(*_located(e, i, "rack_type_id"), f"site {e.site_id} has no rack type {e.rack_type_id!r}; it has: {known}"))
         if e.chip_id not in chips:
-            problems.append(Problem("installed hardware", where, f"unknown chip {e.chip_id!r}; add it to chips.yaml or fix the id"))
+            problems.append(Problem(*_located(e, i, "chip_id"), f"unknown chip {e.chip_id!r}; add it to chips.yaml or fix the id"))
         if not _whole(e.servers) or (e.rack_index is not None and not _whole(e.rack_index)):
-            problems.append(Problem("installed hardware", where, f"servers and rack_index must be whole numbers >= 0, "
+            problems.append(Problem(*_located(e, i, "servers"), f"servers and rack_index must be whole numbers >= 0, "
                                     f"got servers={e.servers!r:.40}, rack_index={e.rack_index!r:.40}"))
     if problems:
         raise InputError(problems)
