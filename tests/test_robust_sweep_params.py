@@ -42,3 +42,28 @@ def test_sweep_exits_2_before_planning(spec: str, tmp_path, capsys) -> None:
     assert rc == 2, err
     assert "internal error" not in err and "Traceback" not in err
     assert not (tmp_path / "s").exists()
+
+
+# A value list with an empty item (a stray comma) swept a null as a point, and a value given twice planned the same
+# point twice (two rows of one point in the table): both are refused before planning, like any item given twice.
+LIST_FAULTS = {
+    "trailing comma": ("0.1,", "empty value"), "leading comma": (",0.1", "empty value"),
+    "double comma": ("0.1,,0.2", "empty value"), "blank item": ("0.1, ,0.2", "empty value"),
+    "same value": ("0.1,0.1", "twice"), "same number spelt twice": ("0.1,0.10", "twice"),
+    "int and float": ("1,1.0", "twice"), "same word": ("none,n_plus_1,none", "twice"),
+}
+
+
+@pytest.mark.parametrize(("spec", "words"), LIST_FAULTS.values(), ids=LIST_FAULTS.keys())
+def test_a_value_list_with_an_empty_or_repeated_value_is_refused(spec: str, words: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_params([f"policy.headroom_fraction={spec}"])
+    (problem,) = info.value.problems
+    assert problem.locator == "--param policy.headroom_fraction" and words in problem.message, str(problem)
+
+
+def test_distinct_values_still_sweep() -> None:
+    (param,) = parse_params(["policy.redundancy=none,n_plus_1"])
+    assert param.values == ("none", "n_plus_1")
+    (param,) = parse_params(["policy.headroom_fraction=0,0.1,1"])
+    assert param.values == (0, 0.1, 1)

@@ -72,7 +72,22 @@ def parse_param(text: str) -> Param:
     items = spec.split(",")
     if len(items) > MAX_POINTS:
         raise ValueError(f"the list has {len(items):,} values; at most {MAX_POINTS:,}")
+    empty = [i + 1 for i, v in enumerate(items) if not v.strip()]
+    if empty:  # `0.1,` or `0.1,,0.2`: a stray comma would sweep a null (or the schema's default) as a point
+        raise ValueError(f"the list {spec[:80]!r} has an empty value (value {', '.join(map(str, empty[:5]))}): a stray "
+                         "comma? write PATH=v1,v2,... with a value between every two commas")
     values = tuple(parse_scalar(v) for v in items)
+    seen: dict[tuple[bool, Any], str] = {}
+    for raw, v in zip(items, values, strict=True):
+        try:
+            key = (isinstance(v, bool), v)
+            hash(key)
+        except TypeError:
+            key = (False, repr(v))
+        if key in seen:  # the same point planned twice, its row twice in the table
+            raise ValueError(f"the list {spec[:80]!r} gives the value {raw.strip()[:40]!r} twice (also as "
+                             f"{seen[key][:40]!r}); give each value once")
+        seen[key] = raw.strip()
     return Param(path, values)
 
 
