@@ -186,3 +186,18 @@ def test_cli_bad_server_count_exits_2_located(twins_plan: tuple[Path, Path], tmp
     assert "(plan.json, purchases[0].chip) |" in r.stderr
     assert "Traceback" not in r.stderr and "pydantic" not in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("through", ["2026Q3", "2026Q1", "2020Q1", "1999Q4"])
+def test_commit_through_before_the_previous_plans_horizon_is_refused(plan0: dict, through: str) -> None:
+    # plan0 covers 2027Q1..Q4: committing through a quarter before 2026Q4 (a typo, 2020 for 2027) used to re-plan
+    # every quarter with "0 orders placed through 2020Q1 are fixed", exit 0.
+    problems = _problems(copy.deepcopy(plan0), through)
+    assert [(p[0], p[1]) for p in problems] == [("command line", "--commit-through")], problems
+    assert "before the previous plan's horizon (2027Q1..2027Q4)" in problems[0][2] and "2026Q4" in problems[0][2]
+
+
+def test_commit_through_the_quarter_before_the_previous_plan_keeps_none_of_it(plan0: dict) -> None:
+    out = replan_inputs(_inputs(), copy.deepcopy(plan0), "2026Q4", EXACT,
+                        options_for=lambda inp: make_options([A_ROW], inp.quarters))
+    assert out.plan["replan"]["committed_purchases"] == []

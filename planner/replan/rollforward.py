@@ -16,7 +16,7 @@ from typing import Any
 from planner.errors import InputError, Problem
 from planner.io.loader import KeptOrder, PlanInputs
 from planner.replan.leases import committed_leases, future_leases, leased_servers, with_payments
-from planner.schemas.common import _QUARTER_RE, quarter_index
+from planner.schemas.common import _QUARTER_RE, quarter_index, quarter_name
 from planner.schemas.sites import FleetEntry
 from solvers.result import SOLUTION_STATUSES
 
@@ -124,6 +124,11 @@ def check_previous(inputs: PlanInputs, prev: dict[str, Any], commit_through: str
                                     f"scenario's quarters after --commit-through {commit_through}): its orders cannot be kept or "
                                     "compared. Re-plan from the plan of these quarters, or plan afresh with `planner plan` (servers "
                                     "already delivered go in the sites file's `fleet`)."))
+        elif old and quarter_index(commit_through) < quarter_index(old[0]) - 1:
+            before = quarter_name(quarter_index(old[0]) - 1)
+            problems.append(Problem("command line", "--commit-through", f"{commit_through} is before the previous plan's "
+                                    f"horizon ({old[0]}..{old[-1]}): no quarter of it has passed by then. A typo? Commit "
+                                    f"through a quarter of it, or through {before} to keep none of its orders."))
     return problems
 
 
