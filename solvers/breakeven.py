@@ -54,15 +54,44 @@ class BreakEven:
         return asdict(self)
 
 
+def chip_problems(inputs: Any, chip_ids: list[str], require_allowed: bool = True) -> list[Any]:
+    """Located problems (`(command line, --chip)`) of every chip whose break-even cannot be searched, found before
+    any solve: unknown, lease only without a scenario price (nothing to bisect), or (`require_allowed`) outside
+    `policy.allowed_chips` (no price brings it into the plan: every re-solve would say "not chosen" and the search
+    end "not found" after 11 solves)."""
+    import difflib
+
+    from planner.errors import Problem
+
+    out = []
+    allowed = inputs.scenario.policy.allowed_chips
+    for chip_id in chip_ids:
+        where = ("command line", "--chip")
+        if chip_id not in inputs.chips:
+            close = difflib.get_close_matches(chip_id, list(inputs.chips), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(inputs.chips))}"
+            out.append(Problem(*where, f"unknown chip {chip_id!r}; {hint}"))
+            continue
+        terms = inputs.scenario.chip_terms.get(chip_id)
+        if not inputs.chips[chip_id].purchasable and not (terms and terms.price_usd_per_server):
+            out.append(Problem(*where, f"{chip_id} is lease only (no purchase price), so it has no server price to "
+                                       "search; a break-even needs a chip that can be bought"))
+        elif require_allowed and allowed is not None and chip_id not in allowed:
+            out.append(Problem(*where, f"{chip_id} is not in policy.allowed_chips, so no price brings it into the plan; "
+                                       f"add it: --set policy.allowed_chips+={chip_id}"))
+    return out
+
+
 def base_price(scenario: str | Path, chip_id: str, sets: dict[str, Any] | None = None) -> float:
     """The chip's server price before discounts as the scenario states it (chip_terms, else the catalog)."""
     from planner.io.loader import load_inputs
 
     inputs = load_inputs(scenario, sets or None)
-    if chip_id not in inputs.chips:
-        from planner.errors import InputError, Problem
+    problems = chip_problems(inputs, [chip_id], require_allowed=False)  # unknown, or lease only (no price to search)
+    if problems:
+        from planner.errors import InputError
 
-        raise InputError([Problem("command line", "--chip", f"unknown chip {chip_id!r}; known: {', '.join(sorted(inputs.chips))}")])
+        raise InputError(problems)
     terms = inputs.scenario.chip_terms.get(chip_id)
     if terms and terms.price_usd_per_server:
         return float(terms.price_usd_per_server)

@@ -87,3 +87,50 @@ def test_a_found_break_even_lies_inside_the_searched_interval(tmp_path: Path) ->
     assert be.breakeven_price_usd_per_server is not None
     assert be.searched_low_usd <= be.breakeven_price_usd_per_server <= be.searched_high_usd
     assert be.searched_high_usd == 130_000 and be.searched_low_usd >= 130_000 / 4
+
+
+# --- issue 24, fourth attack: every --chip is checked before any solve. A lease-only chip exited 1 ("internal
+# error: ... lease only"); a chip outside policy.allowed_chips ran 11 solves (68 s on the example) to say "not found";
+# `--chip b200 --chip typo` solved b200 for minutes before naming the typo.
+CHIP_FAULTS = {
+    "unknown": ("twin_z", "unknown chip 'twin_z'; did you mean"),
+    "not allowed": ("twin_b", "not in policy.allowed_chips"),
+    "lease only": ("lease_c", "lease only"),
+}
+
+
+def _with_lease_only_chip(sc: Path) -> Path:
+    import yaml
+
+    doc = yaml.safe_load(sc.read_text())
+    chips_path = sc.parent / doc["inputs"]["chips"]
+    chips = yaml.safe_load(chips_path.read_text())
+    lease = dict(chips["chips"][0], chip_id="lease_c", name="Lease C")
+    lease.pop("price", None)
+    lease["lease"] = {"usd_per_chip_hour": 2.0, "min_term_quarters": 1, "kind": "estimate", "source": "test"}
+    chips["chips"].append(lease)
+    chips_path.write_text(yaml.safe_dump(chips, sort_keys=False))
+    doc["policy"]["allowed_chips"] = ["twin_a", "lease_c"]
+    sc.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return sc
+
+
+@pytest.mark.parametrize(("chip", "words"), CHIP_FAULTS.values(), ids=CHIP_FAULTS.keys())
+def test_a_chip_without_a_break_even_is_refused_before_any_solve(tmp_path: Path, chip: str, words: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from planner.cli import main
+
+    sc = _with_lease_only_chip(write_twins(tmp_path / "sc"))
+    code = main(["breakeven", str(sc), "--chip", "twin_a", "--chip", chip, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "(command line, --chip) | " in err and words in err, err
+    assert "twin_a at $" not in err and "chosen" not in err  # nothing was solved
+
+
+def test_the_api_refuses_a_lease_only_chip_as_input(tmp_path: Path) -> None:
+    from planner.errors import InputError
+
+    sc = _with_lease_only_chip(write_twins(tmp_path / "sc"))
+    with pytest.raises(InputError) as info:
+        find_breakeven(sc, "lease_c")
+    assert "lease only" in str(info.value)

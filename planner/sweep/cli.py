@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_OK, PlannerError, worst_outcome
+from planner.errors import EXIT_BAD_INPUT, EXIT_OK, InputError, PlannerError, worst_outcome
 from planner.sweep import FINAL_STATUSES, MAX_POINTS, MAX_WORKERS
 
 #: the manifest of every sweep folder (planner.sweep.folder): only such a folder (or a new or empty one) is written
@@ -224,15 +224,19 @@ def _count(flag: str, limit: int):  # type: ignore[no-untyped-def]
 
 
 def run_breakeven(args: argparse.Namespace) -> int:
+    from planner.io.loader import load_inputs
     from planner.io.overrides import normalise_sets
     from planner.pipeline_cli import _overrides, check_overrides
-    from solvers.breakeven import find_breakeven
+    from solvers.breakeven import chip_problems, find_breakeven
 
     check_overrides(_overrides(args))
     if args.out and Path(args.out).exists():  # checked before solving; never replace a file the planner did not write
         raise PlannerError(f"--out {args.out} already exists; choose a new file name or remove it first.", EXIT_BAD_INPUT)
     solver = {k: v for k, v in _overrides(args).items() if v is not None}
     sets = normalise_sets(args.sets, Path(args.scenario).name)
+    problems = chip_problems(load_inputs(args.scenario, sets or None), list(args.chip))  # every chip, before any solve
+    if problems:
+        raise InputError(problems)
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     results = []
     for chip in args.chip:
