@@ -376,3 +376,32 @@ def test_exponent_numbers_are_numbers(text: str, number: float, tmp_path: Path) 
     assert not problems and data == {"price_usd": number, "id": "2027Q1", "word": "e5"}
     assert parse_scalar(text) == number
     assert parse_param(f"policy.headroom_fraction={text},0").values == (number, 0)
+
+
+NEGATIVE_ZERO = [pytest.param(f, path, id=f"{f}:{_loc(path)}") for f, (m, d) in FILES.items()
+                 for path, is_int, _ in numeric_paths(m, d) if not is_int]
+
+
+@pytest.mark.parametrize(("file", "path"), NEGATIVE_ZERO)
+def test_negative_zero_is_read_as_zero(file: str, path: tuple[Any, ...]) -> None:
+    # YAML `-0.0` in a field that admits 0 (a budget, a fraction) was kept as -0.0 and shown as "$-0" / "-0 %".
+    import math
+
+    from pydantic import ValidationError
+
+    model, data = FILES[file]
+    try:
+        parsed = model.model_validate(_set(data, path, -0.0)).model_dump()
+    except ValidationError:
+        return  # the field needs more than 0: refused, located (test_numeric_field_rejects covers how)
+    node: Any = parsed
+    for p in path:
+        node = node[p]
+    assert node == 0 and math.copysign(1.0, node) == 1.0, f"{file} {_loc(path)} kept {node!r}"
+
+
+def test_usd_rounded_to_zero_has_no_minus_sign() -> None:
+    from planner.results.units import fmt_usd
+
+    assert [fmt_usd(x) for x in (-0.0, -0.004, -0.6, -1.0)] == ["$0", "$0", "-$1", "-$1"]
+    assert fmt_usd(-0.004, 2) == "$0.00" and fmt_usd(-0.006, 2) == "-$0.01"

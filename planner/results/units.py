@@ -36,8 +36,9 @@ def fmt_usd(value: Any, decimals: int = 0) -> str:
     """`$1,234` / `-$1,234`; an em dash for a missing value."""
     if not is_number(value):
         return "—"
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.{decimals}f}"
+    shown = f"{abs(value):,.{decimals}f}"
+    sign = "-" if value < 0 and shown.strip("0.,") else ""  # -0.004 is "$0", not "-$0"
+    return f"{sign}${shown}"
 
 
 def format_value(value: Any, kind: str) -> str:

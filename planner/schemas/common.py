@@ -169,6 +169,8 @@ class StrictModel(BaseModel):
             problems = [p for p in problems if p]
             if problems:
                 raise ValueError("; ".join(problems))
+        if type(value) is float and value == 0.0:  # -0.0 (YAML `-0.0`) is 0: never shown as "$-0" or "-0 %"
+            return 0.0
         return value
 
 
