@@ -100,7 +100,7 @@ def _summary_line(plan: dict[str, Any]) -> str:
 def run_plan(args: argparse.Namespace) -> int:
     check_overrides(_overrides(args))
     if args.out:
-        check_out_dir(Path(args.out).resolve(), args.force)  # before solving, not after
+        check_out_dir(Path(args.out), args.force)  # before solving, not after; as given (a link is refused, not followed)
     from planner.api import plan
 
     outcome = plan(args.scenario, getattr(args, "sets", None) or None, _overrides(args), progress=_progress(not args.quiet)).outcome

@@ -330,3 +330,32 @@ def test_an_empty_folder_made_by_the_user_is_used(tmp_path: Path) -> None:
     out.mkdir()
     write_new(out, force=False)
     assert json.loads((out / "plan.json").read_text())["v"] == "new" and (out / rf.MARKER).is_file()
+
+
+# `--out` given as a symbolic link is refused before any solve (issue 24, fourth attack): the early check resolved
+# the link and accepted the run folder it points to, so `plan --out link --force` solved the whole problem and only
+# then refused the link. Every kind of link target, for both commands that write a run folder.
+LINK_TARGETS = {"a run folder": lambda p: make_run(p), "an empty folder": lambda p: p.mkdir(),
+                "a user folder": lambda p: (p.mkdir(), (p / "notes.txt").write_text("mine")),
+                "nothing (dangling)": lambda p: None}
+
+
+@pytest.mark.parametrize("command", ["plan", "replan"])
+@pytest.mark.parametrize("target", LINK_TARGETS.values(), ids=LINK_TARGETS.keys())
+def test_out_that_is_a_link_is_refused_before_solving(tmp_path: Path, command: str, target,  # type: ignore[no-untyped-def]
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from planner.cli import main
+    from tests.whatif_cases import write_twins
+
+    scenario = write_twins(tmp_path / "sc")
+    real = tmp_path / "real"
+    target(real)
+    before = snapshot(real) if real.is_dir() else None
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    extra = ["--from", str(FIXTURE), "--commit-through", "2027Q1"] if command == "replan" else []
+    code = main([command, str(scenario), "--out", str(link), "--force", *extra])
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT and "is a symbolic link" in err, err
+    assert "[solve]" not in err and "model:" not in err  # refused before the model was built
+    assert (snapshot(real) if real.is_dir() else None) == before and link.is_symlink()

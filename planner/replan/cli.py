@@ -22,7 +22,7 @@ def run_replan(args: argparse.Namespace) -> int:
 
     check_overrides(_overrides(args))
     out = Path(args.out)
-    check_out_dir(out.resolve(), args.force)
+    check_out_dir(out, args.force)  # as given: a link is refused before solving, not followed
     outcome = replan_scenario(args.scenario, args.previous, args.commit_through, _overrides(args), progress=_progress(not args.quiet),
                               sets=getattr(args, "sets", None) or None)
     write_run_folder(outcome, out, args.force)
