@@ -154,3 +154,34 @@ def test_a_purchase_quarter_that_is_not_one_is_refused(quarter):
         installed_from_rows([{**GOOD_ROW, "quarter": quarter}], "p.csv")
     assert [p.locator for p in err.value.problems] == ["row 2, quarter"]
     assert installed_from_rows([{**GOOD_ROW, "quarter": ""}], "p.csv")[0].quarter == ""
+
+
+def _tree(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else None
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new folder", "earlier topology"])
+def test_a_topology_that_fails_midway_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys, earlier):
+    # The outputs used to be written straight into --out: a full disk after topology.graphml left a new graphml
+    # beside the earlier picture, or a folder holding only the marker. Now they are assembled beside it and moved in
+    # whole: the failure (ENOSPC while drawing, as on a full disk) leaves --out exactly as it was, and no temp folder.
+    import errno
+
+    import planner.topology.outputs as outputs
+
+    fake_loader(monkeypatch, demo_inputs)
+    out = tmp_path / "topo"
+    if earlier:
+        assert run_topology(parse(["topology", "s.yaml", "--out", str(out)])) == 0
+    before = _tree(out)
+
+    def full_disk(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "draw_topology", full_disk)
+    more = tmp_path / "more.csv"  # the second run draws more hardware: its graphml differs from the earlier one
+    more.write_text(",".join(GOOD_ROW) + "\n" + ",".join(GOOD_ROW.values()) + "\n")
+    assert run_topology(parse(["topology", "s.yaml", "--out", str(out), "--purchases", str(more)])) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["more.csv", "topo"] if earlier else ["more.csv"])

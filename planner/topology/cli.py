@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -61,14 +61,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.purchases:
         installed += read_purchases_csv(args.purchases)
     print(f"Building topology of {len(inputs.sites)} sites, {sum(e.servers for e in installed):,} servers")
-    folder.check_target(args.out, folder.TOPOLOGY, "", True)  # again: the folder may have changed while loading
-
-    def mark(out_dir: Path) -> None:  # before the outputs: files written after it are the planner's
-        (out_dir / folder.TOPOLOGY.manifest).write_text(json.dumps({"kind": "topology", "files": list(folder.TOPOLOGY.legacy)}))
-
-    out = write_topology_outputs(inputs.sites, inputs.chips, installed, args.out, title, mark)
+    target = Path(os.path.abspath(args.out))
+    # assembled in a hidden sibling folder and moved in whole (`planner.sweep.folder`, as compare and sweep): a run
+    # that fails (a full disk) or is stopped leaves the earlier topology as it was, never a mix or a bare marker
+    with folder.locked(target, folder.TOPOLOGY):
+        for note in folder.recover(target, folder.TOPOLOGY):
+            print(f"note: {note}", file=sys.stderr)
+        folder.check_target(target, folder.TOPOLOGY, "", True)  # again: the folder may have changed while loading
+        with folder.assembling(target, folder.TOPOLOGY, "", {"scenario": str(args.scenario)}) as tmp:
+            out = write_topology_outputs(inputs.sites, inputs.chips, installed, tmp, title)
     for path in (out.graphml, out.picture, out.racks_csv):
-        print(f"Wrote {path}")
+        print(f"Wrote {target / path.name}")
     if out.violations:
         print(f"{len(out.violations)} rack problem{'s' if len(out.violations) != 1 else ''}:")
         racks = [v for v in out.violations if v.check != "site_power"]  # site limits are not rows of racks.csv
@@ -77,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         if len(racks) > MAX_PRINTED:
             counts = Counter(v.check for v in racks[MAX_PRINTED:])
             print(f"  ... and {len(racks) - MAX_PRINTED:,} more rack problems ("
-                  + ", ".join(f"{n:,} {check}" for check, n in counts.items()) + f"), each in {out.racks_csv}")
+                  + ", ".join(f"{n:,} {check}" for check, n in counts.items()) + f"), each in {target / out.racks_csv.name}")
         return EXIT_BAD_INPUT if args.strict else EXIT_OK
     print("All racks within power, space and cooling limits.")
     return EXIT_OK
