@@ -134,3 +134,43 @@ def test_the_api_refuses_a_lease_only_chip_as_input(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         find_breakeven(sc, "lease_c")
     assert "lease only" in str(info.value)
+
+
+OUT_FAULTS = {
+    "an existing file": lambda p: p.write_text("mine"),
+    "a folder": lambda p: p.mkdir(),
+    "a link pointing nowhere": lambda p: p.symlink_to(p.parent / "elsewhere.json"),
+    "a link to a file": lambda p: ((p.parent / "mine.json").write_text("mine"), p.symlink_to(p.parent / "mine.json")),
+    "in a missing folder": lambda p: None,
+    "in a file": lambda p: None,
+}
+
+
+@pytest.mark.parametrize("fault", OUT_FAULTS, ids=OUT_FAULTS.keys())
+def test_a_bad_out_file_is_refused_before_any_solve(tmp_path: Path, fault: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # A link pointing nowhere passed `exists()`: every re-solve ran, then the JSON was written through the link.
+    from planner.cli import main
+
+    sc = write_twins(tmp_path / "sc")
+    out = {"in a missing folder": tmp_path / "nope" / "be.json", "in a file": tmp_path / "f" / "be.json"}.get(fault, tmp_path / "be.json")
+    if fault == "in a file":
+        (tmp_path / "f").write_text("mine")
+    OUT_FAULTS[fault](out)
+    before = sorted((p.name, p.is_symlink()) for p in tmp_path.iterdir())
+    code = main(["breakeven", str(sc), "--chip", "twin_a", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "(command line, --out) | " in err, err
+    assert sorted((p.name, p.is_symlink()) for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "elsewhere.json").exists()
+
+
+def test_the_out_file_is_written_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from planner.cli import main
+
+    sc = write_twins(tmp_path / "sc", price_a=100_000, price_b=120_000)
+    out = tmp_path / "be.json"
+    assert main(["breakeven", str(sc), "--chip", "twin_b", "--out", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["breakeven"][0]["chip_id"] == "twin_b" and sorted(p.name for p in tmp_path.iterdir()) == ["be.json", "sc"]

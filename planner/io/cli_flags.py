@@ -52,6 +52,24 @@ def bounded_flag_problems(args: argparse.Namespace, bounds: tuple[tuple[str, flo
     return problems
 
 
+def new_file_problem(path: Path | str | None, flag: str = "--out") -> str | None:
+    """A new output file (`breakeven --out`) must not exist yet in any form (a file, a folder, a link, even one
+    pointing nowhere: writing would replace it or write through it) and its folder must exist and be writable."""
+    if path is None:
+        return None
+    p = Path(path)
+    if os.path.islink(p):
+        return f"{flag} {p} is a symbolic link; give a plain file name that does not exist yet"
+    if os.path.lexists(p):
+        return f"{flag} {p} already exists; choose a new file name or remove it first"
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"{flag} {p}: folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{flag} {p}: folder {parent} is not writable"
+    return None
+
+
 def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
     """A PNG output must be a new or regular `.png` file (not a folder, link or device) in an existing folder."""
     if path is None:

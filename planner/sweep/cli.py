@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner.errors import EXIT_BAD_INPUT, EXIT_OK, InputError, PlannerError, worst_outcome
+from planner.errors import EXIT_BAD_INPUT, EXIT_OK, InputError, PlannerError, Problem, worst_outcome
 from planner.sweep import FINAL_STATUSES, MAX_POINTS, MAX_WORKERS
 
 #: the manifest of every sweep folder (planner.sweep.folder): only such a folder (or a new or empty one) is written
@@ -224,14 +224,16 @@ def _count(flag: str, limit: int):  # type: ignore[no-untyped-def]
 
 
 def run_breakeven(args: argparse.Namespace) -> int:
+    from planner.io.cli_flags import new_file_problem
     from planner.io.loader import load_inputs
     from planner.io.overrides import normalise_sets
     from planner.pipeline_cli import _overrides, check_overrides
     from solvers.breakeven import chip_problems, find_breakeven
 
     check_overrides(_overrides(args))
-    if args.out and Path(args.out).exists():  # checked before solving; never replace a file the planner did not write
-        raise PlannerError(f"--out {args.out} already exists; choose a new file name or remove it first.", EXIT_BAD_INPUT)
+    out_problem = new_file_problem(args.out)  # before solving; never replace (or write through) what is there
+    if out_problem:
+        raise InputError([Problem("command line", "--out", out_problem)])
     solver = {k: v for k, v in _overrides(args).items() if v is not None}
     sets = normalise_sets(args.sets, Path(args.scenario).name)
     problems = chip_problems(load_inputs(args.scenario, sets or None), list(args.chip))  # every chip, before any solve
@@ -244,9 +246,24 @@ def run_breakeven(args: argparse.Namespace) -> int:
         print(be.text())
         results.append(be.as_dict())
     if args.out:
-        from planner.results.atomic import write_json_atomic
+        from planner.results.atomic import dumps_json
 
-        write_json_atomic(Path(args.out), {"scenario": args.scenario, "breakeven": results})
+        late = new_file_problem(args.out)  # something appeared there during the solves: it is never replaced
+        if late:
+            raise InputError([Problem("command line", "--out", f"{late} (it appeared while solving); the results "
+                                      "above were not written")])
+        import secrets
+
+        out = Path(args.out)
+        tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+        try:  # whole or not at all, and never over a file that appeared meanwhile: a hard link fails if it exists
+            tmp.write_text(dumps_json({"scenario": args.scenario, "breakeven": results}), encoding="utf-8")
+            os.link(tmp, out)
+        except FileExistsError:
+            raise InputError([Problem("command line", "--out", f"{args.out} appeared while solving; the results above "
+                                      "were not written")]) from None
+        finally:
+            tmp.unlink(missing_ok=True)
         print(f"wrote {args.out}")
     return EXIT_OK  # an unverified break-even is still a result; its line says so
 
