@@ -8,6 +8,7 @@ read before the schema, and the same names through `--set` are covered too.
 
 from __future__ import annotations
 
+import os
 import shutil
 import typing
 from collections.abc import Iterator
@@ -121,3 +122,24 @@ def test_the_same_names_through_set_are_refused_at_the_command_line(field: str, 
         load_inputs(INPUTS / "scenarios" / "example.yaml", [f"{field}='{ws}x.yaml'"])
     assert any(p.file == "example.yaml --set" and p.locator == field and "whitespace" in p.message
                for p in info.value.problems), [str(p) for p in info.value.problems]
+
+
+# A file named by `--set inputs.*` that cannot be read (missing, a folder, a device, a pipe) is the override's
+# problem: located at the command line, `(example.yaml --set, inputs.sites)`, with the hint that a --set path is
+# relative to the working directory. It was located at the file alone (`(zero) | /dev/zero is a character device`),
+# naming no field. The same file written in the scenario keeps its file locator (tests/bad_inputs).
+ROLES = [f for f in FIELDS if f.startswith("inputs.") and "[" not in f]
+UNREADABLE = {"missing": lambda d: d / "nope.yaml", "folder": lambda d: d, "device": lambda d: Path("/dev/zero"),
+              "pipe": lambda d: (os.mkfifo(d / "p.yaml"), d / "p.yaml")[1]}
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+@pytest.mark.parametrize("field", ROLES)
+def test_an_unreadable_file_named_by_set_is_located_at_the_override(tmp_path: Path, field: str, kind: str) -> None:
+    target = UNREADABLE[kind](tmp_path)
+    with pytest.raises(InputError) as info:
+        load_inputs(INPUTS / "scenarios" / "example.yaml", [f"{field}={target}"])
+    mine = [p for p in info.value.problems if p.file == "example.yaml --set" and p.locator == field]
+    assert mine, [str(p) for p in info.value.problems]
+    if kind == "missing":
+        assert "relative to the working directory" in mine[0].message

@@ -197,23 +197,37 @@ def load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:
     except InputError as exc:
         if not sets:
             raise
-        from planner.io.overrides import blame_overrides, set_label
+        raise InputError(_blamed(exc, Path(scenario_path), sets)) from None
 
-        path = Path(scenario_path)
-        label = _label(path)
-        if all(p.file == set_label(label) for p in exc.problems):
-            raise
-        try:
-            _load_inputs(path, None)
-            base: list[Problem] = []
-        except InputError as without:
-            base = without.problems
-        except Exception:  # noqa: BLE001 - the scenario alone fails otherwise: keep the report as it was
-            raise exc from None
-        origins: dict[str, str] = {}
-        read_scenario_raw(path, origins=origins)
-        files = {label, *origins.values()}
-        raise InputError(blame_overrides(exc.problems, base, files, label)) from None
+
+def _blamed(exc: InputError, path: Path, sets: Any) -> list[Problem]:
+    """The problems of a load with overrides, those the overrides caused located at the command line; a path an
+    `inputs.*` override gave is relative to the working directory, and its not-found hint says so."""
+    from planner.io.overrides import blame_overrides, normalise_sets, set_hint, set_label
+
+    label = _label(path)
+    at_set = set_label(label)
+    try:  # the input files the overrides name, by the label their problems carry
+        named = {_label(Path(v)): k for k, v in normalise_sets(sets, label).items()
+                 if k.startswith("inputs.") and isinstance(v, str) and v.strip()}
+    except (InputError, ValueError, TypeError):
+        named = {}
+
+    def hinted(problems: list[Problem]) -> list[Problem]:
+        return [set_hint(p) if p.file == at_set and p.locator in named.values() else p for p in problems]
+
+    if all(p.file == at_set for p in exc.problems):
+        return hinted(exc.problems)
+    try:
+        _load_inputs(path, None)
+        base: list[Problem] = []
+    except InputError as without:
+        base = without.problems
+    except Exception:  # noqa: BLE001 - the scenario alone fails otherwise: keep the report as it was
+        return exc.problems
+    origins: dict[str, str] = {}
+    read_scenario_raw(path, origins=origins)
+    return hinted(blame_overrides(exc.problems, base, {label, *origins.values()}, label, named))
 
 
 def _load_inputs(scenario_path: str | Path, sets: Any = None) -> PlanInputs:

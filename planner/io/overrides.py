@@ -379,13 +379,31 @@ def apply_sets(
     return out, problems
 
 
+def set_hint(problem: Problem) -> Problem:
+    """A not-found problem of a path given by `--set inputs.*`: such a path is relative to the working directory."""
+    from planner.io.safe_yaml import SCENARIO_PATH_HINT, SET_PATH_HINT
+
+    return Problem(problem.file, problem.locator, problem.message.replace(SCENARIO_PATH_HINT, SET_PATH_HINT))
+
+
 def blame_overrides(problems: list[Problem], base_problems: list[Problem], scenario_files: set[str],
-                    scenario_label: str) -> list[Problem]:
-    """Problems the overrides caused (absent without them) that name a scenario file name the command line instead."""
+                    scenario_label: str, input_files: dict[str, str] | None = None) -> list[Problem]:
+    """Problems the overrides caused (absent without them) that name a scenario file name the command line instead.
+    `input_files`: file label -> the `inputs.*` path of an override that names that file; a problem of the whole
+    file (missing, a device, a folder: no locator) is the override's, `(example.yaml --set, inputs.sites)`."""
     label = set_label(scenario_label)
-    before = {(p.locator, p.message) for p in base_problems}
-    return [Problem(label, p.locator, p.message) if p.file in scenario_files and (p.locator, p.message) not in before
-            else p for p in problems]
+    before = {(p.file, p.locator, p.message) for p in base_problems}
+    out = []
+    for p in problems:
+        if (p.file, p.locator, p.message) in before:
+            out.append(p)
+        elif p.file in scenario_files:
+            out.append(Problem(label, p.locator, p.message))
+        elif not p.locator and p.file in (input_files or {}):
+            out.append(Problem(label, (input_files or {})[p.file], p.message))
+        else:
+            out.append(p)
+    return out
 
 
 def merge_appending(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

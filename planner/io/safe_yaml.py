@@ -113,6 +113,12 @@ _LimitedLoader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+#: how a relative path in a file is resolved (said when a file is not found); a `--set inputs.*` path is not
+SCENARIO_PATH_HINT = " (relative paths are resolved from the scenario file's folder)"
+#: the same for a path given by `--set inputs.*=...`, which is relative to the working directory
+SET_PATH_HINT = " (a --set path is relative to the working directory)"
+
+
 def parse_scalar(text: str) -> Any:
     """A command-line value read as YAML with the same limits and number rules as the input files (`1e15` is a
     number, `true` a boolean, `'3'` a string). Raises ValueError (never a YAML error) for text that is not a valid
@@ -127,7 +133,7 @@ def parse_scalar(text: str) -> Any:
 def read_text(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """Read a UTF-8 text file; problems for missing, directory, unreadable, huge, binary or non-UTF-8 files."""
     raw, problems = read_user_bytes(  # a pipe, socket or device would block or never end
-        path, label, "", max_bytes, hint=" (relative paths are resolved from the scenario file's folder)")
+        path, label, "", max_bytes, hint=SCENARIO_PATH_HINT)
     if raw is None:
         return None, problems
     if b"\x00" in raw:
