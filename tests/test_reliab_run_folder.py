@@ -359,3 +359,43 @@ def test_out_that_is_a_link_is_refused_before_solving(tmp_path: Path, command: s
     assert code == EXIT_BAD_INPUT and "is a symbolic link" in err, err
     assert "[solve]" not in err and "model:" not in err  # refused before the model was built
     assert (snapshot(real) if real.is_dir() else None) == before and link.is_symlink()
+
+
+# A user's file in csv/ with a `.csv` name was taken for one of the planner's: `planner report` and `plan --force`
+# deleted `csv/notes.csv` (issue 24, fourth attack). Only the names `write_csvs` writes are the planner's.
+USER_CSVS = ["notes.csv", "purchases_mine.csv", "Purchases.csv", "summary.csv.bak", "summary.CSV", "my.plan.csv"]
+
+
+@pytest.mark.parametrize("name", USER_CSVS)
+@pytest.mark.parametrize("how", ["report", "plan --force"])
+def test_a_users_csv_in_a_run_folder_is_never_deleted(tmp_path: Path, name: str, how: str) -> None:
+    out = make_run(tmp_path / "run")
+    (out / "plan.json").write_bytes(FIXTURE.read_bytes())
+    (out / "csv" / name).write_text("the user's,figures\r\n")
+    before = snapshot(out)
+    if how == "report":
+        code, err = _run(["report", str(out)])
+        assert code == EXIT_BAD_INPUT and f"csv/{name}" in err, err
+    else:
+        with pytest.raises(PlannerError) as info:
+            write_new(out, force=True)
+        assert info.value.exit_code == EXIT_BAD_INPUT and f"csv/{name}" in str(info.value)
+    assert snapshot(out) == before
+
+
+def test_every_csv_the_planner_writes_is_its_own(tmp_path: Path) -> None:
+    from planner.report.csvs import write_csvs
+    from planner.results.plan_io import read_plan
+
+    written = write_csvs(read_plan(FIXTURE), tmp_path)
+    assert {p.name for p in written} <= rf.csv_names() and rf.foreign_entries(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["mine.json", "0123456789abcdef0123456.json", "0123456789ABCDEF01234567.json", "notes.txt"])
+def test_a_users_file_in_a_sweeps_points_folder_is_foreign(tmp_path: Path, name: str) -> None:
+    from planner.sweep import folder
+
+    (tmp_path / "points").mkdir()
+    (tmp_path / "points" / "0123456789abcdef01234567.json").write_text("{}")  # a cached point
+    (tmp_path / "points" / name).write_text("{}")
+    assert folder.foreign_entries(tmp_path, folder.SWEEP, {"files": []}) == [f"points/{name}"]

@@ -41,6 +41,14 @@ def _refuse(msg: str) -> PlannerError:
     return PlannerError(msg, EXIT_BAD_INPUT)
 
 
+def csv_names() -> frozenset[str]:
+    """The names of the CSV files a run folder's `csv/` holds (`planner.report.csvs.write_csvs`): `summary.csv`
+    and one per plan table; any other file there, even a `.csv`, is not the planner's."""
+    from planner.results.tables import TABLE_COLUMNS
+
+    return frozenset({"summary.csv", *(f"{name}.csv" for name in TABLE_COLUMNS)})
+
+
 def foreign_entries(folder: Path) -> list[str]:
     """Entries of `folder` the planner does not write (symlinks count as foreign); empty for a run folder."""
     foreign: list[str] = []
@@ -48,8 +56,9 @@ def foreign_entries(folder: Path) -> list[str]:
         if entry.is_symlink():
             foreign.append(entry.name)
         elif entry.name == CSV_DIR and entry.is_dir(follow_symlinks=False):
-            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
-                ok = sub.is_file(follow_symlinks=False) and (sub.name.endswith(".csv") or _ATOMIC_TMP.match(sub.name))
+            own = csv_names()
+            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):  # `csv/notes.csv` is the user's
+                ok = sub.is_file(follow_symlinks=False) and (sub.name in own or _ATOMIC_TMP.match(sub.name))
                 if not ok:
                     foreign.append(f"{CSV_DIR}/{sub.name}")
         elif not (entry.is_file(follow_symlinks=False) and (entry.name in TOP_FILES or _ATOMIC_TMP.match(entry.name))):

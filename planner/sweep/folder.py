@@ -37,6 +37,8 @@ from planner.results.run_folder import recover as run_folder_recover
 from planner.results.run_folder import rename_noreplace
 
 _ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+#: a cached point (`planner.sweep.point.point_key`: 24 hex digits)
+_CACHE_ENTRY = re.compile(r"^[0-9a-f]{24}\.json$")
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ def foreign_entries(out: Path, kind: Kind, manifest: dict[str, Any] | None) -> l
         if entry.is_symlink():
             foreign.append(name)
         elif name in kind.cache_dirs and entry.is_dir(follow_symlinks=False):
-            for sub in os.scandir(entry.path):
-                if not (sub.is_file(follow_symlinks=False) and (sub.name.endswith(".json") or _ATOMIC_TMP.match(sub.name))):
+            for sub in os.scandir(entry.path):  # cache entries are `<24 hex>.json`: `points/mine.json` is the user's
+                if not (sub.is_file(follow_symlinks=False) and (_CACHE_ENTRY.match(sub.name) or _ATOMIC_TMP.match(sub.name))):
                     foreign.append(f"{name}/{sub.name}")
         elif not entry.is_file(follow_symlinks=False) or not (name == kind.manifest or name in listed or _ATOMIC_TMP.match(name)
                   or (not listed and any(fnmatch.fnmatchcase(name, p) for p in kind.legacy))):
