@@ -67,13 +67,18 @@ SHAPES = {
     "a row with fewer cells": (TEXT.splitlines()[0] + "\nllama-3.1-70b,h100_sxm\n", "row 2) | has 2 cells"),
     "an unclosed quote": (TEXT.splitlines()[0] + '\n"llama-3.1-70b,h100_sxm\n', "row 2) | has 1 cells"),
     "a missing column": (TEXT.replace(",tpot_ms", "", 1), "missing column(s) tpot_ms"),
-    "not UTF-8": (TEXT.replace("vllm", "vll\xe9").encode("latin-1"), "UTF-8"),
 }
 
 
 @pytest.mark.parametrize(("text", "fragment"), SHAPES.values(), ids=SHAPES.keys())
 def test_a_malformed_file_is_a_located_error(tmp_path: Path, text: str | bytes, fragment: str) -> None:
     _fails(_csv(tmp_path, text), fragment)
+
+
+def test_a_file_not_in_utf8_raises_the_decode_error_its_callers_word(tmp_path: Path) -> None:
+    # `perf` says "--measurements m.csv: not UTF-8 text (byte N)", a scenario locates it at inputs.measurements[i]
+    with pytest.raises(UnicodeDecodeError):
+        read_plain_csv(_csv(tmp_path, TEXT.replace("vllm", "vll\xe9").encode("latin-1")))
 
 
 @pytest.mark.parametrize("column", HEADER)

@@ -245,16 +245,18 @@ _PLAIN_MAX_ROWS = 100_000
 
 def _plain_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """The data rows of a plain measurement CSV as (spreadsheet row, {column: stripped cell}); raises ValueError
-    naming the file and every problem of its shape: not a regular file or UTF-8 text (a BOM and CRLF are fine),
-    empty, not CSV, a column missing or repeated, a row with more or fewer cells than the header."""
+    naming the file and every problem of its shape: not a regular file, empty, not CSV, a column missing or
+    repeated, a row with more or fewer cells than the header (UnicodeDecodeError when not UTF-8; a BOM and CRLF
+    are fine)."""
     import csv
     import io
 
-    from planner.io.safe_read import read_user_text
+    from planner.io.safe_read import read_user_bytes
 
-    text, bad = read_user_text(Path(path), str(path))
-    if text is None:
+    raw, bad = read_user_bytes(Path(path), str(path))
+    if raw is None:
         raise ValueError("\n".join(f"({path}) | {p.message}" for p in bad))
+    text = raw.decode("utf-8-sig")  # a UnicodeDecodeError is the callers' to word ("not UTF-8 text (byte N)")
     expected = f"expected columns {', '.join(PLAIN_CSV_COLUMNS)} (optional: {', '.join(PLAIN_CSV_OPTIONAL)})"
     if not text.strip():
         raise ValueError(f"({path}) | file is empty; {expected}")

@@ -124,7 +124,8 @@ def check_previous(inputs: PlanInputs, prev: dict[str, Any], commit_through: str
                                     f"scenario's quarters after --commit-through {commit_through}): its orders cannot be kept or "
                                     "compared. Re-plan from the plan of these quarters, or plan afresh with `planner plan` (servers "
                                     "already delivered go in the sites file's `fleet`)."))
-        elif old and quarter_index(commit_through) < quarter_index(old[0]) - 1:
+        elif old and quarter_index(commit_through) < quarter_index(old[0]) - 1 and \
+                not any(p.locator == "--commit-through" for p in problems):  # a re-plan's own cut said it already
             before = quarter_name(quarter_index(old[0]) - 1)
             problems.append(Problem("command line", "--commit-through", f"{commit_through} is before the previous plan's "
                                     f"horizon ({old[0]}..{old[-1]}): no quarter of it has passed by then. A typo? Commit "
