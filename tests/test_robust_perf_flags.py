@@ -17,3 +17,21 @@ def test_an_oversized_layout_flag_is_an_input_error(flag: str, value: str, capsy
     err = capsys.readouterr().err
     assert rc == 2, err
     assert "internal error" not in err and f"--{flag.lstrip('-')}" in err
+
+
+# `--batch` above what one replica runs (the engine's running-batch limit, or memory) said "llama-3.1-70b in fp8 does
+# not fit on 8 x h100_sxm in any allowed layout", although the model fits; the message names --batch and the most
+# that fits, per engine (issue 24, fourth attack).
+@pytest.mark.parametrize("engine", ["vllm", "trtllm", "sglang"])
+def test_a_batch_above_what_a_replica_runs_is_named(engine: str, capsys) -> None:
+    from planner.perf.engines import ENGINE_BATCH_CAP
+
+    assert main([*BASE, "--engine", engine]) == 0
+    capsys.readouterr()
+    for batch in (int(ENGINE_BATCH_CAP[engine]) + 1, 100_000):
+        assert main([*BASE, "--engine", engine, "--batch", str(batch)]) == 2
+        err = capsys.readouterr().err
+        assert f"--batch {batch} is more than one replica runs" in err and "does not fit" not in err, err
+        most = int(err.split("give --batch ")[1].split()[0])
+        assert main([*BASE, "--engine", engine, "--batch", str(most)]) == 0  # the figure it gives works
+        capsys.readouterr()

@@ -331,6 +331,19 @@ def run_perf(args: argparse.Namespace) -> int:
     else:
         ev = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, args.batch,
                              system_concurrency=args.concurrency, **how, **kw)  # type: ignore[arg-type]
+        if ev is None and args.batch:  # the model fits; the running batch asked for does not (engine cap or memory)
+            free = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, None,
+                                   system_concurrency=args.concurrency, **how, **kw)  # type: ignore[arg-type]
+            if free is not None:
+                from planner.perf.engines import ENGINE_BATCH_CAP
+
+                cap = ENGINE_BATCH_CAP.get(engine)
+                _err(f"--batch {args.batch} is more than one replica runs on {args.chips} x {chip.chip_id}: at most "
+                     f"{free.max_batch} requests of {free.memory['admission_context_tokens']:.0f} tokens fit in its best "
+                     f"layout {_layout_label(free)} (memory" + (f", and the {engine} engine's running-batch limit of "
+                                                                 f"{cap:.0f}" if cap else "")
+                     + f"); give --batch {free.max_batch} or less, or leave it out")
+                return EXIT_BAD_INPUT
         if ev is None:
             widest = Layout(tp=min(tp_limit(model, chip), args.chips), pp=1)
             mf = memory_fit(model, chip, args.precision, kv, widest, shape.full_context)
