@@ -185,3 +185,15 @@ def test_a_topology_that_fails_midway_leaves_the_folder_as_it_was(tmp_path, monk
     assert "No space left on device" in capsys.readouterr().err
     assert _tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == (["more.csv", "topo"] if earlier else ["more.csv"])
+
+
+@pytest.mark.parametrize("quarter", ["2026Q4", "2027Q3", "2027q1", "soon"])
+def test_a_quarter_the_plan_lacks_is_located_at_the_flag(quarter):
+    from planner.topology.installed import installed_from_plan
+
+    row = {"quarter": "2027Q1", "site": "dc-east", "rack_type": "air40", "chip": "h100_sxm", "servers": 1,
+           "rack": "dc-east/air40/0001"}
+    with pytest.raises(InputError) as err:
+        installed_from_plan({"horizon": {"quarters": ["2027Q1", "2027Q2"]}, "racks": [row]}, quarter)
+    [(file, locator)] = [(p.file, p.locator) for p in err.value.problems]
+    assert (file, locator) == ("command line", "--quarter")

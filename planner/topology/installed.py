@@ -210,7 +210,8 @@ def installed_from_plan(plan: dict, quarter: str | None = None, label: str = "pl
     quarters = plan.get("horizon", {}).get("quarters") or sorted({r["quarter"] for r in plan.get("racks", [])})
     q = quarter or (quarters[-1] if quarters else "")
     if quarter is not None and quarter not in quarters:
-        raise InputError([Problem(label, "horizon.quarters", f"{quarter} is not a quarter of this plan ({', '.join(quarters)})")])
+        raise InputError([Problem("command line", "--quarter", f"{quarter} is not a quarter of {label} "
+                                  f"({', '.join(quarters)}); give one of them")])
     out = []
     problems = []
     for i, r in enumerate(plan.get("racks", [])):
