@@ -150,3 +150,33 @@ def test_a_scenario_naming_one_csv_twice_is_refused(tmp_path: Path, spelling: st
         load_inputs(scenario)
     assert any(p.locator == "inputs.measurements[1]" and "same file as inputs.measurements[0]" in p.message
                for p in info.value.problems), [str(p) for p in info.value.problems]
+
+
+# Fitting the predictor costs about 1 ms per measured point: 100,000 rows took a minute (a hang on the attack's
+# scale), and a scenario could list many such files. At most MAX_USER_POINTS per file and in all.
+def _rows(n: int, start: int = 1) -> str:
+    return "".join(",".join(ROW[c] if c != "concurrency" else str(k) for c in HEADER) + "\n" for k in range(start, start + n))
+
+
+def test_a_file_with_more_rows_than_the_limit_is_refused_without_fitting(tmp_path: Path) -> None:
+    from planner.perf.measured import MAX_USER_POINTS
+
+    _fails(_csv(tmp_path, ",".join(HEADER) + "\n" + _rows(MAX_USER_POINTS + 1)), f"more than {MAX_USER_POINTS:,} measurement rows")
+    assert len(read_plain_csv(_csv(tmp_path, ",".join(HEADER) + "\n" + _rows(MAX_USER_POINTS)))) == MAX_USER_POINTS
+
+
+def test_files_that_together_pass_the_limit_are_refused(tmp_path: Path) -> None:
+    from planner.perf.measured import MAX_USER_POINTS
+
+    scenario = write_twins(tmp_path)
+    half = MAX_USER_POINTS // 2 + 1
+    body = TEXT.splitlines()[0] + "\n"
+    (scenario.parent / "a.csv").write_text(body + _rows(half).replace("llama-3.1-70b", "m").replace("h100_sxm", "a"))
+    (scenario.parent / "b.csv").write_text(body + _rows(half, half + 1).replace("llama-3.1-70b", "m").replace("h100_sxm", "a"))
+    doc = yaml.safe_load(scenario.read_text())
+    doc["inputs"]["measurements"] = [{"file": "a.csv"}, {"file": "b.csv"}]
+    scenario.write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError) as info:
+        load_inputs(scenario)
+    assert any(p.locator == "inputs.measurements" and f"at most {MAX_USER_POINTS:,}" in p.message
+               for p in info.value.problems), [str(p) for p in info.value.problems]

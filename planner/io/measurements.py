@@ -21,6 +21,7 @@ from pathlib import Path
 from planner.errors import Problem
 from planner.io.safe_read import file_problem
 from planner.perf.measured import (
+    MAX_USER_POINTS,
     PLAIN_CSV_COLUMNS,
     PLAIN_CSV_OPTIONAL,
     BenchmarkJsonError,
@@ -110,4 +111,7 @@ def read_measurements(entries: Sequence[MeasurementFile], label: str, models: Ma
                     runs[run] = i
         points += got
         files[f"measurements[{i}]"] = path
+    if len(points) > MAX_USER_POINTS:  # all files together: the predictor is fitted on each (about 1 ms a point)
+        problems.append(Problem(label, "inputs.measurements", f"{len(points):,} measured points in all; at most "
+                                f"{MAX_USER_POINTS:,} (fitting costs about 1 ms per point): keep the runs that matter"))
     return points, problems, files

@@ -32,7 +32,7 @@ from planner.perf.calibration_io import load_calibration
 from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine
 from planner.perf.evaluate import Evaluation, best_evaluation, evaluate
 from planner.perf.layout import Layout, layout_problem, tp_limit
-from planner.perf.measured import MeasuredPoint, read_plain_csv, read_vllm_json
+from planner.perf.measured import MAX_USER_POINTS, MeasuredPoint, read_plain_csv, read_vllm_json
 from planner.perf.memory import memory_fit
 from planner.perf.precision import DEFAULT_KV_PRECISION, compute_precision
 from planner.perf.predictor import Predictor, build_predictor
@@ -222,6 +222,9 @@ def _user_points(args: argparse.Namespace, engine: str) -> list[MeasuredPoint]:
                 out += read_plain_csv(path)
         except UnicodeDecodeError as exc:
             raise ValueError(f"--measurements {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    if len(out) > MAX_USER_POINTS:  # the files together (fitting costs about 1 ms per point)
+        raise ValueError(f"--measurements: {len(out):,} measured points in all; at most {MAX_USER_POINTS:,} (fitting "
+                         "costs about 1 ms per point): keep the runs that matter")
     return out
 
 
