@@ -405,3 +405,30 @@ def test_usd_rounded_to_zero_has_no_minus_sign() -> None:
 
     assert [fmt_usd(x) for x in (-0.0, -0.004, -0.6, -1.0)] == ["$0", "$0", "-$1", "-$1"]
     assert fmt_usd(-0.004, 2) == "$0.00" and fmt_usd(-0.006, 2) == "-$0.01"
+
+
+SUBNORMAL = [pytest.param(f, path, v, id=f"{f}:{_loc(path)}={v:g}") for f, (m, d) in FILES.items()
+             for path, is_int, _ in numeric_paths(m, d) if not is_int for v in (1e-320, -5e-324, 1e-31)]
+
+
+@pytest.mark.parametrize(("file", "path", "value"), SUBNORMAL)
+def test_a_number_too_small_to_mean_anything_is_refused(file: str, path: tuple[Any, ...], value: float) -> None:
+    # memory_gb: 1e-320 passed `gt=0` and `planner perf` crashed (OverflowError, exit 1) on its reciprocal.
+    from pydantic import ValidationError
+
+    model, data = FILES[file]
+    with pytest.raises(ValidationError) as info:
+        model.model_validate(_set(data, path, value))
+    assert any(tuple(e["loc"][: len(path)]) == path or all(str(p) in str(e["loc"]) for p in path)
+               for e in info.value.errors()), info.value.errors()
+
+
+@pytest.mark.parametrize("column", CSV_NUMERIC)
+def test_a_csv_number_too_small_to_mean_anything_is_refused(column: str) -> None:
+    from pydantic import ValidationError
+
+    row = next(csv.DictReader(io.StringIO(CSV_TEXT)))
+    row = {k: v for k, v in row.items() if v != ""}
+    with pytest.raises(ValidationError) as info:
+        WorkloadRow.model_validate({**row, column: "1e-320"})
+    assert [e["loc"][0] for e in info.value.errors()] == [column]

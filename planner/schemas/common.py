@@ -101,6 +101,25 @@ def _limit_problem(value: Any, field: Any, name: str, bounds: tuple[tuple[str, A
     return None
 
 
+#: the smallest magnitude a non-zero number may have: no figure of the planner (GB, TB/s, USD, kW, a fraction) is
+#: meaningful below it, and a subnormal such as 1e-320 is > 0 yet its reciprocal overflows (memory_gb: 1e-320 passed
+#: `gt=0` and crashed `planner perf` with an OverflowError)
+MIN_MAGNITUDE = 1e-30
+
+
+def _tiny_problem(value: Any) -> str | None:
+    """A non-zero number smaller in size than MIN_MAGNITUDE (a CSV cell as text too), or None."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None  # not a number: pydantic says so
+    if isinstance(value, float) and value != 0.0 and abs(value) < MIN_MAGNITUDE:
+        return (f"is {value:g}: no figure is meaningful that small (below {MIN_MAGNITUDE:g} in size; a typo or an "
+                "underflow): write the figure in the field's unit")
+    return None
+
+
 def _number_problem(value: Any, from_text: bool) -> str | None:
     """Why `value` is not a number a numeric field takes: a boolean, or (in YAML) a number written as a string."""
     if isinstance(value, bool):
@@ -146,8 +165,6 @@ class StrictModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _strict_numbers_and_keys(cls, value: Any, info: ValidationInfo) -> Any:
-        if cls._numbers_from_text and type(value) is str:  # a CSV cell: pydantic converts and bounds it
-            return value
         key = (cls, info.field_name or "")
         cached = _FIELD_KINDS.get(key)
         if cached is None:  # computed once per model field: the check runs for every cell of a 200,000-row CSV
@@ -155,11 +172,15 @@ class StrictModel(BaseModel):
             cached = _FIELD_KINDS[key] = (field, _kinds(field.annotation) if field is not None else set(),
                                           _bounds(field) if field is not None else ())
         field, kinds, bounds = cached
+        if cls._numbers_from_text and type(value) is str:  # a CSV cell: pydantic converts and bounds it
+            if "number" in kinds and (tiny := _tiny_problem(value)):
+                raise ValueError(tiny)
+            return value
         if field is None:
             return value
         if "number" in kinds and "bool" not in kinds:
             problem = _number_problem(value, cls._numbers_from_text or "str" in kinds) or _limit_problem(
-                value, field, info.field_name or "", bounds)
+                value, field, info.field_name or "", bounds) or _tiny_problem(value if not isinstance(value, str) else None)
             if problem:
                 raise ValueError(problem)
         if "dict" in kinds and isinstance(value, dict):
