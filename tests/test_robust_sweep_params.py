@@ -67,3 +67,48 @@ def test_distinct_values_still_sweep() -> None:
     assert param.values == ("none", "n_plus_1")
     (param,) = parse_params(["policy.headroom_fraction=0,0.1,1"])
     assert param.values == (0, 0.1, 1)
+
+
+# A bad value of a swept path is the sweep's `--param`, not a `--set`: every kind of bad value, checked when the
+# override is applied (a type the schema would misread) or when the scenario validates (a bound, an enum, a section
+# replaced whole), is located `(example.yaml --param, PATH)`; a fixed `--set` beside it keeps `--set`.
+BAD_VALUES = [
+    ("policy.headroom_fraction", True),         # a boolean for a number
+    ("policy.headroom_fraction", -5),           # below the bound
+    ("policy.headroom_fraction", 1e9),          # above the bound
+    ("policy.headroom_fraction", "abc"),        # a word for a number
+    ("policy.headroom_fraction", [0.1]),        # a list for a number
+    ("policy.redundancy", "bogus"),             # not one of the choices
+    ("policy", 1),                              # a number for a whole section
+    ("chip_terms.b200.discount_fraction", 2),   # inside a mapping keyed by chip
+    ("horizon.quarters", 0),                    # an integer below its bound
+]
+
+
+@pytest.fixture(scope="module")
+def frozen_scenario(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.test_robust_corpus import assemble
+
+    return assemble(None, tmp_path_factory.mktemp("sweep_values") / "sc")
+
+
+@pytest.mark.parametrize(("path", "value"), BAD_VALUES)
+def test_a_bad_swept_value_is_located_at_param(frozen_scenario, path: str, value: object) -> None:  # type: ignore[no-untyped-def]
+    from planner.sweep.point import run_point
+
+    fixed = {"chip_terms.h100.discount_fraction": 5}  # a bad fixed --set beside it keeps its own label
+    row = run_point(str(frozen_scenario), {**fixed, path: value}, {}, swept=(path,))
+    assert row["status"] == "bad_input"
+    name = frozen_scenario.name
+    assert f"({name} --param, {path}" in row["message"], row["message"]
+    assert f"--set, {path}" not in row["message"]
+    assert f"({name} --set, chip_terms.h100.discount_fraction)" in row["message"], row["message"]
+
+
+def test_sweep_names_param_for_bad_point_values(frozen_scenario, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    rc = main(["sweep", str(frozen_scenario), "--param", "policy.headroom_fraction=true,-5", "--out",
+               str(tmp_path / "s"), "--workers", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count(f"({frozen_scenario.name} --param, policy.headroom_fraction)") == 2, err
+    assert "--set" not in err

@@ -122,7 +122,8 @@ def _run_sweep(args: argparse.Namespace, stop: _Stopper) -> int:
         t0 = time.monotonic()
         try:
             rows = run_points(args.scenario, pts, solver, out, workers, args.engine, args.address,
-                              progress_bar(not args.quiet), stop=stop.is_set, keys=keys)
+                              progress_bar(not args.quiet), stop=stop.is_set, keys=keys,
+                              swept=tuple(names))
         except Stopped as s:
             left = s.total - s.planned - s.cached
             print(f"\nstopped by {stop.name()}: {s.planned} point(s) planned in this run (proven results cached in "

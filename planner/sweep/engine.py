@@ -119,9 +119,10 @@ def point_keys(scenario: str, pts: list[dict[str, Any]], solver: dict[str, Any],
 def run_points(
     scenario: str, pts: list[dict[str, Any]], solver: dict[str, Any], out_dir: Path, workers: int = 1,
     engine: str = "local", address: str | None = None, progress: Progress | None = None,
-    stop: StopFn | None = None, keys: list[str | None] | None = None,
+    stop: StopFn | None = None, keys: list[str | None] | None = None, swept: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Rows in the order of `pts`: `point` index, the point's parameters, its results and a `cached` flag.
+    `swept`: the `--param` paths (a bad value of one is located at `--param`, not `--set`).
 
     Raises `Stopped` when `stop()` turns true (the workers are killed first)."""
     show = progress or (lambda *_: None)
@@ -153,9 +154,9 @@ def run_points(
         raise Stopped(len(rows) - n_cached, len(pts), n_cached)
 
     if engine == "ray":
-        _run_ray(scenario, pts, todo, solver, workers, address, done, stopped, halt)
+        _run_ray(scenario, pts, todo, solver, workers, address, done, stopped, halt, swept)
     elif todo:
-        _run_local(scenario, pts, todo, solver, max(1, workers), done, stopped, halt)
+        _run_local(scenario, pts, todo, solver, max(1, workers), done, stopped, halt, swept)
     return [{"point": i, **rows[i]} for i in range(len(pts))]
 
 
@@ -203,11 +204,12 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def _run_local(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: dict[str, Any], workers: int,
-               done: Callable[[int, dict[str, Any]], None], stopped: StopFn, halt: Callable[[], None]) -> None:
+               done: Callable[[int, dict[str, Any]], None], stopped: StopFn, halt: Callable[[], None],
+               swept: tuple[str, ...] = ()) -> None:
     pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init,
                                initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_point, scenario, pts[i], solver): i for i in todo}
+        futures = {pool.submit(run_point, scenario, pts[i], solver, swept): i for i in todo}
         pending = set(futures)
         while pending:
             if stopped():
@@ -250,7 +252,7 @@ def _keep_signal_handlers():  # type: ignore[no-untyped-def]
 
 def _run_ray(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: dict[str, Any], workers: int,
              address: str | None, done: Callable[[int, dict[str, Any]], None], stopped: StopFn,
-             halt: Callable[[], None]) -> None:
+             halt: Callable[[], None], swept: tuple[str, ...] = ()) -> None:
     from planner.errors import EXIT_BAD_INPUT, PlannerError
 
     try:
@@ -272,7 +274,7 @@ def _run_ray(scenario: str, pts: list[dict[str, Any]], todo: list[int], solver: 
     pending: list[Any] = []
     try:
         remote = ray.remote(num_cpus=1)(run_point)
-        refs = {remote.remote(scenario, pts[i], solver): i for i in todo}
+        refs = {remote.remote(scenario, pts[i], solver, swept): i for i in todo}
         pending = list(refs)
         while pending:
             if stopped():

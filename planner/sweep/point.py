@@ -22,8 +22,29 @@ def point_key(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> st
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def run_point(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> dict[str, Any]:
-    """Plan one point; never raises for a bad or unsolvable point (the row says what happened)."""
+def at_param(problems: list[Any], scenario: str, swept: tuple[str, ...] | list[str]) -> list[Any]:
+    """Problems of a swept path's value (or inside it) located at `--param`, `(example.yaml --param, PATH)`, not at
+    `--set`: the value came from the sweep's `--param`, and a fixed `--set` value keeps its own label."""
+    from pathlib import Path
+
+    from planner.errors import Problem
+    from planner.io.overrides import APPEND, set_label
+
+    name = Path(scenario).name or str(scenario)
+    at_set, at_swept = set_label(name), f"{name} --param"
+    paths = [s.rstrip(APPEND) for s in swept]
+
+    def swept_value(locator: str) -> bool:
+        return any(locator == s or locator.startswith((f"{s}.", f"{s}[", f"{s} ")) for s in paths)
+
+    return [Problem(at_swept, p.locator, p.message) if p.file == at_set and swept_value(p.locator) else p
+            for p in problems]
+
+
+def run_point(scenario: str, sets: dict[str, Any], solver: dict[str, Any],
+              swept: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Plan one point; never raises for a bad or unsolvable point (the row says what happened). `swept`: the paths
+    whose values came from `--param` (a problem in one is located there, see `at_param`)."""
     from planner.api import plan
     from planner.errors import InputError, PlannerError
 
@@ -31,7 +52,8 @@ def run_point(scenario: str, sets: dict[str, Any], solver: dict[str, Any]) -> di
     try:
         p = plan(scenario, sets, solver)
     except InputError as exc:
-        return row | {"status": "bad_input", "message": "; ".join(str(x) for x in exc.problems)[:500]}
+        problems = at_param(exc.problems, scenario, swept)
+        return row | {"status": "bad_input", "message": "; ".join(str(x) for x in problems)[:500]}
     except PlannerError as exc:
         return row | {"status": "no_plan", "message": str(exc)[:500]}
     row["status"] = p.status
