@@ -525,6 +525,6 @@ def plan_scenario(scenario_path: str | Path, overrides: dict[str, Any] | None = 
     if result.status == "unbounded":
         raise PlannerError("the model is unbounded: some cost is missing or negative. Check residual values and prices; report it if inputs look sane.", EXIT_NO_PLAN)
     raise PlannerError(
-        f"no plan found within the time limit of {settings.time_limit_s:g} s (solver status: {result.raw_status}). "
+        f"no plan found within the time limit of {settings.time_limit_s:g} s{result.status_note()}. "
         "Raise --time-limit, loosen --mip-gap, or shorten the horizon.", EXIT_NO_PLAN,
     )

@@ -309,7 +309,7 @@ def _solve_fix_and_optimize(model: PlanModel, settings: SolverSettings, progress
             return SolveResult("infeasible", "Infeasible (full MIP)", None, None, None, time.monotonic() - t_start, "highs", version, {}, notes)
 
     elapsed = time.monotonic() - t_start
-    raw = "fix-and-optimize: LP Optimal; " + "; ".join(best.phases)
+    raw = "; ".join(["fix-and-optimize: LP Optimal", *(best.phases or ["no MIP phase ran before the time limit"])])
     if best.values is None:
         return SolveResult("no_plan", raw, None, None, None, elapsed, "highs", version, {}, notes)
     gap = best.gap()

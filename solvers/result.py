@@ -52,3 +52,8 @@ class SolveResult:
     @property
     def has_solution(self) -> bool:
         return self.status in SOLUTION_STATUSES
+
+    def status_note(self) -> str:
+        """` (solver status: ...)` for a message, without stray separators; empty when the solver said nothing."""
+        raw = " ".join(str(self.raw_status or "").split()).strip(" ;,:")
+        return f" (solver status: {raw})" if raw else ""

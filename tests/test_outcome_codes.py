@@ -168,3 +168,35 @@ def test_sweep_with_a_bad_point_exits_2_before_an_infeasible_one(tmp_path: Path)
     assert sorted(table["status"]) == ["bad_input", "bad_input", "infeasible", "optimal"]
     assert "3 of 4 points did not serve every demand row" in err
     assert len([x for x in err.splitlines() if "exit 2" in x and "headroom_fraction" in x]) == 2
+
+
+# The "no plan within the time limit" message quotes the solver's status without stray separators: the
+# fix-and-optimize status was "LP Optimal; " + the phases, and with no phase run it read "(solver status: ...; )".
+@pytest.mark.parametrize(("raw", "note"), [
+    ("fix-and-optimize: LP Optimal; ", " (solver status: fix-and-optimize: LP Optimal)"),
+    ("Time limit reached", " (solver status: Time limit reached)"),
+    ("a;  b ;", " (solver status: a; b)"),
+    ("status=Not Solved sol_status=No Solution Found", " (solver status: status=Not Solved sol_status=No Solution Found)"),
+    ("", ""), ("  ; ", ""),
+])
+def test_status_note_has_no_stray_separators(raw: str, note: str) -> None:
+    from solvers.result import SolveResult
+
+    assert SolveResult("no_plan", raw, None, None, None, 0.0, "highs", "x").status_note() == note
+
+
+def test_no_plan_within_the_time_limit_message_shape(tmp_path: Path) -> None:
+    import re
+
+    from planner.cli import main
+    from tests.test_robust_corpus import assemble
+
+    sc = assemble(None, tmp_path / "sc")
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(["plan", str(sc), "--out", str(tmp_path / "out"), "--time-limit", "0.01", "--quiet"])
+    text = err.getvalue()
+    assert code == EXIT_NO_PLAN, text
+    assert re.search(r"no plan found within the time limit of 0\.01 s \(solver status: [^()]*[^;:,\s]\)\. Raise "
+                     r"--time-limit", text), text
+    assert not (tmp_path / "out").exists()

@@ -201,7 +201,7 @@ def replan_inputs(inputs: PlanInputs, prev: dict[str, Any], commit_through: str,
         plan["diagnosis_run"] = run
         plan["replan"] = replan_section(prev, rolled, S, m2, r2.values, plan, options, rule)
         return PlanOutcome(plan, EXIT_INFEASIBLE, timings)
-    raise PlannerError(f"no re-plan found within the time limit of {settings.time_limit_s:g} s (solver status: {result.raw_status}). "
+    raise PlannerError(f"no re-plan found within the time limit of {settings.time_limit_s:g} s{result.status_note()}. "
                        "Raise --time-limit or loosen --mip-gap.", EXIT_NO_PLAN)
 
 
