@@ -208,9 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
-        from planner.io.cli_flags import argument_problems
+        from planner.io.cli_flags import argument_problems, repeated_flags
 
-        problems = argument_problems(list(sys.argv[1:] if argv is None else argv), args)
+        tokens = list(sys.argv[1:] if argv is None else argv)
+        problems = repeated_flags(_parser(), tokens) + argument_problems(tokens, args)
         if problems:
             raise InputError(problems)
         return int(args.func(args) or 0)

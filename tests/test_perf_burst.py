@@ -100,12 +100,21 @@ def test_cli_offline_is_a_burst_unless_asked_steady(capsys) -> None:
     assert burst["tokens_per_s_per_replica"] < many["tokens_per_s_per_replica"] <= steady["tokens_per_s_per_replica"]
 
 
-def test_cli_requests_leave_loaded_questions_alone(capsys) -> None:
+def test_cli_loaded_questions_are_not_bursts(capsys) -> None:
     for extra in (["--concurrency", "64"], ["--tpot-ms", "50"]):
-        a = _run(capsys, *extra)
-        b = _run(capsys, *extra, "--requests", "0")
-        assert a["burst_requests"] == 0
-        assert a["tokens_per_s_per_replica"] == b["tokens_per_s_per_replica"]
+        assert _run(capsys, *extra)["burst_requests"] == 0
+
+
+@pytest.mark.parametrize("requests", ["0", "5", "100000"])
+@pytest.mark.parametrize("loaded", [["--concurrency", "64"], ["--tpot-ms", "50"], ["--ttft-ms", "2000"],
+                                    ["--concurrency", "8", "--tpot-ms", "50"]])
+def test_cli_requests_beside_a_load_or_target_is_refused(requests: str, loaded: list[str], capsys) -> None:
+    """--requests sizes an offline burst; beside a load or a target it had no effect and was silently ignored."""
+    assert main([*BASE, *loaded, "--requests", requests]) == 2
+    err = capsys.readouterr().err
+    assert f"--requests {requests} sets the size of an offline burst" in err
+    assert all(flag in err for flag in loaded if flag.startswith("--"))
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("value", ["-1", "100001", "1e9", "nan"])

@@ -236,3 +236,56 @@ def test_an_item_given_twice_is_refused(name: str, action: argparse.Action, is_p
         argv[1:2] = [item, twice]
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and f"(command line, {_flag(action)}) | " in err and "is given twice" in err, err
+
+
+# A flag that takes one value given twice: argparse kept the last silently (`--out a --out b` wrote to b,
+# `--requests 7 --requests 9` asked for 9, `--measurements a.csv --measurements b.csv` dropped a.csv). Every
+# single-value flag of every subcommand, generated from the parser, in both spellings (`--flag v`, `--flag=v`).
+SINGLE_ACTIONS = [(name, action) for name, sub in SUBS.items() for action in sub._actions
+                  if type(action) is argparse._StoreAction and action.option_strings]
+
+
+def test_single_value_flags_are_found() -> None:
+    assert len(SINGLE_ACTIONS) >= 60
+    assert {"--out", "--requests", "--measurements", "--time-limit"} <= {a.option_strings[-1] for _, a in SINGLE_ACTIONS}
+
+
+@pytest.mark.parametrize(("name", "action"), SINGLE_ACTIONS,
+                         ids=[f"{n}:{a.option_strings[-1]}" for n, a in SINGLE_ACTIONS])
+def test_a_single_value_flag_given_twice_is_refused(name: str, action: argparse.Action) -> None:
+    from planner.cli import _parser
+    from planner.io.cli_flags import repeated_flags
+
+    flag = max(action.option_strings, key=len)
+    base = list(BASE[name])
+    if flag in base:  # the base command line's own value of it
+        del base[base.index(flag):base.index(flag) + 2]
+    for twice in ([flag, "1", flag, "2"], [f"{flag}=1", flag, "2"]):
+        argv = [*base, *twice]
+        problems = repeated_flags(_parser(), argv)
+        assert [(p.file, p.locator) for p in problems] == [("command line", flag)], argv
+        assert "'1', then '2'" in problems[0].message
+    assert repeated_flags(_parser(), [*base, flag, "1"]) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", EX, "--out", "OUT", "--out", "OUT2"],
+    [*BASE["perf"], "--requests", "7", "--requests", "9"],
+    [*BASE["perf"], "--measurements", "a.csv", "--measurements", "b.csv"],
+    [*BASE["catalog show"], "--catalog", "a.yaml", "--catalog", "b.yaml"],
+    [*BASE["sweep"], "--work", "1", "--workers", "2"],  # an abbreviation is the same flag
+])
+def test_the_cli_refuses_a_repeated_flag_before_any_work(argv: list[str], capsys, tmp_path: Path) -> None:
+    argv = [a.replace("OUT2", str(tmp_path / "out2")).replace("OUT", str(tmp_path / "out")) for a in argv]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "is given 2 times" in err, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+
+
+def test_repeatable_flags_and_switches_may_repeat() -> None:
+    from planner.cli import _parser
+    from planner.io.cli_flags import repeated_flags
+
+    assert repeated_flags(_parser(), [*BASE["plan"], "--set", "a=1", "--set", "b=2", "--quiet", "--quiet"]) == []
+    assert repeated_flags(_parser(), [*BASE["sweep"], "--param", "x=1,2"]) == []
+    assert repeated_flags(_parser(), [*BASE["breakeven"], "--chip", "h100_sxm"]) == []

@@ -115,6 +115,14 @@ def out_dir_problem(path: Path | str | None, flag: str = "--out") -> Problem | N
 def perf_flag_problem(args: argparse.Namespace) -> str | None:
     """All problems of `planner perf` flags in one message, or None."""
     problems = bounded_flag_problems(args, PERF_BOUNDS)
+    loaded = [flag for dest, flag in (("concurrency", "--concurrency"), ("ttft_ms", "--ttft-ms"), ("tpot_ms", "--tpot-ms"))
+              if getattr(args, dest, None) is not None]
+    if getattr(args, "requests", None) is not None and loaded:
+        # the burst is an offline question's; a load or a target asks for a load that does not end, and the flag
+        # was silently ignored
+        problems.append(f"--requests {args.requests} sets the size of an offline burst, but {' and '.join(loaded)} "
+                        "asks for a served load that does not end, where it has no effect; drop --requests, or drop "
+                        f"{' and '.join(loaded)} for an offline question")
     plot = png_path_problem(getattr(args, "plot", None))
     if plot:
         problems.append(plot)
@@ -216,4 +224,52 @@ def inputs_inside_out(args: argparse.Namespace) -> list[Problem]:
                     f"{v} is inside --out {out} ({out_real}), which this command writes (with --force a run folder is replaced "
                     "whole): the input would be overwritten or deleted. Choose another --out, or copy the input out "
                     "of it first")))
+    return problems
+
+
+def _subparser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser | None:
+    """The (innermost) subcommand's parser: the first argument naming a subcommand, `catalog show` included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for i, token in enumerate(argv):
+                if token in action.choices:
+                    sub = action.choices[token]
+                    return _subparser(sub, argv[i + 1:]) or sub
+    return None
+
+
+def repeated_flags(parser: argparse.ArgumentParser, argv: list[str]) -> list[Problem]:
+    """A flag that takes one value (or one list, `--measurements a b`) given twice: argparse keeps the last
+    silently (`--out a --out b` wrote to b; `--measurements a.csv --measurements b.csv` dropped a.csv). Refused,
+    naming the flag and both values. Repeatable flags (`--set`, `--param`, `--chip`) and switches are not concerned."""
+    sub = _subparser(parser, argv) or parser
+    single = {}
+    for action in sub._actions:
+        if (type(action) is argparse._StoreAction) and action.option_strings:
+            for opt in action.option_strings:
+                single[opt] = action
+    longs = [o for o in sub._option_string_actions if o.startswith("--")]
+    seen: dict[argparse.Action, list[str]] = {}
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        if not token.startswith("-") or token == "-":
+            continue
+        name, eq, value = token.partition("=")
+        action = single.get(name)
+        if action is None and name.startswith("--") and sub.allow_abbrev:
+            matches = {sub._option_string_actions[o] for o in longs if o.startswith(name)}
+            action = next(iter(matches)) if len(matches) == 1 and next(iter(matches)) in single.values() else None
+        if action is None:
+            continue
+        shown = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+        seen.setdefault(action, []).append(shown)
+    problems = []
+    for action, values in seen.items():
+        if len(values) > 1:
+            flag = max(action.option_strings, key=len)
+            given = ", then ".join(repr(v)[:60] for v in values)
+            problems.append(Problem("command line", flag, f"is given {len(values)} times ({given}); only the last "
+                                                          "would count. Give it once" + (
+                                    ", with all its files after it" if action.nargs in ("+", "*") else "")))
     return problems

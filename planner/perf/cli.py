@@ -63,9 +63,10 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=float,
                    help="closed-loop client concurrency against the whole system (requests in flight, as a benchmark's "
                         "max_concurrency); default: the largest load meeting the targets, or offline without targets")
-    p.add_argument("--requests", type=int, default=DEFAULT_BURST_REQUESTS,
+    p.add_argument("--requests", type=int,
                    help="offline (no --concurrency, no targets): the run is a burst of this many requests sent at once, "
-                        f"as benchmark clients measure it (default {DEFAULT_BURST_REQUESTS}); 0 = the steady state")
+                        f"as benchmark clients measure it (default {DEFAULT_BURST_REQUESTS}); 0 = the steady state; "
+                        "refused beside --concurrency, --ttft-ms or --tpot-ms, which ask for a load that does not end")
     p.add_argument("--engine", default=DEFAULT_ENGINE,
                    help=f"serving engine: {', '.join(ENGINES)} (tuned = a tuned benchmark submission, the raw "
                         f"calibrated model; default {DEFAULT_ENGINE})")
@@ -314,7 +315,7 @@ def run_perf(args: argparse.Namespace) -> int:
     shape = RequestShape(args.prompt_tokens, args.output_tokens, args.length_cv)
     targets = Targets((args.ttft_ms or math.inf) / 1e3, (args.tpot_ms or math.inf) / 1e3, args.percentile)
     kw = {"electricity_usd_per_kwh": args.electricity_usd_per_kwh, "pue": args.pue}
-    how = {"predictor": predictor, "engine": engine, "spec": spec, "requests": args.requests}
+    how = {"predictor": predictor, "engine": engine, "spec": spec, "requests": DEFAULT_BURST_REQUESTS if args.requests is None else args.requests}
     if args.tp is not None or args.pp is not None:
         layout = Layout(args.tp or 1, args.pp or 1, args.ep, args.dp or 1)
         bad = layout_problem(model, chip, layout)
