@@ -376,3 +376,17 @@ def test_factor_level_is_the_publisher_weighted_median() -> None:
     c = fit_correction(r, ["a"] * 4 + ["b", "c"])
     assert c.lookup("vllm/dense", "f") == (pytest.approx(math.exp(1.0 / 3.0)), "engine x family")
     assert c.pooled == pytest.approx(1.0 / 3.0)
+
+
+# A lane the predictor cannot stage (a precision it cannot compute, a model that does not fit in the layout) used to
+# fall back to a Prediction built from 19 positional values for 18 fields: a TypeError (exit 1) whenever one came up,
+# e.g. `perf --measurements` with a row in `fp7`. Every kind of unstageable lane answers "not feasible".
+@pytest.mark.parametrize("lane_args", [("fp7", "fp8", Layout()), ("fp8", "fp7", Layout()),
+                                       ("bf16", "bf16", Layout(tp=1))])
+def test_an_unstageable_lane_is_not_feasible(lane_args: tuple) -> None:
+    model, chip = MODELS["llama-3.1-405b"], CHIPS["h100_sxm"]
+    good = Lane(chip, "fp8", "fp8", Layout(tp=8))
+    bad, ok = Predictor(CAL, use_measured=False).predict(model, [Lane(chip, *lane_args), good],
+                                                          Question(1000, 200, 0.1, engine="vllm"))
+    assert not bad.feasible and math.isnan(bad.tokens_per_s_per_replica)
+    assert ok.feasible and ok.tokens_per_s_per_replica > 0

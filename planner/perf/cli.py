@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
 from planner.perf.burst import DEFAULT_BURST_REQUESTS
@@ -205,8 +206,9 @@ def _source_line(ev: Evaluation) -> str:
     return f"{what}, engine {ev.engine}{conc}{band}" + ("; extrapolated" if ev.extrapolated else "")
 
 
-def _user_points(args: argparse.Namespace, engine: str) -> list[MeasuredPoint]:
-    """Points of --measurements; raises ValueError naming the file and what is wrong."""
+def _user_points(args: argparse.Namespace, engine: str, models: Any = None, chips: Any = None) -> list[MeasuredPoint]:
+    """Points of --measurements; raises ValueError naming the file and what is wrong (a CSV row's model or chip the
+    catalogs lack, located at its cell)."""
     out: list[MeasuredPoint] = []
     from planner.io.safe_read import file_kind
 
@@ -220,7 +222,7 @@ def _user_points(args: argparse.Namespace, engine: str) -> list[MeasuredPoint]:
                     raise ValueError(f"--measurements {path}: a benchmark JSON does not say its layout; give --tp (and --pp)")
                 out.append(read_vllm_json(path, args.model, args.chip, args.precision, args.tp, engine, args.pp or 1, args.ep))
             else:
-                out += read_plain_csv(path)
+                out += read_plain_csv(path, models, chips)
         except UnicodeDecodeError as exc:
             raise ValueError(f"--measurements {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if len(out) > MAX_USER_POINTS:  # the files together (fitting costs about 1 ms per point)
@@ -285,7 +287,7 @@ def run_perf(args: argparse.Namespace) -> int:
         models = load_model_catalog(args.model_catalog) if args.model_catalog else load_model_catalog()
         calibration = load_calibration(args.calibration)
         engine = normalise_engine(args.engine)
-        predictor = build_predictor(calibration, _user_points(args, engine), 0.5, models, chips)
+        predictor = build_predictor(calibration, _user_points(args, engine, models, chips), 0.5, models, chips)
     except InputError as exc:
         _err(exc.report())
         return EXIT_BAD_INPUT

@@ -295,19 +295,50 @@ def _plain_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def read_plain_csv(path: Path) -> list[MeasuredPoint]:
+def _id_problem(kind: str, value: str, known: Iterable[str] | None) -> str | None:
+    """An id a measured row names that the catalog (or the list of precisions) lacks, with a did-you-mean."""
+    import difflib
+
+    if known is None:
+        return None
+    names = sorted(known)
+    if value in names:
+        return None
+    close = difflib.get_close_matches(value, names, n=3) or [n for n in names if n.lower() == value.lower()]
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; one of {', '.join(names[:12])}" + (
+        ", ..." if len(names) > 12 else "")
+    return f"unknown {kind} {value[:60]!r}{hint} (a row naming no known {kind} would never be used)"
+
+
+def read_plain_csv(path: Path, models: Iterable[str] | None = None, chips: Iterable[str] | None = None) -> list[MeasuredPoint]:
     """A CSV with PLAIN_CSV_COLUMNS and any of PLAIN_CSV_OPTIONAL (output_tokens_per_s is the whole replica's, so
     per chip it divides by TP x PP); all problems in one ValueError, each located `(file, column[row N])`: the
     shape (`_plain_rows`), a required cell blank, a number that is not one (a boolean, text, inf) or is out of range
-    (below its floor: a latency in seconds under a `*_ms` column), and a row repeating another's run."""
+    (below its floor: a latency in seconds under a `*_ms` column; a percentile of 100 or more), a precision that is
+    not one (`fp7`), a model or chip the catalogs lack (when `models` / `chips` are given: such a row was silently
+    never used), and a row repeating another's run."""
+    from planner.schemas.common import PRECISIONS
+
     rows = _plain_rows(path)
     problems: list[str] = []
     bad_rows: set[int] = set()
+    catalogs = (("model_id", "model", models), ("chip_id", "chip", chips), ("precision", "precision", PRECISIONS))
     for line_no, r in rows:  # every numeric cell strictly, before `float()` reads `True` as 1 and `inf` as a rate
         for col in _PLAIN_REQUIRED:
             if not r.get(col):
                 problems.append(f"({path}, {col}[row {line_no}]) | is blank; fill it in")
                 bad_rows.add(line_no)
+        for col, kind, known in catalogs:
+            value = r.get(col) or ""
+            bad = _id_problem(kind, value.lower() if col == "precision" else value, known) if value else None
+            if bad:
+                problems.append(f"({path}, {col}[row {line_no}]) | {bad}")
+                bad_rows.add(line_no)
+        pct = _f(r.get("target_percentile")) if _cell_problem(r.get("target_percentile"), False) is None else None
+        if pct is not None and pct >= 100:
+            problems.append(f"({path}, target_percentile[row {line_no}]) | must be below 100 (a percentile, e.g. 99), "
+                            f"got {pct:g}")
+            bad_rows.add(line_no)
         for col in _PLAIN_NUMERIC:
             problem = _cell_problem(r.get(col), col in ("tp", "pp", "ep"))
             if problem:

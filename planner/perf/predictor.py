@@ -95,6 +95,15 @@ class Prediction:
     measured_points: int    # points of the covering group that answered (0 when not measured)
 
 
+#: a lane the predictor cannot answer (by keyword: a positional list of 19 values for these 18 fields raised a
+#: TypeError whenever a lane went unanswered)
+NO_PREDICTION = Prediction(
+    feasible=False, tokens_per_s_per_replica=math.nan, tokens_per_s_p10=math.nan, tokens_per_s_p50=math.nan,
+    tokens_per_s_p90=math.nan, ttft_ms=math.nan, tpot_ms=math.nan, batch=0.0, load=0.0, max_batch=0.0,
+    utilisation=math.nan, prefill_share=math.nan, bound="none", perf_source="model", extrapolated=True, factor=1.0,
+    factor_level="none", measured_points=0)
+
+
 @dataclass(frozen=True)
 class Predictor:
     """Calibration + correction + intervals + measured points + the quantile plans use."""
@@ -296,9 +305,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
             perf_source="model" if (not pr.use_correction or levels[k] == "none") else "corrected",
             extrapolated=covered or not near, factor=speeds[(fam, 0.5)][0], factor_level=levels[k],
             measured_points=0)
-    nan = math.nan
-    return [o if o is not None else Prediction(False, nan, nan, nan, nan, nan, nan, nan, 0.0, 0.0, 0.0, nan, nan,
-                                               "none", "model", True, 1.0, "none", 0) for o in out]
+    return [o if o is not None else NO_PREDICTION for o in out]
 
 
 # --- fitting -------------------------------------------------------------------------------------------------
