@@ -107,3 +107,53 @@ def test_every_command_that_reads_a_plan_refuses_an_oversized_one(command: str, 
     assert "plan.json, racks) | table racks has 41 rows; a plan holds at most 40 rows" in err
     assert "Traceback" not in err
     assert sorted(p.name for p in run.iterdir()) == ["plan.json"]  # nothing written beside it
+
+
+# Every count and amount field of every plan.json table has an upper bound naming its unit: a hand-edited 1e15
+# servers in one rack was accepted by report, replan --from and topology --plan. Generated from the schema.
+def _bounded_fields() -> list[tuple[str, str, str]]:
+    import typing
+
+    from planner.results import plan_schema
+
+    out = []
+    for table, field in plan_schema.Plan.model_fields.items():
+        if typing.get_origin(field.annotation) is not list:
+            continue
+        (row,) = typing.get_args(field.annotation)
+        if not hasattr(row, "model_fields"):
+            continue
+        for key, f in row.model_fields.items():
+            funcs = {getattr(m, "func", None) for m in f.metadata}
+            kind = "count" if plan_schema._count in funcs else "amount" if plan_schema._amount in funcs else None
+            if kind:
+                out.append((table, key, kind))
+    return out
+
+
+BOUNDED = _bounded_fields()
+
+
+def test_bounded_fields_are_found() -> None:
+    assert {("racks", "servers", "count"), ("purchases", "cost_usd", "amount"), ("deployments", "replicas", "count")} <= set(BOUNDED)
+
+
+@pytest.mark.parametrize(("table", "key", "kind"), BOUNDED, ids=[f"{t}.{k}" for t, k, _ in BOUNDED])
+def test_a_count_or_amount_past_its_bound_is_refused(table: str, key: str, kind: str) -> None:
+    from planner.results.plan_schema import MAX_PLAN_AMOUNT, MAX_PLAN_COUNT
+
+    doc = _plan()
+    rows = doc.get(table) or []
+    if not rows or key not in rows[0]:
+        pytest.skip(f"the fixture plan has no {table}[0].{key}")
+    limit = MAX_PLAN_COUNT if kind == "count" else MAX_PLAN_AMOUNT
+    rows[0][key] = limit if kind == "amount" else int(limit)
+    try:
+        validate_plan(doc, "plan.json")
+    except InputError as exc:  # at its bound: refused for another reason only (e.g. a money identity elsewhere)
+        assert not any(p.locator == f"{table}[0].{key}" for p in exc.problems)
+    rows[0][key] = int(limit) * 10 if kind == "count" else limit * 10
+    with pytest.raises(InputError) as info:
+        validate_plan(doc, "plan.json")
+    (problem,) = [p for p in info.value.problems if p.locator == f"{table}[0].{key}"]
+    assert "must be at most" in problem.message and ("a count" in problem.message or "USD" in problem.message)

@@ -44,11 +44,22 @@ def _whole(value: Any) -> int:
     return int(number)
 
 
+#: The most a count field of plan.json may hold (servers, chips, replicas, quarters: an order is at most 1,000,000
+#: servers, `planner.schemas.replan.MAX_ORDER_SERVERS`, of at most 100,000 chips each), and the most an amount (a
+#: price, cost, power or rate of one row: an order costs at most 1e15 USD, `MAX_ORDER_USD`). A hand-edited 1e15
+#: servers in one rack was accepted by report, replan --from and topology --plan.
+MAX_PLAN_COUNT = 100_000_000_000
+MAX_PLAN_AMOUNT = 1e15
+
+
 def _count(value: Any) -> int:
     """A whole number of things (servers, chips, replicas, quarters, a TP or PP degree): never below 0."""
     number = _whole(value)
     if number < 0:
         raise ValueError(f"must be 0 or more (a count), got {_shown(value)}")
+    if number > MAX_PLAN_COUNT:
+        raise ValueError(f"must be at most {MAX_PLAN_COUNT:,} (a count of servers, chips, replicas or quarters), "
+                         f"got {_shown(value)}; restore the value the planner wrote")
     return number
 
 
@@ -57,6 +68,9 @@ def _amount(value: Any) -> float:
     number = _number(value)
     if number < 0:
         raise ValueError(f"must be 0 or more, got {_shown(value)}")
+    if number > MAX_PLAN_AMOUNT:
+        raise ValueError(f"must be at most {MAX_PLAN_AMOUNT:g} (USD, kW, tokens/s or rack units of one row), got "
+                         f"{_shown(value)}; restore the value the planner wrote")
     return number
 
 
