@@ -134,3 +134,59 @@ def test_layer_latency_json_round_trip_and_validation(tmp_path: Path) -> None:
     bad.write_text(json.dumps({**cal.to_json(), "layer_latency_us": {"groq_lpu": -1}}), encoding="utf-8")
     with pytest.raises(ValueError, match="layer_latency_us"):
         load_calibration(bad)
+
+
+# A measured calibration table (`perf --calibration t.csv`, `inputs.calibration`) is read as strictly as the
+# measurement CSVs: its text shape before pandas (an empty file said "No columns to parse from file"; a repeated
+# `value` column was renamed `value.1` and the first fitted; a row with extra cells was shifted; NUL bytes were
+# read; 24,000 rows ran past two minutes), and a row whose value, chip count or lengths are absurd is not used.
+_TABLE = BUNDLED_MEASUREMENTS.read_text(encoding="utf-8")
+_LINES = _TABLE.splitlines()
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ("", "file is empty"),
+    (_LINES[0] + "\n", "no data rows under the header"),
+    (_TABLE.replace("V001", "V0\x0001", 1), "NUL bytes"),
+    (_LINES[0] + ",value\n" + "\n".join(x + ",1" for x in _LINES[1:]) + "\n", "row 1) | repeated column(s) value"),
+    (_LINES[0] + "\n" + _LINES[1] + ",extra,cells\n", "row 2) | has"),
+    (_LINES[0] + "\n" + "\n".join(_LINES[1:] * 50) + "\n", "more than 2,000 rows"),
+])
+def test_a_malformed_measured_table_is_located(tmp_path: Path, body: str, words: str) -> None:
+    t = tmp_path / "t.csv"
+    t.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match="t.csv") as info:
+        load_calibration(t)
+    assert words in str(info.value)
+
+
+def test_a_measured_table_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    t = tmp_path / "t.csv"
+    t.write_bytes(_TABLE.encode().replace(b"Llama 2", b"Llama\xe9 2", 1))
+    with pytest.raises(ValueError, match=r"t.csv\) \| not UTF-8 text"):
+        load_calibration(t)
+
+
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("value", "inf", "not a finite number"), ("value", "1e300", "not a finite number"),
+    ("chip_count", "0", "chip count 0"), ("chip_count", "1e12", "chip count 1e12"),
+    ("isl", "-5", "isl/osl -5/128"), ("osl", "1e12", "isl/osl 128/1e+12"),
+])
+def test_a_row_with_an_absurd_figure_is_not_used(column: str, value: str, words: str) -> None:
+    from planner.perf.calib_rows import Unmodelled, row_to_case
+
+    df = pd.read_csv(BUNDLED_MEASUREMENTS)
+    row = df[df["id"] == "V053"].iloc[0].copy()
+    models, chips = load_model_catalog(), load_chip_catalog()
+    assert not isinstance(row_to_case(row, set(models), set(chips)), Unmodelled)  # the row as bundled is used
+    row[column] = value
+    got = row_to_case(row, set(models), set(chips))
+    assert isinstance(got, Unmodelled) and words in got.reason, got
+
+
+def test_the_bundled_table_reads_as_before() -> None:
+    from planner.perf.calib_rows import read_cases
+
+    models, chips = load_model_catalog(), load_chip_catalog()
+    cases = read_cases(BUNDLED_MEASUREMENTS, set(models), set(chips))
+    assert len(cases) == len(pd.read_csv(BUNDLED_MEASUREMENTS))

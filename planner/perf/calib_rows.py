@@ -203,6 +203,8 @@ def row_to_case(r: pd.Series, known_models: set[str], known_chips: set[str],
     value = _num(r["value"])
     if value is None or value <= 0:
         return Unmodelled(rid, "no numeric measured value")
+    if not math.isfinite(value) or value > MAX_MEASURED_VALUE:
+        return Unmodelled(rid, f"measured value {r['value']} is not a finite number of at most {MAX_MEASURED_VALUE:g}")
     precision = parse_precision(r["precision"])
     note = []
     if kind == "weights":
@@ -221,6 +223,8 @@ def row_to_case(r: pd.Series, known_models: set[str], known_chips: set[str],
             return Unmodelled(rid, "precision not stated")
     kv = parse_kv_precision(r.get("kv_cache_precision"), precision)
     chips = _leading_int(r["chip_count"])
+    if chips is not None and not 1 <= chips <= MAX_ROW_CHIPS:
+        return Unmodelled(rid, f"chip count {r['chip_count']} is not from 1 to {MAX_ROW_CHIPS:,}")
     tp, pp = _leading_int(r.get("tp")), _leading_int(r.get("pp"))
     if tp is None:
         pp = None
@@ -236,6 +240,8 @@ def row_to_case(r: pd.Series, known_models: set[str], known_chips: set[str],
         isl, osl = _num(r.get("isl")), _num(r.get("osl"))
         if isl is None or osl is None:
             return Unmodelled(rid, "fixed-length row without isl/osl")
+        if not (0 < isl <= MAX_ROW_TOKENS and 0 < osl <= MAX_ROW_TOKENS):
+            return Unmodelled(rid, f"isl/osl {isl:g}/{osl:g} are not from 1 to {MAX_ROW_TOKENS:,} tokens")
         i, o, cv, in_fit = isl, osl, 0.0, True
         if kind == "static" and batch is None:
             return Unmodelled(rid, "fixed-length row without a batch size")
@@ -289,10 +295,71 @@ def row_to_case(r: pd.Series, known_models: set[str], known_chips: set[str],
                 VENDOR_CLAIM_WEIGHT if claim else 1.0, link, power)
 
 
+#: the largest measured value a calibration row may hold (tokens/s, ms or GB): beyond it, or not finite, the row is
+#: not used (inf or 1e300 tokens/s entered the fit)
+MAX_MEASURED_VALUE = 1e9
+#: rows a measured table may hold: the fit costs several ms a row (24,000 rows ran past two minutes); the bundled
+#: table has 48
+MAX_CALIBRATION_ROWS = 2_000
+#: a row's chip count and request lengths outside these are not used (1e12 chips or -5 prompt tokens entered the fit)
+MAX_ROW_CHIPS = 1_000_000
+MAX_ROW_TOKENS = 10_000_000
+
+
+def _check_table_shape(path: Path) -> None:
+    """The measured table's text before pandas reads it, every problem located `(file, row N)` in one ValueError:
+    not a regular file, too big, empty, NUL bytes, not UTF-8, a repeated column (pandas renamed the second
+    `value` to `value.1` and fitted on the first), a row with more cells than the header (pandas shifted it)."""
+    import csv
+    import io
+
+    from planner.io.safe_read import read_user_bytes
+
+    name = path.name or str(path)
+    raw, bad = read_user_bytes(path, name, "", what="calibration table")
+    if raw is None:
+        raise ValueError("\n".join(str(p) for p in bad))
+    if b"\x00" in raw:
+        raise ValueError(f"({name}) | holds NUL bytes: it is binary, not a CSV table; save it as UTF-8 CSV")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"({name}) | not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    expected = f"use the columns of data/calibration.csv ({', '.join(REQUIRED_COLUMNS)}, ...)"
+    if not text.strip():
+        raise ValueError(f"({name}) | file is empty; {expected}")
+    problems = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = 0
+    try:
+        header = [h.strip() for h in next(reader)]
+        repeated = sorted({h for h in header if h and header.count(h) > 1})
+        if repeated:
+            problems.append(f"({name}, row 1) | repeated column(s) {', '.join(repeated)}: only one would be read; keep one")
+        for line_no, cells in enumerate(reader, start=2):
+            rows += any(c.strip() for c in cells)
+            if rows > MAX_CALIBRATION_ROWS:
+                problems.append(f"({name}, row {line_no}) | more than {MAX_CALIBRATION_ROWS:,} rows (the fit costs "
+                                "several ms a row; the bundled table has 48): keep the rows that matter")
+                break
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+                problems.append(f"({name}, row {line_no}) | has {len(cells)} cells but the header has {len(header)} "
+                                "columns (a comma inside a cell needs quotes)")
+                if len(problems) >= 20:
+                    break
+    except csv.Error as exc:
+        problems.append(f"({name}, row {reader.line_num}) | not valid CSV: {exc}")
+    if not rows and not problems:
+        problems.append(f"({name}) | no data rows under the header; add at least one measured row")
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
 def read_cases(path: Path, known_models: set[str], known_chips: set[str],
                gqa_ratio: dict[str, float] | None = None) -> list[Case | Unmodelled]:
     """Read a measured-results CSV into cases; raise ValueError if required columns are missing.
     `gqa_ratio` maps model id -> query heads / KV heads (for the 2023 TensorRT-LLM rows)."""
+    _check_table_shape(Path(path))
     df = pd.read_csv(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
