@@ -190,3 +190,19 @@ def test_the_bundled_table_reads_as_before() -> None:
     models, chips = load_model_catalog(), load_chip_catalog()
     cases = read_cases(BUNDLED_MEASUREMENTS, set(models), set(chips))
     assert len(cases) == len(pd.read_csv(BUNDLED_MEASUREMENTS))
+
+
+# `families` of a calibration JSON maps chip ids to family names; a number, a list, null or a padded name was taken
+# as is and failed later comparing family names (TypeError, exit 1). Every kind is refused, naming the entry.
+@pytest.mark.parametrize("families", [{"h100_sxm": 5}, {"h100_sxm": ["nvidia_hopper"]}, {"h100_sxm": None},
+                                      {"h100_sxm": " nvidia_hopper"}, {"h100_sxm": ""}, {" h100_sxm": "nvidia_hopper"},
+                                      ["h100_sxm"], "nvidia_hopper"])
+def test_a_calibration_family_that_is_not_a_name_is_refused(tmp_path: Path, families: object) -> None:
+    from planner.perf.common import DATA_DIR
+
+    doc = json.loads((DATA_DIR / "efficiency.json").read_text())
+    doc["families"] = families
+    c = tmp_path / "c.json"
+    c.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"c.json: families"):
+        load_calibration(c)

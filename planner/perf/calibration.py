@@ -244,10 +244,19 @@ def calibration_from_json(doc: Mapping[str, Any], source: str) -> Calibration:
         if not (0.0 < w < 1e6):
             raise ValueError(f"{source}: full_clock_w_per_tflop[{fam!r}] must be > 0 W per TFLOP, got {w}")
         power[str(fam)] = w
+    families = doc.get("families") or {}
+    if not isinstance(families, Mapping):
+        raise ValueError(f"{source}: families must map a chip id to its family name, got {str(families)[:60]}")
+    for chip_id, fam in families.items():
+        _family_key(chip_id, "families", source)
+        if not isinstance(fam, str) or fam != fam.strip() or not fam:
+            # a number here failed later, comparing family names (an internal error, exit 1)
+            raise ValueError(f"{source}: families[{chip_id!r}] must be a family name (text without surrounding "
+                             f"spaces, e.g. \"nvidia_hopper\"), got {json.dumps(fam)[:60]}")
     return Calibration(
         full_clock_w_per_tflop=power,
         factors=factors,
-        families={**DEFAULT_FAMILIES, **dict(doc.get("families", {}))},
+        families={**DEFAULT_FAMILIES, **dict(families)},
         request_overhead_ms=_bounded(doc, "request_overhead_ms", PRIOR_REQUEST_OVERHEAD_MS, source, "ms", 1e5),
         step_overhead_us=_bounded(doc, "step_overhead_us", PRIOR_STEP_OVERHEAD_US, source, "us", 1e6),
         layer_latency_us=layer_lat,
