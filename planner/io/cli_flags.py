@@ -52,6 +52,16 @@ def bounded_flag_problems(args: argparse.Namespace, bounds: tuple[tuple[str, flo
     return problems
 
 
+def _folder_problem(p: Path, flag: str) -> str | None:
+    """The folder an output file goes into must exist and be writable."""
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"{flag} {p}: folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{flag} {p}: folder {parent} is not writable"
+    return None
+
+
 def new_file_problem(path: Path | str | None, flag: str = "--out") -> str | None:
     """A new output file (`breakeven --out`) must not exist yet in any form (a file, a folder, a link, even one
     pointing nowhere: writing would replace it or write through it) and its folder must exist and be writable."""
@@ -62,12 +72,7 @@ def new_file_problem(path: Path | str | None, flag: str = "--out") -> str | None
         return f"{flag} {p} is a symbolic link; give a plain file name that does not exist yet"
     if os.path.lexists(p):
         return f"{flag} {p} already exists; choose a new file name or remove it first"
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        return f"{flag} {p}: folder {parent} does not exist"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{flag} {p}: folder {parent} is not writable"
-    return None
+    return _folder_problem(p, flag)
 
 
 def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
@@ -81,12 +86,7 @@ def png_path_problem(path: Path | None, flag: str = "--plot") -> str | None:
         return f"{flag} {p} is a symbolic link; give a plain file name"
     if p.exists() and not p.is_file():
         return f"{flag} {p} exists and is not a regular file; choose another name"
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        return f"{flag} {p}: folder {parent} does not exist"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{flag} {p}: folder {parent} is not writable"
-    return None
+    return _folder_problem(p, flag)
 
 
 def out_dir_problem(path: Path | str | None, flag: str = "--out") -> Problem | None:

@@ -30,7 +30,7 @@ from typing import Any
 from planner.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_OK, InputError
 from planner.perf.burst import DEFAULT_BURST_REQUESTS
 from planner.perf.calibration_io import load_calibration
-from planner.perf.engines import DEFAULT_ENGINE, ENGINES, normalise_engine
+from planner.perf.engines import DEFAULT_ENGINE, ENGINE_BATCH_CAP, ENGINES, normalise_engine
 from planner.perf.evaluate import Evaluation, best_evaluation, evaluate
 from planner.perf.layout import Layout, layout_problem, tp_limit
 from planner.perf.measured import MAX_USER_POINTS, MeasuredPoint, read_plain_csv, read_vllm_json
@@ -341,8 +341,6 @@ def run_perf(args: argparse.Namespace) -> int:
             free = best_evaluation(model, chip, args.chips, args.precision, kv, shape, targets, calibration, None,
                                    system_concurrency=args.concurrency, **how, **kw)  # type: ignore[arg-type]
             if free is not None:
-                from planner.perf.engines import ENGINE_BATCH_CAP
-
                 cap = ENGINE_BATCH_CAP.get(engine)
                 _err(f"--batch {args.batch} is more than one replica runs on {args.chips} x {chip.chip_id}: at most "
                      f"{free.max_batch} requests of {free.memory['admission_context_tokens']:.0f} tokens fit in its best "

@@ -52,15 +52,19 @@ MAX_PLAN_COUNT = 100_000_000_000
 MAX_PLAN_AMOUNT = 1e15
 
 
+def _at_most(number: Any, value: Any, limit: float, shown: str) -> Any:
+    """`number` when it is at most `limit`, else a ValueError saying the limit (`shown`, with its unit)."""
+    if number > limit:
+        raise ValueError(f"must be at most {shown}, got {_shown(value)}; restore the value the planner wrote")
+    return number
+
+
 def _count(value: Any) -> int:
     """A whole number of things (servers, chips, replicas, quarters, a TP or PP degree): never below 0."""
     number = _whole(value)
     if number < 0:
         raise ValueError(f"must be 0 or more (a count), got {_shown(value)}")
-    if number > MAX_PLAN_COUNT:
-        raise ValueError(f"must be at most {MAX_PLAN_COUNT:,} (a count of servers, chips, replicas or quarters), "
-                         f"got {_shown(value)}; restore the value the planner wrote")
-    return number
+    return _at_most(number, value, MAX_PLAN_COUNT, f"{MAX_PLAN_COUNT:,} (a count of servers, chips, replicas or quarters)")
 
 
 def _amount(value: Any) -> float:
@@ -68,10 +72,7 @@ def _amount(value: Any) -> float:
     number = _number(value)
     if number < 0:
         raise ValueError(f"must be 0 or more, got {_shown(value)}")
-    if number > MAX_PLAN_AMOUNT:
-        raise ValueError(f"must be at most {MAX_PLAN_AMOUNT:g} (USD, kW, tokens/s or rack units of one row), got "
-                         f"{_shown(value)}; restore the value the planner wrote")
-    return number
+    return _at_most(number, value, MAX_PLAN_AMOUNT, f"{MAX_PLAN_AMOUNT:g} (USD, kW, tokens/s or rack units of one row)")
 
 
 def _text(value: Any) -> str:
