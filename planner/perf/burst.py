@@ -103,4 +103,5 @@ def as_burst(p: StageParams, shape: RequestShape, op: OperatingPoint, requests: 
     tps = np.asarray(op.tokens_per_s, dtype=float).reshape(-1)
     factors = np.array([burst_factor(_lane(p, i), shape, float(batch[i]), requests) if math.isfinite(tps[i]) else 1.0
                         for i in range(len(batch))])
-    return replace(op, tokens_per_s=(tps * factors).reshape(np.shape(op.tokens_per_s)))
+    shape = np.shape(op.tokens_per_s)
+    return replace(op, tokens_per_s=(tps * factors).reshape(shape), burst_factor=factors.reshape(shape))

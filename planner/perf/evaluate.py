@@ -109,7 +109,6 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
                  targets.percentile, engine, concurrency, batch, spec, requests=burst or None)
     lane = Lane(chip, precision, kv_precision, layout)
     r = pr.predict(model, [lane], q)[0]
-    steady = pr.predict(model, [lane], replace(q, requests=None))[0] if burst and r.perf_source != "measured" else None
     replicas = chips // layout.chips
     max_batch = min(mem.max_batch, int(batch_cap(engine)))
     if spec is not None:  # the draft model's weights and KV share the chips
@@ -165,8 +164,9 @@ def evaluate(model: ModelSpec, chip: ChipSpec, chips: int, precision: str, kv_pr
         tokens_per_s_p10=r.tokens_per_s_p10 if ok else math.nan, tokens_per_s_p50=r.tokens_per_s_p50 if ok else math.nan,
         tokens_per_s_p90=r.tokens_per_s_p90 if ok else math.nan, factor=r.factor, factor_level=r.factor_level,
         dp=layout.dp, **spec_fields,
-        burst_requests=burst if steady is not None else 0,
-        steady_tokens_per_s_per_replica=steady.tokens_per_s_per_replica if steady is not None and ok else math.nan,
+        burst_requests=burst if burst and r.perf_source != "measured" else 0,
+        steady_tokens_per_s_per_replica=(x / r.burst_factor if burst and ok and r.perf_source != "measured"
+                                         and r.burst_factor > 0 else math.nan),
     )
 
 

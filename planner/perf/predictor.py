@@ -93,6 +93,7 @@ class Prediction:
     factor: float           # speed factor f applied (1 for measured and tuned)
     factor_level: str       # engine x family | engine | pooled | none | measured
     measured_points: int    # points of the covering group that answered (0 when not measured)
+    burst_factor: float = 1.0  # an offline burst's tokens/s over the steady state's (planner.perf.burst); 1 otherwise
 
 
 #: a lane the predictor cannot answer (by keyword: a positional list of 19 values for these 18 fields raised a
@@ -304,7 +305,7 @@ def _predict(pr: Predictor, model: ModelSpec, lanes: Sequence[Lane], q: Question
             prefill_share=_f(use.prefill_share, k), bound=str(np.asarray(use.bound).reshape(-1)[k]),
             perf_source="model" if (not pr.use_correction or levels[k] == "none") else "corrected",
             extrapolated=covered or not near, factor=speeds[(fam, 0.5)][0], factor_level=levels[k],
-            measured_points=0)
+            measured_points=0, burst_factor=_f(use.burst_factor, k) if np.ndim(use.burst_factor) else 1.0)
     return [o if o is not None else NO_PREDICTION for o in out]
 
 

@@ -99,6 +99,7 @@ class OperatingPoint:
     prefill_share: Num      # share of compute spent on prompts
     utilisation: Num
     bound: Num
+    burst_factor: Num = 1.0  # offline as a finite burst: tokens_per_s over the steady state's (planner.perf.burst)
 
 
 def memory_batch(p: StageParams, shape: RequestShape, cap: Num = None, spec: SpecStage | None = None,
